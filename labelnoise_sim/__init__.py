@@ -1,0 +1,29 @@
+"""Exact simulation of feature learning under label noise.
+
+Full-batch gradient descent of the two-layer ReLU CNN of Han et al. (ICML 2025)
+on signal-noise data, run in the coefficient space of the weights.
+
+>>> from labelnoise_sim import simulate
+>>> result = simulate(n=200, d=2000, eta=0.1)
+"""
+
+from .config import DEFAULT_N_SNR2, DEFAULT_TAU, SimulationConfig
+from .data import Data, sample_data
+from .dynamics import DivergenceError, run, simulate
+from .result import SimulationResult, load, logistic_loss
+
+__all__ = [
+    "DEFAULT_N_SNR2",
+    "DEFAULT_TAU",
+    "Data",
+    "DivergenceError",
+    "SimulationConfig",
+    "SimulationResult",
+    "load",
+    "logistic_loss",
+    "run",
+    "sample_data",
+    "simulate",
+]
+
+__version__ = "0.1.0"

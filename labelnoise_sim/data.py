@@ -1,0 +1,147 @@
+"""Training data, initial weights and the Gram statistics the dynamics need.
+
+The dynamics only ever see inner products between the signal μ, the noise
+patches ξ_1..ξ_n and the initial filters w_{j,r}⁽⁰⁾. :class:`Data` keeps them
+as one Gram matrix over the ``1 + n + 2m`` vectors, in the order
+
+    μ, ξ_1, …, ξ_n, w_{+1,1}⁽⁰⁾, …, w_{+1,m}⁽⁰⁾, w_{-1,1}⁽⁰⁾, …, w_{-1,m}⁽⁰⁾
+
+together with the labels and, when they were drawn explicitly, the vectors
+themselves.
+
+Randomness: the run's seed is split (``numpy.random.SeedSequence.spawn``) into
+independent streams for the labels, the noise patches, the initial weights and
+the Monte Carlo draws of the test error, so each can be drawn on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import SimulationConfig
+
+__all__ = ["Data", "sample_data", "seed_streams"]
+
+STREAMS = ("labels", "noise", "init", "test")
+
+
+def seed_streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators for each random ingredient of a run."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+
+
+class Data:
+    """Labels, Gram statistics and (for explicit sampling) the vectors of a run.
+
+    Attributes
+    ----------
+    y, y_noisy : ndarray of int64, shape (n,)
+        True and observed labels in {+1, -1}.
+    is_noisy : ndarray of bool, shape (n,)
+        ``y_noisy != y``.
+    gram : ndarray of float64, shape (1 + n + 2m, 1 + n + 2m)
+        Inner products of μ, ξ_1..ξ_n and the flattened initial filters.
+    mu : ndarray, shape (d,)
+    xi : ndarray, shape (n, d)
+    W0 : ndarray, shape (2, m, d)
+        The vectors themselves; only runs with ``sampling="explicit"`` have them.
+    """
+
+    def __init__(self, y, y_noisy, gram, *, mu=None, xi=None, W0=None, sampling="explicit"):
+        self.y = np.asarray(y, dtype=np.int64)
+        self.y_noisy = np.asarray(y_noisy, dtype=np.int64)
+        self.gram = np.ascontiguousarray(gram, dtype=np.float64)
+        self.sampling = sampling
+        self._vectors = {"mu": mu, "xi": xi, "W0": W0}
+
+    @property
+    def is_noisy(self) -> np.ndarray:
+        return self.y_noisy != self.y
+
+    @property
+    def n(self) -> int:
+        return self.y.shape[0]
+
+    @property
+    def m(self) -> int:
+        return (self.gram.shape[0] - 1 - self.n) // 2
+
+    def _vector(self, name):
+        value = self._vectors[name]
+        if value is None:
+            raise AttributeError(
+                f"data.{name} does not exist for sampling={self.sampling!r}: that run drew the Gram "
+                "statistics directly, never the d-dimensional vectors; use sampling='explicit' to get them"
+            )
+        return value
+
+    mu = property(lambda self: self._vector("mu"), doc="Signal vector μ, shape (d,).")
+    xi = property(lambda self: self._vector("xi"), doc="Noise patches, shape (n, d).")
+    W0 = property(lambda self: self._vector("W0"), doc="Initial filters, shape (2, m, d).")
+
+    @property
+    def has_vectors(self) -> bool:
+        return self._vectors["xi"] is not None
+
+    # Named blocks of the Gram matrix ------------------------------------
+
+    @property
+    def mu_sq(self) -> float:
+        """‖μ‖²."""
+        return float(self.gram[0, 0])
+
+    @property
+    def xi_sq(self) -> np.ndarray:
+        """‖ξ_i‖², shape (n,)."""
+        return np.ascontiguousarray(np.diag(self.gram)[1 : 1 + self.n])
+
+    @property
+    def xi_gram(self) -> np.ndarray:
+        """⟨ξ_i, ξ_k⟩, shape (n, n)."""
+        return np.ascontiguousarray(self.gram[1 : 1 + self.n, 1 : 1 + self.n])
+
+    @property
+    def xi_mu(self) -> np.ndarray:
+        """⟨ξ_i, μ⟩, shape (n,)."""
+        return np.ascontiguousarray(self.gram[0, 1 : 1 + self.n])
+
+    @property
+    def w0_mu(self) -> np.ndarray:
+        """⟨w_{j,r}⁽⁰⁾, μ⟩, shape (2, m)."""
+        return self.gram[1 + self.n :, 0].reshape(2, self.m).copy()
+
+    @property
+    def w0_xi(self) -> np.ndarray:
+        """⟨w_{j,r}⁽⁰⁾, ξ_k⟩, shape (2, m, n)."""
+        return self.gram[1 + self.n :, 1 : 1 + self.n].reshape(2, self.m, self.n).copy()
+
+
+def sample_labels(config: SimulationConfig, rng: np.random.Generator):
+    """True labels (±1 with probability 1/2) and class-conditionally flipped labels."""
+    y = np.where(rng.random(config.n) < 0.5, 1, -1).astype(np.int64)
+    flip_rate = np.where(y == 1, config.tau_pos, config.tau_neg)
+    y_noisy = np.where(rng.random(config.n) < flip_rate, -y, y)
+    return y, y_noisy
+
+
+def sample_data(config: SimulationConfig) -> Data:
+    """Draw the data set and initial weights of ``config`` explicitly.
+
+    μ = ‖μ‖ e₁ (the noise laws are rotation invariant, so this loses no
+    generality); ``noise="orthogonal"`` zeroes the first coordinate of each ξ_i,
+    which is exactly the projection ``(I - μμᵀ/‖μ‖²) ξ``.
+    """
+    rngs = seed_streams(config.seed)
+    n, d, m = config.n, config.d, config.m
+    y, y_noisy = sample_labels(config, rngs["labels"])
+    mu = np.zeros(d)
+    mu[0] = config.mu_norm
+    xi = config.sigma_xi * rngs["noise"].standard_normal((n, d))
+    if config.noise == "orthogonal":
+        xi[:, 0] = 0.0
+    W0 = config.sigma0 * rngs["init"].standard_normal((2, m, d))
+    vectors = np.concatenate([mu[None, :], xi, W0.reshape(2 * m, d)])
+    gram = vectors @ vectors.T
+    gram = 0.5 * (gram + gram.T)
+    return Data(y, y_noisy, gram, mu=mu, xi=xi, W0=W0, sampling="explicit")

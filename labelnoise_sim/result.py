@@ -1,0 +1,188 @@
+"""The outcome of one run: :class:`SimulationResult`.
+
+Shapes, with K recorded steps: records × class (2) × filter (m) × sample (n);
+class index 0 is j = +1, index 1 is j = -1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import generalization
+from .config import SimulationConfig
+from .data import Data
+
+__all__ = ["SimulationResult", "load", "logistic_loss"]
+
+FORMAT_VERSION = 1
+
+
+def logistic_loss(z):
+    """ℓ(z) = log(1 + e^{-z}), without overflow for any finite z."""
+    return np.logaddexp(0.0, -np.asarray(z, dtype=np.float64))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Recorded trajectory of one run.
+
+    Attributes
+    ----------
+    config : SimulationConfig
+        Every parameter of the run.
+    data : Data
+        Labels (``y``, ``y_noisy``, ``is_noisy``), Gram statistics and, for
+        explicit sampling, the vectors ``mu`` (d,), ``xi`` (n, d), ``W0`` (2, m, d).
+    t : ndarray of int64, shape (K,)
+        Recorded steps.
+    gamma : ndarray, shape (K, 2, m)
+        Signal coefficients γ_{j,r}.
+    rho : ndarray, shape (K, 2, m, n)
+        Noise coefficients ρ_{j,r,i} (signed).
+    outputs : ndarray, shape (K, n)
+        Network outputs f(W⁽ᵗ⁾, x_i) on the training samples.
+
+    Derived arrays (``sample_loss``, ``test_error``, ...) are computed on first
+    access and cached.
+    """
+
+    config: SimulationConfig
+    data: Data
+    t: np.ndarray
+    gamma: np.ndarray
+    rho: np.ndarray
+    outputs: np.ndarray
+
+    # Coefficients ----------------------------------------------------------
+
+    @property
+    def rho_bar(self) -> np.ndarray:
+        """ρ̄ = max(ρ, 0), shape (K, 2, m, n): the memorisation part."""
+        return np.maximum(self.rho, 0.0)
+
+    @property
+    def rho_under(self) -> np.ndarray:
+        """min(ρ, 0), shape (K, 2, m, n): the part that stays bounded below."""
+        return np.minimum(self.rho, 0.0)
+
+    def weights(self, k: int) -> np.ndarray:
+        """Filters of record ``k``, shape (2, m, d), rebuilt from the coefficients.
+
+        W = W⁽⁰⁾ + j γ μ/‖μ‖² + Σ_i ρ_i ξ_i/‖ξ_i‖²; needs explicit sampling.
+        """
+        data = self.data
+        xi, mu = data.xi, data.mu
+        jsign = np.array([1.0, -1.0])[:, None, None]
+        signal = jsign * self.gamma[k][:, :, None] * (mu / data.mu_sq)
+        noise = self.rho[k] @ (xi / data.xi_sq[:, None])
+        return data.W0 + signal + noise
+
+    # Training set ----------------------------------------------------------
+
+    @cached_property
+    def margins(self) -> np.ndarray:
+        """ỹ_i f(x_i), shape (K, n)."""
+        return self.outputs * self.data.y_noisy
+
+    @cached_property
+    def sample_loss(self) -> np.ndarray:
+        """ℓ(ỹ_i f(x_i)), shape (K, n)."""
+        return logistic_loss(self.margins)
+
+    @cached_property
+    def train_loss(self) -> np.ndarray:
+        """Training loss L_S, shape (K,)."""
+        return self.sample_loss.mean(axis=1)
+
+    @cached_property
+    def fitted(self) -> np.ndarray:
+        """Whether each sample is classified as its observed label, shape (K, n)."""
+        return self.margins > 0
+
+    @property
+    def train_acc_clean(self) -> np.ndarray:
+        """Share of clean samples fitted, shape (K,) (NaN if there are none)."""
+        return _share(self.fitted, ~self.data.is_noisy)
+
+    @property
+    def train_acc_noisy(self) -> np.ndarray:
+        """Share of noisy samples classified as their noisy label (memorised), shape (K,)."""
+        return _share(self.fitted, self.data.is_noisy)
+
+    @property
+    def train_acc_noisy_true(self) -> np.ndarray:
+        """Share of noisy samples classified as their true label, shape (K,)."""
+        return _share(self.outputs * self.data.y > 0, self.data.is_noisy)
+
+    # Test error ---------------------------------------------------------
+
+    @cached_property
+    def test_error_by_class(self) -> np.ndarray:
+        """P(y f(x) ≤ 0 | y) for a fresh sample, shape (K, 2): columns y = +1, y = -1."""
+        c = self.config
+        return generalization.class_errors(
+            self.gamma, self.rho, self.data.gram, c.n, c.noise, c.sigma_xi, c.seed
+        )
+
+    @property
+    def test_error(self) -> np.ndarray:
+        """Clean test error (against true labels), shape (K,)."""
+        return self.test_error_by_class.mean(axis=1)
+
+    @property
+    def test_error_noisy(self) -> np.ndarray:
+        """Test error against labels flipped at the run's rates, shape (K,)."""
+        err = self.test_error_by_class
+        tau = np.array([self.config.tau_pos, self.config.tau_neg])
+        return ((1 - tau) * err + tau * (1 - err)).mean(axis=1)
+
+    # Persistence -------------------------------------------------------------
+
+    def save(self, path) -> Path:
+        """Write the result to ``path`` (``.npz``); :func:`load` restores it exactly."""
+        path = Path(path)
+        arrays = dict(
+            t=self.t, gamma=self.gamma, rho=self.rho, outputs=self.outputs,
+            y=self.data.y, y_noisy=self.data.y_noisy, gram=self.data.gram,
+        )
+        if self.data.has_vectors:
+            arrays.update(mu=self.data.mu, xi=self.data.xi, W0=self.data.W0)
+        meta = {"format": FORMAT_VERSION, "config": self.config.to_dict(), "sampling": self.data.sampling}
+        with open(path, "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "SimulationResult":
+        """Read a result written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            if meta.get("format") != FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported result format {meta.get('format')!r}")
+            arrays = {k: f[k] for k in f.files if k != "meta"}
+        config = SimulationConfig(**meta["config"])
+        vectors = {k: arrays.get(k) for k in ("mu", "xi", "W0")}
+        data = Data(arrays["y"], arrays["y_noisy"], arrays["gram"], sampling=meta["sampling"], **vectors)
+        return cls(config=config, data=data, t=arrays["t"], gamma=arrays["gamma"],
+                   rho=arrays["rho"], outputs=arrays["outputs"])
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"SimulationResult(n={c.n}, d={c.d}, m={c.m}, eta={c.eta}, steps={c.steps}, "
+                f"records={len(self.t)}, final train_loss={self.train_loss[-1]:.4g})")
+
+
+def load(path) -> SimulationResult:
+    """Read a :class:`SimulationResult` written by ``SimulationResult.save``."""
+    return SimulationResult.load(path)
+
+
+def _share(hits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    if not mask.any():
+        return np.full(hits.shape[0], np.nan)
+    return hits[:, mask].mean(axis=1)
