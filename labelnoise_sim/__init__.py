@@ -7,12 +7,19 @@ on signal-noise data, run in the coefficient space of the weights.
 >>> result = simulate(n=200, d=2000, eta=0.1)
 """
 
+from .analysis import SelectionQuality, StageAnalysis, analyze, roc_auc, select_clean, selection_quality
 from .config import DEFAULT_N_SNR2, DEFAULT_TAU, SimulationConfig
 from .data import Data, sample_data
 from .dynamics import DivergenceError, run, simulate
 from .result import SimulationResult, load, logistic_loss
 
 __all__ = [
+    "SelectionQuality",
+    "StageAnalysis",
+    "analyze",
+    "roc_auc",
+    "select_clean",
+    "selection_quality",
     "DEFAULT_N_SNR2",
     "DEFAULT_TAU",
     "Data",

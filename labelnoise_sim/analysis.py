@@ -1,0 +1,352 @@
+"""Stage analysis of a run: Stage I and II, early stopping, small-loss selection.
+
+:func:`analyze` condenses a :class:`~labelnoise_sim.SimulationResult` into a
+:class:`StageAnalysis`: the stage boundaries of Theorems 4.1 and 4.2, the
+oracle early-stopping step, and the coefficient picture that explains them.
+:func:`select_clean` and :func:`selection_quality` implement and score the
+small-loss criterion of Proposition 4.3 (keep the samples whose loss is at most
+log 2).
+
+Steps versus records: every function here takes and returns *step numbers*
+(values of ``result.t``), never record indices. A step that was not recorded is
+an error, not a silent neighbour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ._validation import check_real
+
+__all__ = [
+    "LOG2",
+    "StageAnalysis",
+    "SelectionQuality",
+    "analyze",
+    "select_clean",
+    "selection_quality",
+    "record_index",
+    "noise_vs_signal",
+    "roc_auc",
+]
+
+#: The loss of a sample on the decision boundary, ℓ(0) = log 2.
+LOG2 = math.log(2.0)
+
+
+def record_index(result, step) -> int:
+    """Index into the recorded arrays of the recorded step ``step``.
+
+    Raises ValueError naming ``step`` when it is not an integer or was not
+    recorded (``result.t`` lists the recorded steps).
+    """
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise ValueError(f"step must be an integer step number that was recorded; got {step!r}")
+    k = int(np.searchsorted(result.t, step))
+    if k >= len(result.t) or result.t[k] != step:
+        raise ValueError(
+            f"step must be a recorded step (one of result.t, {len(result.t)} steps from "
+            f"{int(result.t[0])} to {int(result.t[-1])}); got step={step!r}. "
+            "Record it with simulate(..., record=...)"
+        )
+    return k
+
+
+def _class_index(labels: np.ndarray) -> np.ndarray:
+    """Class index of labels in {+1, -1}: 0 for +1, 1 for -1."""
+    return np.where(labels == 1, 0, 1)
+
+
+def noise_vs_signal(result, k: int):
+    """Noise and signal coefficients of the noisy samples at record ``k``.
+
+    For each noisy sample i (in index order), returns
+
+        noise_i  = max_r ρ̄_{ỹ_i, r, i}      (memorisation of ξ_i by the filters of its noisy label)
+        signal_i = max_r γ_{y_i, r}          (signal learnt by the filters of its true class)
+
+    as two arrays of shape (n_noisy,). Theorem 4.1: noise_i < signal_i for every
+    noisy sample in Stage I; Theorem 4.2: noise beats signal for a share of them
+    once all samples are fitted.
+    """
+    data = result.data
+    idx = np.flatnonzero(data.is_noisy)
+    noisy_cls = _class_index(data.y_noisy[idx])
+    true_cls = _class_index(data.y[idx])
+    rho_bar = np.maximum(result.rho[k], 0.0)  # (2, m, n)
+    noise = rho_bar[noisy_cls, :, idx].max(axis=1)
+    signal = result.gamma[k][true_cls].max(axis=1)
+    return noise, signal
+
+
+def roc_auc(scores, positive) -> float:
+    """Area under the ROC curve of ``scores`` for detecting ``positive``.
+
+    The Mann-Whitney statistic: the probability that a random positive scores
+    above a random negative, ties counting one half (average ranks). NaN when
+    either class is empty.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    ranks = np.empty(scores.size)
+    # Average ranks over runs of equal scores.
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.r_[0, boundaries]
+    ends = np.r_[boundaries, scores.size]
+    avg = (starts + ends + 1) / 2.0  # mean of the 1-based ranks start+1 .. end
+    ranks[order] = np.repeat(avg, ends - starts)
+    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def select_clean(result, step, threshold: float = LOG2) -> np.ndarray:
+    """Small-loss selection: samples whose loss at ``step`` is at most ``threshold``.
+
+    ``step`` is a recorded step number (see :func:`record_index`). Returns a
+    bool array of shape (n,), True for samples selected as clean. With the
+    default threshold log 2 a sample is selected exactly when it is fitted
+    (ỹ_i f(x_i) ≥ 0).
+    """
+    threshold = check_real("threshold", threshold, low=0, low_open=True)
+    k = record_index(result, step)
+    return result.sample_loss[k] <= threshold
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectionQuality:
+    """How well a small-loss selection recovers the truly clean samples.
+
+    ``precision``: share of selected samples that are clean; ``recall``: share
+    of clean samples selected; ``f1``: their harmonic mean; ``auc``: ROC AUC of
+    the sample loss as a detector of noisy labels (1 = every noisy sample has a
+    larger loss than every clean one). Undefined values are NaN.
+    """
+
+    step: int
+    threshold: float
+    selected: int
+    precision: float
+    recall: float
+    f1: float
+    auc: float
+
+
+def selection_quality(result, step, threshold: float = LOG2) -> SelectionQuality:
+    """Precision, recall, F1 and loss ROC AUC of :func:`select_clean` at ``step``."""
+    selected = select_clean(result, step, threshold)
+    k = record_index(result, step)
+    clean = ~result.data.is_noisy
+    hits = int((selected & clean).sum())
+    n_sel, n_clean = int(selected.sum()), int(clean.sum())
+    precision = hits / n_sel if n_sel else float("nan")
+    recall = hits / n_clean if n_clean else float("nan")
+    if math.isnan(precision) or math.isnan(recall) or precision + recall == 0:
+        f1 = float("nan") if math.isnan(precision) or math.isnan(recall) else 0.0
+    else:
+        f1 = 2 * precision * recall / (precision + recall)
+    auc = roc_auc(result.sample_loss[k], result.data.is_noisy)
+    return SelectionQuality(int(step), float(threshold), n_sel, precision, recall, f1, auc)
+
+
+@dataclasses.dataclass(frozen=True)
+class StageAnalysis:
+    """Stage boundaries, early stopping and coefficient picture of one run.
+
+    Steps are step numbers (values of ``result.t``); a boundary never reached
+    within the recorded steps is None. Shares over an empty set (no noisy
+    samples) are None.
+
+    Attributes
+    ----------
+    t1 : int or None
+        First recorded step at which every clean sample is fitted (ỹ_i f(x_i) > 0).
+    t2 : int or None
+        First recorded step at which every training sample is fitted, noisy
+        samples by their noisy label.
+    t1_theory : float
+        The Stage I time scale n m / (η σ_ξ² d) of Theorem 4.1, constants dropped.
+    noisy_true_share_at_t1 : float or None
+        Share of noisy samples classified by their true label at t1.
+    best_step, best_test_error : int, float
+        Oracle early stopping: the recorded step of least clean test error
+        (the earliest such step) and that error.
+    final_test_error : float
+        Clean test error at the last recorded step.
+    noise_coef_t1, signal_coef_t1, noise_coef_end, signal_coef_end : ndarray (n_noisy,)
+        Per noisy sample, max_r ρ̄_{ỹ_i,r,i} and max_r γ_{y_i,r} at t1 (empty if
+        t1 is None) and at the last record (see :func:`noise_vs_signal`).
+    noise_beats_signal_t1, noise_beats_signal_end : int or None
+        How many noisy samples have noise coefficient above signal coefficient
+        (Theorem 4.2's τ'n), at t1 and at the end.
+    selection_t1, selection_end : SelectionQuality or None
+        The log 2 selection scored at t1 and at the last record.
+    """
+
+    n: int
+    n_noisy: int
+    last_step: int
+    t1: int | None
+    t2: int | None
+    t1_theory: float
+    noisy_true_share_at_t1: float | None
+    best_step: int
+    best_test_error: float
+    final_test_error: float
+    test_error_at_t1: float | None
+    noise_coef_t1: np.ndarray = dataclasses.field(repr=False)
+    signal_coef_t1: np.ndarray = dataclasses.field(repr=False)
+    noise_coef_end: np.ndarray = dataclasses.field(repr=False)
+    signal_coef_end: np.ndarray = dataclasses.field(repr=False)
+    noise_beats_signal_t1: int | None
+    noise_beats_signal_end: int
+    selection_t1: SelectionQuality | None
+    selection_end: SelectionQuality
+
+    @property
+    def stage_one(self) -> bool:
+        """Whether a Stage I was seen: t1 reached before t2 (or without t2)."""
+        return self.t1 is not None and (self.t2 is None or self.t1 < self.t2)
+
+    @property
+    def early_stopping_gain(self) -> float:
+        """final_test_error - best_test_error (>= 0): what oracle early stopping saves."""
+        return self.final_test_error - self.best_test_error
+
+    def to_dict(self) -> dict:
+        """Flat dict of scalars (int, float, bool or None), stable keys, ready for a DataFrame row."""
+        out = {
+            "n": self.n,
+            "n_noisy": self.n_noisy,
+            "last_step": self.last_step,
+            "t1": self.t1,
+            "t2": self.t2,
+            "t1_theory": self.t1_theory,
+            "stage_one": self.stage_one,
+            "noisy_true_share_at_t1": self.noisy_true_share_at_t1,
+            "best_step": self.best_step,
+            "best_test_error": self.best_test_error,
+            "final_test_error": self.final_test_error,
+            "test_error_at_t1": self.test_error_at_t1,
+            "early_stopping_gain": self.early_stopping_gain,
+            "noise_beats_signal_t1": self.noise_beats_signal_t1,
+            "noise_beats_signal_end": self.noise_beats_signal_end,
+            "noise_coef_max_t1": _max_or_none(self.noise_coef_t1) if self.t1 is not None else None,
+            "signal_coef_min_t1": _min_or_none(self.signal_coef_t1) if self.t1 is not None else None,
+            "noise_coef_max_end": _max_or_none(self.noise_coef_end),
+            "signal_coef_min_end": _min_or_none(self.signal_coef_end),
+        }
+        for where, sel in (("t1", self.selection_t1), ("end", self.selection_end)):
+            for name in ("precision", "recall", "f1", "auc"):
+                value = None if sel is None else getattr(sel, name)
+                out[f"select_{name}_{where}"] = None if value is None or math.isnan(value) else value
+        return out
+
+    def summary(self) -> str:
+        """A readable account of the stages, in a few lines."""
+        def step(s):
+            return "not reached" if s is None else f"step {s}"
+
+        def pct(x):
+            return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+        lines = [
+            f"training set: {self.n} samples, {self.n_noisy} with flipped labels; {self.last_step} steps",
+            f"Stage I  (t1, every clean sample fitted): {step(self.t1)}"
+            f"   [theory scale n m/(eta sigma_xi^2 d) = {self.t1_theory:.3g}]",
+        ]
+        if self.t1 is not None and self.n_noisy:
+            lines.append(
+                f"  at t1: {pct(self.noisy_true_share_at_t1)} of noisy samples classified by their TRUE label; "
+                f"noise beats signal for {self.noise_beats_signal_t1} of {self.n_noisy}; "
+                f"test error {self.test_error_at_t1:.4f}"
+            )
+        if self.selection_t1 is not None and self.n_noisy:
+            s = self.selection_t1
+            lines.append(
+                f"  log 2 selection at t1: {s.selected} kept, precision {pct(s.precision)}, "
+                f"recall {pct(s.recall)}, F1 {s.f1:.3f}, loss AUC {s.auc:.3f}"
+            )
+        lines.append(f"Stage II (t2, every sample fitted, noisy ones by noisy label): {step(self.t2)}")
+        if self.n_noisy:
+            lines.append(f"  at the end: noise beats signal for {self.noise_beats_signal_end} of {self.n_noisy} "
+                         "noisy samples")
+        lines.append(
+            f"clean test error: best {self.best_test_error:.4f} at step {self.best_step} (oracle early stopping), "
+            f"final {self.final_test_error:.4f}"
+        )
+        return "\n".join(lines)
+
+
+def _max_or_none(a):
+    return float(a.max()) if a.size else None
+
+
+def _min_or_none(a):
+    return float(a.min()) if a.size else None
+
+
+def _first(mask: np.ndarray):
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def analyze(result) -> StageAnalysis:
+    """Stage boundaries, oracle early stopping and coefficient picture of ``result``.
+
+    Uses the recorded steps only: t1 and t2 are the first *recorded* steps at
+    which the condition holds, so a coarse record grid gives upper bounds.
+    Without clean samples t1 is the first record (the condition is vacuous).
+    """
+    data = result.data
+    t = result.t
+    noisy = data.is_noisy
+    fitted = result.fitted
+    k1 = _first(fitted[:, ~noisy].all(axis=1))
+    k2 = _first(fitted.all(axis=1))
+    test_error = result.test_error
+    kbest = int(np.argmin(test_error))
+    klast = len(t) - 1
+    n_noisy = int(noisy.sum())
+
+    if k1 is not None:
+        true_side = result.outputs[k1, noisy] * data.y[noisy] > 0
+        share = float(true_side.mean()) if n_noisy else None
+        noise1, signal1 = noise_vs_signal(result, k1)
+        beats1 = int((noise1 > signal1).sum())
+        sel1 = selection_quality(result, int(t[k1]))
+        err1 = float(test_error[k1])
+    else:
+        share, beats1, sel1, err1 = None, None, None, None
+        noise1 = signal1 = np.empty(0)
+    noise_end, signal_end = noise_vs_signal(result, klast)
+
+    return StageAnalysis(
+        n=int(data.n),
+        n_noisy=n_noisy,
+        last_step=int(t[-1]),
+        t1=None if k1 is None else int(t[k1]),
+        t2=None if k2 is None else int(t[k2]),
+        t1_theory=float(result.config.t1_theory),
+        noisy_true_share_at_t1=share,
+        best_step=int(t[kbest]),
+        best_test_error=float(test_error[kbest]),
+        final_test_error=float(test_error[-1]),
+        test_error_at_t1=err1,
+        noise_coef_t1=noise1,
+        signal_coef_t1=signal1,
+        noise_coef_end=noise_end,
+        signal_coef_end=signal_end,
+        noise_beats_signal_t1=beats1,
+        noise_beats_signal_end=int((noise_end > signal_end).sum()),
+        selection_t1=sel1,
+        selection_end=selection_quality(result, int(t[-1])),
+    )
