@@ -27,7 +27,7 @@ DEFAULT_N_SNR2 = 6.0
 #: ``tau_neg`` is given.
 DEFAULT_TAU = 0.2
 NOISE_MODELS = ("isotropic", "orthogonal")
-SAMPLINGS = ("explicit",)
+SAMPLINGS = ("explicit", "gram")
 #: Records per decade of the default logarithmic record grid.
 LOG_RECORDS_PER_DECADE = 50
 
@@ -61,8 +61,10 @@ class SimulationConfig:
         Which steps to record: ``None`` for a logarithmic grid (every step up to
         about 50, then ~50 per decade, always including 0 and ``steps``), an
         int ``k`` for every k-th step plus the last one, or explicit steps.
-    sampling : {"explicit"}
-        How the data statistics are drawn.
+    sampling : {"explicit", "gram"}
+        How the data statistics are drawn: "explicit" draws the d-dimensional
+        vectors and forms their Gram matrix (cost O((n + 2m)² d)); "gram" draws
+        the Gram matrix itself from its exact law (cost independent of d).
     """
 
     n: int = 200

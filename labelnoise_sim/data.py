@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import SimulationConfig
 
-__all__ = ["Data", "sample_data", "seed_streams"]
+__all__ = ["Data", "sample_data", "sample_gram", "seed_streams", "wishart_identity"]
 
 STREAMS = ("labels", "noise", "init", "test")
 
@@ -126,6 +126,17 @@ def sample_labels(config: SimulationConfig, rng: np.random.Generator):
 
 
 def sample_data(config: SimulationConfig) -> Data:
+    """Draw the data set and initial weights of ``config``, as ``config.sampling`` says.
+
+    ``sampling="explicit"`` draws the vectors (:func:`sample_explicit`),
+    ``sampling="gram"`` only their Gram matrix (:func:`sample_gram`).
+    """
+    if config.sampling == "gram":
+        return sample_gram(config)
+    return sample_explicit(config)
+
+
+def sample_explicit(config: SimulationConfig) -> Data:
     """Draw the data set and initial weights of ``config`` explicitly.
 
     μ = ‖μ‖ e₁ (the noise laws are rotation invariant, so this loses no
@@ -145,3 +156,52 @@ def sample_data(config: SimulationConfig) -> Data:
     gram = vectors @ vectors.T
     gram = 0.5 * (gram + gram.T)
     return Data(y, y_noisy, gram, mu=mu, xi=xi, W0=W0, sampling="explicit")
+
+
+def sample_gram(config: SimulationConfig) -> Data:
+    """Draw the Gram matrix of ``config``'s data directly, at a cost independent of d.
+
+    With μ = ‖μ‖ e₁, split every random vector v ∈ {ξ_i, w_{j,r}⁽⁰⁾} into its first
+    coordinate v₁ and the rest v̄ ∈ R^{d-1}. Then
+
+        ⟨μ, v⟩ = ‖μ‖ v₁,      ⟨u, v⟩ = u₁ v₁ + ⟨ū, v̄⟩,
+
+    the v₁ are independent normals (σ_ξ for ξ, or exactly 0 for orthogonal
+    noise; σ₀ for the filters), and the (n + 2m)-square matrix of the ⟨ū, v̄⟩
+    is D S D with D = diag(σ_ξ, …, σ_ξ, σ₀, …, σ₀) and S ~ Wishart(d - 1, I)
+    (:func:`wishart_identity`). This is the law of :func:`sample_explicit`'s
+    Gram matrix, drawn in O((n + 2m)³) operations. The labels are drawn from
+    the same stream as in explicit sampling, so both samplings share them.
+    """
+    rngs = seed_streams(config.seed)
+    n, m = config.n, config.m
+    p = n + 2 * m
+    y, y_noisy = sample_labels(config, rngs["labels"])
+    first = np.zeros(p)
+    if config.noise == "isotropic":
+        first[:n] = config.sigma_xi * rngs["noise"].standard_normal(n)
+    first[n:] = config.sigma0 * rngs["init"].standard_normal(2 * m)
+    scale = np.r_[np.full(n, config.sigma_xi), np.full(2 * m, config.sigma0)]
+    rest = wishart_identity(config.d - 1, p, rngs["noise"])
+    gram = np.empty((1 + p, 1 + p))
+    gram[0, 0] = config.mu_norm**2
+    gram[0, 1:] = gram[1:, 0] = config.mu_norm * first
+    gram[1:, 1:] = scale[:, None] * rest * scale[None, :] + first[:, None] * first[None, :]
+    gram = 0.5 * (gram + gram.T)
+    return Data(y, y_noisy, gram, sampling="gram")
+
+
+def wishart_identity(dof: int, p: int, rng: np.random.Generator) -> np.ndarray:
+    """A draw of S = Z Zᵀ for Z a (p, dof) matrix of independent N(0, 1); shape (p, p).
+
+    For dof ≥ p, Bartlett's decomposition gives S = L Lᵀ with L lower
+    triangular, L_ii = sqrt(χ²_{dof-i}) (i = 0..p-1) and L_ik ~ N(0, 1) below
+    the diagonal, all independent: O(p³) whatever dof. For dof < p (S is then
+    singular) Z itself is drawn, which costs O(p² dof) < O(p³).
+    """
+    if dof < p:
+        Z = rng.standard_normal((p, dof))
+        return Z @ Z.T
+    L = np.tril(rng.standard_normal((p, p)), k=-1)
+    L[np.diag_indices(p)] = np.sqrt(rng.chisquare(dof - np.arange(p)))
+    return L @ L.T

@@ -84,8 +84,11 @@ def simulate(
     record : None, int or sequence of int
         Steps to record: None for a logarithmic grid, k for every k-th step
         (plus the last), or the steps themselves, each in [0, steps].
-    sampling : {"explicit"}
-        How the data statistics are drawn.
+    sampling : {"explicit", "gram"}
+        "explicit" draws μ, ξ_i and W⁽⁰⁾ in R^d and forms their Gram matrix;
+        "gram" draws the Gram matrix directly from the same law, at a cost
+        independent of d (the vectors are then not available). Labels are the
+        same for both.
 
     Returns
     -------

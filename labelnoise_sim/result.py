@@ -76,6 +76,11 @@ class SimulationResult:
         W = W⁽⁰⁾ + j γ μ/‖μ‖² + Σ_i ρ_i ξ_i/‖ξ_i‖²; needs explicit sampling.
         """
         data = self.data
+        if not data.has_vectors:
+            raise AttributeError(
+                f"weights() needs the d-dimensional vectors μ, ξ_i and W⁽⁰⁾, which a run with "
+                f"sampling={data.sampling!r} never draws; rerun with sampling='explicit' to rebuild filters"
+            )
         xi, mu = data.xi, data.mu
         jsign = np.array([1.0, -1.0])[:, None, None]
         signal = jsign * self.gamma[k][:, :, None] * (mu / data.mu_sq)
