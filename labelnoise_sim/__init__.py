@@ -8,12 +8,15 @@ on signal-noise data, run in the coefficient space of the weights.
 """
 
 from .analysis import SelectionQuality, StageAnalysis, analyze, roc_auc, select_clean, selection_quality
+from .early_stopping import HoldoutRun, simulate_holdout
 from .config import DEFAULT_N_SNR2, DEFAULT_TAU, SimulationConfig
 from .data import Data, sample_data
 from .dynamics import DivergenceError, run, simulate
 from .result import SimulationResult, load, logistic_loss
 
 __all__ = [
+    "HoldoutRun",
+    "simulate_holdout",
     "SelectionQuality",
     "StageAnalysis",
     "analyze",

@@ -1,0 +1,152 @@
+"""Early stopping without the test set: a held-out split with noisy labels.
+
+The oracle stop of :func:`~labelnoise_sim.analyze` (``best_step``) reads the
+clean test error, which a practitioner never has. :func:`simulate_holdout` does
+what one does instead: draw the same n samples as :func:`~labelnoise_sim.simulate`,
+train on the first ``n - n_val`` of them, and watch the error of the network on
+the last ``n_val`` against their *observed* (possibly flipped) labels. With
+flip rates τ₊ = τ₋ = τ, the expected noisy-label error is τ + (1 - 2τ)·(clean
+error), so its minimiser estimates the clean one.
+
+Held-out outputs are exact: the filters at every record are W = C V with the
+coefficient matrix C of the training run and V = [μ; ξ_train; W⁽⁰⁾], so
+⟨w_q, ξ_v⟩ follows from the Gram matrix of the full draw (which holds
+⟨ξ_train, ξ_v⟩) without forming any d-dimensional vector.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ._validation import check_choice, check_real
+from .config import SimulationConfig
+from .data import Data, sample_data
+from .dynamics import run
+from .generalization import coefficient_matrix
+from .result import SimulationResult, logistic_loss
+
+__all__ = ["HoldoutRun", "simulate_holdout", "holdout_outputs"]
+
+CRITERIA = ("error", "loss")
+
+
+def holdout_outputs(result: SimulationResult, gram_rows: np.ndarray, gram_cols: np.ndarray,
+                    y: np.ndarray) -> np.ndarray:
+    """Network outputs f(W⁽ᵗ⁾, x) on samples x = [y μ, ξ] outside the training set.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        The training run (coefficients γ (K, 2, m), ρ (K, 2, m, n_train)).
+    gram_rows : ndarray, shape (1 + n_train + 2m, n_out)
+        ⟨v, ξ⟩ for every training vector v = μ, ξ_1..ξ_{n_train}, w⁽⁰⁾ (rows, in
+        that order) and every new noise patch ξ (columns).
+    gram_cols : ndarray, shape (1 + n_train + 2m,)
+        ⟨v, μ⟩ for the same training vectors.
+    y : ndarray, shape (n_out,)
+        True labels of the new samples (their signal patch is y μ).
+
+    Returns
+    -------
+    ndarray, shape (K, n_out)
+        f = (1/m) Σ_r [σ(⟨w_{+1,r}, yμ⟩) + σ(⟨w_{+1,r}, ξ⟩)] − (same for j = −1).
+    """
+    gram = result.data.gram
+    n, m = result.data.n, result.config.m
+    C = coefficient_matrix(result.gamma, result.rho, gram[0, 0], np.diag(gram)[1 : 1 + n])
+    A = C @ gram_cols  # (K, 2m): ⟨w_q, μ⟩
+    B = C @ gram_rows  # (K, 2m, n_out): ⟨w_q, ξ⟩
+    act = np.maximum(A[:, :, None] * np.asarray(y, dtype=np.float64), 0.0) + np.maximum(B, 0.0)
+    return (act[:, :m].sum(axis=1) - act[:, m:].sum(axis=1)) / m
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HoldoutRun:
+    """A run trained on part of the draw, with outputs on the held-out rest.
+
+    Attributes
+    ----------
+    result : SimulationResult
+        The training run on the first ``n - n_val`` samples of the draw.
+    val_y, val_y_noisy : ndarray (n_val,)
+        True and observed labels of the held-out samples.
+    val_outputs : ndarray (K, n_val)
+        Network outputs on the held-out samples at every recorded step.
+    criterion : {"error", "loss"}
+        What :attr:`stop_step` minimises on the held-out split.
+    """
+
+    result: SimulationResult
+    val_y: np.ndarray
+    val_y_noisy: np.ndarray
+    val_outputs: np.ndarray
+    criterion: str = "error"
+
+    @property
+    def val_error_noisy(self) -> np.ndarray:
+        """Share of held-out samples misclassified against their observed labels, shape (K,)."""
+        return np.mean(self.val_outputs * self.val_y_noisy <= 0, axis=1)
+
+    @property
+    def val_loss_noisy(self) -> np.ndarray:
+        """Mean logistic loss on the held-out samples against observed labels, shape (K,)."""
+        return logistic_loss(self.val_outputs * self.val_y_noisy).mean(axis=1)
+
+    @property
+    def stop_index(self) -> int:
+        """Record index of the latest least held-out ``criterion``.
+
+        The held-out error is a step function with long ties on the Stage I
+        plateau; the latest tie is the last step before memorisation shows on
+        the held-out split, where the signal has grown the most.
+        """
+        curve = self.val_error_noisy if self.criterion == "error" else self.val_loss_noisy
+        return int(len(curve) - 1 - np.argmin(curve[::-1]))
+
+    @property
+    def stop_step(self) -> int:
+        """The step at which held-out early stopping stops (a recorded step)."""
+        return int(self.result.t[self.stop_index])
+
+    @property
+    def stop_test_error(self) -> float:
+        """Clean test error of the training run at :attr:`stop_step`."""
+        return float(self.result.test_error[self.stop_index])
+
+
+def simulate_holdout(*, holdout: float = 0.2, criterion: str = "error", **params) -> HoldoutRun:
+    """Simulate with a held-out noisy validation split and stop early on it.
+
+    ``params`` are :func:`~labelnoise_sim.simulate`'s keywords; ``n`` is the size
+    of the whole draw, of which the last ``round(holdout * n)`` samples (at
+    least one, at most n - 1) are held out, so the training part is
+    ``simulate(**params)``'s first samples. The signal norm is resolved for the
+    whole draw (``n_snr2`` refers to n) and kept for the training part.
+
+    ``criterion``: ``"error"`` stops at the least held-out error against the
+    observed labels, ``"loss"`` at the least held-out logistic loss.
+    """
+    holdout = check_real("holdout", holdout, low=0, high=1, low_open=True, high_open=True)
+    check_choice("criterion", criterion, CRITERIA)
+    config = SimulationConfig.from_params(**params)
+    n, m = config.n, config.m
+    n_val = min(max(int(round(holdout * n)), 1), n - 1) if n > 1 else 0
+    if n_val < 1:
+        raise ValueError(f"holdout needs n >= 2 to leave samples on both sides; got n={n}")
+    n_train = n - n_val
+    data = sample_data(config)
+    train = np.arange(n_train)
+    val = np.arange(n_train, n)
+    rows = np.r_[0, 1 + train, 1 + n + np.arange(2 * m)]
+    train_data = Data(
+        data.y[train], data.y_noisy[train], data.gram[np.ix_(rows, rows)],
+        mu=data.mu if data.has_vectors else None,
+        xi=data.xi[train] if data.has_vectors else None,
+        W0=data.W0 if data.has_vectors else None,
+        sampling=data.sampling,
+    )
+    result = run(config.replace(n=n_train), train_data)
+    outputs = holdout_outputs(result, data.gram[np.ix_(rows, 1 + val)], data.gram[rows, 0], data.y[val])
+    return HoldoutRun(result, data.y[val], data.y_noisy[val], outputs, criterion)
