@@ -181,6 +181,9 @@ class StageAnalysis:
         (the earliest such step) and that error.
     final_test_error : float
         Clean test error at the last recorded step.
+    test_error_at_t1 : float or None
+        Clean test error at t1. The four test-error fields are None when
+        :func:`analyze` was called with ``test_error=False``.
     noise_coef_t1, signal_coef_t1, noise_coef_end, signal_coef_end : ndarray (n_noisy,)
         Per noisy sample, max_r ρ̄_{ỹ_i,r,i} and max_r γ_{y_i,r} at t1 (empty if
         t1 is None) and at the last record (see :func:`noise_vs_signal`).
@@ -198,9 +201,9 @@ class StageAnalysis:
     t2: int | None
     t1_theory: float
     noisy_true_share_at_t1: float | None
-    best_step: int
-    best_test_error: float
-    final_test_error: float
+    best_step: int | None
+    best_test_error: float | None
+    final_test_error: float | None
     test_error_at_t1: float | None
     noise_coef_t1: np.ndarray = dataclasses.field(repr=False)
     signal_coef_t1: np.ndarray = dataclasses.field(repr=False)
@@ -217,8 +220,10 @@ class StageAnalysis:
         return self.t1 is not None and (self.t2 is None or self.t1 < self.t2)
 
     @property
-    def early_stopping_gain(self) -> float:
+    def early_stopping_gain(self) -> float | None:
         """final_test_error - best_test_error (>= 0): what oracle early stopping saves."""
+        if self.best_test_error is None:
+            return None
         return self.final_test_error - self.best_test_error
 
     def to_dict(self) -> dict:
@@ -266,8 +271,8 @@ class StageAnalysis:
         if self.t1 is not None and self.n_noisy:
             lines.append(
                 f"  at t1: {pct(self.noisy_true_share_at_t1)} of noisy samples classified by their TRUE label; "
-                f"noise beats signal for {self.noise_beats_signal_t1} of {self.n_noisy}; "
-                f"test error {self.test_error_at_t1:.4f}"
+                f"noise beats signal for {self.noise_beats_signal_t1} of {self.n_noisy}"
+                + ("" if self.test_error_at_t1 is None else f"; test error {self.test_error_at_t1:.4f}")
             )
         if self.selection_t1 is not None and self.n_noisy:
             s = self.selection_t1
@@ -279,10 +284,11 @@ class StageAnalysis:
         if self.n_noisy:
             lines.append(f"  at the end: noise beats signal for {self.noise_beats_signal_end} of {self.n_noisy} "
                          "noisy samples")
-        lines.append(
-            f"clean test error: best {self.best_test_error:.4f} at step {self.best_step} (oracle early stopping), "
-            f"final {self.final_test_error:.4f}"
-        )
+        if self.best_test_error is not None:
+            lines.append(
+                f"clean test error: best {self.best_test_error:.4f} at step {self.best_step} "
+                f"(oracle early stopping), final {self.final_test_error:.4f}"
+            )
         return "\n".join(lines)
 
 
@@ -299,12 +305,16 @@ def _first(mask: np.ndarray):
     return int(hits[0]) if hits.size else None
 
 
-def analyze(result) -> StageAnalysis:
+def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     """Stage boundaries, oracle early stopping and coefficient picture of ``result``.
 
     Uses the recorded steps only: t1 and t2 are the first *recorded* steps at
     which the condition holds, so a coarse record grid gives upper bounds.
     Without clean samples t1 is the first record (the condition is vacuous).
+
+    ``test_error=False`` skips the Monte Carlo test error (the costly part for
+    long record grids): ``best_step``, ``best_test_error``, ``final_test_error``
+    and ``test_error_at_t1`` are then None.
     """
     data = result.data
     t = result.t
@@ -312,8 +322,8 @@ def analyze(result) -> StageAnalysis:
     fitted = result.fitted
     k1 = _first(fitted[:, ~noisy].all(axis=1))
     k2 = _first(fitted.all(axis=1))
-    test_error = result.test_error
-    kbest = int(np.argmin(test_error))
+    errors = result.test_error if test_error else None
+    kbest = int(np.argmin(errors)) if test_error else None
     klast = len(t) - 1
     n_noisy = int(noisy.sum())
 
@@ -323,7 +333,7 @@ def analyze(result) -> StageAnalysis:
         noise1, signal1 = noise_vs_signal(result, k1)
         beats1 = int((noise1 > signal1).sum())
         sel1 = selection_quality(result, int(t[k1]))
-        err1 = float(test_error[k1])
+        err1 = float(errors[k1]) if test_error else None
     else:
         share, beats1, sel1, err1 = None, None, None, None
         noise1 = signal1 = np.empty(0)
@@ -337,9 +347,9 @@ def analyze(result) -> StageAnalysis:
         t2=None if k2 is None else int(t[k2]),
         t1_theory=float(result.config.t1_theory),
         noisy_true_share_at_t1=share,
-        best_step=int(t[kbest]),
-        best_test_error=float(test_error[kbest]),
-        final_test_error=float(test_error[-1]),
+        best_step=int(t[kbest]) if test_error else None,
+        best_test_error=float(errors[kbest]) if test_error else None,
+        final_test_error=float(errors[-1]) if test_error else None,
         test_error_at_t1=err1,
         noise_coef_t1=noise1,
         signal_coef_t1=signal1,

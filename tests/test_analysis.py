@@ -144,3 +144,13 @@ def test_roc_auc_equals_pairwise_probability_with_ties():
 
 def test_log2_is_the_boundary_loss():
     assert LOG2 == pytest.approx(np.logaddexp(0.0, 0.0))
+
+
+def test_skipping_the_test_error_keeps_every_key_and_stage(run, stages):
+    quick = analyze(run, test_error=False)
+    assert quick.t1 == stages.t1 and quick.t2 == stages.t2
+    d = quick.to_dict()
+    assert d.keys() == stages.to_dict().keys()
+    for key in ("best_step", "best_test_error", "final_test_error", "test_error_at_t1", "early_stopping_gain"):
+        assert d[key] is None, key
+    assert "oracle" not in quick.summary()
