@@ -17,6 +17,12 @@ Inner products of the current filters with the two patches:
     A[q]    = ⟨w_q, μ⟩   = a0[q] + j γ[q] + Σ_i ρ[q, i] c[i]
     B[q, k] = ⟨w_q, ξ_k⟩ = b0[q, k] + j γ[q] e[k] + Σ_i ρ[q, i] G[i, k]
 
+Floating-point contract: every sum over i runs in ascending i, one rounded
+multiply and one rounded add per term (no fused multiply-add, no
+reassociation). The results therefore do not depend on the blocking, the
+instruction set or the thread count, and equal arguments give bit-identical
+trajectories on any machine with IEEE doubles.
+
 Everything here takes plain arrays and scalars; inputs are trusted (the
 public functions validate them).
 """
@@ -26,9 +32,129 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 __all__ = ["products", "network_outputs", "update", "run_dynamics"]
+
+#: Columns of B per register tile: one 8-double vector (a zmm register with
+#: AVX-512, two ymm registers with AVX2).
+TILE_COLS = 8
+#: Rows of B per register tile: each G vector loaded is used this many times.
+TILE_ROWS = 4
+
+
+def _make_tile(rows: int):
+    """An intrinsic adding ρ[q:q+rows, :] · G[:, k:k+8] to B[q:q+rows, k:k+8].
+
+    Why an intrinsic: the (2m×n)·(n×n) product is bound by how often B is
+    loaded and stored unless a tile of B stays in registers for the whole sum
+    over i. numba does not run LLVM's SLP vectoriser and cannot tell LLVM that
+    B does not alias G, so plain loops keep B in memory. Here the tile lives
+    in ``rows`` vector registers; each term is a vector multiply by the
+    broadcast ρ[q, i] and a vector add, in ascending i, exactly as the scalar
+    loop would do it. Needs C-contiguous float64 arrays.
+    """
+
+    @intrinsic
+    def tile(typingctx, rho, G, B, q, k):
+        sig = types.void(rho, G, B, q, k)
+
+        def codegen(context, builder, signature, args):
+            rho_a, G_a, B_a = (
+                context.make_array(ty)(context, builder, value)
+                for ty, value in zip(signature.args[:3], args[:3])
+            )
+            q0, k0 = args[3], args[4]
+            intp = context.get_value_type(types.intp)
+            vec = ir.VectorType(ir.DoubleType(), TILE_COLS)
+            undef = ir.Constant(vec, ir.Undefined)
+            splat = ir.Constant(ir.VectorType(ir.IntType(32), TILE_COLS), [0] * TILE_COLS)
+            n = builder.extract_value(rho_a.shape, 1)
+            ld_g = builder.extract_value(G_a.shape, 1)
+            ld_b = builder.extract_value(B_a.shape, 1)
+
+            def vector_at(array, offset):
+                return builder.bitcast(builder.gep(array.data, [offset]), vec.as_pointer())
+
+            rho_rows, b_ptrs, acc = [], [], []
+            for a in range(rows):
+                q = builder.add(q0, ir.Constant(intp, a))
+                rho_rows.append(builder.mul(q, n))
+                b_ptrs.append(vector_at(B_a, builder.add(builder.mul(q, ld_b), k0)))
+                slot = cgutils.alloca_once(builder, vec)  # promoted to a register by LLVM
+                builder.store(builder.load(b_ptrs[a], align=8), slot)
+                acc.append(slot)
+            with cgutils.for_range(builder, n) as loop:
+                i = loop.index
+                g = builder.load(vector_at(G_a, builder.add(builder.mul(i, ld_g), k0)), align=8)
+                for a in range(rows):
+                    r = builder.load(builder.gep(rho_a.data, [builder.add(rho_rows[a], i)]))
+                    r = builder.shuffle_vector(
+                        builder.insert_element(undef, r, ir.Constant(ir.IntType(32), 0)), undef, splat
+                    )
+                    builder.store(builder.fadd(builder.load(acc[a]), builder.fmul(r, g)), acc[a])
+            for a in range(rows):
+                builder.store(builder.load(acc[a]), b_ptrs[a], align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+_tile_block = _make_tile(TILE_ROWS)
+_tile_row = _make_tile(1)
+
+
+def _accumulate_product(rho, G, B):
+    """B += ρ G, summing over i in ascending order; shapes (2m, n), (n, n), (2m, n)."""
+
+
+def _accumulate_product_loops(rho, G, B):
+    q2, n = rho.shape
+    for q in range(q2):
+        row = B[q]
+        for i in range(n):
+            r = rho[q, i]
+            if r != 0.0:  # skipping exact zeros leaves every sum unchanged
+                Gi = G[i]
+                for k in range(n):
+                    row[k] += r * Gi[k]
+
+
+@overload(_accumulate_product, jit_options={"cache": True})
+def _accumulate_product_impl(rho, G, B):
+    contiguous = all(
+        isinstance(a, types.Array) and a.layout == "C" and a.ndim == 2 and a.dtype == types.float64
+        for a in (rho, G, B)
+    )
+    if not contiguous:
+        return _accumulate_product_loops
+
+    def tiled(rho, G, B):
+        q2, n = rho.shape
+        q_tiled = q2 - q2 % TILE_ROWS
+        k_tiled = n - n % TILE_COLS
+        for k in range(0, k_tiled, TILE_COLS):
+            # One strip of G (n × 8) stays in L1 while every row block uses it.
+            for q in range(0, q_tiled, TILE_ROWS):
+                _tile_block(rho, G, B, q, k)
+            for q in range(q_tiled, q2):
+                _tile_row(rho, G, B, q, k)
+        if k_tiled < n:
+            for q in range(q2):
+                row = B[q]
+                for i in range(n):
+                    r = rho[q, i]
+                    if r != 0.0:
+                        Gi = G[i]
+                        for k in range(k_tiled, n):
+                            row[k] += r * Gi[k]
+
+    return tiled
 
 
 @njit(cache=True)
@@ -37,19 +163,29 @@ def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
     q2, n = rho.shape
     for q in range(q2):
         jg = jsign[q] * gamma[q]
-        acc = a0[q] + jg
-        for i in range(n):
-            acc += rho[q, i] * c[i]
-        A[q] = acc
+        A[q] = a0[q] + jg
         row = B[q]
         for k in range(n):
             row[k] = b0[q, k] + jg * e[k]
+    # Four independent sums at a time hide the latency of the additions.
+    q = 0
+    while q + 4 <= q2:
+        s0, s1, s2, s3 = A[q], A[q + 1], A[q + 2], A[q + 3]
         for i in range(n):
-            r = rho[q, i]
-            if r != 0.0:
-                Gi = G[i]
-                for k in range(n):
-                    row[k] += r * Gi[k]
+            ci = c[i]
+            s0 += rho[q, i] * ci
+            s1 += rho[q + 1, i] * ci
+            s2 += rho[q + 2, i] * ci
+            s3 += rho[q + 3, i] * ci
+        A[q], A[q + 1], A[q + 2], A[q + 3] = s0, s1, s2, s3
+        q += 4
+    while q < q2:
+        s = A[q]
+        for i in range(n):
+            s += rho[q, i] * c[i]
+        A[q] = s
+        q += 1
+    _accumulate_product(rho, G, B)
 
 
 @njit(cache=True)
@@ -62,9 +198,10 @@ def network_outputs(A, B, y, jsign, m, f):
         j = jsign[q]
         sig_pos = max(A[q], 0.0)
         sig_neg = max(-A[q], 0.0)
+        row = B[q]
         for i in range(n):
             signal = sig_pos if y[i] > 0 else sig_neg
-            f[i] += j * (signal + max(B[q, i], 0.0))
+            f[i] += j * (signal + max(row[i], 0.0))
     for i in range(n):
         f[i] /= m
 
@@ -101,9 +238,11 @@ def update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g):
         elif A[q] < 0.0:
             gamma[q] += scale * mu_sq * s_neg
         jscale = scale * jsign[q]
+        row_b = B[q]
+        row_rho = rho[q]
         for i in range(n):
-            if B[q, i] > 0.0:
-                rho[q, i] += jscale * g[i] * y_noisy[i] * xi_sq[i]
+            if row_b[i] > 0.0:
+                row_rho[i] += jscale * g[i] * y_noisy[i] * xi_sq[i]
 
 
 @njit(cache=True)
