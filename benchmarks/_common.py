@@ -1,0 +1,135 @@
+"""Shared helpers of the benchmark scripts: timing, machine description, output.
+
+Benchmarks time with ``time.perf_counter`` over several repeats and report the
+median; ratios are always formed from timings taken in the same process, so a
+busy machine slows both sides of a ratio alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+            "NUMBA_NUM_THREADS")
+
+
+def try_import_torch():
+    """``torch`` if it is installed (the ``bench`` extra), else ``None``."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def median_time(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict:
+    """What the timings depend on: CPU, cores, library versions, threading variables."""
+    import numba
+
+    info = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "blas": _blas_name(),
+        "load_average_1min": os.getloadavg()[0],
+        "env": {name: os.environ.get(name) for name in ENV_VARS if os.environ.get(name) is not None},
+    }
+    torch = try_import_torch()
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    return info
+
+
+def _blas_name() -> str:
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # the layout of show_config is not a stable API
+        return "unknown"
+
+
+def write_json(name: str, payload: dict, out_dir: Path | None = None) -> Path:
+    out_dir = RESULTS_DIR if out_dir is None else Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """A plain-text table; ``columns`` are (key, header) pairs, missing values print as '-'."""
+    cells = [[header for _, header in columns]]
+    for row in rows:
+        cells.append([_fmt(row.get(key)) for key, _ in columns])
+    widths = [max(len(r[c]) for r in cells) for c in range(len(columns))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 1:
+            return f"{value:.2f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def print_header(title: str, info: dict) -> None:
+    print(f"# {title}")
+    print(f"# {info['cpu']}, {info['cores']} cores; numpy {info['numpy']} ({info['blas']}), "
+          f"numba {info['numba']}, torch {info.get('torch', 'not installed')}; {info['date']}")
+    print(f"# load average (1 min) at start: {info['load_average_1min']:.2f} on {info['cores']} cores: "
+          "other processes slow the baselines' threads and the simulator alike; compare ratios")
+    if info["env"]:
+        print(f"# environment: {info['env']}")
+    sys.stdout.flush()

@@ -1,0 +1,93 @@
+"""First-call latency: how long a new Python process takes to finish a default run.
+
+The numba kernels are compiled with ``cache=True``: the first process that
+calls them compiles them and writes the machine code to disk; every later
+process loads it. This script starts fresh interpreters, each of which imports
+``labelnoise_sim`` and runs ``simulate()`` (n=200, d=2000, m=10, 2,000 steps),
+and reports:
+
+- cold: the first process, with an empty numba cache directory (compilation);
+- cached: later processes, which load the compiled kernels from that cache.
+
+For each, the wall time of the whole process (interpreter start to exit) and
+the time inside it from before ``import labelnoise_sim`` to the end of the
+run. The cache lives in a temporary ``NUMBA_CACHE_DIR``, so the package's own
+cache is neither used nor touched. Target: a cached process under 2 s.
+
+Usage::
+
+    python benchmarks/bench_latency.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import format_table, machine_info, print_header, write_json  # noqa: E402
+
+TARGET_S = 2.0
+
+CHILD = """
+import json, time
+t0 = time.perf_counter()
+from labelnoise_sim import simulate
+t1 = time.perf_counter()
+simulate({params})
+t2 = time.perf_counter()
+print(json.dumps({{"import_s": t1 - t0, "first_run_s": t2 - t1, "in_process_s": t2 - t0}}))
+"""
+
+
+def start_process(cache_dir: str, params: str = "") -> dict:
+    """Run one fresh interpreter doing import + simulate(); its timings in seconds."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CHILD.format(params=params)], env=env,
+                          capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    timings = json.loads(done.stdout.strip().splitlines()[-1])
+    timings["process_wall_s"] = wall
+    return timings
+
+
+def measure(cached_runs: int, params: str = "") -> dict:
+    with tempfile.TemporaryDirectory(prefix="labelnoise_numba_cache_") as cache_dir:
+        cold = start_process(cache_dir, params)
+        cached = [start_process(cache_dir, params) for _ in range(cached_runs)]
+    median = {key: statistics.median(run[key] for run in cached) for key in cached[0]}
+    return {"cold": cold, "cached_median": median, "cached_runs": cached,
+            "target_s": TARGET_S, "meets_target": median["process_wall_s"] < TARGET_S}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer cached processes")
+    parser.add_argument("--out", default=None, help="directory of the JSON result (default benchmarks/results)")
+    args = parser.parse_args(argv)
+    info = machine_info()
+    print_header("bench_latency: a new process runs simulate() (numba cache on disk)", info)
+    result = measure(cached_runs=2 if args.quick else 5)
+    rows = [{"process": "cold (compiles)", **result["cold"]},
+            {"process": "cached (median)", **result["cached_median"]}]
+    print(format_table(rows, [("process", "process"), ("process_wall_s", "whole process s"),
+                              ("import_s", "import s"), ("first_run_s", "first simulate() s")]))
+    verdict = "meets" if result["meets_target"] else "MISSES"
+    print(f"cached process: {result['cached_median']['process_wall_s']:.2f} s, {verdict} the {TARGET_S:.0f} s target")
+    payload = {"machine": info, "quick": args.quick, **result}
+    path = write_json("bench_latency_quick" if args.quick else "bench_latency", payload, args.out)
+    print(f"# written {path}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
