@@ -13,6 +13,8 @@ from .config import DEFAULT_N_SNR2, DEFAULT_TAU, SimulationConfig
 from .data import Data, sample_data
 from .dynamics import DivergenceError, run, simulate
 from .result import SimulationResult, load, logistic_loss
+from .store import StoreMismatchError
+from .sweep import SweepResult, expand_grid, sweep
 
 __all__ = [
     "HoldoutRun",
@@ -34,6 +36,10 @@ __all__ = [
     "run",
     "sample_data",
     "simulate",
+    "StoreMismatchError",
+    "SweepResult",
+    "expand_grid",
+    "sweep",
 ]
 
 __version__ = "0.1.0"

@@ -1,0 +1,199 @@
+"""The on-disk store of a sweep: one file per finished cell, nothing lost.
+
+Layout of a store directory::
+
+    sweep.json            what the sweep is: grid, fixed parameters, format
+    cells/000017.json     the record of cell 17 (parameters, metrics, wall time)
+    cells/000017.npz      its trajectory (a SimulationResult), when kept
+
+Guarantees:
+
+- Atomic: every file is written to a temporary name in the same directory,
+  flushed to disk, then renamed over its final name (``os.replace``). A reader
+  sees the old file or the new one, never a partial one; a process killed
+  (even by SIGKILL) mid-write leaves at most a stray ``*.tmp`` file.
+- Checked: a cell record carries the SHA-256 of its own content and of its
+  trajectory file; a file that does not parse or whose checksum fails counts as
+  missing, and the cell is computed again.
+- One sweep per store: a store whose ``sweep.json`` describes another grid or
+  other fixed parameters is refused (:class:`StoreMismatchError`), never mixed.
+
+The store is written only by the process that called :func:`~labelnoise_sim.sweep`
+(workers return their cells to it), so workers need no access to it. One
+store serves one running sweep at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+__all__ = ["SweepStore", "StoreMismatchError", "StoreWarning", "canonical_json", "STORE_FORMAT"]
+
+STORE_FORMAT = 1
+MANIFEST = "sweep.json"
+
+
+class StoreMismatchError(ValueError):
+    """The store was made by a sweep with another grid or other fixed parameters."""
+
+
+def canonical_json(obj) -> str:
+    """JSON text that depends only on the value of ``obj`` (sorted keys, no spaces).
+
+    Floats are written with ``repr``, which reads back to the same bits.
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class SweepStore:
+    """A store directory bound to one sweep specification.
+
+    Parameters
+    ----------
+    path : path-like
+        The store directory; created if missing. An existing directory must be
+        empty or a store of the same sweep.
+    spec : dict
+        JSON-ready description of the sweep (grid and fixed parameters). Two
+        sweeps may share a store only if their specs are equal.
+    """
+
+    def __init__(self, path, spec: dict):
+        self.path = Path(path)
+        self.cells = self.path / "cells"
+        self.spec = {"format": STORE_FORMAT, **spec}
+        manifest = self.path / MANIFEST
+        if manifest.exists():
+            self._check_manifest(manifest)
+        elif self.path.exists() and any(self.path.iterdir()):
+            raise StoreMismatchError(
+                f"store={str(self.path)!r} is a non-empty directory without {MANIFEST}: not a sweep "
+                "store; give a new or empty directory"
+            )
+        else:
+            self.cells.mkdir(parents=True, exist_ok=True)
+            _atomic_write_text(manifest, json.dumps({"spec": self.spec}, indent=1, sort_keys=True) + "\n")
+        self.cells.mkdir(exist_ok=True)
+        # Left by a writer that was killed between writing and renaming.
+        for stray in self.cells.glob(".*.tmp"):
+            stray.unlink(missing_ok=True)
+
+    def _check_manifest(self, manifest: Path) -> None:
+        try:
+            stored = json.loads(manifest.read_text(encoding="utf-8"))["spec"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreMismatchError(f"store={str(self.path)!r}: unreadable {MANIFEST} ({exc})") from None
+        if canonical_json(stored) == canonical_json(self.spec):
+            return
+        differences = []
+        for part in sorted(set(stored) | set(self.spec)):
+            old, new = stored.get(part), self.spec.get(part)
+            if canonical_json(old) != canonical_json(new):
+                differences.append(f"{part}: store has {canonical_json(old)}, this sweep has {canonical_json(new)}")
+        raise StoreMismatchError(
+            f"store={str(self.path)!r} belongs to another sweep and is not mixed with this one; "
+            + "; ".join(differences)
+            + ". Use a new store directory, or rerun with the store's grid and fixed parameters"
+        )
+
+    # Cells --------------------------------------------------------------------
+
+    def _record_path(self, index: int) -> Path:
+        return self.cells / f"{index:06d}.json"
+
+    def result_path(self, index: int) -> Path:
+        """Path of cell ``index``'s trajectory file (it may not exist)."""
+        return self.cells / f"{index:06d}.npz"
+
+    def read(self, index: int, key: str, need_result: bool = False) -> dict | None:
+        """The stored record of cell ``index``, or None if it is missing or damaged.
+
+        ``key`` identifies the cell's parameters; a record made for other
+        parameters counts as missing. With ``need_result`` a record without an
+        intact trajectory file also counts as missing.
+        """
+        path = self._record_path(index)
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError):
+            self._damaged(path, "does not parse")
+            return None
+        record = payload.get("record") if isinstance(payload, dict) else None
+        if not isinstance(record, dict) or payload.get("sha256") != _sha256(canonical_json(record)):
+            self._damaged(path, "fails its checksum")
+            return None
+        if record.get("key") != key or record.get("index") != index:
+            self._damaged(path, "belongs to other parameters")
+            return None
+        if need_result:
+            expected = record.get("result_sha256")
+            result = self.result_path(index)
+            if expected is None or not result.exists():
+                return None
+            if _file_sha256(result) != expected:
+                self._damaged(result, "fails its checksum")
+                return None
+        return record
+
+    def write(self, index: int, record: dict, result=None) -> None:
+        """Store cell ``index``: its trajectory first (if any), then its record.
+
+        The record is written last, so a record on disk always finds the
+        trajectory it names.
+        """
+        record = dict(record)
+        if result is not None:
+            final = self.result_path(index)
+            tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+            result.save(tmp)
+            _fsync(tmp)
+            record["result_sha256"] = _file_sha256(tmp)
+            os.replace(tmp, final)
+        payload = {"record": record, "sha256": _sha256(canonical_json(record))}
+        _atomic_write_text(self._record_path(index), canonical_json(payload) + "\n")
+
+    def load_result(self, index: int):
+        """The stored trajectory of cell ``index`` (a SimulationResult)."""
+        from .result import load
+
+        return load(self.result_path(index))
+
+    @staticmethod
+    def _damaged(path: Path, why: str) -> None:
+        warnings.warn(f"sweep store: {path} {why}; the cell is computed again", StoreWarning, stacklevel=3)
+
+
+class StoreWarning(UserWarning):
+    """A damaged cell file was found and will be recomputed."""

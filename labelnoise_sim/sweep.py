@@ -1,0 +1,496 @@
+"""Grid sweeps: :func:`sweep` runs the Cartesian product of parameter lists.
+
+Every cell of a grid is one :func:`~labelnoise_sim.simulate` call, condensed
+by :func:`~labelnoise_sim.analyze` into one row of a pandas DataFrame. A cell's
+randomness comes from its own ``seed`` only, and its dynamics run in the
+single-run kernel (batched: ``_batch_kernels``), so a row does not depend on
+the backend, the number of workers, the batch it ran in or the order in which
+cells finished; only the ``wall_time`` column does.
+
+Backends
+--------
+``"serial"``
+    In the calling process; the dynamics of a batch of cells run in parallel
+    over numba threads.
+``"processes"`` (default)
+    Local worker processes (``spawn``), each running whole cells.
+``client=``
+    A ``distributed.Client`` the user already has: the same worker function
+    runs on the Dask cluster. Setting up the cluster is the user's business.
+
+With ``store=PATH`` each finished cell is written atomically as it ends and a
+rerun computes only the missing cells (see :mod:`labelnoise_sim.store`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import itertools
+import json
+import math
+import numbers
+import os
+import threading
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import _batch_kernels
+from ._validation import check_choice, check_int
+from .analysis import analyze
+from .config import SimulationConfig
+from .data import sample_data
+from .dynamics import DivergenceError, kernel_inputs, run, simulate
+from .result import SimulationResult
+from .store import SweepStore, canonical_json
+
+__all__ = ["sweep", "SweepResult", "expand_grid", "BACKENDS", "SWEEP_PARAMETERS"]
+
+BACKENDS = ("serial", "processes", "dask")
+#: Parameters a grid or the fixed keywords may set: those of ``simulate``.
+SWEEP_PARAMETERS = tuple(inspect.signature(simulate).parameters)
+#: Most cells handed to one batched kernel call (bounds memory: a cell's
+#: trajectory is records × 2m × n floats).
+MAX_BATCH = 8
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepResult:
+    """Outcome of :func:`sweep`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per cell, in grid order (the last grid parameter varies
+        fastest): the cell's grid parameters, the ``analyze()`` metrics
+        (``StageAnalysis.to_dict()``), ``diverged_at`` (the step at which
+        gradient descent diverged, or None) and ``wall_time`` (seconds spent
+        on the cell; a batch's kernel time is shared evenly by its cells).
+    grid, fixed : dict
+        The sweep's grid and fixed parameters, as given.
+    configs : tuple of SimulationConfig
+        Every cell's full configuration, in table order.
+    store : Path or None
+        The store directory, if any.
+    """
+
+    table: object
+    grid: dict
+    fixed: dict
+    configs: tuple
+    store: Path | None = None
+    _kept: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def result(self, index: int) -> SimulationResult:
+        """The full trajectory of cell ``index`` (a row label of ``table``).
+
+        Kept results (``trajectories=True``) are returned from memory or the
+        store; otherwise the cell is simulated again, which gives the very same
+        numbers since a cell depends on its parameters only.
+        """
+        index = check_int("index", index, low=0, high=len(self.configs) - 1)
+        if index in self._kept:
+            return self._kept[index]
+        if self.store is not None and (self.store / "cells" / f"{index:06d}.npz").exists():
+            from .result import load
+
+            return load(self.store / "cells" / f"{index:06d}.npz")
+        return run(self.configs[index])
+
+
+def expand_grid(grid: Mapping, fixed: Mapping | None = None) -> list[tuple[dict, SimulationConfig]]:
+    """The cells of ``grid`` × ``fixed``: a list of (grid values, validated config).
+
+    ``grid`` maps parameter names of :func:`~labelnoise_sim.simulate` to
+    non-empty lists of values; the cells are their Cartesian product, the last
+    name varying fastest. ``fixed`` gives the other parameters. Every cell is
+    validated here, before anything runs; an invalid one raises ValueError
+    naming the cell.
+    """
+    grid, fixed = _normalise_grid(grid), _normalise_fixed(fixed or {})
+    names = list(grid)
+    cells = []
+    for values in itertools.product(*grid.values()):
+        params = dict(zip(names, values))
+        try:
+            config = SimulationConfig.from_params(**fixed, **params)
+        except ValueError as exc:
+            raise ValueError(f"grid cell {len(cells)} {params}: {exc}") from None
+        cells.append((params, config))
+    return cells
+
+
+def sweep(
+    grid: Mapping,
+    *,
+    store=None,
+    backend: str = "processes",
+    workers: int | None = None,
+    client=None,
+    progress: bool = True,
+    trajectories: bool = False,
+    test_error: bool = True,
+    **fixed,
+) -> SweepResult:
+    """Run every cell of a parameter grid and tabulate the stage analysis of each.
+
+    Parameters
+    ----------
+    grid : mapping of str to list
+        Parameter names of :func:`~labelnoise_sim.simulate` (``n``, ``d``,
+        ``tau``, ``n_snr2``, ``seed``, ...) to the values to sweep; the sweep
+        runs their Cartesian product.
+    store : path-like, optional
+        Directory that keeps every finished cell (written atomically as it
+        ends). Rerunning the same sweep with the same store computes only the
+        missing cells; a store of another sweep is refused
+        (:class:`~labelnoise_sim.store.StoreMismatchError`).
+    backend : {"serial", "processes", "dask"}
+        Where cells run: in this process, in local worker processes (default),
+        or on the Dask cluster of ``client``.
+    workers : int, optional
+        Worker processes of the "processes" backend (default: the CPUs this
+        process may use).
+    client : distributed.Client, optional
+        Run the cells on this Dask client's cluster (implies backend "dask").
+    progress : bool
+        Show a progress bar (tqdm) when standard error is a terminal.
+    trajectories : bool
+        Keep every cell's :class:`~labelnoise_sim.SimulationResult` (in the
+        store if there is one, else in memory) for :meth:`SweepResult.result`.
+    test_error : bool
+        Compute the Monte Carlo test error of every record (``analyze``'s
+        ``best_test_error``, ``final_test_error``, ...). It is usually the
+        largest cost of a cell; ``False`` leaves those columns empty.
+    **fixed
+        The other parameters of ``simulate``, shared by every cell.
+
+    Returns
+    -------
+    SweepResult
+        ``.table`` has one row per cell. All its columns but ``wall_time`` are
+        bit-identical whatever the backend, the worker count or the order in
+        which cells finish.
+
+    Examples
+    --------
+    >>> res = sweep({"tau": [0.0, 0.2], "seed": [0, 1]}, n=100, d=1000, steps=500, backend="serial")
+    >>> res.table[["tau", "seed", "t1", "best_test_error"]]  # doctest: +SKIP
+    """
+    cells = expand_grid(grid, fixed)
+    backend = check_choice("backend", backend, BACKENDS)
+    if client is not None:
+        if backend == "serial":
+            raise ValueError("backend='serial' runs in this process and cannot use client=; drop one of them")
+        backend = "dask"
+    elif backend == "dask":
+        raise ValueError("backend='dask' needs client=, a distributed.Client of the cluster to run on")
+    if workers is not None:
+        workers = check_int("workers", workers, low=1)
+    trajectories, test_error = bool(trajectories), bool(test_error)
+    pd = _import_pandas()
+
+    spec = {"grid": _normalise_grid(grid), "fixed": _normalise_fixed(fixed), "test_error": test_error}
+    sweep_store = SweepStore(store, spec) if store is not None else None
+    keys = [_cell_key(config) for _, config in cells]
+    records: dict[int, dict] = {}
+    kept: dict[int, SimulationResult] = {}
+    if sweep_store is not None:
+        for index, key in enumerate(keys):
+            record = sweep_store.read(index, key, need_result=trajectories)
+            if record is not None:
+                records[index] = record
+    pending = [i for i in range(len(cells)) if i not in records]
+
+    if backend == "serial":
+        units = 1
+    elif backend == "processes":
+        units = workers or _available_cpus()
+    else:
+        units = max(1, sum(client.nthreads().values()))
+    batches = _batches(pending, [config for _, config in cells], units)
+
+    bar = _progress_bar(len(cells), len(records), progress)
+    try:
+        for indices, outcomes in _execute(backend, batches, cells, (trajectories, test_error), workers, client):
+            for index, outcome in zip(indices, outcomes):
+                record = _record(index, keys[index], cells[index][0], outcome)
+                result = outcome.get("result")
+                if sweep_store is not None:
+                    sweep_store.write(index, record, result if trajectories else None)
+                elif trajectories:
+                    kept[index] = result
+                records[index] = record
+                bar.update(1)
+    finally:
+        bar.close()
+
+    diverged = [i for i, r in records.items() if r["diverged_at"] is not None]
+    if diverged:
+        warnings.warn(f"{len(diverged)} of {len(cells)} cells diverged (lower eta); see the column "
+                      "diverged_at", RuntimeWarning, stacklevel=2)
+    table = _table(pd, [records[i] for i in range(len(cells))], list(spec["grid"]))
+    return SweepResult(
+        table=table, grid=dict(grid), fixed=dict(fixed), configs=tuple(c for _, c in cells),
+        store=None if store is None else Path(store), _kept=kept,
+    )
+
+
+# Grid and records ------------------------------------------------------------
+
+
+def _plain(value, name):
+    """``value`` as plain JSON-ready Python (numpy scalars and arrays unwrapped)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, name) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise ValueError(f"{name} must be a number, a string, None or a list of steps; got {value!r}")
+
+
+def _check_name(name, where):
+    if name not in SWEEP_PARAMETERS:
+        raise TypeError(f"{where} has unknown parameter {name!r}; allowed: {', '.join(SWEEP_PARAMETERS)}")
+
+
+def _normalise_grid(grid) -> dict:
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValueError(f"grid must be a non-empty mapping of parameter names to lists of values; got {grid!r}")
+    out = {}
+    for name, values in grid.items():
+        _check_name(name, "grid")
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or len(values) == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty list of values; got {values!r}")
+        out[name] = [_plain(v, f"grid[{name!r}]") for v in values]
+    return out
+
+
+def _normalise_fixed(fixed) -> dict:
+    out = {}
+    for name, value in fixed.items():
+        _check_name(name, "sweep()")
+        out[name] = _plain(value, name)
+    return out
+
+
+def _cell_key(config: SimulationConfig) -> str:
+    """Fingerprint of a cell's full configuration."""
+    return hashlib.sha256(canonical_json(config.to_dict()).encode()).hexdigest()[:32]
+
+
+def _record(index: int, key: str, params: dict, outcome: dict) -> dict:
+    """A cell's record as stored; plain JSON values, so a fresh and a stored record agree bit for bit."""
+    record = {
+        "index": index, "key": key, "params": params, "metrics": outcome["metrics"],
+        "diverged_at": outcome["diverged_at"], "wall_time": outcome["wall_time"],
+    }
+    return json.loads(canonical_json(record))
+
+
+def _table(pd, records: list[dict], grid_names: list[str]):
+    rows = []
+    for r in records:
+        row = dict(r["params"])
+        for name, value in r["metrics"].items():
+            row.setdefault(name, value)
+        row["diverged_at"] = r["diverged_at"]
+        row["wall_time"] = r["wall_time"]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    front = grid_names + [c for c in table.columns if c not in grid_names and c not in ("diverged_at", "wall_time")]
+    return table[front + ["diverged_at", "wall_time"]]
+
+
+# Execution -------------------------------------------------------------------
+
+
+def _batches(pending: list[int], configs: list[SimulationConfig], units: int) -> list[list[int]]:
+    """Split pending cells into batches of equal shape, enough of them to keep ``units`` busy."""
+    groups: dict[tuple, list[int]] = {}
+    for index in pending:
+        c = configs[index]
+        groups.setdefault((c.n, c.m, c.steps, c.record_steps.tobytes()), []).append(index)
+    batches = []
+    for members in groups.values():
+        size = max(1, min(MAX_BATCH, len(members) // (4 * units)))
+        batches.extend(members[i : i + size] for i in range(0, len(members), size))
+    return batches
+
+
+def _execute(backend, batches, cells, options, workers, client):
+    """Yield (cell indices, outcomes) per batch, as batches finish; options = (trajectories, test_error)."""
+    jobs = [([cells[i][1] for i in batch], batch) for batch in batches]
+    if not jobs:
+        return
+    if backend == "serial":
+        for configs, batch in jobs:
+            yield batch, run_cells(configs, *options, parallel=True)
+    elif backend == "processes":
+        yield from _execute_processes(jobs, options, workers)
+    else:
+        yield from _execute_dask(jobs, options, client)
+
+
+def _execute_processes(jobs, options, workers):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    workers = min(workers or _available_cpus(), len(jobs))
+    # spawn: the parent may hold numba or BLAS threads, which fork would copy in a broken state.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(run_cells, configs, *options, parallel=False): batch for configs, batch in jobs}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _execute_dask(jobs, options, client):
+    from distributed import as_completed
+
+    futures = {}
+    for configs, batch in jobs:
+        future = client.submit(run_cells, configs, *options, parallel=False, pure=False)
+        futures[future] = batch
+    for future in as_completed(list(futures)):
+        yield futures[future], future.result()
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Set up a worker process: one BLAS thread, and exit when the parent dies."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        # The worker processes are the parallelism; BLAS threads would only compete.
+        threadpool_limits(1)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    # A parent killed with SIGKILL cannot stop its workers; they notice here.
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def run_cells(configs: list[SimulationConfig], trajectories: bool = False, test_error: bool = True, *,
+              parallel: bool = True) -> list[dict]:
+    """Simulate and analyze cells of equal shape in one batched kernel call.
+
+    This is the unit of work of every backend; ``parallel`` runs the batch
+    over numba threads. Returns per cell a dict with ``metrics``
+    (``analyze(result, test_error=test_error).to_dict()``, empty if the run diverged),
+    ``diverged_at`` (step or None), ``wall_time`` and, if ``trajectories``,
+    ``result``.
+    """
+    datas, prep = [], []
+    for config in configs:
+        t0 = time.perf_counter()
+        datas.append(sample_data(config))
+        prep.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    results = _run_batch(configs, datas, parallel)
+    shared = (time.perf_counter() - t0) / len(configs)
+    outcomes = []
+    for config, result, own in zip(configs, results, prep):
+        t0 = time.perf_counter()
+        if isinstance(result, DivergenceError):
+            outcome = {"metrics": {}, "diverged_at": result.step}
+        else:
+            metrics = analyze(result, test_error=test_error).to_dict()
+            outcome = {"metrics": _plain_metrics(metrics), "diverged_at": None}
+        outcome["wall_time"] = own + shared + time.perf_counter() - t0
+        if trajectories:
+            outcome["result"] = None if isinstance(result, DivergenceError) else result
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _plain_metrics(metrics: dict) -> dict:
+    out = {}
+    for name, value in metrics.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        out[name] = value
+    return out
+
+
+def _run_batch(configs, datas, parallel):
+    """Dynamics of cells sharing (n, m, steps, record steps): SimulationResult or DivergenceError each."""
+    first = configs[0]
+    n, m, steps = first.n, first.m, first.steps
+    record_steps = first.record_steps
+    C, K, q2 = len(configs), record_steps.shape[0], 2 * m
+    inputs = [kernel_inputs(data) for data in datas]
+    # kernel_inputs order: a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign
+    stacked = [np.ascontiguousarray(np.stack([inp[k] for inp in inputs])) for k in range(9)]
+    jsign = inputs[0][9]
+    eta = np.array([c.eta for c in configs])
+    gamma = np.empty((C, K, q2))
+    rho = np.empty((C, K, q2, n))
+    outputs = np.empty((C, K, n))
+    status = np.empty(C, dtype=np.int64)
+    kernel = _batch_kernels.run_batch if parallel else _batch_kernels.run_batch_serial
+    kernel(*stacked, jsign, m, eta, steps, record_steps, gamma, rho, outputs, status)
+    results = []
+    for b, (config, data) in enumerate(zip(configs, datas)):
+        if status[b] >= 0:
+            results.append(DivergenceError(int(status[b]), config.eta))
+            continue
+        results.append(SimulationResult(
+            config=config, data=data, t=record_steps.copy(),
+            gamma=gamma[b].reshape(K, 2, m), rho=rho[b].reshape(K, 2, m, n), outputs=outputs[b],
+        ))
+    return results
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _progress_bar(total: int, done: int, progress: bool):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if progress:
+            warnings.warn("progress=True needs tqdm (pip install 'labelnoise-sim[sweep]'); no progress bar",
+                          stacklevel=3)
+        return _NoBar()
+    # disable=None lets tqdm turn itself off when standard error is not a terminal.
+    return tqdm(total=total, initial=done, disable=None if progress else True, desc="sweep", unit="cell")
+
+
+class _NoBar:
+    def update(self, _):
+        pass
+
+    def close(self):
+        pass
+
+
+def _import_pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("sweep() returns a pandas DataFrame: pip install 'labelnoise-sim[sweep]'") from None
+    return pandas

@@ -1,0 +1,179 @@
+"""The sweep store: atomic cells, resume, refusal of other sweeps, damage detection, SIGKILL."""
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelnoise_sim import StoreMismatchError, simulate, sweep
+from labelnoise_sim.store import StoreWarning
+
+# The package exports the function sweep, which hides the module of the same name.
+sweep_module = importlib.import_module("labelnoise_sim.sweep")
+
+SMALL = dict(n=30, d=300, m=3, steps=100, record=10)
+GRID = {"tau": [0.0, 0.2], "seed": [0, 1, 2]}
+
+
+def _same_table(a, b):
+    pd.testing.assert_frame_equal(a.table.drop(columns="wall_time"), b.table.drop(columns="wall_time"))
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return sweep(GRID, backend="serial", progress=False, **SMALL)
+
+
+@pytest.fixture
+def count_cells(monkeypatch):
+    """Count the cells the sweep actually computes."""
+    computed = []
+    original = sweep_module.run_cells
+
+    def counting(configs, *args, **kwargs):
+        computed.extend(c.seed for c in configs)
+        return original(configs, *args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_cells", counting)
+    return computed
+
+
+def test_a_complete_store_is_read_back_without_computing(tmp_path, reference, count_cells):
+    first = sweep(GRID, store=tmp_path / "s", backend="serial", progress=False, **SMALL)
+    assert len(count_cells) == 6
+    again = sweep(GRID, store=tmp_path / "s", backend="serial", progress=False, **SMALL)
+    assert len(count_cells) == 6, "nothing recomputed"
+    _same_table(first, reference)
+    _same_table(again, reference)
+    pd.testing.assert_series_equal(again.table["wall_time"], first.table["wall_time"])
+
+
+def test_resume_computes_only_the_missing_cells(tmp_path, reference, count_cells):
+    store = tmp_path / "s"
+    sweep(GRID, store=store, backend="serial", progress=False, **SMALL)
+    for index in (1, 4):
+        (store / "cells" / f"{index:06d}.json").unlink()
+    count_cells.clear()
+    resumed = sweep(GRID, store=store, backend="serial", progress=False, **SMALL)
+    assert sorted(count_cells) == [1, 1], "cells 1 and 4 (seed 1 at both tau) only"
+    _same_table(resumed, reference)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty", "other cell"])
+def test_a_damaged_cell_file_is_detected_and_recomputed(tmp_path, reference, damage):
+    store = tmp_path / "s"
+    sweep(GRID, store=store, backend="serial", progress=False, **SMALL)
+    path = store / "cells" / "000003.json"
+    text = path.read_text()
+    if damage == "truncate":
+        path.write_text(text[: len(text) // 2])
+    elif damage == "flip":
+        # A plausible but wrong number: parses, fails the checksum.
+        payload = json.loads(text)
+        payload["record"]["metrics"]["final_test_error"] = 0.123
+        path.write_text(json.dumps(payload))
+    elif damage == "garbage":
+        path.write_bytes(os.urandom(200))
+    elif damage == "empty":
+        path.write_text("")
+    else:
+        path.write_text((store / "cells" / "000002.json").read_text())
+    with pytest.warns(StoreWarning, match="000003.json"):
+        resumed = sweep(GRID, store=store, backend="serial", progress=False, **SMALL)
+    _same_table(resumed, reference)
+    assert json.loads(path.read_text())["record"]["index"] == 3, "the repaired file is written back"
+
+
+def test_a_store_of_another_sweep_is_refused(tmp_path):
+    store = tmp_path / "s"
+    sweep(GRID, store=store, backend="serial", progress=False, **SMALL)
+    with pytest.raises(StoreMismatchError, match=r"grid: store has .*this sweep has"):
+        sweep({"tau": [0.0, 0.1], "seed": [0, 1, 2]}, store=store, backend="serial", progress=False, **SMALL)
+    with pytest.raises(StoreMismatchError, match=r"fixed: store has .*\"steps\":100.*this sweep has .*\"steps\":200"):
+        sweep(GRID, store=store, backend="serial", progress=False, **{**SMALL, "steps": 200})
+    with pytest.raises(StoreMismatchError, match="not a sweep store"):
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "notes.txt").write_text("mine")
+        sweep(GRID, store=tmp_path / "other", backend="serial", progress=False, **SMALL)
+
+
+def test_trajectories_are_stored_checked_and_reloaded_exactly(tmp_path, count_cells):
+    store = tmp_path / "s"
+    grid = {"seed": [0, 1]}
+    first = sweep(grid, store=store, backend="serial", progress=False, trajectories=True, **SMALL)
+    np.testing.assert_array_equal(first.result(1).rho, simulate(seed=1, **SMALL).rho)
+    (store / "cells" / "000000.npz").write_bytes(b"not an npz")
+    count_cells.clear()
+    with pytest.warns(StoreWarning, match="000000.npz"):
+        again = sweep(grid, store=store, backend="serial", progress=False, trajectories=True, **SMALL)
+    assert count_cells == [0]
+    np.testing.assert_array_equal(again.result(0).outputs, simulate(seed=0, **SMALL).outputs)
+    # Metrics alone do not need the trajectory files.
+    count_cells.clear()
+    sweep(grid, store=store, backend="serial", progress=False, **SMALL)
+    assert count_cells == []
+
+
+KILLED_GRID = {"tau": [0.0, 0.2], "seed": list(range(8))}
+KILLED_FIXED = dict(n=40, d=400, m=3, steps=300, record=50)
+KILLED_SWEEP = textwrap.dedent(f"""
+    import sys
+    from labelnoise_sim import sweep
+
+    if __name__ == "__main__":
+        sweep({KILLED_GRID!r}, store=sys.argv[1], backend=sys.argv[2], workers=2, progress=False,
+              **{KILLED_FIXED!r})
+""")
+
+
+def _finished_cells(store):
+    return len(list((store / "cells").glob("*.json"))) if (store / "cells").exists() else 0
+
+
+def _kill_until_done(tmp_path, store, backend, kill_after):
+    """Start the sweep; SIGKILL it once it has finished each count of cells in turn; then let it finish."""
+    script = tmp_path / "killed_sweep.py"
+    script.write_text(KILLED_SWEEP)
+    kills = 0
+    for target in list(kill_after) + [None]:
+        proc = subprocess.Popen([sys.executable, str(script), str(store), backend], start_new_session=True)
+        try:
+            while proc.poll() is None:
+                if target is not None and _finished_cells(store) >= target:
+                    proc.send_signal(signal.SIGKILL)  # the sweep's own process only, as a crash would
+                    proc.wait()
+                    kills += 1
+                    break
+                time.sleep(0.01)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            # Workers notice that their parent died and exit; make sure nothing we started lingers.
+            time.sleep(0.2)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        assert target is not None or proc.returncode == 0, "the last, uninterrupted run completes"
+    return kills
+
+
+@pytest.mark.parametrize("backend", ["processes", "serial"])
+def test_a_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_table(tmp_path, backend):
+    store = tmp_path / "store"
+    kills = _kill_until_done(tmp_path, store, backend, kill_after=[1, 6, 11])
+    assert kills == 3, "the sweep was interrupted three times"
+    assert _finished_cells(store) == 16
+    resumed = sweep(KILLED_GRID, store=store, backend="serial", progress=False, **KILLED_FIXED)
+    uninterrupted = sweep(KILLED_GRID, backend="serial", progress=False, **KILLED_FIXED)
+    _same_table(resumed, uninterrupted)
+    assert not list((store / "cells").glob(".*.tmp")), "stray temporary files are cleaned up"
