@@ -48,9 +48,14 @@ print(json.dumps({{"import_s": t1 - t0, "first_run_s": t2 - t1, "in_process_s": 
 """
 
 
-def start_process(cache_dir: str, params: str = "") -> dict:
-    """Run one fresh interpreter doing import + simulate(); its timings in seconds."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+def start_process(cache_dir: str | None, params: str = "") -> dict:
+    """Run one fresh interpreter doing import + simulate(**params); its timings in seconds.
+
+    ``cache_dir`` is the numba cache directory of the child; None keeps the package's own.
+    """
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD.format(params=params)], env=env,
                           capture_output=True, text=True, check=True)

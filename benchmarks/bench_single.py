@@ -5,9 +5,13 @@ Baselines, all on the data of the run being timed:
 - PyTorch autograd, full-batch gradient descent on the (2, m, d) weights, CPU,
   float64 and float32, written as a user would: the two patches of every sample
   go through the same filters, ReLU, the mean over filters, the soft-margin
-  (logistic) loss, ``loss.backward()`` and ``torch.optim.SGD``. Timed with
-  PyTorch's default thread count and with one thread (``simulate`` uses one).
+  (logistic) loss, ``loss.backward()`` and ``torch.optim.SGD``.
 - The full-weight NumPy gradient descent of ``labelnoise_sim.reference``.
+
+Each baseline is timed with its default thread count and with one thread
+(``simulate`` uses one; BLAS threads are set with threadpoolctl when it is
+installed) and the faster counts: on a shared machine, oversubscribed BLAS
+threads can be many times slower than one.
 
 Before any ratio is reported, the float64 trajectories (network outputs on the
 training set) of all three are checked against each other.
@@ -38,6 +42,7 @@ Without PyTorch installed the torch columns are skipped (install the extra with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -170,8 +175,12 @@ def check_agreement(params: dict, steps: int, with_torch: bool, check_every: int
 # Timing ----------------------------------------------------------------------------
 
 def time_case(params: dict, baseline_steps: int, repeats: int, with_torch: bool, threads_list,
-              conv1d: bool = False) -> dict:
-    """Seconds for ``params['steps']`` steps of every method (baselines extrapolated)."""
+              conv1d: bool = False, pilot_steps: int = 20) -> dict:
+    """Seconds for ``params['steps']`` steps of every method (baselines extrapolated).
+
+    With several thread counts, a pilot of ``pilot_steps`` steps picks each
+    baseline's faster count, which is then timed over ``baseline_steps``.
+    """
     config = SimulationConfig(**params)
     steps = config.steps
     data = sample_data(config)
@@ -184,29 +193,56 @@ def time_case(params: dict, baseline_steps: int, repeats: int, with_torch: bool,
     if "gram" in SAMPLINGS:
         row["gram_sampling_s"] = median_time(lambda: simulate(**params, sampling="gram"), repeats)
     row["dynamics_per_step_us"] = 1e6 * row["dynamics_s"] / steps
-    row["numpy_s"] = scale * median_time(lambda: numpy_gd(data, config.eta, baseline_steps), repeats)
+
+    baselines = {"numpy": (lambda k, threads: numpy_gd(data, config.eta, k), numpy_threads(threads_list),
+                           blas_threads)}
     if with_torch:
         torch = try_import_torch()
-        for threads in threads_list:
-            for dtype in ("float64", "float32"):
-                torch_gd(data, config.eta, 2, dtype, threads)  # warm-up
-                key = f"torch_{dtype}_t{threads or torch.get_num_threads()}_s"
-                row[key] = scale * median_time(
-                    lambda: torch_gd(data, config.eta, baseline_steps, dtype, threads), repeats)
-        if conv1d:
-            torch_gd(data, config.eta, 2, "float64", model="conv1d")
-            row["torch_conv1d_float64_s"] = scale * median_time(
-                lambda: torch_gd(data, config.eta, baseline_steps, "float64", model="conv1d"), 1)
+        for dtype in ("float64", "float32"):
+            baselines[f"torch_{dtype}"] = (
+                lambda k, threads, dtype=dtype: torch_gd(data, config.eta, k, dtype, threads),
+                threads_list, lambda threads: contextlib.nullcontext())
+    for name, (train, counts, limit) in baselines.items():
+        pilot = {}
+        for threads in counts:
+            with limit(threads):
+                train(2, threads)  # warm-up
+                if len(counts) > 1:
+                    pilot[threads] = median_time(lambda: train(pilot_steps, threads), 1) / pilot_steps
+        best = min(pilot, key=pilot.get) if pilot else counts[0]
+        for threads, seconds in pilot.items():
+            row[f"{name}_pilot_ms_per_step_t{threads or 'default'}"] = 1e3 * seconds
+        row[f"{name}_threads"] = best or "default"
+        with limit(best):
+            row[f"{name}_s"] = scale * median_time(lambda: train(baseline_steps, best), repeats)
+    if with_torch and conv1d:
+        torch_gd(data, config.eta, 2, "float64", model="conv1d")
+        row["torch_conv1d_float64_s"] = steps / pilot_steps * median_time(
+            lambda: torch_gd(data, config.eta, pilot_steps, "float64", model="conv1d"), 1)
     add_ratios(row)
     return row
 
 
+def numpy_threads(threads_list):
+    """BLAS thread counts to time the NumPy baseline with (one thread needs threadpoolctl)."""
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return [None]
+    return threads_list
+
+
+def blas_threads(threads):
+    """Limit BLAS to ``threads`` threads inside the block (None: leave as is)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
 def add_ratios(row: dict) -> None:
-    """Speed-ups of simulate over each baseline; for torch, against its faster thread count."""
-    for dtype in ("float64", "float32"):
-        times = [v for k, v in row.items() if k.startswith(f"torch_{dtype}_t")]
-        if times:
-            row[f"torch_{dtype}_s"] = min(times)
+    """Speed-ups of simulate over each baseline."""
     for base in ("numpy", "torch_float64", "torch_float32"):
         if f"{base}_s" not in row:
             continue
@@ -243,9 +279,9 @@ def main(argv=None) -> dict:
         print("# PyTorch is not installed: torch columns skipped (pip install -e '.[bench]' adds them)")
     repeats = args.repeats or (1 if args.quick else 3)
     default_baseline_steps = 100 if args.quick else DEFAULT["steps"]
-    # Full runs time torch with its default thread count and with one thread and
-    # keep the faster; --quick times one thread only.
-    threads_list = [1] if args.quick or torch is None or torch.get_num_threads() == 1 else [None, 1]
+    # Full runs time the baselines with their default thread count and with one
+    # thread and keep the faster; --quick times one thread only.
+    threads_list = [1] if args.quick else [None, 1]
 
     agreement = check_agreement(DEFAULT, 100 if args.quick else DEFAULT["steps"], torch is not None)
     print(f"# float64 agreement over {agreement['steps']} steps (max |Δf| / max |f|): "
@@ -274,9 +310,10 @@ def main(argv=None) -> dict:
           f"baselines timed over {default_baseline_steps} steps"
           + (" and extrapolated" if default_baseline_steps < DEFAULT["steps"] else ""))
     print(format_table([default_row], COLUMNS))
-    thread_keys = [k for k in default_row if k.startswith("torch_") and "_t" in k and k.endswith("_s")]
-    if thread_keys:
-        print("torch by thread count: " + ", ".join(f"{k[6:-2]} {default_row[k]:.2f} s" for k in thread_keys)
+    pilot_keys = [k for k in default_row if "_pilot_ms_per_step_" in k]
+    if pilot_keys or "torch_conv1d_float64_s" in default_row:
+        print("pilot, ms per step by thread count: "
+              + ", ".join(f"{k.replace('_pilot_ms_per_step_t', ' threads=')} {default_row[k]:.2f}" for k in pilot_keys)
               + (f"; conv1d form float64 {default_row['torch_conv1d_float64_s']:.2f} s"
                  if "torch_conv1d_float64_s" in default_row else ""))
     print(f"\n## d-scaling (n=200, m=10, {DEFAULT['steps']} steps; baselines timed over the steps shown "

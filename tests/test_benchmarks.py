@@ -1,0 +1,91 @@
+"""The benchmark scripts' building blocks run and check what they claim, at tiny sizes.
+
+No timing is asserted here: speed targets live in benchmarks/, not in unit tests.
+"""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+TINY = dict(n=12, d=40, m=2, eta=0.2, steps=30)
+
+
+@pytest.fixture(scope="module")
+def bench(request):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield lambda name: importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _has_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_single_run_benchmark_checks_agreement_before_timing(bench):
+    single = bench("bench_single")
+    agreement = single.check_agreement(TINY, steps=30, with_torch=_has_torch(), check_every=5)
+    assert agreement["agree"]
+    assert agreement["numpy_rel_gap"] < single.AGREEMENT_RTOL
+
+
+def test_single_run_benchmark_times_every_method_and_forms_ratios(bench):
+    single = bench("bench_single")
+    row = single.time_case(TINY, baseline_steps=10, repeats=1, with_torch=_has_torch(), threads_list=[1])
+    for key in ("simulate_s", "from_vectors_s", "dynamics_s", "numpy_s", "x_numpy", "x_numpy_per_step"):
+        assert row[key] > 0
+    if _has_torch():
+        assert row["x_torch_float64"] > 0 and row["x_torch_float32"] > 0
+
+
+def test_from_vectors_reproduces_simulate(bench):
+    single = bench("bench_single")
+    from labelnoise_sim import SimulationConfig, run, sample_data
+
+    config = SimulationConfig(**TINY, record=10)
+    data = sample_data(config)
+    np.testing.assert_array_equal(single.from_vectors(config, data).outputs, run(config, data).outputs)
+
+
+@pytest.mark.skipif(not _has_torch(), reason="PyTorch (the bench extra) is not installed")
+@pytest.mark.parametrize("model", ["matmul", "conv1d"])
+def test_torch_baseline_follows_the_same_trajectory(bench, model):
+    single = bench("bench_single")
+    from labelnoise_sim import simulate
+
+    result = simulate(**TINY, record=3)
+    f = single.torch_gd(result.data, result.config.eta, TINY["steps"], "float64", record=result.t, model=model)
+    assert single.relative_gap(result.outputs, f) < 1e-10
+
+
+def test_scaling_benchmark_blocks_run(bench):
+    scaling = bench("bench_scaling")
+    row = scaling.time_per_step(dict(n=16, d=30, m=2, eta=0.1), steps=5, repeats=1)
+    assert row["us_per_step"] > 0 and row["gflops"] > 0
+    rows = scaling.scaling_in_d_gram([1e3, 1e9], repeats=1, steps=5)
+    assert [r["d"] for r in rows] in ([], [1000, 10**9])
+
+
+def test_latency_benchmark_reports_a_fresh_process(bench):
+    latency = bench("bench_latency")
+    timings = latency.start_process(None, params="n=10, d=20, m=2, steps=3")
+    assert timings["process_wall_s"] >= timings["in_process_s"] > 0
+
+
+def test_benchmark_output_helpers(bench, tmp_path):
+    common = bench("_common")
+    table = common.format_table([{"a": 1.5, "b": None}], [("a", "A"), ("b", "B")])
+    assert table.splitlines()[2].split() == ["1.50", "-"]
+    path = common.write_json("probe", {"x": np.float64(2.0), "y": np.arange(2)}, tmp_path)
+    assert json.loads(path.read_text()) == {"x": 2.0, "y": [0, 1]}
+    assert common.machine_info()["cores"] >= 1
