@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ._validation import check_real
+from .generalization import coefficient_matrix
 
 __all__ = [
     "LOG2",
@@ -30,6 +31,8 @@ __all__ = [
     "selection_quality",
     "record_index",
     "noise_vs_signal",
+    "filter_products",
+    "stuck_samples",
     "roc_auc",
 ]
 
@@ -80,6 +83,37 @@ def noise_vs_signal(result, k: int):
     noise = rho_bar[noisy_cls, :, idx].max(axis=1)
     signal = result.gamma[k][true_cls].max(axis=1)
     return noise, signal
+
+
+def filter_products(result, k: int):
+    """⟨w_{j,r}, y_i μ⟩ and ⟨w_{j,r}, ξ_i⟩ at record ``k``, each of shape (2, m, n).
+
+    From the coefficients and the Gram matrix: W = C V with
+    V = [μ; ξ_1..ξ_n; W⁽⁰⁾] (see ``generalization.coefficient_matrix``).
+    """
+    data = result.data
+    n, m = data.n, result.config.m
+    gram = data.gram
+    C = coefficient_matrix(result.gamma[k : k + 1], result.rho[k : k + 1], gram[0, 0],
+                           np.diag(gram)[1 : 1 + n])[0]
+    products = C @ gram[:, : 1 + n]  # (2m, 1 + n): against μ, ξ_1..ξ_n
+    signal = products[:, :1] * data.y[None, :]
+    return signal.reshape(2, m, n), products[:, 1:].reshape(2, m, n)
+
+
+def stuck_samples(result, k: int) -> np.ndarray:
+    """Unfitted samples on which every filter of their observed class is inactive, shape (n,) bool.
+
+    For such a sample i, F_{ỹ_i}(x_i) = 0, so ỹ_i f(x_i) = -F_{-ỹ_i}(x_i) ≤ 0,
+    and its own gradient leaves the filters of class ỹ_i untouched (σ'(x) = 0
+    for x ≤ 0): only cross-talk from other samples could switch them on.
+    """
+    signal, noise = filter_products(result, k)
+    n = result.data.n
+    own = _class_index(result.data.y_noisy)
+    idx = np.arange(n)
+    inactive = (signal[own, :, idx] <= 0).all(axis=1) & (noise[own, :, idx] <= 0).all(axis=1)
+    return inactive & ~result.fitted[k]
 
 
 def roc_auc(scores, positive) -> float:
@@ -190,6 +224,12 @@ class StageAnalysis:
     noise_beats_signal_t1, noise_beats_signal_end : int or None
         How many noisy samples have noise coefficient above signal coefficient
         (Theorem 4.2's τ'n), at t1 and at the end.
+    stuck_samples_end : int
+        Unfitted samples at the last record on which every filter of their
+        observed label's class is inactive, on both patches (see
+        :func:`stuck_samples`). Their own gradient cannot switch those filters
+        on (σ'(x) = 0 for x ≤ 0), so they stay unfitted, their margin creeping
+        up to 0 from below, and t2 is never reached however long the run.
     selection_t1, selection_end : SelectionQuality or None
         The log 2 selection scored at t1 and at the last record.
     """
@@ -211,6 +251,7 @@ class StageAnalysis:
     signal_coef_end: np.ndarray = dataclasses.field(repr=False)
     noise_beats_signal_t1: int | None
     noise_beats_signal_end: int
+    stuck_samples_end: int
     selection_t1: SelectionQuality | None
     selection_end: SelectionQuality
 
@@ -244,6 +285,7 @@ class StageAnalysis:
             "early_stopping_gain": self.early_stopping_gain,
             "noise_beats_signal_t1": self.noise_beats_signal_t1,
             "noise_beats_signal_end": self.noise_beats_signal_end,
+            "stuck_samples_end": self.stuck_samples_end,
             "noise_coef_max_t1": _max_or_none(self.noise_coef_t1) if self.t1 is not None else None,
             "signal_coef_min_t1": _min_or_none(self.signal_coef_t1) if self.t1 is not None else None,
             "noise_coef_max_end": _max_or_none(self.noise_coef_end),
@@ -284,6 +326,9 @@ class StageAnalysis:
         if self.n_noisy:
             lines.append(f"  at the end: noise beats signal for {self.noise_beats_signal_end} of {self.n_noisy} "
                          "noisy samples")
+        if self.stuck_samples_end:
+            lines.append(f"  {self.stuck_samples_end} unfitted sample(s) stuck: every filter of their label's "
+                         "class is inactive on them")
         if self.best_test_error is not None:
             lines.append(
                 f"clean test error: best {self.best_test_error:.4f} at step {self.best_step} "
@@ -357,6 +402,7 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
         signal_coef_end=signal_end,
         noise_beats_signal_t1=beats1,
         noise_beats_signal_end=int((noise_end > signal_end).sum()),
+        stuck_samples_end=int(stuck_samples(result, klast).sum()),
         selection_t1=sel1,
         selection_end=selection_quality(result, int(t[-1])),
     )

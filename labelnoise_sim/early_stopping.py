@@ -96,14 +96,19 @@ class HoldoutRun:
 
     @property
     def stop_index(self) -> int:
-        """Record index of the latest least held-out ``criterion``.
+        """Record index of the latest least held-out ``criterion`` after step 0.
 
         The held-out error is a step function with long ties on the Stage I
         plateau; the latest tie is the last step before memorisation shows on
-        the held-out split, where the signal has grown the most.
+        the held-out split, where the signal has grown the most. Step 0, the
+        untrained network, is no candidate: on a small split its chance error
+        can undercut the plateau.
         """
         curve = self.val_error_noisy if self.criterion == "error" else self.val_loss_noisy
-        return int(len(curve) - 1 - np.argmin(curve[::-1]))
+        first = int(np.searchsorted(self.result.t, 1))
+        if first >= len(curve):
+            return len(curve) - 1
+        return int(len(curve) - 1 - np.argmin(curve[first:][::-1]))
 
     @property
     def stop_step(self) -> int:

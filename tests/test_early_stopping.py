@@ -45,14 +45,23 @@ def test_held_out_outputs_match_the_rebuilt_filters(holdout_run):
 def test_stop_is_the_latest_least_held_out_error(holdout_run):
     err = holdout_run.val_error_noisy
     k = holdout_run.stop_index
-    assert err[k] == err.min() and (err[k + 1 :] > err.min()).all()
+    trained = err[1:]  # record 0 is step 0, the untrained network
+    assert holdout_run.result.t[1] == 1
+    assert err[k] == trained.min() and (err[k + 1 :] > trained.min()).all()
     assert holdout_run.stop_step == holdout_run.result.t[k]
     assert holdout_run.stop_test_error == holdout_run.result.test_error[k]
 
 
 def test_loss_criterion_minimises_held_out_loss():
     h = simulate_holdout(n=60, d=600, steps=100, seed=2, criterion="loss")
-    assert h.val_loss_noisy[h.stop_index] == h.val_loss_noisy.min()
+    assert h.val_loss_noisy[h.stop_index] == h.val_loss_noisy[1:].min()
+
+
+def test_untrained_network_is_never_the_stop():
+    h = simulate_holdout(n=40, d=200, steps=0, seed=2)
+    assert h.stop_step == 0  # nothing else recorded
+    h = simulate_holdout(n=40, d=200, steps=50, seed=2, record=[0, 50])
+    assert h.stop_step == 50
 
 
 @pytest.mark.parametrize("kwargs, name", [

@@ -1,0 +1,191 @@
+"""The stage figure: a run with label noise beside the same run without it.
+
+:func:`stage_figure` draws, per run (one column each):
+
+(a) training accuracy on clean samples, on noisy samples by their noisy label
+    and by their true label, and clean test accuracy, over log time, with t1,
+    t2 and the oracle best step marked;
+(b) the signal coefficient γ and the memorisation ρ̄ of clean and of noisy
+    samples over time;
+(c) the per-sample loss histogram at t1 and at the end, with the log 2 line
+    that the small-loss criterion thresholds at.
+
+Matplotlib only, with the Agg backend: nothing needs a display.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import LOG2, analyze, record_index
+from .generalization import DEFAULT_DRAWS
+
+__all__ = ["stage_figure", "save_figure", "twin_without_noise"]
+
+CLEAN, NOISY, TRUE, TEST = "tab:blue", "tab:red", "tab:orange", "black"
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def twin_without_noise(result):
+    """The run of ``result`` repeated with τ₊ = τ₋ = 0 (same data draw, seed and signal norm)."""
+    from .dynamics import run
+
+    return run(result.config.replace(tau_pos=0.0, tau_neg=0.0))
+
+
+def _time(t):
+    """Steps on a log axis: step 0 is drawn at 0.5."""
+    return np.where(t == 0, 0.5, t).astype(float)
+
+
+def _mark_steps(ax, stages, labels: bool):
+    for step, name, style in ((stages.t1, "t1", ":"), (stages.t2, "t2", "--"),
+                              (stages.best_step, "best", "-.")):
+        if step is None:
+            continue
+        ax.axvline(max(step, 0.5), color="0.35", ls=style, lw=1)
+        if labels:
+            ax.annotate(name, (max(step, 0.5), 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, -10), textcoords="offset points", fontsize="small", color="0.25")
+
+
+def _panel_accuracy(ax, result, stages):
+    t = _time(result.t)
+    ax.plot(t, result.train_acc_clean, color=CLEAN, label="clean samples fitted")
+    if result.data.is_noisy.any():
+        ax.plot(t, result.train_acc_noisy, color=NOISY, label="noisy samples fitted (noisy label)")
+        ax.plot(t, result.train_acc_noisy_true, color=TRUE, label="noisy samples by true label")
+    ax.plot(t, 1 - result.test_error, color=TEST, lw=1.2, label="clean test accuracy")
+    _mark_steps(ax, stages, labels=True)
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_ylabel("accuracy")
+    # Test errors of 1e-4 and 1e-2 look alike on the accuracy axis: repeat the error on a log axis.
+    floor = 1.0 / DEFAULT_DRAWS
+    err_ax = ax.twinx()
+    err_ax.plot(t, np.maximum(result.test_error, floor), color=TEST, ls=(0, (1, 1)), lw=1.2)
+    err_ax.set_yscale("log")
+    err_ax.set_ylim(floor / 2, 1.0)
+    err_ax.set_ylabel("clean test error (dotted, log)", fontsize="small")
+    ax.legend(loc="lower left", fontsize="x-small", framealpha=0.8)
+
+
+def _own_noise(result) -> np.ndarray:
+    """max_r ρ̄_{ỹ_i, r, i} for every sample and record, shape (K, n)."""
+    cls = np.where(result.data.y_noisy == 1, 0, 1)
+    rho_bar = np.maximum(result.rho, 0.0)  # (K, 2, m, n)
+    own = rho_bar[:, cls, :, np.arange(result.data.n)]  # (n, K, m)
+    return own.max(axis=2).T
+
+
+def _panel_coefficients(ax, result, stages):
+    t = _time(result.t)
+    gamma = result.gamma.max(axis=2)  # (K, 2): max_r γ_{j,r}
+    ax.plot(t, gamma[:, 0], color="tab:green", label=r"signal $\max_r\gamma_{+1,r}$")
+    ax.plot(t, gamma[:, 1], color="tab:green", ls="--", label=r"signal $\max_r\gamma_{-1,r}$")
+    own = _own_noise(result)
+    noisy = result.data.is_noisy
+    for mask, color, name in ((~noisy, CLEAN, "clean"), (noisy, NOISY, "noisy")):
+        if not mask.any():
+            continue
+        lo, mid, hi = np.quantile(own[:, mask], [0.1, 0.5, 0.9], axis=1)
+        ax.plot(t, mid, color=color, label=rf"$\max_r\bar\rho_{{\tilde y_i,r,i}}$, {name} (median)")
+        ax.fill_between(t, lo, hi, color=color, alpha=0.2, lw=0)
+    _mark_steps(ax, stages, labels=False)
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_ylim(bottom=0.0)
+    ax.set_ylabel("coefficient")
+    ax.set_xlabel("gradient step")
+    ax.legend(loc="upper left", fontsize="x-small", framealpha=0.8)
+
+
+def _panel_losses(ax, result, step, title):
+    k = record_index(result, step)
+    loss = result.sample_loss[k]
+    noisy = result.data.is_noisy
+    floor = max(loss.min(), 1e-12)
+    bins = np.geomspace(min(floor, 0.1 * LOG2), max(loss.max(), 2 * LOG2), 30)
+    data = [loss[~noisy]] + ([loss[noisy]] if noisy.any() else [])
+    colors = [CLEAN] + ([NOISY] if noisy.any() else [])
+    labels = ["clean"] + (["noisy"] if noisy.any() else [])
+    ax.hist(data, bins=bins, stacked=True, color=colors, label=labels)
+    ax.axvline(LOG2, color="k", lw=1)
+    ax.annotate("log 2", (LOG2, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
+                textcoords="offset points", fontsize="small")
+    ax.set_xscale("log")
+    ax.set_title(title, fontsize="small")
+    ax.set_xlabel("sample loss")
+    ax.legend(loc="upper left", fontsize="x-small")
+
+
+def _column(fig, result, title):
+    stages = analyze(result)
+    axes = fig.subplot_mosaic([["a", "a"], ["b", "b"], ["c1", "c2"]], height_ratios=[1.1, 1.1, 0.9])
+    c = result.config
+    fig.suptitle(f"{title}\n" rf"n={c.n}, d={c.d}, m={c.m}, $\eta$={c.eta:g}, $n\,$SNR$^2$={c.n_snr2:.3g}, "
+                 rf"$\tau_+$={c.tau_pos:g}, $\tau_-$={c.tau_neg:g}", fontsize="medium")
+    _panel_accuracy(axes["a"], result, stages)
+    axes["a"].set_title("(a) fit and test accuracy", fontsize="small", loc="left")
+    _panel_coefficients(axes["b"], result, stages)
+    axes["b"].set_title("(b) signal vs noise coefficients", fontsize="small", loc="left")
+    t1 = stages.t1 if stages.t1 is not None else int(result.t[0])
+    _panel_losses(axes["c1"], result, t1, f"(c) losses at t1 = {t1}")
+    _panel_losses(axes["c2"], result, int(result.t[-1]), f"losses at the end (step {int(result.t[-1])})")
+    axes["c2"].set_ylabel("")
+    axes["c1"].set_ylabel("samples")
+    return stages
+
+
+def stage_figure(result, twin="auto"):
+    """The stage figure of ``result``, with its noise-free twin beside it.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        The run to draw (left column).
+    twin : "auto", SimulationResult or None
+        The right column: ``"auto"`` runs :func:`twin_without_noise` when
+        ``result`` has label noise; a result draws that run; None draws only
+        ``result``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    if isinstance(twin, str):
+        if twin != "auto":
+            raise ValueError(f"twin must be 'auto', a SimulationResult or None; got {twin!r}")
+        has_noise = result.config.tau_pos > 0 or result.config.tau_neg > 0
+        twin = twin_without_noise(result) if has_noise else None
+    runs = [(result, "with label noise" if result.data.is_noisy.any() else "run")]
+    if twin is not None:
+        runs.append((twin, "same run without label noise"))
+    fig = plt.figure(figsize=(6.2 * len(runs), 9.5), layout="constrained")
+    subfigs = np.atleast_1d(fig.subfigures(1, len(runs)))
+    for sub, (res, title) in zip(subfigs, runs):
+        _column(sub, res, title)
+    return fig
+
+
+def save_figure(fig, stem) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns both paths and closes the figure."""
+    plt = _pyplot()
+    stem = Path(stem)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    for path in paths:
+        fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,221 @@
+"""The paper's claims as properties over the parameter regions where they apply.
+
+The regions and thresholds come from measurements written down in
+docs/stages.md ("Measured thresholds"), produced by
+``python docs/scripts/measure_thresholds.py``; the strategies below draw from
+the same regions as that script (keep the two in step). Each threshold sits
+below the worst case measured over 60 random settings, with a margin, so a
+failure means a real change of behaviour, not an unlucky seed.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from labelnoise_sim import analyze, select_clean, simulate, simulate_holdout
+from labelnoise_sim.analysis import filter_products, stuck_samples
+from labelnoise_sim.config import log_grid
+from labelnoise_sim.early_stopping import holdout_outputs
+
+SEEDS = st.integers(0, 2**31 - 1)
+#: η·steps of the Stage I/II region; the slowest measured t2 needed η·t2 ≈ 13.
+STAGE_TIME = 40.0
+LONG_STEPS = 1000
+QUICK = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
+THOROUGH = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+
+
+def sparse_record(steps):
+    return tuple(int(s) for s in log_grid(steps, 10))
+
+
+@st.composite
+def stage_region(draw):
+    """n SNR² in [6, 15], τ in [0.05, 0.2], d/n in [10, 30], σ0 in [1e-4, 1e-3], η in [0.05, 0.2]."""
+    n = draw(st.integers(40, 100))
+    eta = draw(st.floats(0.05, 0.2))
+    steps = int(math.ceil(STAGE_TIME / eta))
+    return dict(
+        n=n, d=int(n * draw(st.floats(10, 30))), m=draw(st.integers(4, 10)), eta=eta, steps=steps,
+        n_snr2=draw(st.floats(6, 15)), tau=draw(st.floats(0.05, 0.2)),
+        sigma0=10 ** draw(st.floats(-4, -3)), seed=draw(SEEDS), record=sparse_record(steps),
+    )
+
+
+@st.composite
+def harmful_region(draw):
+    """d/n in [2, 4], n SNR² in [4, 10], τ in [0.1, 0.25], η = 0.1, 1000 steps."""
+    n = draw(st.integers(60, 120))
+    return dict(
+        n=n, d=int(n * draw(st.floats(2, 4))), m=draw(st.integers(4, 10)), eta=0.1, steps=LONG_STEPS,
+        n_snr2=draw(st.floats(4, 10)), tau=draw(st.floats(0.1, 0.25)),
+        sigma0=10 ** draw(st.floats(-4, -3)), seed=draw(SEEDS), record=sparse_record(LONG_STEPS),
+    )
+
+
+@st.composite
+def clean_region(draw):
+    """τ = 0 with d/n in [2, 30], n SNR² in [4, 15], σ0 in [1e-4, 1e-2], 1000 steps."""
+    n = draw(st.integers(40, 120))
+    return dict(
+        n=n, d=int(n * draw(st.floats(2, 30))), m=draw(st.integers(4, 10)), eta=draw(st.floats(0.05, 0.2)),
+        steps=LONG_STEPS, n_snr2=draw(st.floats(4, 15)), tau=0.0,
+        sigma0=10 ** draw(st.floats(-4, -2)), seed=draw(SEEDS), record=sparse_record(LONG_STEPS),
+    )
+
+
+# Theorem 4.1 and Proposition 4.3: Stage I ------------------------------------
+
+def check_stage_one(params):
+    a = analyze(simulate(**params), test_error=False)
+    if a.n_noisy == 0:
+        return
+    # t1 reached, and strictly before every noisy sample is fitted by its noisy label.
+    assert a.stage_one, a.summary()
+    # Measured worst cases over 60 settings: share 1, precision 1, AUC 1, beats 0.
+    assert a.noisy_true_share_at_t1 >= 0.8, a.summary()
+    assert a.noise_beats_signal_t1 <= 0.1 * a.n_noisy, a.summary()
+    sel = a.selection_t1
+    assert sel.precision >= 0.9 and sel.recall >= 0.9 and sel.auc >= 0.95, sel
+
+
+@given(stage_region())
+@QUICK
+def test_stage_one_fits_clean_samples_while_noisy_ones_keep_their_true_label(params):
+    check_stage_one(params)
+
+
+@pytest.mark.slow
+@given(stage_region())
+@THOROUGH
+def test_stage_one_thoroughly(params):
+    check_stage_one(params)
+
+
+# Theorem 4.2: Stage II -----------------------------------------------------
+
+def check_stage_two(params):
+    r = simulate(**params)
+    a = analyze(r, test_error=False)
+    if a.n_noisy == 0:
+        return
+    # Every sample ends fitted, noisy ones by their noisy label, except rare samples
+    # on which every filter of their label's class is inactive: their own gradient
+    # cannot revive those filters (docs/stages.md, "Stuck samples").
+    stuck = stuck_samples(r, len(r.t) - 1)
+    assert (r.fitted[-1] | stuck).all(), f"unfitted after {params['steps']} steps\n" + a.summary()
+    assert stuck.sum() <= 0.1 * a.n, a.summary()
+    assert a.noise_beats_signal_end > a.noise_beats_signal_t1, a.summary()
+    # Measured: noise beats signal for at least 86% of the noisy samples at the end.
+    assert a.noise_beats_signal_end >= 0.75 * a.n_noisy, a.summary()
+
+
+@given(stage_region())
+@QUICK
+def test_stage_two_memorises_noisy_samples_until_every_sample_is_fitted(params):
+    check_stage_two(params)
+
+
+# Early stopping ------------------------------------------------------------
+
+def check_early_stopping(params):
+    a = analyze(simulate(**params))
+    if a.n_noisy == 0:
+        return
+    # Measured worst case 0.00038 (median 0.028): memorising the noise costs test accuracy.
+    assert a.final_test_error - a.best_test_error >= 1e-4, a.summary()
+    assert a.best_step < params["steps"]
+    # The held-out stop never reads the test error; measured worst excess over training
+    # to the end: 0.030 (a held-out split of 15 to 30 samples is a noisy guide).
+    h = simulate_holdout(holdout=0.25, **params)
+    assert h.stop_test_error <= h.result.test_error[-1] + 0.05
+
+
+@given(harmful_region())
+@settings(deadline=None, max_examples=6, suppress_health_check=[HealthCheck.too_slow])
+def test_early_stopping_helps_in_the_harmful_region(params):
+    check_early_stopping(params)
+
+
+@pytest.mark.slow
+@given(harmful_region())
+@settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.too_slow])
+def test_early_stopping_helps_in_the_harmful_region_thoroughly(params):
+    check_early_stopping(params)
+
+
+@given(stage_region())
+@settings(deadline=None, max_examples=6, suppress_health_check=[HealthCheck.too_slow])
+def test_held_out_early_stopping_costs_little_where_overfitting_is_benign(params):
+    h = simulate_holdout(holdout=0.25, **params)
+    # Measured worst excess over training to the end in this region: 0.
+    assert h.stop_test_error <= h.result.test_error[-1] + 0.05
+
+
+# Theorem 4.4: no label noise -------------------------------------------------
+
+@given(clean_region())
+@settings(deadline=None, max_examples=6, suppress_health_check=[HealthCheck.too_slow])
+def test_without_label_noise_the_test_error_does_not_rise(params):
+    a = analyze(simulate(**params))
+    assert a.n_noisy == 0
+    # Measured worst case: 7.6e-5.
+    assert a.final_test_error - a.best_test_error <= 0.001, a.summary()
+
+
+# Invariants on any valid input ---------------------------------------------
+
+@st.composite
+def any_setting(draw):
+    tau_pos = draw(st.floats(0, 0.49))
+    return dict(
+        n=draw(st.integers(1, 25)), d=draw(st.integers(2, 80)), m=draw(st.integers(1, 4)),
+        eta=10 ** draw(st.floats(-3, 0)), steps=draw(st.integers(0, 60)),
+        tau_pos=tau_pos, tau_neg=draw(st.floats(0, 0.49)),
+        n_snr2=10 ** draw(st.floats(-1, 1.5)), sigma0=10 ** draw(st.floats(-4, -0.5)),
+        sigma_xi=10 ** draw(st.floats(-0.5, 0.5)), noise=draw(st.sampled_from(["isotropic", "orthogonal"])),
+        sampling=draw(st.sampled_from(["explicit", "gram"])), seed=draw(SEEDS),
+    )
+
+
+@given(any_setting())
+@settings(deadline=None, max_examples=60)
+def test_coefficients_stay_finite_split_by_sign_and_reproduce_the_outputs(params):
+    r = simulate(**params)
+    for name in ("gamma", "rho", "outputs", "sample_loss"):
+        assert np.isfinite(getattr(r, name)).all(), name
+    assert (r.rho_bar >= 0).all() and (r.rho_under <= 0).all()
+    np.testing.assert_array_equal(r.rho_bar + r.rho_under, r.rho)
+    # Outputs rebuilt from (γ, ρ) and the Gram matrix alone.
+    n, gram = r.data.n, r.data.gram
+    rebuilt = holdout_outputs(r, gram[:, 1 : 1 + n], gram[:, 0], r.data.y)
+    scale = 1.0 + np.abs(r.outputs).max()
+    np.testing.assert_allclose(rebuilt, r.outputs, rtol=1e-9, atol=1e-9 * scale)
+    signal, noise = filter_products(r, len(r.t) - 1)
+    act = np.maximum(signal, 0.0) + np.maximum(noise, 0.0)
+    f = act.mean(axis=1)
+    np.testing.assert_allclose(f[0] - f[1], r.outputs[-1], rtol=1e-9, atol=1e-9 * scale)
+    a = analyze(r, test_error=False)
+    if a.t1 is not None and a.t2 is not None:
+        assert a.t1 <= a.t2
+    last = int(r.t[-1])
+    np.testing.assert_array_equal(select_clean(r, last), r.margins[-1] >= 0)
+    for value in (a.selection_end.precision, a.selection_end.recall, a.selection_end.auc):
+        assert math.isnan(value) or 0.0 <= value <= 1.0
+
+
+@given(any_setting().filter(lambda p: p["sampling"] == "explicit"))
+@settings(deadline=None, max_examples=20)
+def test_rebuilt_filters_reproduce_the_outputs(params):
+    r = simulate(**params)
+    k = len(r.t) - 1
+    W = r.weights(k)
+    relu = lambda z: np.maximum(z, 0.0)
+    x1 = r.data.y[:, None] * r.data.mu[None, :]
+    act = relu(np.einsum("jrd,id->jri", W, x1)) + relu(np.einsum("jrd,id->jri", W, r.data.xi))
+    f = act.mean(axis=1)
+    scale = 1.0 + np.abs(r.outputs[k]).max()
+    np.testing.assert_allclose(f[0] - f[1], r.outputs[k], rtol=1e-8, atol=1e-9 * scale)
