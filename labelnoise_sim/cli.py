@@ -32,6 +32,7 @@ SIMULATION_OPTIONS = {
     "noise": ("'isotropic' or 'orthogonal'", "text"),
     "seed": ("random seed", "number"),
     "record": ("record every k steps (default: logarithmic grid)", "number"),
+    "sampling": ("'explicit' or 'gram' (Gram statistics drawn directly, cost free of d)", "text"),
 }
 
 
@@ -83,6 +84,10 @@ def _add_run(subparsers) -> None:
 
 #: Subcommand builders; each adds its parser and sets ``handler``.
 COMMANDS = [_add_run]
+
+from ._sweep_commands import add_phase, add_sweep  # noqa: E402  (they use the helpers above)
+
+COMMANDS += [add_sweep, add_phase]
 
 
 def build_parser() -> argparse.ArgumentParser:

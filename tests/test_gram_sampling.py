@@ -109,19 +109,17 @@ def test_labels_are_the_same_for_both_samplings():
     np.testing.assert_array_equal(a.y_noisy, b.y_noisy)
 
 
-def _sampling_time(d, repeats=7):
-    config = SimulationConfig(n=200, m=10, d=d, sampling="gram")
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        sample_data(config)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def test_gram_sampling_cost_does_not_grow_with_d():
-    small, large = _sampling_time(1_000), _sampling_time(10_000_000)
-    assert large < 1.5 * small + 2e-3, f"d=1e7 took {large:.4f}s against {small:.4f}s at d=1e3"
+    configs = {d: SimulationConfig(n=200, m=10, d=d, sampling="gram") for d in (1_000, 10_000_000)}
+    best = dict.fromkeys(configs, np.inf)
+    # Interleaved, so that both sizes see the same background load; the best of many is the cost.
+    for _ in range(15):
+        for d, config in configs.items():
+            start = time.perf_counter()
+            sample_data(config)
+            best[d] = min(best[d], time.perf_counter() - start)
+    small, large = best[1_000], best[10_000_000]
+    assert large < 2 * small + 5e-3, f"d=1e7 took {large:.4f}s against {small:.4f}s at d=1e3"
 
 
 def test_a_run_at_d_one_billion_is_finite_and_learns():

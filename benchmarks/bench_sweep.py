@@ -1,0 +1,111 @@
+"""Useful FLOP rate of a batched sweep against NumPy's own matrix product, on this machine, in this run.
+
+A step of one run costs one (2m × n)·(n × n) product, ρ G, plus O(m n) work;
+we count only that product, 2·(2m)·n² floating-point operations, as "useful".
+The batched kernel runs many cells of the same shape in one numba call,
+parallel over cells. We time
+
+* the batched kernel alone on all the cells (the dynamics of a sweep);
+* the whole ``sweep(..., backend="serial")`` of the same cells, which adds
+  drawing the data and the stage analysis of each cell (with its Monte Carlo
+  test error), and the same sweep with ``sampling="gram"`` and
+  ``test_error=False``, the lightest per-cell work;
+* NumPy's matrix product (BLAS, all its threads) on the same (2m × n)·(n × n)
+  shape and on large square matrices, where BLAS is at its best.
+
+and print each rate and the ratio to the better NumPy rate.
+
+    python benchmarks/bench_sweep.py            # 256 cells, n = 200, m = 10, 1000 steps
+    python benchmarks/bench_sweep.py --steps 200 --cells 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from labelnoise_sim import SimulationConfig, sweep
+from labelnoise_sim._batch_kernels import run_batch
+from labelnoise_sim.data import sample_data
+from labelnoise_sim.dynamics import kernel_inputs
+
+
+def best_of(fn, repeats):
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def numpy_rates(n, m):
+    rng = np.random.default_rng(0)
+    rho, G = rng.standard_normal((2 * m, n)), rng.standard_normal((n, n))
+    reps = 2000
+    small = best_of(lambda: [rho @ G for _ in range(reps)], 3)
+    big = rng.standard_normal((2000, 2000))
+    large = best_of(lambda: big @ big, 3)
+    return 2 * (2 * m) * n * n * reps / small, 2 * 2000**3 / large
+
+
+def kernel_time(configs):
+    """Seconds of one batched kernel call over all cells (compiled beforehand)."""
+    inputs = [kernel_inputs(sample_data(c)) for c in configs]
+    stacked = [np.ascontiguousarray(np.stack([inp[k] for inp in inputs])) for k in range(9)]
+    jsign = inputs[0][9]
+    c0 = configs[0]
+    rec = c0.record_steps
+    C, K, q2, n = len(configs), len(rec), 2 * c0.m, c0.n
+    eta = np.array([c.eta for c in configs])
+    out = (np.empty((C, K, q2)), np.empty((C, K, q2, n)), np.empty((C, K, n)), np.empty(C, dtype=np.int64))
+
+    def call(steps):
+        run_batch(*stacked, jsign, c0.m, eta, steps, rec[rec <= steps], *out)
+
+    call(1)
+    start = time.perf_counter()
+    call(c0.steps)
+    elapsed = time.perf_counter() - start
+    assert (out[3] == -1).all(), "no cell may diverge"
+    return elapsed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=256)
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--m", type=int, default=10)
+    parser.add_argument("--d", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1000)
+    args = parser.parse_args(argv)
+    n, m, steps = args.n, args.m, args.steps
+    grid = {"seed": list(range(args.cells))}
+    fixed = dict(n=n, m=m, d=args.d, steps=steps, eta=0.1, record=steps)
+    configs = [SimulationConfig(seed=s, **fixed) for s in grid["seed"]]
+    useful = args.cells * steps * 2 * (2 * m) * n * n
+
+    np_small, np_large = numpy_rates(n, m)
+    reference = max(np_small, np_large)
+    t_kernel = kernel_time(configs)
+    start = time.perf_counter()
+    sweep(grid, backend="serial", progress=False, **fixed)
+    t_sweep = time.perf_counter() - start
+    start = time.perf_counter()
+    sweep(grid, backend="serial", progress=False, test_error=False, sampling="gram", **fixed)
+    t_lean = time.perf_counter() - start
+
+    print(f"{args.cells} cells, n={n}, m={m}, d={args.d}, {steps} steps; useful work {useful / 1e9:.1f} GFLOP")
+    print(f"NumPy matmul ({2 * m}x{n})@({n}x{n}):  {np_small / 1e9:7.1f} GFLOP/s")
+    print(f"NumPy matmul 2000^3:           {np_large / 1e9:7.1f} GFLOP/s   (reference: the better one)")
+    timings = (("batched kernel", t_kernel), ("whole sweep (serial)", t_sweep),
+               ("sweep, gram, no test error", t_lean))
+    for label, seconds in timings:
+        rate = useful / seconds
+        print(f"{label:<30} {rate / 1e9:7.1f} GFLOP/s   {seconds:7.2f} s   ratio to NumPy {rate / reference:.2f}")
+
+
+if __name__ == "__main__":
+    main()

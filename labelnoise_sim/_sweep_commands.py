@@ -1,0 +1,152 @@
+"""The ``labelnoise-sim sweep`` and ``labelnoise-sim phase`` subcommands.
+
+``sweep`` takes its grid from ``--grid NAME=VALUES`` options and/or a TOML
+file (tables ``[grid]``, ``[fixed]`` and ``[sweep]`` for options such as
+``store`` or ``backend``); command-line values win. It writes the result table
+as CSV. ``phase`` reads such a CSV and draws the phase diagrams
+(:func:`labelnoise_sim.phase.phase_maps`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tomllib
+from pathlib import Path
+
+__all__ = ["add_sweep", "add_phase", "parse_values"]
+
+SWEEP_OPTIONS = ("store", "backend", "workers", "progress", "test_error", "out")
+
+
+def parse_values(text: str) -> list:
+    """Values of one grid axis: ``0,0.1,0.2``; ``lin:A:B:K`` or ``geom:A:B:K`` (K values from A to B);
+    ``range:A:B`` (the integers A..B-1)."""
+    from .cli import _number
+
+    kind, _, rest = text.partition(":")
+    if kind in ("lin", "geom", "range") and rest:
+        parts = [_number(p) for p in rest.split(":")]
+        if kind == "range" and len(parts) == 2 and all(isinstance(p, int) for p in parts):
+            return list(range(parts[0], parts[1]))
+        if kind != "range" and len(parts) == 3 and isinstance(parts[2], int) and parts[2] >= 1:
+            a, b, k = parts
+            if kind == "geom" and (a <= 0 or b <= 0):
+                raise ValueError(f"geom:A:B:K needs A, B > 0; got {text!r}")
+            spaced = (lambda: [a + (b - a) * i / (k - 1) for i in range(k)]) if kind == "lin" else (
+                lambda: [a * (b / a) ** (i / (k - 1)) for i in range(k)])
+            return [float(f"{v:.6g}") for v in (spaced() if k > 1 else [a])]
+        raise ValueError(f"grid values {text!r}: use lin:A:B:K, geom:A:B:K or range:A:B")
+    values = [_number(v.strip()) for v in text.split(",") if v.strip()]
+    if not values:
+        raise ValueError(f"grid values {text!r}: give a comma-separated list")
+    return values
+
+
+def _grid_option(text: str) -> tuple[str, list]:
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"--grid takes NAME=VALUES (e.g. tau=0,0.1,0.2); got {text!r}")
+    return name.strip(), parse_values(values)
+
+
+def _sweep(args) -> int:
+    from .cli import simulation_kwargs
+    from .sweep import sweep
+
+    grid, fixed, options = {}, {}, {}
+    if args.config:
+        with open(args.config, "rb") as fh:
+            spec = tomllib.load(fh)
+        unknown = set(spec) - {"grid", "fixed", "sweep"}
+        if unknown:
+            raise ValueError(f"{args.config}: unknown table(s) {', '.join(sorted(unknown))}; "
+                             "use [grid], [fixed] and [sweep]")
+        grid.update(spec.get("grid", {}))
+        fixed.update(spec.get("fixed", {}))
+        options.update(spec.get("sweep", {}))
+        bad = set(options) - set(SWEEP_OPTIONS)
+        if bad:
+            raise ValueError(f"{args.config}: [sweep] accepts {', '.join(SWEEP_OPTIONS)}; got {', '.join(sorted(bad))}")
+    for text in args.grid or []:
+        name, values = _grid_option(text)
+        grid[name] = values
+    fixed.update(simulation_kwargs(args))
+    for name in grid:
+        fixed.pop(name, None)
+    for name in SWEEP_OPTIONS:
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    if not grid:
+        raise ValueError("no grid: give --grid NAME=VALUES or a --config TOML file with a [grid] table")
+    out = Path(options.pop("out", "sweep.csv"))
+    start = time.perf_counter()
+    result = sweep(grid, **options, **fixed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(out, index_label="cell")
+    cells = len(result.table)
+    stage_one = result.table["stage_one"].mean() if "stage_one" in result.table else math.nan
+    print(f"{cells} cells in {time.perf_counter() - start:.1f} s; Stage I seen in {100 * stage_one:.0f}% of them")
+    print(f"table: {out}")
+    return 0
+
+
+def add_sweep(subparsers) -> None:
+    from .cli import add_simulation_options
+
+    p = subparsers.add_parser(
+        "sweep", help="run a parameter grid; write one row of stage metrics per cell (CSV)",
+        description="Run the Cartesian product of --grid values (and/or a TOML [grid] table) with the other "
+                    "simulation options fixed; write the sweep table as CSV.",
+    )
+    p.add_argument("--grid", action="append", metavar="NAME=VALUES",
+                   help="a swept parameter: NAME=v1,v2,... or NAME=lin:A:B:K, geom:A:B:K, range:A:B (repeatable)")
+    p.add_argument("--config", metavar="TOML", help="TOML file with [grid], [fixed] and [sweep] tables")
+    p.add_argument("--out", default=None, help="CSV file of the table (default: sweep.csv)")
+    p.add_argument("--store", default=None, help="store directory: keeps finished cells, resumes a killed sweep")
+    p.add_argument("--backend", default=None, choices=["serial", "processes"],
+                   help="where cells run (default: processes)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
+    p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None,
+                   help="no progress bar")
+    p.add_argument("--no-test-error", dest="test_error", action="store_const", const=False, default=None,
+                   help="skip the Monte Carlo test error (faster; test-error columns empty)")
+    add_simulation_options(p)
+    p.set_defaults(handler=_sweep)
+
+
+def _phase(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from .phase import phase_maps
+
+    table = pd.read_csv(args.table, index_col="cell")
+    fig = phase_maps(table, args.x, args.y, kou=args.kou, title=args.title)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=args.dpi)
+    print(f"phase diagram: {out}")
+    return 0
+
+
+def add_phase(subparsers) -> None:
+    p = subparsers.add_parser(
+        "phase", help="heatmaps of sweep metrics over two swept parameters",
+        description="Draw phase diagrams from a sweep table (the CSV of `labelnoise-sim sweep`): Stage I, noisy "
+                    "share at t1, best and final test error, log 2 selection F1, averaged over the other "
+                    "swept parameters (seeds).",
+    )
+    p.add_argument("table", help="CSV written by `labelnoise-sim sweep`")
+    p.add_argument("--x", default="n_snr2", help="horizontal axis: a column, or d_over_n (default: %(default)s)")
+    p.add_argument("--y", default="tau", help="vertical axis (default: %(default)s)")
+    p.add_argument("--kou", action="store_true", default=None,
+                   help="draw the Kou et al. boundary n SNR^2 = (d/n)^(-1/2) (default: on a d_over_n x n_snr2 map)")
+    p.add_argument("--title", default=None)
+    p.add_argument("--dpi", type=int, default=110)
+    p.add_argument("--out", default="phase.png", help="image file (default: %(default)s)")
+    p.set_defaults(handler=_phase)
+

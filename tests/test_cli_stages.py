@@ -1,0 +1,46 @@
+"""`labelnoise-sim run` and `labelnoise-sim figure`, called in-process."""
+
+import pytest
+
+from labelnoise_sim import load
+from labelnoise_sim.cli import main
+
+TINY = ["--n", "30", "--d", "300", "--m", "4", "--steps", "60", "--seed", "5"]
+
+
+def test_run_prints_the_stage_summary_and_writes_result_and_figures(tmp_path, capsys):
+    assert main(["run", *TINY, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "Stage I" in printed and "Stage II" in printed and "oracle early stopping" in printed
+    for name in ("summary.txt", "result.npz", "stages.png", "stages.pdf"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    result = load(tmp_path / "result.npz")
+    assert (result.config.n, result.config.d, result.config.m, result.config.steps) == (30, 300, 4, 60)
+    assert "Stage I" in (tmp_path / "summary.txt").read_text()
+
+
+def test_options_without_subcommand_mean_run(tmp_path, capsys):
+    assert main([*TINY, "--tau", "0", "--out", str(tmp_path)]) == 0
+    assert "tau_pos=0.0" in capsys.readouterr().out
+    assert (tmp_path / "stages.png").exists()
+
+
+def test_figure_writes_png_and_pdf_under_the_given_name(tmp_path, capsys):
+    assert main(["figure", *TINY, "--tau-pos", "0.3", "--tau-neg", "0.1",
+                 "--out", str(tmp_path / "figs"), "--name", "tiny"]) == 0
+    assert (tmp_path / "figs" / "tiny.png").stat().st_size > 0
+    assert (tmp_path / "figs" / "tiny.pdf").stat().st_size > 0
+    assert "t1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["run", "figure"])
+@pytest.mark.parametrize("option, value, name", [
+    ("--eta", "-0.1", "eta"), ("--tau", "0.5", "tau"), ("--noise", "gaussian", "noise"), ("--n", "2.5", "n"),
+])
+def test_bad_options_exit_with_the_library_message(tmp_path, capsys, command, option, value, name):
+    with pytest.raises(SystemExit) as exc:
+        main([command, option, value, "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{name} must be" in err
+    assert not any(tmp_path.iterdir())
