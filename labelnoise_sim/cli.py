@@ -85,6 +85,10 @@ def _add_run(subparsers) -> None:
 #: Subcommand builders; each adds its parser and sets ``handler``.
 COMMANDS = [_add_run]
 
+from ._stage_commands import add_figure  # noqa: E402  (it uses the helpers above)
+
+COMMANDS.append(add_figure)
+
 from ._sweep_commands import add_phase, add_sweep  # noqa: E402  (they use the helpers above)
 
 COMMANDS += [add_sweep, add_phase]
