@@ -37,7 +37,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-__all__ = ["products", "network_outputs", "update", "run_dynamics"]
+__all__ = ["products", "network_outputs", "update", "run_dynamics", "misclassified_draws"]
 
 #: Columns of B per register tile: one 8-double vector (a zmm register with
 #: AVX-512, two ymm registers with AVX2).
@@ -110,18 +110,19 @@ _tile_row = _make_tile(1)
 
 
 def _accumulate_product(rho, G, B):
-    """B += ρ G, summing over i in ascending order; shapes (2m, n), (n, n), (2m, n)."""
+    """B += ρ G, each sum over i in ascending order; shapes (Q, n), (n, N), (Q, N)."""
 
 
 def _accumulate_product_loops(rho, G, B):
     q2, n = rho.shape
+    n_cols = B.shape[1]
     for q in range(q2):
         row = B[q]
         for i in range(n):
             r = rho[q, i]
             if r != 0.0:  # skipping exact zeros leaves every sum unchanged
                 Gi = G[i]
-                for k in range(n):
+                for k in range(n_cols):
                     row[k] += r * Gi[k]
 
 
@@ -136,22 +137,23 @@ def _accumulate_product_impl(rho, G, B):
 
     def tiled(rho, G, B):
         q2, n = rho.shape
+        n_cols = B.shape[1]
         q_tiled = q2 - q2 % TILE_ROWS
-        k_tiled = n - n % TILE_COLS
+        k_tiled = n_cols - n_cols % TILE_COLS
         for k in range(0, k_tiled, TILE_COLS):
             # One strip of G (n × 8) stays in L1 while every row block uses it.
             for q in range(0, q_tiled, TILE_ROWS):
                 _tile_block(rho, G, B, q, k)
             for q in range(q_tiled, q2):
                 _tile_row(rho, G, B, q, k)
-        if k_tiled < n:
+        if k_tiled < n_cols:
             for q in range(q2):
                 row = B[q]
                 for i in range(n):
                     r = rho[q, i]
                     if r != 0.0:
                         Gi = G[i]
-                        for k in range(k_tiled, n):
+                        for k in range(k_tiled, n_cols):
                             row[k] += r * Gi[k]
 
     return tiled
@@ -281,3 +283,42 @@ def run_dynamics(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, steps
             break
         update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g)
     return -1
+
+
+#: Draws per block of the test-error Monte Carlo: a block's projections stay in cache.
+DRAW_BLOCK = 256
+
+
+@njit(cache=True)
+def misclassified_draws(root, z_t, sigma_xi, s_pos, s_neg, m):
+    """Count the Monte Carlo draws of the test error that are misclassified, per true class.
+
+    root (2m, 2m)  a square root of the noise covariance per unit σ_ξ² (W Σ Wᵀ = root rootᵀ)
+    z_t (2m, S)    the fixed standard normal draws, one column per draw
+
+    With Z_s = σ_ξ (root z_s) and h_s = (1/m) Σ_r [σ(Z_{s,(+1,r)}) - σ(Z_{s,(-1,r)})],
+    returns (#{s : s_pos + h_s <= 0}, #{s : s_neg + h_s >= 0}).
+    """
+    q2, S = z_t.shape
+    wrong_pos = 0
+    wrong_neg = 0
+    for start in range(0, S, DRAW_BLOCK):
+        width = min(DRAW_BLOCK, S - start)
+        block = np.ascontiguousarray(z_t[:, start : start + width])
+        Z = np.zeros((q2, width))
+        _accumulate_product(root, block, Z)
+        h_pos = np.zeros(width)
+        h_neg = np.zeros(width)
+        for r in range(m):
+            row_pos = Z[r]
+            row_neg = Z[m + r]
+            for s in range(width):
+                h_pos[s] += max(sigma_xi * row_pos[s], 0.0)
+                h_neg[s] += max(sigma_xi * row_neg[s], 0.0)
+        for s in range(width):
+            h = (h_pos[s] - h_neg[s]) / m
+            if s_pos + h <= 0.0:
+                wrong_pos += 1
+            if s_neg + h >= 0.0:
+                wrong_neg += 1
+    return wrong_pos, wrong_neg

@@ -13,12 +13,17 @@ P(y (s_y + h(Z)) ≤ 0). That 2m-dimensional Gaussian probability is integrated
 by Monte Carlo with draws fixed by the run's seed, so the error curve over time
 is smooth and reproducible. W Σ Wᵀ follows from the coefficients and the Gram
 matrix of (μ, ξ_1..ξ_n, W⁽⁰⁾): W = C V with the coefficient matrix C below.
+
+The draws are projected and counted by a numba kernel
+(``_kernels.misclassified_draws``) in a fixed order of operations, without
+BLAS, so the estimate does not depend on the BLAS library or its threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import _kernels
 from .data import seed_streams
 
 __all__ = ["coefficient_matrix", "filter_statistics", "class_errors", "DEFAULT_DRAWS"]
@@ -64,12 +69,12 @@ def class_errors(gamma, rho, gram, n, noise, sigma_xi, seed, draws=DEFAULT_DRAWS
     relu = np.maximum
     s_pos = (relu(A[:, :m], 0).sum(1) - relu(A[:, m:], 0).sum(1)) / m
     s_neg = (relu(-A[:, :m], 0).sum(1) - relu(-A[:, m:], 0).sum(1)) / m
+    # One column per draw, so the kernel's product runs along contiguous rows.
+    z_t = np.ascontiguousarray(z.T)
     errors = np.empty((K, 2))
     for k in range(K):
         lam, vec = np.linalg.eigh(cov[k])
-        root = vec * np.sqrt(np.clip(lam, 0.0, None))
-        Z = sigma_xi * (z @ root.T)
-        h = (relu(Z[:, :m], 0).sum(1) - relu(Z[:, m:], 0).sum(1)) / m
-        errors[k, 0] = np.mean(s_pos[k] + h <= 0)
-        errors[k, 1] = np.mean(s_neg[k] + h >= 0)
+        root = np.ascontiguousarray(vec * np.sqrt(np.clip(lam, 0.0, None)))
+        wrong = _kernels.misclassified_draws(root, z_t, float(sigma_xi), s_pos[k], s_neg[k], m)
+        errors[k] = np.asarray(wrong) / draws
     return errors
