@@ -44,10 +44,21 @@ def parse_values(text: str) -> list:
 
 
 def _grid_option(text: str) -> tuple[str, list]:
+    """``NAME=VALUES``, or ``A+B=a1/b1,a2/b2`` for parameters zipped on one axis."""
+    from .cli import _number
+
     name, sep, values = text.partition("=")
-    if not sep or not name.strip():
+    name = name.strip()
+    if not sep or not name:
         raise ValueError(f"--grid takes NAME=VALUES (e.g. tau=0,0.1,0.2); got {text!r}")
-    return name.strip(), parse_values(values)
+    if "+" not in name:
+        return name, parse_values(values)
+    width = len(name.split("+"))
+    zipped = [[_number(v) for v in item.split("/")] for item in values.split(",") if item.strip()]
+    if not zipped or any(len(item) != width for item in zipped):
+        raise ValueError(f"--grid {name}=... zips {width} parameters: give items like "
+                         f"{'/'.join(['v'] * width)}, comma-separated; got {values!r}")
+    return name, zipped
 
 
 def _sweep(args) -> int:
@@ -72,8 +83,9 @@ def _sweep(args) -> int:
         name, values = _grid_option(text)
         grid[name] = values
     fixed.update(simulation_kwargs(args))
-    for name in grid:
-        fixed.pop(name, None)
+    for key in grid:
+        for name in key.split("+"):
+            fixed.pop(name, None)
     for name in SWEEP_OPTIONS:
         value = getattr(args, name)
         if value is not None:
@@ -101,7 +113,8 @@ def add_sweep(subparsers) -> None:
                     "simulation options fixed; write the sweep table as CSV.",
     )
     p.add_argument("--grid", action="append", metavar="NAME=VALUES",
-                   help="a swept parameter: NAME=v1,v2,... or NAME=lin:A:B:K, geom:A:B:K, range:A:B (repeatable)")
+                   help="a swept parameter: NAME=v1,v2,... or NAME=lin:A:B:K, geom:A:B:K, range:A:B; "
+                        "zipped parameters: A+B=a1/b1,a2/b2 (repeatable)")
     p.add_argument("--config", metavar="TOML", help="TOML file with [grid], [fixed] and [sweep] tables")
     p.add_argument("--out", default=None, help="CSV file of the table (default: sweep.csv)")
     p.add_argument("--store", default=None, help="store directory: keeps finished cells, resumes a killed sweep")

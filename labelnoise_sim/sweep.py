@@ -108,15 +108,22 @@ def expand_grid(grid: Mapping, fixed: Mapping | None = None) -> list[tuple[dict,
 
     ``grid`` maps parameter names of :func:`~labelnoise_sim.simulate` to
     non-empty lists of values; the cells are their Cartesian product, the last
-    name varying fastest. ``fixed`` gives the other parameters. Every cell is
+    name varying fastest. A key naming several parameters — a tuple
+    ``("d", "eta")`` or the string ``"d+eta"`` — is one zipped axis: its values
+    are lists that set those parameters together (e.g. η scaled with d).
+    ``fixed`` gives the other parameters. Every cell is
     validated here, before anything runs; an invalid one raises ValueError
     naming the cell.
     """
     grid, fixed = _normalise_grid(grid), _normalise_fixed(fixed or {})
-    names = list(grid)
+    overlap = set(_grid_names(grid)) & set(fixed)
+    if overlap:
+        raise ValueError(f"{', '.join(sorted(overlap))} set both in the grid and as fixed parameters; keep one")
     cells = []
     for values in itertools.product(*grid.values()):
-        params = dict(zip(names, values))
+        params = {}
+        for key, value in zip(grid, values):
+            params.update(zip(key.split("+"), value) if "+" in key else [(key, value)])
         try:
             config = SimulationConfig.from_params(**fixed, **params)
         except ValueError as exc:
@@ -144,7 +151,8 @@ def sweep(
     grid : mapping of str to list
         Parameter names of :func:`~labelnoise_sim.simulate` (``n``, ``d``,
         ``tau``, ``n_snr2``, ``seed``, ...) to the values to sweep; the sweep
-        runs their Cartesian product.
+        runs their Cartesian product. A key ``("d", "eta")`` (or ``"d+eta"``)
+        zips parameters: its values are pairs set together.
     store : path-like, optional
         Directory that keeps every finished cell (written atomically as it
         ends). Rerunning the same sweep with the same store computes only the
@@ -234,7 +242,7 @@ def sweep(
     if diverged:
         warnings.warn(f"{len(diverged)} of {len(cells)} cells diverged (lower eta); see the column "
                       "diverged_at", RuntimeWarning, stacklevel=2)
-    table = _table(pd, [records[i] for i in range(len(cells))], list(spec["grid"]))
+    table = _table(pd, [records[i] for i in range(len(cells))], _grid_names(spec["grid"]))
     return SweepResult(
         table=table, grid=dict(grid), fixed=dict(fixed), configs=tuple(c for _, c in cells),
         store=None if store is None else Path(store), _kept=kept,
@@ -264,16 +272,40 @@ def _check_name(name, where):
         raise TypeError(f"{where} has unknown parameter {name!r}; allowed: {', '.join(SWEEP_PARAMETERS)}")
 
 
+def _axis_names(key) -> list[str]:
+    """Parameter names of a grid key: ``"tau"``, or a zipped axis ``("d", "eta")`` / ``"d+eta"``."""
+    names = list(key) if isinstance(key, tuple) else str(key).split("+")
+    if len(set(names)) != len(names):
+        raise ValueError(f"grid key {key!r} names a parameter twice")
+    return names
+
+
 def _normalise_grid(grid) -> dict:
+    """Grid with string keys ("d+eta" for a zipped axis) and plain JSON values."""
     if not isinstance(grid, Mapping) or not grid:
         raise ValueError(f"grid must be a non-empty mapping of parameter names to lists of values; got {grid!r}")
-    out = {}
-    for name, values in grid.items():
-        _check_name(name, "grid")
+    out, seen = {}, set()
+    for key, values in grid.items():
+        names = _axis_names(key)
+        for name in names:
+            _check_name(name, "grid")
+            if name in seen:
+                raise ValueError(f"grid sets {name!r} on two axes")
+            seen.add(name)
+        label = "+".join(names)
         if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or len(values) == 0:
-            raise ValueError(f"grid[{name!r}] must be a non-empty list of values; got {values!r}")
-        out[name] = [_plain(v, f"grid[{name!r}]") for v in values]
+            raise ValueError(f"grid[{label!r}] must be a non-empty list of values; got {values!r}")
+        values = [_plain(v, f"grid[{label!r}]") for v in values]
+        if len(names) > 1 and any(not isinstance(v, list) or len(v) != len(names) for v in values):
+            raise ValueError(f"grid[{label!r}] zips {len(names)} parameters: each value must be a list of "
+                             f"{len(names)} values; got {values!r}")
+        out[label] = values
     return out
+
+
+def _grid_names(grid: dict) -> list[str]:
+    """Every parameter a normalised grid sets, in column order."""
+    return [name for key in grid for name in key.split("+")]
 
 
 def _normalise_fixed(fixed) -> dict:

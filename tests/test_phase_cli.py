@@ -38,6 +38,14 @@ def test_sweep_command_writes_the_table_of_sweep(tmp_path, capsys):
         np.testing.assert_allclose(written[column].astype(float), expected[column].astype(float), rtol=1e-15)
 
 
+def test_sweep_command_accepts_zipped_parameters(tmp_path):
+    out = tmp_path / "zip.csv"
+    assert main(["sweep", "--grid", "d+eta=200/0.4,800/0.1", "--n", "30", "--m", "3", "--steps", "60",
+                 "--record", "10", "--backend", "serial", "--out", str(out)]) == 0
+    table = pd.read_csv(out, index_col="cell")
+    assert table[["d", "eta"]].values.tolist() == [[200, 0.4], [800, 0.1]]
+
+
 def test_sweep_command_reports_bad_input_as_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["sweep", "--grid", "tau", "--out", str(tmp_path / "t.csv")])

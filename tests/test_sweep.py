@@ -159,3 +159,20 @@ def test_grid_errors_name_the_parameter_or_the_cell():
         sweep({"seed": [0]}, backend="dask", progress=False)
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         sweep({"seed": [0]}, workers=0, progress=False)
+
+
+def test_a_zipped_axis_sets_its_parameters_together():
+    res = sweep({("d", "eta"): [(200, 0.4), (800, 0.1)], "seed": [0, 1]}, n=30, m=3, steps=60, record=10,
+                backend="serial", progress=False)
+    assert list(res.table.columns[:3]) == ["d", "eta", "seed"]
+    assert res.table[["d", "eta"]].values.tolist() == [[200, 0.4], [200, 0.4], [800, 0.1], [800, 0.1]]
+    assert res.configs[3].d == 800 and res.configs[3].eta == 0.1 and res.configs[3].seed == 1
+    same = sweep({"d+eta": [[200, 0.4], [800, 0.1]], "seed": [0, 1]}, n=30, m=3, steps=60, record=10,
+                 backend="serial", progress=False)
+    pd.testing.assert_frame_equal(_frame_without_wall_time(same), _frame_without_wall_time(res))
+    with pytest.raises(ValueError, match="zips 2 parameters"):
+        expand_grid({"d+eta": [200, 800]})
+    with pytest.raises(ValueError, match="grid sets 'd' on two axes"):
+        expand_grid({"d+eta": [[200, 0.4]], "d": [100]})
+    with pytest.raises(ValueError, match="set both in the grid and as fixed"):
+        expand_grid({"d": [100]}, {"d": 200})
