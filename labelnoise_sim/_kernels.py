@@ -47,7 +47,7 @@ TILE_ROWS = 4
 
 
 def _make_tile(rows: int):
-    """An intrinsic adding ρ[q:q+rows, :] · G[:, k:k+8] to B[q:q+rows, k:k+8].
+    """An intrinsic adding ρ[q:q+rows, :] · G[:, k_g:k_g+8] to B[q:q+rows, k_b:k_b+8].
 
     Why an intrinsic: the (2m×n)·(n×n) product is bound by how often B is
     loaded and stored unless a tile of B stays in registers for the whole sum
@@ -59,15 +59,15 @@ def _make_tile(rows: int):
     """
 
     @intrinsic
-    def tile(typingctx, rho, G, B, q, k):
-        sig = types.void(rho, G, B, q, k)
+    def tile(typingctx, rho, G, B, q, k_g, k_b):
+        sig = types.void(rho, G, B, q, k_g, k_b)
 
         def codegen(context, builder, signature, args):
             rho_a, G_a, B_a = (
                 context.make_array(ty)(context, builder, value)
                 for ty, value in zip(signature.args[:3], args[:3])
             )
-            q0, k0 = args[3], args[4]
+            q0, kg0, kb0 = args[3], args[4], args[5]
             intp = context.get_value_type(types.intp)
             vec = ir.VectorType(ir.DoubleType(), TILE_COLS)
             undef = ir.Constant(vec, ir.Undefined)
@@ -83,13 +83,13 @@ def _make_tile(rows: int):
             for a in range(rows):
                 q = builder.add(q0, ir.Constant(intp, a))
                 rho_rows.append(builder.mul(q, n))
-                b_ptrs.append(vector_at(B_a, builder.add(builder.mul(q, ld_b), k0)))
+                b_ptrs.append(vector_at(B_a, builder.add(builder.mul(q, ld_b), kb0)))
                 slot = cgutils.alloca_once(builder, vec)  # promoted to a register by LLVM
                 builder.store(builder.load(b_ptrs[a], align=8), slot)
                 acc.append(slot)
             with cgutils.for_range(builder, n) as loop:
                 i = loop.index
-                g = builder.load(vector_at(G_a, builder.add(builder.mul(i, ld_g), k0)), align=8)
+                g = builder.load(vector_at(G_a, builder.add(builder.mul(i, ld_g), kg0)), align=8)
                 for a in range(rows):
                     r = builder.load(builder.gep(rho_a.data, [builder.add(rho_rows[a], i)]))
                     r = builder.shuffle_vector(
@@ -140,12 +140,18 @@ def _accumulate_product_impl(rho, G, B):
         n_cols = B.shape[1]
         q_tiled = q2 - q2 % TILE_ROWS
         k_tiled = n_cols - n_cols % TILE_COLS
+        # Each strip G[:, k:k+8] is first copied to a contiguous buffer: read in
+        # place, its rows sit a whole row of G apart, and for many n (400, 800,
+        # ...) they map onto a few cache sets and evict one another.
+        strip = np.empty((n, TILE_COLS))
         for k in range(0, k_tiled, TILE_COLS):
-            # One strip of G (n × 8) stays in L1 while every row block uses it.
+            for i in range(n):
+                for c in range(TILE_COLS):
+                    strip[i, c] = G[i, k + c]
             for q in range(0, q_tiled, TILE_ROWS):
-                _tile_block(rho, G, B, q, k)
+                _tile_block(rho, strip, B, q, 0, k)
             for q in range(q_tiled, q2):
-                _tile_row(rho, G, B, q, k)
+                _tile_row(rho, strip, B, q, 0, k)
         if k_tiled < n_cols:
             for q in range(q2):
                 row = B[q]
