@@ -84,7 +84,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=None, help="directory of the JSON result (default benchmarks/results)")
     args = parser.parse_args(argv)
     grid = QUICK if args.quick else FULL
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats or (1 if args.quick else 5)
     info = machine_info()
     print_header("bench_scaling: cost of simulate in n, m, steps and d", info)
 

@@ -187,11 +187,12 @@ def time_case(params: dict, baseline_steps: int, repeats: int, with_torch: bool,
     scale = steps / baseline_steps
     row = {"n": config.n, "d": config.d, "m": config.m, "steps": steps, "baseline_steps": baseline_steps}
     simulate(**{**params, "steps": 1})  # load the compiled kernels
-    row["simulate_s"] = median_time(lambda: simulate(**params), repeats)
-    row["from_vectors_s"] = median_time(lambda: from_vectors(config, data), repeats)
-    row["dynamics_s"] = median_time(lambda: run(config, data), repeats)
+    ours = repeats + 2  # cheap: a few more repeats steady the median
+    row["simulate_s"] = median_time(lambda: simulate(**params), ours)
+    row["from_vectors_s"] = median_time(lambda: from_vectors(config, data), ours)
+    row["dynamics_s"] = median_time(lambda: run(config, data), ours)
     if "gram" in SAMPLINGS:
-        row["gram_sampling_s"] = median_time(lambda: simulate(**params, sampling="gram"), repeats)
+        row["gram_sampling_s"] = median_time(lambda: simulate(**params, sampling="gram"), ours)
     row["dynamics_per_step_us"] = 1e6 * row["dynamics_s"] / steps
 
     baselines = {"numpy": (lambda k, threads: numpy_gd(data, config.eta, k), numpy_threads(threads_list),
