@@ -9,7 +9,7 @@ from labelnoise_sim.early_stopping import holdout_outputs
 
 @pytest.fixture(scope="module")
 def holdout_run():
-    return simulate_holdout(n=60, d=600, steps=300, seed=2, holdout=0.25)
+    return simulate_holdout(n=60, d=600, steps=300, seed=2, holdout=0.25, criterion="error")
 
 
 def test_training_part_is_the_first_samples_of_the_same_draw(holdout_run):
@@ -52,8 +52,9 @@ def test_stop_is_the_latest_least_held_out_error(holdout_run):
     assert holdout_run.stop_test_error == holdout_run.result.test_error[k]
 
 
-def test_loss_criterion_minimises_held_out_loss():
-    h = simulate_holdout(n=60, d=600, steps=100, seed=2, criterion="loss")
+def test_loss_is_the_default_criterion_and_minimises_held_out_loss():
+    h = simulate_holdout(n=60, d=600, steps=100, seed=2)
+    assert h.criterion == "loss"
     assert h.val_loss_noisy[h.stop_index] == h.val_loss_noisy[1:].min()
 
 

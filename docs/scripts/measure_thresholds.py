@@ -59,7 +59,7 @@ def harmful_region(rng):
     n = int(rng.integers(60, 121))
     return dict(
         n=n, d=int(n * rng.uniform(2, 4)), m=int(rng.integers(4, 11)), eta=0.1, steps=LONG_STEPS,
-        n_snr2=float(rng.uniform(4, 10)), tau=float(rng.uniform(0.1, 0.25)),
+        n_snr2=float(rng.uniform(4, 10)), tau=float(rng.uniform(0.15, 0.25)),
         sigma0=float(10 ** rng.uniform(-4, -3)), seed=int(rng.integers(0, 2**31)),
         record=tuple(int(s) for s in log_grid(LONG_STEPS, RECORDS_PER_DECADE)),
     )
