@@ -7,8 +7,21 @@ on signal-noise data, run in the coefficient space of the weights.
 >>> result = simulate(n=200, d=2000, eta=0.1)
 """
 
-from .analysis import SelectionQuality, StageAnalysis, analyze, roc_auc, select_clean, selection_quality
-from .early_stopping import HoldoutRun, simulate_holdout
+from .analysis import (
+    LOG2,
+    SelectionQuality,
+    StageAnalysis,
+    analyze,
+    filter_products,
+    noise_vs_signal,
+    record_index,
+    roc_auc,
+    select_clean,
+    selection_quality,
+    stuck_samples,
+)
+from .early_stopping import HoldoutRun, holdout_outputs, simulate_holdout
+from .figures import save_figure, stage_figure, twin_without_noise
 from .config import DEFAULT_N_SNR2, DEFAULT_TAU, SimulationConfig
 from .data import Data, sample_data
 from .dynamics import DivergenceError, run, simulate
@@ -17,6 +30,15 @@ from .store import StoreMismatchError
 from .sweep import SweepResult, expand_grid, sweep
 
 __all__ = [
+    "LOG2",
+    "filter_products",
+    "noise_vs_signal",
+    "record_index",
+    "stuck_samples",
+    "holdout_outputs",
+    "save_figure",
+    "stage_figure",
+    "twin_without_noise",
     "HoldoutRun",
     "simulate_holdout",
     "SelectionQuality",

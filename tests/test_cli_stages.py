@@ -44,3 +44,13 @@ def test_bad_options_exit_with_the_library_message(tmp_path, capsys, command, op
     err = capsys.readouterr().err
     assert f"{name} must be" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_no_arguments_run_the_default_simulation_into_labelnoise_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 0
+    out = tmp_path / "labelnoise_run"
+    for name in ("summary.txt", "result.npz", "stages.png", "stages.pdf"):
+        assert (out / name).exists(), name
+    printed = capsys.readouterr().out
+    assert "n=200 d=2000" in printed and "Stage II" in printed
