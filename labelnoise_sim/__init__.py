@@ -26,7 +26,7 @@ from .config import DEFAULT_N_SNR2, DEFAULT_TAU, SimulationConfig
 from .data import Data, sample_data
 from .dynamics import DivergenceError, run, simulate
 from .result import SimulationResult, load, logistic_loss
-from .store import StoreMismatchError
+from .store import StoreMismatchError, StoreWarning
 from .sweep import SweepResult, expand_grid, sweep
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "sample_data",
     "simulate",
     "StoreMismatchError",
+    "StoreWarning",
     "SweepResult",
     "expand_grid",
     "sweep",

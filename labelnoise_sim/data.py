@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import SimulationConfig
 
-__all__ = ["Data", "sample_data", "sample_gram", "seed_streams", "wishart_identity"]
+__all__ = ["Data", "sample_data", "sample_explicit", "sample_gram", "seed_streams", "wishart_identity"]
 
 STREAMS = ("labels", "noise", "init", "test")
 

@@ -140,7 +140,8 @@ class SweepStore:
 
         ``key`` identifies the cell's parameters; a record made for other
         parameters counts as missing. With ``need_result`` a record without an
-        intact trajectory file also counts as missing.
+        intact trajectory file also counts as missing (unless its run diverged
+        and so has no trajectory).
         """
         path = self._record_path(index)
         try:
@@ -157,7 +158,7 @@ class SweepStore:
         if record.get("key") != key or record.get("index") != index:
             self._damaged(path, "belongs to other parameters")
             return None
-        if need_result:
+        if need_result and record.get("diverged_at") is None:
             expected = record.get("result_sha256")
             result = self.result_path(index)
             if expected is None or not result.exists():

@@ -386,8 +386,11 @@ def _execute_processes(jobs, options, workers):
         futures = {pool.submit(run_cells, configs, *options, parallel=False): batch for configs, batch in jobs}
         for future in as_completed(futures):
             yield futures[future], future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        # Interrupted (Ctrl-C, a failing cell, a closed generator): do not wait for queued cells.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _execute_dask(jobs, options, client):
@@ -397,8 +400,12 @@ def _execute_dask(jobs, options, client):
     for configs, batch in jobs:
         future = client.submit(run_cells, configs, *options, parallel=False, pure=False)
         futures[future] = batch
-    for future in as_completed(list(futures)):
-        yield futures[future], future.result()
+    try:
+        for future in as_completed(list(futures)):
+            yield futures[future], future.result()
+    except BaseException:
+        client.cancel(list(futures))
+        raise
 
 
 def _worker_init(parent_pid: int) -> None:

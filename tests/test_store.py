@@ -177,3 +177,15 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_table(tmp_path
     uninterrupted = sweep(KILLED_GRID, backend="serial", progress=False, **KILLED_FIXED)
     _same_table(resumed, uninterrupted)
     assert not list((store / "cells").glob(".*.tmp")), "stray temporary files are cleaned up"
+
+
+def test_a_diverged_cell_is_stored_once_even_with_trajectories(tmp_path, count_cells):
+    grid = {"eta": [0.1, 1e307]}
+    kwargs = dict(store=tmp_path / "s", backend="serial", progress=False, trajectories=True,
+                  n=20, d=200, m=2, steps=50, record=10)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        sweep(grid, **kwargs)
+    count_cells.clear()
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        again = sweep(grid, **kwargs)
+    assert count_cells == [] and again.table["diverged_at"].tolist()[1] == 1
