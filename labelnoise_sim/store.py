@@ -49,6 +49,15 @@ def canonical_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
+def _library_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("labelnoise-sim")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -102,7 +111,8 @@ class SweepStore:
             )
         else:
             self.cells.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(manifest, json.dumps({"spec": self.spec}, indent=1, sort_keys=True) + "\n")
+            payload = {"spec": self.spec, "version": _library_version()}
+            _atomic_write_text(manifest, json.dumps(payload, indent=1, sort_keys=True) + "\n")
         self.cells.mkdir(exist_ok=True)
         # Left by a writer that was killed between writing and renaming.
         for stray in self.cells.glob(".*.tmp"):
@@ -110,10 +120,18 @@ class SweepStore:
 
     def _check_manifest(self, manifest: Path) -> None:
         try:
-            stored = json.loads(manifest.read_text(encoding="utf-8"))["spec"]
+            payload = json.loads(manifest.read_text(encoding="utf-8"))
+            stored = payload["spec"]
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreMismatchError(f"store={str(self.path)!r}: unreadable {MANIFEST} ({exc})") from None
         if canonical_json(stored) == canonical_json(self.spec):
+            version = payload.get("version")
+            if version != _library_version():
+                warnings.warn(
+                    f"store={str(self.path)!r} was made by labelnoise-sim {version}, this is "
+                    f"{_library_version()}: if the simulation changed in between, old and new cells may differ",
+                    StoreWarning, stacklevel=3,
+                )
             return
         differences = []
         for part in sorted(set(stored) | set(self.spec)):

@@ -189,3 +189,13 @@ def test_a_diverged_cell_is_stored_once_even_with_trajectories(tmp_path, count_c
     with pytest.warns(RuntimeWarning, match="diverged"):
         again = sweep(grid, **kwargs)
     assert count_cells == [] and again.table["diverged_at"].tolist()[1] == 1
+
+
+def test_a_store_from_another_library_version_is_used_with_a_warning(tmp_path):
+    store = tmp_path / "s"
+    sweep({"seed": [0]}, store=store, backend="serial", progress=False, **SMALL)
+    manifest = json.loads((store / "sweep.json").read_text())
+    manifest["version"] = "0.0.1"
+    (store / "sweep.json").write_text(json.dumps(manifest))
+    with pytest.warns(StoreWarning, match="made by labelnoise-sim 0.0.1"):
+        sweep({"seed": [0]}, store=store, backend="serial", progress=False, **SMALL)
