@@ -176,3 +176,13 @@ def test_a_zipped_axis_sets_its_parameters_together():
         expand_grid({"d+eta": [[200, 0.4]], "d": [100]})
     with pytest.raises(ValueError, match="set both in the grid and as fixed"):
         expand_grid({"d": [100]}, {"d": 200})
+
+
+def test_cells_of_different_shapes_run_in_separate_batches_with_exact_rows():
+    res = sweep({"n": [20, 30], "m": [2, 3], "steps": [40, 60]}, d=300, record=10, backend="serial", progress=False)
+    for index, config in enumerate(res.configs):
+        expected = analyze(run(config)).to_dict()
+        row = res.table.iloc[index]
+        assert (row["n"], row["m"], row["steps"]) == (config.n, config.m, config.steps)
+        assert row["final_test_error"] == expected["final_test_error"] and row["t2"] == expected["t2"] or (
+            pd.isna(row["t2"]) and expected["t2"] is None)
