@@ -184,5 +184,5 @@ def test_cells_of_different_shapes_run_in_separate_batches_with_exact_rows():
         expected = analyze(run(config)).to_dict()
         row = res.table.iloc[index]
         assert (row["n"], row["m"], row["steps"]) == (config.n, config.m, config.steps)
-        assert row["final_test_error"] == expected["final_test_error"] and row["t2"] == expected["t2"] or (
-            pd.isna(row["t2"]) and expected["t2"] is None)
+        assert row["final_test_error"] == expected["final_test_error"]
+        assert row["t2"] == expected["t2"] if expected["t2"] is not None else pd.isna(row["t2"])
