@@ -150,3 +150,15 @@ def test_gram_runs_save_and_load_exactly(tmp_path):
     for name in ("t", "gamma", "rho", "outputs", "test_error"):
         np.testing.assert_array_equal(getattr(back, name), getattr(r, name))
     np.testing.assert_array_equal(back.data.gram, r.data.gram)
+
+
+@pytest.mark.parametrize("noise", ["isotropic", "orthogonal"])
+def test_squared_norms_follow_their_exact_chi_square_laws(noise):
+    d, sigma_xi, sigma0 = 30, 1.5, 0.3
+    g = _gram_entries("gram", noise, d, range(2000))
+    dims = d if noise == "isotropic" else d - 1  # orthogonal noise has no first coordinate
+    assert stats.kstest(g[:, 1, 1] / sigma_xi**2, stats.chi2(dims).cdf).pvalue > ALPHA
+    assert stats.kstest(g[:, 6, 6] / sigma0**2, stats.chi2(d).cdf).pvalue > ALPHA
+    # ⟨ξ_1, ξ_2⟩ given ‖ξ_1‖ is normal with variance σ_ξ² ‖ξ_1‖²: standardised, it is N(0, 1).
+    z = g[:, 1, 2] / (sigma_xi * np.sqrt(g[:, 1, 1]))
+    assert stats.kstest(z, "norm").pvalue > ALPHA
