@@ -191,7 +191,7 @@ def selection_quality(result, step, threshold: float = LOG2) -> SelectionQuality
     return SelectionQuality(int(step), float(threshold), n_sel, precision, recall, f1, auc)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class StageAnalysis:
     """Stage boundaries, early stopping and coefficient picture of one run.
 

@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labelnoise_sim import analyze, select_clean, simulate, simulate_holdout
-from labelnoise_sim.analysis import filter_products, stuck_samples
+from labelnoise_sim.analysis import filter_products, noise_vs_signal, stuck_samples
 from labelnoise_sim.config import log_grid
 from labelnoise_sim.early_stopping import holdout_outputs
 
 SEEDS = st.integers(0, 2**31 - 1)
-#: η·steps of the Stage I/II region; the slowest measured t2 needed η·t2 ≈ 13.
-STAGE_TIME = 40.0
+#: η·steps of the Stage I/II region (η·t2 reached 13 over random settings and
+#: more at the region's corners; η·steps = 40 left a corner run one sample short).
+STAGE_TIME = 150.0
 LONG_STEPS = 1000
 QUICK = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 THOROUGH = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
@@ -34,12 +35,12 @@ def sparse_record(steps):
 
 @st.composite
 def stage_region(draw):
-    """n SNR² in [6, 15], τ in [0.05, 0.2], d/n in [10, 30], σ0 in [1e-4, 1e-3], η in [0.05, 0.2]."""
+    """n SNR² in [6, 15], τ in [0.05, 0.2], d/n in [10, 30], σ0 in [1e-4, 1e-3], η in [0.05, 0.2], m in [8, 12]."""
     n = draw(st.integers(40, 100))
     eta = draw(st.floats(0.05, 0.2))
     steps = int(math.ceil(STAGE_TIME / eta))
     return dict(
-        n=n, d=int(n * draw(st.floats(10, 30))), m=draw(st.integers(4, 10)), eta=eta, steps=steps,
+        n=n, d=int(n * draw(st.floats(10, 30))), m=draw(st.integers(8, 12)), eta=eta, steps=steps,
         n_snr2=draw(st.floats(6, 15)), tau=draw(st.floats(0.05, 0.2)),
         sigma0=10 ** draw(st.floats(-4, -3)), seed=draw(SEEDS), record=sparse_record(steps),
     )
@@ -75,8 +76,9 @@ def check_stage_one(params):
         return
     # t1 reached, and strictly before every noisy sample is fitted by its noisy label.
     assert a.stage_one, a.summary()
-    # Measured worst cases over 60 settings: share 1, precision 1, AUC 1, beats 0.
-    assert a.noisy_true_share_at_t1 >= 0.8, a.summary()
+    # Measured worst cases (random settings and the region's corners, docs/stages.md):
+    # share 0.82, precision 0.93, AUC 1, noise beating signal 0.
+    assert a.noisy_true_share_at_t1 >= 0.7, a.summary()
     assert a.noise_beats_signal_t1 <= 0.1 * a.n_noisy, a.summary()
     sel = a.selection_t1
     assert sel.precision >= 0.9 and sel.recall >= 0.9 and sel.auc >= 0.95, sel
@@ -109,13 +111,23 @@ def check_stage_two(params):
     assert (r.fitted[-1] | stuck).all(), f"unfitted after {params['steps']} steps\n" + a.summary()
     assert stuck.sum() <= 0.1 * a.n, a.summary()
     assert a.noise_beats_signal_end > a.noise_beats_signal_t1, a.summary()
-    # Measured: noise beats signal for at least 86% of the noisy samples at the end.
-    assert a.noise_beats_signal_end >= 0.75 * a.n_noisy, a.summary()
+    # Theorem 4.2's τ'n: noise beats signal for the noisy samples that are not stuck
+    # (measured: for all of them).
+    noise, signal = noise_vs_signal(r, len(r.t) - 1)
+    free = ~stuck[r.data.is_noisy]
+    assert (noise > signal)[free].sum() >= 0.75 * free.sum(), a.summary()
 
 
 @given(stage_region())
 @QUICK
 def test_stage_two_memorises_noisy_samples_until_every_sample_is_fitted(params):
+    check_stage_two(params)
+
+
+@pytest.mark.slow
+@given(stage_region())
+@THOROUGH
+def test_stage_two_thoroughly(params):
     check_stage_two(params)
 
 

@@ -4,8 +4,10 @@
     python docs/scripts/measure_thresholds.py --draws 20 --no-write
 
 Draws random settings from the three regions that tests/test_properties.py
-samples with hypothesis (keep the two in step), runs each, and reports the
-worst case and quantiles of every statistic a property test bounds. The test
+samples with hypothesis (keep the two in step), plus every corner of the
+Stage I/II region (hypothesis probes the edges, so the worst cases sit there),
+runs each, and reports the worst case and quantiles of every statistic a
+property test bounds. Stage runs without a noisy sample are skipped. The test
 thresholds are set below these measured worst cases, with a margin stated in
 docs/stages.md.
 """
@@ -13,6 +15,7 @@ docs/stages.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import re
 import time
@@ -21,14 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from labelnoise_sim import analyze, simulate, simulate_holdout
-from labelnoise_sim.analysis import stuck_samples
+from labelnoise_sim.analysis import noise_vs_signal, stuck_samples
 from labelnoise_sim.config import log_grid
 
 DOC = Path(__file__).resolve().parents[1] / "stages.md"
 START, END = "<!-- measured-thresholds:start -->", "<!-- measured-thresholds:end -->"
 
 #: Gradient-descent "time" η·steps given to runs of the Stage I/II region.
-STAGE_TIME = 40.0
+STAGE_TIME = 150.0
 #: Steps of the harmful and noise-free regions.
 LONG_STEPS = 1000
 RECORDS_PER_DECADE = 10
@@ -40,13 +43,33 @@ def stage_region(rng, sigma0=None):
     eta = float(rng.uniform(0.05, 0.2))
     steps = int(math.ceil(STAGE_TIME / eta))
     return dict(
-        n=n, d=int(n * rng.uniform(10, 30)), m=int(rng.integers(4, 11)), eta=eta,
+        n=n, d=int(n * rng.uniform(10, 30)), m=int(rng.integers(8, 13)), eta=eta,
         steps=steps, n_snr2=float(rng.uniform(6, 15)),
         tau=float(rng.uniform(0.05, 0.2)),
         sigma0=float(10 ** rng.uniform(-4, -3)) if sigma0 is None else sigma0,
         seed=int(rng.integers(0, 2**31)),
         record=tuple(int(s) for s in log_grid(steps, RECORDS_PER_DECADE)),
     )
+
+
+#: Extremes of every parameter of the Stage I/II region.
+STAGE_CORNERS = dict(n=(40, 100), d_over_n=(10, 30), m=(8, 12), n_snr2=(6, 15), tau=(0.05, 0.2),
+                     sigma0=(1e-4, 1e-3), eta=(0.05, 0.2))
+
+
+def stage_corners(seeds: int):
+    """Every corner of the Stage I/II region (2^7 of them), each with ``seeds`` seeds."""
+    out = []
+    for values in itertools.product(*STAGE_CORNERS.values()):
+        c = dict(zip(STAGE_CORNERS, values))
+        steps = int(math.ceil(STAGE_TIME / c["eta"]))
+        for seed in range(seeds):
+            out.append(dict(
+                n=c["n"], d=c["n"] * c["d_over_n"], m=c["m"], eta=c["eta"], steps=steps,
+                n_snr2=c["n_snr2"], tau=c["tau"], sigma0=c["sigma0"], seed=seed,
+                record=tuple(int(s) for s in log_grid(steps, RECORDS_PER_DECADE)),
+            ))
+    return out
 
 
 def default_init_region(rng):
@@ -76,16 +99,18 @@ def clean_region(rng):
     )
 
 
-def measure_stage(params):
+def measure_stage(params, test_error=True):
     r = simulate(**params)
-    a = analyze(r)
+    a = analyze(r, test_error=test_error)
     if a.n_noisy == 0 or a.t1 is None:
         return None
-    h = simulate_holdout(holdout=0.25, **params)
-    return {
+    stuck = stuck_samples(r, len(r.t) - 1)
+    noise_end, signal_end = noise_vs_signal(r, len(r.t) - 1)
+    free = ~stuck[r.data.is_noisy]
+    row = {
         "t1 < t2": float(a.t2 is not None and a.t1 < a.t2),
         "t2 reached": float(a.t2 is not None),
-        "fitted or stuck at end": float((r.fitted[-1] | stuck_samples(r, len(r.t) - 1)).all()),
+        "fitted or stuck at end": float((r.fitted[-1] | stuck).all()),
         "stuck samples at end (share)": a.stuck_samples_end / a.n,
         "noisy share by true label at t1": a.noisy_true_share_at_t1,
         "log 2 precision at t1": a.selection_t1.precision,
@@ -93,11 +118,20 @@ def measure_stage(params):
         "loss AUC at t1": a.selection_t1.auc,
         "noise beats signal at t1 (share)": a.noise_beats_signal_t1 / a.n_noisy,
         "noise beats signal at end (share)": a.noise_beats_signal_end / a.n_noisy,
+        "noise beats signal at end, noisy not stuck (share)":
+            float((noise_end > signal_end)[free].mean()) if free.any() else float("nan"),
         "eta * t2": params["eta"] * a.t2 if a.t2 is not None else float("nan"),
         "t1 / t1_theory": a.t1 / a.t1_theory,
-        "final - best": a.final_test_error - a.best_test_error,
-        "held-out stop - final": h.stop_test_error - h.result.test_error[-1],
     }
+    if test_error:
+        h = simulate_holdout(holdout=0.25, **params)
+        row["final - best"] = a.final_test_error - a.best_test_error
+        row["held-out stop - final"] = h.stop_test_error - h.result.test_error[-1]
+    return row
+
+
+def measure_stage_quick(params):
+    return measure_stage(params, test_error=False)
 
 
 def measure_harmful(params):
@@ -120,11 +154,18 @@ def measure_clean(params):
     }
 
 
+def _random(draw):
+    return lambda rng, draws: [draw(rng) for _ in range(draws)]
+
+
+#: (title, settings from (rng, draws), measurement of one setting)
 REGIONS = [
-    ("Stage I/II region", stage_region, measure_stage),
-    ("Same region with the default sigma0 = 0.01 (outside the region)", default_init_region, measure_stage),
-    ("Harmful region (d/n in [2, 4])", harmful_region, measure_harmful),
-    ("No label noise (tau = 0)", clean_region, measure_clean),
+    ("Stage I/II region, random settings", _random(stage_region), measure_stage),
+    ("Stage I/II region, its 128 corners x 5 seeds", lambda rng, draws: stage_corners(5), measure_stage_quick),
+    ("Same region with the default sigma0 = 0.01 (outside the region)", _random(default_init_region),
+     measure_stage),
+    ("Harmful region (d/n in [2, 4])", _random(harmful_region), measure_harmful),
+    ("No label noise (tau = 0)", _random(clean_region), measure_clean),
 ]
 
 
@@ -149,17 +190,17 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     lines = [
         f"Measured by `python docs/scripts/measure_thresholds.py --draws {args.draws} --seed {args.seed}`"
-        f" ({args.draws} random settings per region).",
+        f" ({args.draws} random settings per region, plus the corners of the Stage I/II region).",
         "",
     ]
-    for title, draw, measure in REGIONS:
+    for title, settings, measure in REGIONS:
         start = time.perf_counter()
         rows = []
-        for _ in range(args.draws):
-            row = measure(draw(rng))
+        for params in settings(rng, args.draws):
+            row = measure(params)
             if row is not None:
                 rows.append(row)
-        lines += [f"**{title}** ({len(rows)} runs with noisy samples, "
+        lines += [f"**{title}** ({len(rows)} runs, "
                   f"{time.perf_counter() - start:.0f} s)", ""] + table(rows) + [""]
         print("\n".join(lines[-len(rows[0]) - 4:]), flush=True)
     text = "\n".join(lines).rstrip() + "\n"
