@@ -199,3 +199,27 @@ def test_a_store_from_another_library_version_is_used_with_a_warning(tmp_path):
     (store / "sweep.json").write_text(json.dumps(manifest))
     with pytest.warns(StoreWarning, match="made by labelnoise-sim 0.0.1"):
         sweep({"seed": [0]}, store=store, backend="serial", progress=False, **SMALL)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_loses_or_corrupts_a_cell(tmp_path):
+    """Kill the sweep at random times — during start-up, mid-cell, mid-write — then finish and compare."""
+    store = tmp_path / "store"
+    script = tmp_path / "killed_sweep.py"
+    script.write_text(KILLED_SWEEP)
+    rng = np.random.default_rng(2024)
+    for delay in rng.uniform(0.2, 3.0, size=6):
+        proc = subprocess.Popen([sys.executable, str(script), str(store), "processes"], start_new_session=True)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        time.sleep(0.2)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    resumed = sweep(KILLED_GRID, store=store, backend="serial", progress=False, **KILLED_FIXED)
+    uninterrupted = sweep(KILLED_GRID, backend="serial", progress=False, **KILLED_FIXED)
+    _same_table(resumed, uninterrupted)
