@@ -1,0 +1,42 @@
+"""The stage figure draws without a display and offers its columns as documented."""
+
+import pytest
+
+from labelnoise_sim import save_figure, simulate, stage_figure, twin_without_noise
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    return simulate(n=30, d=300, m=4, steps=40, seed=1)
+
+
+def test_twin_is_the_same_draw_without_flipped_labels(small_run):
+    twin = twin_without_noise(small_run)
+    assert twin.config.tau_pos == twin.config.tau_neg == 0.0
+    assert twin.config.replace(tau_pos=0.2, tau_neg=0.2) == small_run.config
+    assert not twin.data.is_noisy.any()
+    assert (twin.data.y == small_run.data.y).all()
+
+
+def test_figure_has_one_column_per_run(small_run, tmp_path):
+    with_twin = stage_figure(small_run)
+    alone = stage_figure(small_run, twin=None)
+    assert len(with_twin.subfigs) == 2 and len(alone.subfigs) == 1
+    # (a) with its log-error twin axis, (b), and the two loss histograms of (c)
+    assert len(alone.subfigs[0].axes) == 5
+    paths = save_figure(alone, tmp_path / "fig")
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size for p in paths)
+    save_figure(with_twin, tmp_path / "twin")
+
+
+def test_run_without_noise_gets_no_twin(tmp_path):
+    clean = simulate(n=20, d=200, m=4, steps=20, tau=0.0)
+    fig = stage_figure(clean)
+    assert len(fig.subfigs) == 1
+    save_figure(fig, tmp_path / "clean")
+
+
+def test_bad_twin_is_named(small_run):
+    # Checked before anything is drawn.
+    with pytest.raises(ValueError, match="twin"):
+        stage_figure(small_run, twin="yes")
