@@ -106,6 +106,7 @@ def _make_tile(rows: int):
 
 
 _tile_block = _make_tile(TILE_ROWS)
+_tile_pair = _make_tile(2)
 _tile_row = _make_tile(1)
 
 
@@ -140,18 +141,18 @@ def _accumulate_product_impl(rho, G, B):
         n_cols = B.shape[1]
         q_tiled = q2 - q2 % TILE_ROWS
         k_tiled = n_cols - n_cols % TILE_COLS
-        # Each strip G[:, k:k+8] is first copied to a contiguous buffer: read in
-        # place, its rows sit a whole row of G apart, and for many n (400, 800,
-        # ...) they map onto a few cache sets and evict one another.
-        strip = np.empty((n, TILE_COLS))
         for k in range(0, k_tiled, TILE_COLS):
-            for i in range(n):
-                for c in range(TILE_COLS):
-                    strip[i, c] = G[i, k + c]
+            # One strip of G (n × 8) stays in cache while every block of rows uses it.
             for q in range(0, q_tiled, TILE_ROWS):
-                _tile_block(rho, strip, B, q, 0, k)
-            for q in range(q_tiled, q2):
-                _tile_row(rho, strip, B, q, 0, k)
+                _tile_block(rho, G, B, q, k, k)
+            # Leftover rows in pairs: two independent sums hide more of the
+            # latency of the additions than one.
+            q = q_tiled
+            while q + 2 <= q2:
+                _tile_pair(rho, G, B, q, k, k)
+                q += 2
+            if q < q2:
+                _tile_row(rho, G, B, q, k, k)
         if k_tiled < n_cols:
             for q in range(q2):
                 row = B[q]
