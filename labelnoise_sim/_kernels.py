@@ -47,7 +47,7 @@ TILE_ROWS = 4
 
 
 def _make_tile(rows: int):
-    """An intrinsic adding ρ[q:q+rows, :] · G[:, k_g:k_g+8] to B[q:q+rows, k_b:k_b+8].
+    """An intrinsic adding ρ[q:q+rows, :] · G[i_g:i_g+n, k_g:k_g+8] to B[q:q+rows, k_b:k_b+8].
 
     Why an intrinsic: the (2m×n)·(n×n) product is bound by how often B is
     loaded and stored unless a tile of B stays in registers for the whole sum
@@ -59,15 +59,15 @@ def _make_tile(rows: int):
     """
 
     @intrinsic
-    def tile(typingctx, rho, G, B, q, k_g, k_b):
-        sig = types.void(rho, G, B, q, k_g, k_b)
+    def tile(typingctx, rho, G, B, q, i_g, k_g, k_b):
+        sig = types.void(rho, G, B, q, i_g, k_g, k_b)
 
         def codegen(context, builder, signature, args):
             rho_a, G_a, B_a = (
                 context.make_array(ty)(context, builder, value)
                 for ty, value in zip(signature.args[:3], args[:3])
             )
-            q0, kg0, kb0 = args[3], args[4], args[5]
+            q0, ig0, kg0, kb0 = args[3], args[4], args[5], args[6]
             intp = context.get_value_type(types.intp)
             vec = ir.VectorType(ir.DoubleType(), TILE_COLS)
             undef = ir.Constant(vec, ir.Undefined)
@@ -89,7 +89,8 @@ def _make_tile(rows: int):
                 acc.append(slot)
             with cgutils.for_range(builder, n) as loop:
                 i = loop.index
-                g = builder.load(vector_at(G_a, builder.add(builder.mul(i, ld_g), kg0)), align=8)
+                g_row = builder.add(ig0, i)
+                g = builder.load(vector_at(G_a, builder.add(builder.mul(g_row, ld_g), kg0)), align=8)
                 for a in range(rows):
                     r = builder.load(builder.gep(rho_a.data, [builder.add(rho_rows[a], i)]))
                     r = builder.shuffle_vector(
@@ -144,15 +145,15 @@ def _accumulate_product_impl(rho, G, B):
         for k in range(0, k_tiled, TILE_COLS):
             # One strip of G (n × 8) stays in cache while every block of rows uses it.
             for q in range(0, q_tiled, TILE_ROWS):
-                _tile_block(rho, G, B, q, k, k)
+                _tile_block(rho, G, B, q, 0, k, k)
             # Leftover rows in pairs: two independent sums hide more of the
             # latency of the additions than one.
             q = q_tiled
             while q + 2 <= q2:
-                _tile_pair(rho, G, B, q, k, k)
+                _tile_pair(rho, G, B, q, 0, k, k)
                 q += 2
             if q < q2:
-                _tile_row(rho, G, B, q, k, k)
+                _tile_row(rho, G, B, q, 0, k, k)
         if k_tiled < n_cols:
             for q in range(q2):
                 row = B[q]
@@ -169,6 +170,13 @@ def _accumulate_product_impl(rho, G, B):
 @njit(cache=True)
 def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
     """Fill A (2m,) and B (2m, n) from the coefficients; O(m n²)."""
+    _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B)
+    _accumulate_product(rho, G, B)
+
+
+@njit(cache=True)
+def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
+    """A in full, and B = b0 + j γ e: everything in A and B but the product ρ G."""
     q2, n = rho.shape
     for q in range(q2):
         jg = jsign[q] * gamma[q]
@@ -194,7 +202,53 @@ def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
             s += rho[q, i] * c[i]
         A[q] = s
         q += 1
-    _accumulate_product(rho, G, B)
+
+
+@njit(cache=True)
+def pack_strips(G):
+    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c].
+
+    Read in place, the rows of a strip lie a whole row of G apart and, for
+    many n, fall into a few cache sets; packed once per run, each strip is
+    one contiguous block.
+    """
+    n, n_cols = G.shape
+    strips = np.empty(((n_cols // TILE_COLS) * n, TILE_COLS))
+    for s in range(n_cols // TILE_COLS):
+        for i in range(n):
+            for col in range(TILE_COLS):
+                strips[s * n + i, col] = G[i, s * TILE_COLS + col]
+    return strips
+
+
+@njit(cache=True)
+def _accumulate_packed(rho, strips, G, B):
+    """B += ρ G with G also given as ``pack_strips(G)``; the same sums as ``_accumulate_product``."""
+    q2, n = rho.shape
+    n_cols = B.shape[1]
+    q_tiled = q2 - q2 % TILE_ROWS
+    n_strips = n_cols // TILE_COLS
+    for s in range(n_strips):
+        i0 = s * n
+        k = s * TILE_COLS
+        for q in range(0, q_tiled, TILE_ROWS):
+            _tile_block(rho, strips, B, q, i0, 0, k)
+        q = q_tiled
+        while q + 2 <= q2:
+            _tile_pair(rho, strips, B, q, i0, 0, k)
+            q += 2
+        if q < q2:
+            _tile_row(rho, strips, B, q, i0, 0, k)
+    k_tiled = n_strips * TILE_COLS
+    if k_tiled < n_cols:
+        for q in range(q2):
+            row = B[q]
+            for i in range(n):
+                r = rho[q, i]
+                if r != 0.0:
+                    Gi = G[i]
+                    for k in range(k_tiled, n_cols):
+                        row[k] += r * Gi[k]
 
 
 @njit(cache=True)
@@ -273,10 +327,13 @@ def run_dynamics(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, steps
     f = np.empty(n)
     g = np.empty(n)
     scale = eta / (n * m)
+    strips = pack_strips(G)
     k = 0
     n_records = record_steps.shape[0]
     for t in range(steps + 1):
-        products(gamma, rho, a0, b0, c, e, G, jsign, A, B)
+        # products(), with G read from its packed strips
+        _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B)
+        _accumulate_packed(rho, strips, G, B)
         network_outputs(A, B, y, jsign, m, f)
         for i in range(n):
             if not math.isfinite(f[i]):

@@ -50,3 +50,26 @@ def test_monte_carlo_kernel_counts_what_the_numpy_expression_counts(m, draws):
     expected = (np.sum(s_pos + h <= 0), np.sum(s_neg + h >= 0))
     got = _kernels.misclassified_draws(root, np.ascontiguousarray(z.T), sigma_xi, s_pos, s_neg, m)
     assert tuple(got) == expected
+
+
+@pytest.mark.parametrize("n, m", [(37, 3), (40, 4), (9, 1)])
+def test_run_dynamics_equals_the_step_functions_composed(n, m):
+    """run_dynamics (G packed in strips) does what products, network_outputs and update do."""
+    from labelnoise_sim import SimulationConfig, sample_data
+    from labelnoise_sim.dynamics import kernel_inputs
+
+    config = SimulationConfig(n=n, d=3 * n, m=m, eta=0.3, steps=60)
+    a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign = kernel_inputs(sample_data(config))
+    steps = np.arange(config.steps + 1)
+    gamma_out, rho_out, f_out = np.empty((61, 2 * m)), np.empty((61, 2 * m, n)), np.empty((61, n))
+    status = _kernels.run_dynamics(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, config.eta,
+                                   config.steps, steps, gamma_out, rho_out, f_out)
+    assert status == -1
+    gamma, rho = np.zeros(2 * m), np.zeros((2 * m, n))
+    A, B, f, g = np.empty(2 * m), np.empty((2 * m, n)), np.empty(n), np.empty(n)
+    for t in steps:
+        _kernels.products(gamma, rho, a0, b0, c, e, G, jsign, A, B)
+        _kernels.network_outputs(A, B, y, jsign, m, f)
+        np.testing.assert_array_equal(f, f_out[t])
+        np.testing.assert_array_equal(rho, rho_out[t])
+        _kernels.update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, config.eta / (n * m), g)
