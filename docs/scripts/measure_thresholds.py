@@ -5,7 +5,8 @@
 
 Draws random settings from the three regions that tests/test_properties.py
 samples with hypothesis (keep the two in step), plus every corner of the
-Stage I/II region (hypothesis probes the edges, so the worst cases sit there),
+Stage I/II region and of the noise-free region (hypothesis probes the edges,
+so the worst cases sit there),
 runs each, and reports the worst case and quantiles of every statistic a
 property test bounds. Stage runs without a noisy sample are skipped. The test
 thresholds are set below these measured worst cases, with a margin stated in
@@ -72,6 +73,37 @@ def stage_corners(seeds: int):
     return out
 
 
+#: Extremes of every parameter of the noise-free region.
+CLEAN_CORNERS = dict(n=(40, 120), d_over_n=(2, 30), m=(4, 10), n_snr2=("least", 15), sigma0=(1e-4, 1e-2),
+                     eta=(0.05, 0.2))
+
+
+def clean_corners(seeds: int):
+    """Every corner of the noise-free region (2^6 of them), each with ``seeds`` seeds."""
+    out = []
+    for values in itertools.product(*CLEAN_CORNERS.values()):
+        c = dict(zip(CLEAN_CORNERS, values))
+        d = c["n"] * c["d_over_n"]
+        n_snr2 = min_n_snr2(c["n"], d) if c["n_snr2"] == "least" else c["n_snr2"]
+        for seed in range(seeds):
+            out.append(dict(
+                n=c["n"], d=d, m=c["m"], eta=c["eta"], steps=LONG_STEPS,
+                n_snr2=n_snr2, tau=0.0, sigma0=c["sigma0"], seed=seed,
+                record=tuple(int(s) for s in log_grid(LONG_STEPS, RECORDS_PER_DECADE)),
+            ))
+    return out
+
+
+def below_benign_region(rng):
+    """The weakest corner of the noise-free grid first explored, outside the region: d/n = 2, n SNR² = 4."""
+    n = int(rng.integers(40, 121))
+    return dict(
+        n=n, d=2 * n, m=int(rng.integers(4, 11)), eta=float(rng.uniform(0.05, 0.2)), steps=LONG_STEPS,
+        n_snr2=4.0, tau=0.0, sigma0=float(10 ** rng.uniform(-4, -2)), seed=int(rng.integers(0, 2**31)),
+        record=tuple(int(s) for s in log_grid(LONG_STEPS, RECORDS_PER_DECADE)),
+    )
+
+
 def default_init_region(rng):
     """The Stage I/II region with the library's default initial scale σ0 = 0.01 (outside it)."""
     return stage_region(rng, sigma0=0.01)
@@ -88,12 +120,22 @@ def harmful_region(rng):
     )
 
 
+#: Least n‖μ‖⁴/(σ_ξ⁴ d) = (n SNR²)² d/n of the noise-free region (Theorem 4.4's exponent, no constant).
+MIN_BENIGN_RATIO = 100.0
+
+
+def min_n_snr2(n: int, d: int) -> float:
+    """Least n SNR² in [4, 15] with (n SNR²)² d/n >= MIN_BENIGN_RATIO."""
+    return max(4.0, math.sqrt(MIN_BENIGN_RATIO * n / d))
+
+
 def clean_region(rng):
-    """No label noise, across benign and harmful shapes (d/n from 2 to 30)."""
+    """No label noise, d/n from 2 to 30, n SNR² from 4 to 15 with (n SNR²)² d/n >= 100."""
     n = int(rng.integers(40, 121))
+    d = int(n * rng.uniform(2, 30))
     return dict(
-        n=n, d=int(n * rng.uniform(2, 30)), m=int(rng.integers(4, 11)), eta=float(rng.uniform(0.05, 0.2)),
-        steps=LONG_STEPS, n_snr2=float(rng.uniform(4, 15)), tau=0.0,
+        n=n, d=d, m=int(rng.integers(4, 11)), eta=float(rng.uniform(0.05, 0.2)),
+        steps=LONG_STEPS, n_snr2=float(rng.uniform(min_n_snr2(n, d), 15)), tau=0.0,
         sigma0=float(10 ** rng.uniform(-4, -2)), seed=int(rng.integers(0, 2**31)),
         record=tuple(int(s) for s in log_grid(LONG_STEPS, RECORDS_PER_DECADE)),
     )
@@ -137,10 +179,13 @@ def measure_stage_quick(params):
 def measure_harmful(params):
     a = analyze(simulate(**params))
     h = simulate_holdout(holdout=0.25, **params)
+    clean = analyze(simulate(**dict(params, tau=0.0)))
     return {
         "best test error": a.best_test_error,
         "final test error": a.final_test_error,
         "final - best": a.final_test_error - a.best_test_error,
+        "(final - best) minus the same for tau = 0":
+            (a.final_test_error - a.best_test_error) - (clean.final_test_error - clean.best_test_error),
         "held-out stop - final": h.stop_test_error - h.result.test_error[-1],
     }
 
@@ -166,6 +211,9 @@ REGIONS = [
      measure_stage),
     ("Harmful region (d/n in [2, 4])", _random(harmful_region), measure_harmful),
     ("No label noise (tau = 0)", _random(clean_region), measure_clean),
+    ("No label noise, the region's 64 corners x 5 seeds", lambda rng, draws: clean_corners(5), measure_clean),
+    ("No label noise below the region: (n SNR^2)^2 d/n = 32 (d/n = 2, n SNR^2 = 4), random n, m, sigma0, eta",
+     _random(below_benign_region), measure_clean),
 ]
 
 
