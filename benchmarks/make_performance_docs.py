@@ -300,9 +300,9 @@ Time per step of the dynamics alone (data drawn beforehand) grows as m·n²: one
 (2m×n)·(n×n) product per step, plus O(m n) elementwise work. "Useful GFLOP/s"
 counts 2·2m·n² flop per step. Each size runs enough steps for about 2 GFLOP
 per repeat; on this shared machine the fastest of 5 repeats is the least
-disturbed estimate and is shown beside the median. The whole call is linear in the steps once the
-draw of the data is amortised, and with `sampling="gram"` it does not depend on
-d at all, up to d = 10⁹.
+disturbed estimate and is shown beside the median. The whole call is linear in
+the steps once the draw of the data is amortised, and with `sampling="gram"` it
+does not depend on d at all, up to d = 10⁹.
 
 {scaling}
 
@@ -312,9 +312,10 @@ d at all, up to d = 10⁹.
 
 Throughput of batched sweeps (cells per second, and the useful flop rate of the
 batch against NumPy's own matrix-product rate measured in the same run) is
-measured by `python benchmarks/bench_sweep.py`; see that script's output. A
-sweep hands each run to the same single-run kernel, so the per-step figures
-above carry over.
+measured by `python benchmarks/bench_sweep.py`; its measured table is in
+[sweeps.md](sweeps.md#speed). A sweep hands each run to the same single-run
+kernel (`run_dynamics`), so the per-step figures above carry over, and a run in
+a sweep is bit-identical to the same `simulate()` call.
 
 ## First-call latency: `benchmarks/bench_latency.py`
 
