@@ -18,6 +18,7 @@ import dataclasses
 import math
 
 import numpy as np
+from scipy.stats import rankdata
 
 from ._validation import check_real
 from .generalization import coefficient_matrix
@@ -129,15 +130,7 @@ def roc_auc(scores, positive) -> float:
     n_neg = positive.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    ranks = np.empty(scores.size)
-    # Average ranks over runs of equal scores.
-    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
-    starts = np.r_[0, boundaries]
-    ends = np.r_[boundaries, scores.size]
-    avg = (starts + ends + 1) / 2.0  # mean of the 1-based ranks start+1 .. end
-    ranks[order] = np.repeat(avg, ends - starts)
+    ranks = rankdata(scores)  # ties share their average rank
     u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
 

@@ -97,6 +97,9 @@ class SimulationConfig:
         for name in ("mu_norm", "sigma0"):
             set_(self, name, check_real(name, getattr(self, name), low=0, low_open=True))
         check_choice("noise", self.noise, NOISE_MODELS)
+        if self.noise == "orthogonal" and self.d < 2:
+            # The orthogonal complement of μ in R^1 is {0}: every noise patch would vanish.
+            raise ValueError(f"d must be an integer >= 2 with noise='orthogonal'; got {self.d!r}")
         check_choice("sampling", self.sampling, SAMPLINGS)
         set_(self, "seed", check_int("seed", self.seed, low=0))
         set_(self, "record", _check_record(self.record, self.steps))

@@ -29,6 +29,7 @@ BAD = [
     (dict(snr=-2), "snr", "> 0", "-2"),
     (dict(n_snr2=math.inf), "n_snr2", "finite", "inf"),
     (dict(noise="gaussian"), "noise", "'isotropic', 'orthogonal'", "'gaussian'"),
+    (dict(d=1, noise="orthogonal"), "d", "integer >= 2 with noise='orthogonal'", "1"),
     (dict(seed=-1), "seed", "integer >= 0", "-1"),
     (dict(record=0), "record", "integer >= 1", "0"),
     (dict(steps=10, record=[0, 11]), "record", "[0, 10]", "11"),
