@@ -198,7 +198,6 @@ def time_case(params: dict, baseline_steps: int, repeats: int, with_torch: bool,
     baselines = {"numpy": (lambda k, threads: numpy_gd(data, config.eta, k), numpy_threads(threads_list),
                            blas_threads)}
     if with_torch:
-        torch = try_import_torch()
         for dtype in ("float64", "float32"):
             baselines[f"torch_{dtype}"] = (
                 lambda k, threads, dtype=dtype: torch_gd(data, config.eta, k, dtype, threads),

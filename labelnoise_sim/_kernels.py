@@ -115,7 +115,9 @@ def _accumulate_product(rho, G, B):
     """B += ρ G, each sum over i in ascending order; shapes (Q, n), (n, N), (Q, N)."""
 
 
-def _accumulate_product_loops(rho, G, B):
+@njit(cache=True)
+def _accumulate_columns(rho, G, B, k_start):
+    """B[:, k_start:] += ρ G[:, k_start:] in plain loops (any layout; the columns the tiles leave)."""
     q2, n = rho.shape
     n_cols = B.shape[1]
     for q in range(q2):
@@ -124,8 +126,12 @@ def _accumulate_product_loops(rho, G, B):
             r = rho[q, i]
             if r != 0.0:  # skipping exact zeros leaves every sum unchanged
                 Gi = G[i]
-                for k in range(n_cols):
+                for k in range(k_start, n_cols):
                     row[k] += r * Gi[k]
+
+
+def _accumulate_product_loops(rho, G, B):
+    _accumulate_columns(rho, G, B, 0)
 
 
 @overload(_accumulate_product, jit_options={"cache": True})
@@ -155,14 +161,7 @@ def _accumulate_product_impl(rho, G, B):
             if q < q2:
                 _tile_row(rho, G, B, q, 0, k, k)
         if k_tiled < n_cols:
-            for q in range(q2):
-                row = B[q]
-                for i in range(n):
-                    r = rho[q, i]
-                    if r != 0.0:
-                        Gi = G[i]
-                        for k in range(k_tiled, n_cols):
-                            row[k] += r * Gi[k]
+            _accumulate_columns(rho, G, B, k_tiled)
 
     return tiled
 
@@ -241,14 +240,7 @@ def _accumulate_packed(rho, strips, G, B):
             _tile_row(rho, strips, B, q, i0, 0, k)
     k_tiled = n_strips * TILE_COLS
     if k_tiled < n_cols:
-        for q in range(q2):
-            row = B[q]
-            for i in range(n):
-                r = rho[q, i]
-                if r != 0.0:
-                    Gi = G[i]
-                    for k in range(k_tiled, n_cols):
-                        row[k] += r * Gi[k]
+        _accumulate_columns(rho, G, B, k_tiled)
 
 
 @njit(cache=True)

@@ -446,7 +446,7 @@ def run_cells(configs: list[SimulationConfig], trajectories: bool = False, test_
     results = _run_batch(configs, datas, parallel)
     shared = (time.perf_counter() - t0) / len(configs)
     outcomes = []
-    for config, result, own in zip(configs, results, prep):
+    for result, own in zip(results, prep):
         t0 = time.perf_counter()
         if isinstance(result, DivergenceError):
             outcome = {"metrics": {}, "diverged_at": result.step}
