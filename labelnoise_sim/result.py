@@ -146,6 +146,39 @@ class SimulationResult:
         tau = np.array([self.config.tau_pos, self.config.tau_neg])
         return ((1 - tau) * err + tau * (1 - err)).mean(axis=1)
 
+    # Export ------------------------------------------------------------------
+
+    def to_xarray(self):
+        """The trajectory as an ``xarray.Dataset`` with dimensions t, j, r, i.
+
+        Coordinates: ``t`` (recorded steps), ``j`` (+1, -1), ``r`` (filter),
+        ``i`` (sample). Holds the coefficients, outputs and per-sample losses,
+        the training curves and the labels; the parameters are in ``attrs``.
+        The test error is left out: ask for it on the result (it costs a Monte
+        Carlo integral per record). Needs the optional ``xarray`` package.
+        """
+        try:
+            import xarray as xr
+        except ImportError as exc:
+            raise ImportError("to_xarray() needs xarray: pip install 'labelnoise-sim[xarray]'") from exc
+        c, data = self.config, self.data
+        coords = {"t": self.t, "j": [1, -1], "r": np.arange(c.m), "i": np.arange(c.n)}
+        variables = {
+            "gamma": (("t", "j", "r"), self.gamma),
+            "rho": (("t", "j", "r", "i"), self.rho),
+            "outputs": (("t", "i"), self.outputs),
+            "sample_loss": (("t", "i"), self.sample_loss),
+            "train_loss": ("t", self.train_loss),
+            "train_acc_clean": ("t", self.train_acc_clean),
+            "train_acc_noisy": ("t", self.train_acc_noisy),
+            "train_acc_noisy_true": ("t", self.train_acc_noisy_true),
+            "y": ("i", data.y),
+            "y_noisy": ("i", data.y_noisy),
+            "is_noisy": ("i", data.is_noisy),
+        }
+        attrs = {k: v for k, v in self.config.to_dict().items() if k != "record"}
+        return xr.Dataset(variables, coords=coords, attrs=attrs)
+
     # Persistence -------------------------------------------------------------
 
     def save(self, path) -> Path:

@@ -97,3 +97,13 @@ def test_no_label_noise_has_no_noisy_samples():
 def test_every_public_name_is_importable_from_the_package():
     for name in labelnoise_sim.__all__:
         assert hasattr(labelnoise_sim, name), name
+
+
+def test_xarray_export_labels_every_dimension(default_run):
+    pytest.importorskip("xarray")
+    ds = default_run.to_xarray()
+    assert ds["rho"].dims == ("t", "j", "r", "i")
+    np.testing.assert_array_equal(ds["t"], default_run.t)
+    np.testing.assert_array_equal(ds["rho"].sel(j=-1), default_run.rho[:, 1])
+    np.testing.assert_array_equal(ds["train_acc_noisy"], default_run.train_acc_noisy)
+    assert ds.attrs["n"] == default_run.config.n and ds.attrs["noise"] == "isotropic"
