@@ -13,6 +13,12 @@ so a run in a batch does the very same floating-point operations as
 ``simulate()`` and its outputs are bit-identical to it, whatever the batch,
 the thread count or the order in which the threads take the runs. No BLAS is
 involved, so BLAS threading cannot change them either.
+
+numba's disk cache keys these compiled functions on the content of this file
+alone, not on the kernels they call: a change to ``run_dynamics`` must come
+with a change here, or a process with a filled cache keeps running the old
+kernel in batches (the bit-identity tests of tests/test_sweep.py catch it).
+The last such change: ``run_dynamics`` updates ρ G incrementally.
 """
 
 from __future__ import annotations
