@@ -15,11 +15,12 @@ by held-out error) and at the end.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
 import numpy as np
+
+from _docblock import fill_block
 
 from labelnoise_sim import analyze, selection_quality, simulate, simulate_holdout
 from labelnoise_sim.config import log_grid
@@ -114,12 +115,7 @@ def main(argv=None):
         + tables(args.seeds)
     ).rstrip() + "\n"
     if not args.no_write:
-        doc = DOC.read_text()
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-        if not pattern.search(doc):
-            raise SystemExit(f"{DOC} has no {START} ... {END} block to fill")
-        DOC.write_text(pattern.sub(lambda _: f"{START}\n{text}{END}", doc))
-        print(f"updated {DOC}")
+        fill_block(DOC, START, END, text)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import re
 import time
 from pathlib import Path
 
 import numpy as np
+
+from _docblock import fill_block
 
 from labelnoise_sim import analyze, simulate, simulate_holdout
 from labelnoise_sim.analysis import noise_vs_signal, stuck_samples
@@ -297,12 +298,7 @@ def main(argv=None):
     print("\n".join(lines[-10:]), flush=True)
     text = "\n".join(lines).rstrip() + "\n"
     if not args.no_write:
-        doc = DOC.read_text()
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-        if not pattern.search(doc):
-            raise SystemExit(f"{DOC} has no {START} ... {END} block to fill")
-        DOC.write_text(pattern.sub(lambda _: f"{START}\n{text}{END}", doc))
-        print(f"updated {DOC}")
+        fill_block(DOC, START, END, text)
 
 
 if __name__ == "__main__":
