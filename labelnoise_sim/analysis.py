@@ -32,6 +32,7 @@ __all__ = [
     "selection_quality",
     "record_index",
     "noise_vs_signal",
+    "own_class_noise",
     "filter_products",
     "stuck_samples",
     "roc_auc",
@@ -64,6 +65,16 @@ def _class_index(labels: np.ndarray) -> np.ndarray:
     return np.where(labels == 1, 0, 1)
 
 
+def own_class_noise(result, k=slice(None)) -> np.ndarray:
+    """max_r ρ̄_{ỹ_i, r, i}: the memorisation of each sample's noise patch by the filters of its observed label.
+
+    Shape (n,) for a record index ``k``; (K, n) over every record by default.
+    """
+    cls = _class_index(result.data.y_noisy)
+    own = result.rho[k][..., cls, :, np.arange(result.data.n)]  # (n, m) or (n, K, m)
+    return np.maximum(own.max(axis=-1), 0.0).T
+
+
 def noise_vs_signal(result, k: int):
     """Noise and signal coefficients of the noisy samples at record ``k``.
 
@@ -78,11 +89,8 @@ def noise_vs_signal(result, k: int):
     """
     data = result.data
     idx = np.flatnonzero(data.is_noisy)
-    noisy_cls = _class_index(data.y_noisy[idx])
-    true_cls = _class_index(data.y[idx])
-    rho_bar = np.maximum(result.rho[k], 0.0)  # (2, m, n)
-    noise = rho_bar[noisy_cls, :, idx].max(axis=1)
-    signal = result.gamma[k][true_cls].max(axis=1)
+    noise = own_class_noise(result, k)[idx]
+    signal = result.gamma[k][_class_index(data.y[idx])].max(axis=1)
     return noise, signal
 
 
@@ -366,8 +374,7 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     n_noisy = int(noisy.sum())
 
     if k1 is not None:
-        true_side = result.outputs[k1, noisy] * data.y[noisy] > 0
-        share = float(true_side.mean()) if n_noisy else None
+        share = float(result.train_acc_noisy_true[k1]) if n_noisy else None
         noise1, signal1 = noise_vs_signal(result, k1)
         beats1 = int((noise1 > signal1).sum())
         sel1 = selection_quality(result, int(t[k1]))

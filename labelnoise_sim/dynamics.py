@@ -134,14 +134,14 @@ def run(config: SimulationConfig, data: Data | None = None) -> SimulationResult:
     )
     if status >= 0:
         raise DivergenceError(int(status), config.eta)
-    return SimulationResult(
-        config=config,
-        data=data,
-        t=record_steps,
-        gamma=gamma.reshape(K, 2, m),
-        rho=rho.reshape(K, 2, m, n),
-        outputs=outputs,
-    )
+    return assemble_result(config, data, record_steps, gamma, rho, outputs)
+
+
+def assemble_result(config, data, t, gamma, rho, outputs) -> SimulationResult:
+    """A result from the kernel's arrays: gamma (K, 2m), rho (K, 2m, n), outputs (K, n)."""
+    K, m, n = len(t), config.m, config.n
+    return SimulationResult(config=config, data=data, t=t, gamma=gamma.reshape(K, 2, m),
+                            rho=rho.reshape(K, 2, m, n), outputs=outputs)
 
 
 def kernel_inputs(data: Data) -> tuple:

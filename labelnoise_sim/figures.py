@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import LOG2, analyze, record_index
+from .analysis import LOG2, analyze, own_class_noise, record_index
 from .generalization import DEFAULT_DRAWS
 
 __all__ = ["stage_figure", "save_figure", "twin_without_noise"]
@@ -81,20 +81,12 @@ def _panel_accuracy(ax, result, stages):
     ax.legend(loc="lower left", fontsize="x-small", framealpha=0.8)
 
 
-def _own_noise(result) -> np.ndarray:
-    """max_r ρ̄_{ỹ_i, r, i} for every sample and record, shape (K, n)."""
-    cls = np.where(result.data.y_noisy == 1, 0, 1)
-    rho_bar = np.maximum(result.rho, 0.0)  # (K, 2, m, n)
-    own = rho_bar[:, cls, :, np.arange(result.data.n)]  # (n, K, m)
-    return own.max(axis=2).T
-
-
 def _panel_coefficients(ax, result, stages):
     t = _time(result.t)
     gamma = result.gamma.max(axis=2)  # (K, 2): max_r γ_{j,r}
     ax.plot(t, gamma[:, 0], color="tab:green", label=r"signal $\max_r\gamma_{+1,r}$")
     ax.plot(t, gamma[:, 1], color="tab:green", ls="--", label=r"signal $\max_r\gamma_{-1,r}$")
-    own = _own_noise(result)
+    own = own_class_noise(result)  # (K, n)
     noisy = result.data.is_noisy
     for mask, color, name in ((~noisy, CLEAN, "clean"), (noisy, NOISY, "noisy")):
         if not mask.any():

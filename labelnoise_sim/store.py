@@ -49,6 +49,11 @@ def canonical_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
+def cell_result_path(store, index: int) -> Path:
+    """Where the store directory ``store`` keeps cell ``index``'s trajectory (it may not exist)."""
+    return Path(store) / "cells" / f"{index:06d}.npz"
+
+
 def _library_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -151,7 +156,7 @@ class SweepStore:
 
     def result_path(self, index: int) -> Path:
         """Path of cell ``index``'s trajectory file (it may not exist)."""
-        return self.cells / f"{index:06d}.npz"
+        return cell_result_path(self.path, index)
 
     def read(self, index: int, key: str, need_result: bool = False) -> dict | None:
         """The stored record of cell ``index``, or None if it is missing or damaged.

@@ -45,9 +45,9 @@ from ._validation import check_choice, check_int
 from .analysis import analyze
 from .config import SimulationConfig
 from .data import sample_data
-from .dynamics import DivergenceError, kernel_inputs, run, simulate
+from .dynamics import DivergenceError, assemble_result, kernel_inputs, run, simulate
 from .result import SimulationResult
-from .store import SweepStore, canonical_json
+from .store import SweepStore, canonical_json, cell_result_path
 
 __all__ = ["sweep", "SweepResult", "expand_grid", "BACKENDS", "SWEEP_PARAMETERS"]
 
@@ -96,10 +96,8 @@ class SweepResult:
         index = check_int("index", index, low=0, high=len(self.configs) - 1)
         if index in self._kept:
             return self._kept[index]
-        if self.store is not None and (self.store / "cells" / f"{index:06d}.npz").exists():
-            from .result import load
-
-            return load(self.store / "cells" / f"{index:06d}.npz")
+        if self.store is not None and cell_result_path(self.store, index).exists():
+            return SimulationResult.load(cell_result_path(self.store, index))
         return run(self.configs[index])
 
 
@@ -493,10 +491,7 @@ def _run_batch(configs, datas, parallel):
         if status[b] >= 0:
             results.append(DivergenceError(int(status[b]), config.eta))
             continue
-        results.append(SimulationResult(
-            config=config, data=data, t=record_steps.copy(),
-            gamma=gamma[b].reshape(K, 2, m), rho=rho[b].reshape(K, 2, m, n), outputs=outputs[b],
-        ))
+        results.append(assemble_result(config, data, record_steps.copy(), gamma[b], rho[b], outputs[b]))
     return results
 
 

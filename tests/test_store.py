@@ -138,6 +138,19 @@ def _finished_cells(store):
     return len(list((store / "cells").glob("*.json"))) if (store / "cells").exists() else 0
 
 
+def _reap(proc):
+    """SIGKILL the sweep if it still runs, then anything left in its session."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)  # the sweep's own process only, as a crash would
+    proc.wait()
+    # Workers notice that their parent died and exit; make sure nothing we started lingers.
+    time.sleep(0.2)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _kill_until_done(tmp_path, store, backend, kill_after):
     """Start the sweep; SIGKILL it once it has finished each count of cells in turn; then let it finish."""
     script = tmp_path / "killed_sweep.py"
@@ -154,15 +167,7 @@ def _kill_until_done(tmp_path, store, backend, kill_after):
                     break
                 time.sleep(0.01)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            # Workers notice that their parent died and exit; make sure nothing we started lingers.
-            time.sleep(0.2)
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _reap(proc)
         assert target is not None or proc.returncode == 0, "the last, uninterrupted run completes"
     return kills
 
@@ -213,13 +218,8 @@ def test_sigkill_at_random_moments_never_loses_or_corrupts_a_cell(tmp_path):
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        time.sleep(0.2)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
             pass
+        _reap(proc)
     resumed = sweep(KILLED_GRID, store=store, backend="serial", progress=False, **KILLED_FIXED)
     uninterrupted = sweep(KILLED_GRID, backend="serial", progress=False, **KILLED_FIXED)
     _same_table(resumed, uninterrupted)
