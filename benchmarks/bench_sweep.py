@@ -30,9 +30,9 @@ import time
 import numpy as np
 
 from labelnoise_sim import SimulationConfig, sweep
-from labelnoise_sim._batch_kernels import run_batch
+from labelnoise_sim._kernels import run_batch
 from labelnoise_sim.data import sample_data
-from labelnoise_sim.dynamics import kernel_inputs
+from labelnoise_sim.dynamics import kernel_statistics
 
 
 def best_of(fn, repeats):
@@ -56,9 +56,7 @@ def numpy_rates(n, m):
 
 def kernel_time(configs):
     """Seconds of one batched kernel call over all cells (compiled beforehand)."""
-    inputs = [kernel_inputs(sample_data(c)) for c in configs]
-    stacked = [np.ascontiguousarray(np.stack([inp[k] for inp in inputs])) for k in range(9)]
-    jsign = inputs[0][9]
+    stats = kernel_statistics([sample_data(c) for c in configs])
     c0 = configs[0]
     rec = c0.record_steps
     C, K, q2, n = len(configs), len(rec), 2 * c0.m, c0.n
@@ -66,7 +64,7 @@ def kernel_time(configs):
     out = (np.empty((C, K, q2)), np.empty((C, K, q2, n)), np.empty((C, K, n)), np.empty(C, dtype=np.int64))
 
     def call(steps):
-        run_batch(*stacked, jsign, c0.m, eta, steps, rec[rec <= steps], *out)
+        run_batch(stats, eta, steps, rec[rec <= steps], *out)
 
     call(1)
     elapsed = best_of(lambda: call(c0.steps), 2)

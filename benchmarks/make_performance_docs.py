@@ -345,8 +345,8 @@ temporary cache directory, then again with that cache filled.
   copied once into contiguous 8-column strips (64-byte aligned, so no 8-double
   row straddles two cache lines), three strips (in blocks of 256 rows) stay in
   cache while every row of B gathers its active rows from them, and each 8-column piece of the sum lives
-  in a vector register (a small LLVM intrinsic, `labelnoise_sim/_kernels.py`:
-  numba does not run LLVM's SLP vectoriser). At the default size a step takes
+  in a vector register (an 8-lane vector type with five one-line primitives,
+  `labelnoise_sim/_kernels.py`: numba does not run LLVM's SLP vectoriser). At the default size a step takes
   {us_step} µs, against 32.6 µs when every step recomputed the product with the
   register-tiled dense kernel (itself about twice as fast as the plain loop).
 - **Fixed order, any blocking; drift measured.** Each sum over i runs in

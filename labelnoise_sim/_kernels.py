@@ -6,7 +6,8 @@ order (q < m is j = +1):
     gamma[q]     signal coefficient γ_{j,r}
     rho[q, i]    noise coefficient ρ_{j,r,i}
 
-Fixed statistics (all derived from the Gram matrix, see ``data.Data``):
+Fixed statistics (all derived from the Gram matrix, see ``data.Data``), held
+for a batch of runs by :class:`Statistics`:
 
     a0[q]     = ⟨w_q⁽⁰⁾, μ⟩                b0[q, k] = ⟨w_q⁽⁰⁾, ξ_k⟩
     c[i]      = ⟨ξ_i, μ⟩ / ‖ξ_i‖²          e[k]     = ⟨μ, ξ_k⟩ / ‖μ‖²
@@ -26,6 +27,19 @@ term ρ G of B up to date by adding each step's change (a sum over the active
 i, formed the same way) instead of recomputing it, so it follows the
 composed step functions to rounding, not bit for bit (see its docstring).
 
+Speed comes from 8-lane vectors (:data:`vector`) handled by five one-line
+primitives, ``vload``, ``vstore``, ``vbroadcast``, ``vmul`` and ``vadd``, used
+from plain loops: a tile of B held in a few vectors for a whole sum over i
+is what keeps the (2m×n)·(n×n) product from being bound by loads and stores
+of B, and numba neither runs LLVM's SLP vectoriser nor knows that B does not
+alias G. Each primitive is also an ordinary NumPy function of 8-element
+arrays, which is what runs under ``NUMBA_DISABLE_JIT=1``: every kernel here
+then executes as plain Python with the same operations, in the same order.
+
+All kernels live in this one file because numba's disk cache checks a
+compiled function against its own source file only: a kernel calling a
+kernel of another file could keep running a stale compiled copy of it.
+
 Everything here takes plain arrays and scalars; inputs are trusted (the
 public functions validate them).
 """
@@ -33,175 +47,142 @@ public functions validate them).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba import njit, prange, types
+from numba.extending import intrinsic, models, overload, register_model
 
-__all__ = ["products", "network_outputs", "update", "run_dynamics", "misclassified_draws"]
+__all__ = [
+    "Statistics",
+    "accumulate_product",
+    "products",
+    "network_outputs",
+    "update",
+    "run_dynamics",
+    "run_batch",
+    "run_batch_serial",
+    "misclassified_draws",
+]
 
-#: Columns of B per register tile: one 8-double vector (a zmm register with
-#: AVX-512, two ymm registers with AVX2).
-TILE_COLS = 8
-#: Rows of B per register tile: each G vector loaded is used this many times.
-TILE_ROWS = 4
+#: Lanes of a vector: one zmm register with AVX-512, two ymm registers with AVX2.
+LANES = 8
 
 
-def _make_tile(rows: int):
-    """An intrinsic adding ρ[q:q+rows, :] · G[i_g:i_g+n, k_g:k_g+8] to B[q:q+rows, k_b:k_b+8].
+# 8-lane vectors -----------------------------------------------------------
 
-    Why an intrinsic: the (2m×n)·(n×n) product is bound by how often B is
-    loaded and stored unless a tile of B stays in registers for the whole sum
-    over i. numba does not run LLVM's SLP vectoriser and cannot tell LLVM that
-    B does not alias G, so plain loops keep B in memory. Here the tile lives
-    in ``rows`` vector registers; each term is a vector multiply by the
-    broadcast ρ[q, i] and a vector add, in ascending i, exactly as the scalar
-    loop would do it. Needs C-contiguous float64 arrays.
+
+class _VectorType(types.Type):
+    def __init__(self):
+        super().__init__(name=f"float64x{LANES}")
+
+
+#: numba type of an LLVM vector of 8 doubles; in plain Python, an ndarray of 8.
+vector = _VectorType()
+
+
+@register_model(_VectorType)
+class _VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, ir.VectorType(ir.DoubleType(), LANES))
+
+
+def vload(a, i):
+    """Elements i..i+7 of the C-contiguous float64 array ``a`` (flat index), as a vector."""
+    return a.reshape(-1)[i : i + LANES].copy()
+
+
+def vstore(a, i, v):
+    """Write the vector ``v`` to elements i..i+7 of the C-contiguous array ``a`` (flat index)."""
+    a.reshape(-1)[i : i + LANES] = v
+
+
+def vbroadcast(x):
+    """The scalar ``x`` in every lane."""
+    return np.full(LANES, x, dtype=np.float64)
+
+
+def vmul(u, v):
+    """Lane-wise product, rounded once per lane."""
+    return u * v
+
+
+def vadd(u, v):
+    """Lane-wise sum, rounded once per lane."""
+    return u + v
+
+
+def _lanes_at(context, builder, array_type, array, i):
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(builder.gep(data, [i]), ir.VectorType(ir.DoubleType(), LANES).as_pointer())
+
+
+def _is_c_float_array(a):
+    return isinstance(a, types.Array) and a.layout == "C" and a.dtype == types.float64
+
+
+@intrinsic
+def _vload(typingctx, a, i):
+    def codegen(context, builder, sig, args):
+        return builder.load(_lanes_at(context, builder, sig.args[0], args[0], args[1]), align=8)
+
+    return (vector(a, i), codegen) if _is_c_float_array(a) else None
+
+
+@intrinsic
+def _vstore(typingctx, a, i, v):
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _lanes_at(context, builder, sig.args[0], args[0], args[1]), align=8)
+        return context.get_dummy_value()
+
+    return (types.void(a, i, vector), codegen) if _is_c_float_array(a) else None
+
+
+@intrinsic
+def _vbroadcast(typingctx, x):
+    def codegen(context, builder, sig, args):
+        lanes = ir.VectorType(ir.DoubleType(), LANES)
+        first = builder.insert_element(ir.Constant(lanes, ir.Undefined), args[0], ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(first, first, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
+
+    return vector(types.float64), codegen
+
+
+@intrinsic
+def _vmul(typingctx, u, v):
+    return vector(vector, vector), lambda context, builder, sig, args: builder.fmul(*args)
+
+
+@intrinsic
+def _vadd(typingctx, u, v):
+    return vector(vector, vector), lambda context, builder, sig, args: builder.fadd(*args)
+
+
+# In compiled code each primitive is its intrinsic, whatever the argument types.
+overload(vload)(lambda a, i: lambda a, i: _vload(a, i))
+overload(vstore)(lambda a, i, v: lambda a, i, v: _vstore(a, i, v))
+overload(vbroadcast)(lambda x: lambda x: _vbroadcast(x))
+overload(vmul)(lambda u, v: lambda u, v: _vmul(u, v))
+overload(vadd)(lambda u, v: lambda u, v: _vadd(u, v))
+
+
+# The dense product B += ρ G ------------------------------------------------
+
+
+def accumulate_product(rho, G, B):
+    """B += ρ G, each sum over i in ascending order; shapes (Q, n), (n, N), (Q, N).
+
+    This plain-loop body is the definition, and what non-contiguous operands
+    run; C-contiguous float64 operands run ``_accumulate_tiled``, which adds
+    the same terms in the same order.
     """
-
-    @intrinsic
-    def tile(typingctx, rho, G, B, q, i_g, k_g, k_b):
-        sig = types.void(rho, G, B, q, i_g, k_g, k_b)
-
-        def codegen(context, builder, signature, args):
-            rho_a, G_a, B_a = (
-                context.make_array(ty)(context, builder, value)
-                for ty, value in zip(signature.args[:3], args[:3])
-            )
-            q0, ig0, kg0, kb0 = args[3], args[4], args[5], args[6]
-            intp = context.get_value_type(types.intp)
-            vec = ir.VectorType(ir.DoubleType(), TILE_COLS)
-            undef = ir.Constant(vec, ir.Undefined)
-            splat = ir.Constant(ir.VectorType(ir.IntType(32), TILE_COLS), [0] * TILE_COLS)
-            n = builder.extract_value(rho_a.shape, 1)
-            ld_g = builder.extract_value(G_a.shape, 1)
-            ld_b = builder.extract_value(B_a.shape, 1)
-
-            def vector_at(array, offset):
-                return builder.bitcast(builder.gep(array.data, [offset]), vec.as_pointer())
-
-            rho_rows, b_ptrs, acc = [], [], []
-            for a in range(rows):
-                q = builder.add(q0, ir.Constant(intp, a))
-                rho_rows.append(builder.mul(q, n))
-                b_ptrs.append(vector_at(B_a, builder.add(builder.mul(q, ld_b), kb0)))
-                slot = cgutils.alloca_once(builder, vec)  # promoted to a register by LLVM
-                builder.store(builder.load(b_ptrs[a], align=8), slot)
-                acc.append(slot)
-            with cgutils.for_range(builder, n) as loop:
-                i = loop.index
-                g_row = builder.add(ig0, i)
-                g = builder.load(vector_at(G_a, builder.add(builder.mul(g_row, ld_g), kg0)), align=8)
-                for a in range(rows):
-                    r = builder.load(builder.gep(rho_a.data, [builder.add(rho_rows[a], i)]))
-                    r = builder.shuffle_vector(
-                        builder.insert_element(undef, r, ir.Constant(ir.IntType(32), 0)), undef, splat
-                    )
-                    builder.store(builder.fadd(builder.load(acc[a]), builder.fmul(r, g)), acc[a])
-            for a in range(rows):
-                builder.store(builder.load(acc[a]), b_ptrs[a], align=8)
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    return tile
-
-
-_tile_block = _make_tile(TILE_ROWS)
-_tile_pair = _make_tile(2)
-_tile_row = _make_tile(1)
-
-
-#: Strips of G (8 columns each) per gather: the index and the weight of a
-#: term, loaded once, serve this many vectors, and as many independent sums
-#: hide the latency of the additions.
-GATHER_STRIPS = 3
-#: Rows of G per block of a gather: GATHER_STRIPS strips of this many rows
-#: (48 KB) stay in cache while every row of P gathers from them. Unblocked,
-#: at n = 1600 (300 KB) the gathers were slower than the dense product.
-GATHER_BLOCK = 256
-
-
-def _make_gather(strips_per_tile: int):
-    """An intrinsic adding j · Σ_p w[i_p] G[i_p, cols] to P[q, cols], i_p = idx[q, first + p], p < count.
-
-    cols are the 8·strips_per_tile columns of the strips s0, s0 + 1, ... of G,
-    read from ``pack_strips(G)`` (strip s is strips[s n : (s + 1) n]).
-
-    The sparse counterpart of ``_make_tile``: a step changes ρ only where a
-    filter is active, so the change of ρ G sums only the active rows of G,
-    listed in row q of ``idx`` (int32). The sum of each vector lives in a register, starts at
-    zero and takes the terms in list order, one rounded multiply and one
-    rounded add each; it is then multiplied by j = ±1 (exact) and added to P.
-    Needs C-contiguous arrays.
-    """
-
-    @intrinsic
-    def gather(typingctx, idx, first, count, w, strips, P, q, s0, j):
-        sig = types.void(idx, first, count, w, strips, P, q, s0, j)
-
-        def codegen(context, builder, signature, args):
-            idx_a, w_a, S_a, P_a = (
-                context.make_array(signature.args[a])(context, builder, args[a]) for a in (0, 3, 4, 5)
-            )
-            first_v, count_v, q0, s_first, j_v = args[1], args[2], args[6], args[7], args[8]
-            intp = context.get_value_type(types.intp)
-            vec = ir.VectorType(ir.DoubleType(), TILE_COLS)
-            undef = ir.Constant(vec, ir.Undefined)
-            splat = ir.Constant(ir.VectorType(ir.IntType(32), TILE_COLS), [0] * TILE_COLS)
-            n = builder.extract_value(P_a.shape, 1)
-
-            def const(v):
-                return ir.Constant(intp, v)
-
-            def vector_at(array, offset):
-                return builder.bitcast(builder.gep(array.data, [offset]), vec.as_pointer())
-
-            def broadcast(x):
-                return builder.shuffle_vector(
-                    builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0)), undef, splat
-                )
-
-            strips_at = [builder.add(s_first, const(v)) for v in range(strips_per_tile)]
-            acc = []
-            for _ in strips_at:
-                slot = cgutils.alloca_once(builder, vec)  # promoted to a register by LLVM
-                builder.store(ir.Constant(vec, [0.0] * TILE_COLS), slot)
-                acc.append(slot)
-            list_start = builder.add(builder.mul(q0, builder.extract_value(idx_a.shape, 1)), first_v)
-            with cgutils.for_range(builder, count_v) as loop:
-                i = builder.load(builder.gep(idx_a.data, [builder.add(list_start, loop.index)]))
-                i = context.cast(builder, i, signature.args[0].dtype, types.intp)
-                r = broadcast(builder.load(builder.gep(w_a.data, [i])))
-                for s, slot in zip(strips_at, acc):
-                    row = builder.add(builder.mul(s, n), i)
-                    g = builder.load(vector_at(S_a, builder.mul(row, const(TILE_COLS))), align=8)
-                    builder.store(builder.fadd(builder.load(slot), builder.fmul(r, g)), slot)
-            jv = broadcast(j_v)
-            for s, slot in zip(strips_at, acc):
-                p_ptr = vector_at(P_a, builder.add(builder.mul(q0, n), builder.mul(s, const(TILE_COLS))))
-                total = builder.fmul(jv, builder.load(slot))
-                builder.store(builder.fadd(builder.load(p_ptr, align=8), total), p_ptr, align=8)
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    return gather
-
-
-_gather_wide = _make_gather(GATHER_STRIPS)
-_gather_one = _make_gather(1)
-
-
-def _accumulate_product(rho, G, B):
-    """B += ρ G, each sum over i in ascending order; shapes (Q, n), (n, N), (Q, N)."""
+    _accumulate_columns(rho, G, B, 0)
 
 
 @njit(cache=True)
 def _accumulate_columns(rho, G, B, k_start):
-    """B[:, k_start:] += ρ G[:, k_start:] in plain loops (any layout; the columns the tiles leave)."""
+    """B[:, k_start:] += ρ G[:, k_start:] in plain loops (any layout; also the columns the tiles leave)."""
     q2, n = rho.shape
     n_cols = B.shape[1]
     for q in range(q2):
@@ -214,47 +195,89 @@ def _accumulate_columns(rho, G, B, k_start):
                     row[k] += r * Gi[k]
 
 
-def _accumulate_product_loops(rho, G, B):
-    _accumulate_columns(rho, G, B, 0)
+@njit(cache=True)
+def _accumulate_tiled(rho, G, B):
+    """``accumulate_product`` with tiles of B in vectors: 4 rows × 8 columns, leftover rows in 2s and 1s.
+
+    One strip of G (n × 8) stays in cache while every block of rows uses it;
+    two independent sums for the leftover rows hide more of the latency of
+    the additions than one.
+    """
+    q2 = rho.shape[0]
+    n_cols = B.shape[1]
+    k_tiled = n_cols - n_cols % LANES
+    for k in range(0, k_tiled, LANES):
+        q = 0
+        while q + 4 <= q2:
+            _tile4(rho, G, B, q, k)
+            q += 4
+        while q + 2 <= q2:
+            _tile2(rho, G, B, q, k)
+            q += 2
+        if q < q2:
+            _tile1(rho, G, B, q, k)
+    if k_tiled < n_cols:
+        _accumulate_columns(rho, G, B, k_tiled)
 
 
-@overload(_accumulate_product, jit_options={"cache": True})
-def _accumulate_product_impl(rho, G, B):
-    contiguous = all(
-        isinstance(a, types.Array) and a.layout == "C" and a.ndim == 2 and a.dtype == types.float64
-        for a in (rho, G, B)
-    )
-    if not contiguous:
-        return _accumulate_product_loops
+@njit(cache=True)
+def _tile4(rho, G, B, q, k):
+    """B[q:q+4, k:k+8] += ρ[q:q+4] G[:, k:k+8], the four sums held in vectors."""
+    n, ld_g, ld_b = rho.shape[1], G.shape[1], B.shape[1]
+    b0, b1, b2, b3 = q * ld_b + k, (q + 1) * ld_b + k, (q + 2) * ld_b + k, (q + 3) * ld_b + k
+    s0, s1, s2, s3 = vload(B, b0), vload(B, b1), vload(B, b2), vload(B, b3)
+    for i in range(n):
+        g = vload(G, i * ld_g + k)
+        s0 = vadd(s0, vmul(vbroadcast(rho[q, i]), g))
+        s1 = vadd(s1, vmul(vbroadcast(rho[q + 1, i]), g))
+        s2 = vadd(s2, vmul(vbroadcast(rho[q + 2, i]), g))
+        s3 = vadd(s3, vmul(vbroadcast(rho[q + 3, i]), g))
+    vstore(B, b0, s0)
+    vstore(B, b1, s1)
+    vstore(B, b2, s2)
+    vstore(B, b3, s3)
 
-    def tiled(rho, G, B):
-        q2, n = rho.shape
-        n_cols = B.shape[1]
-        q_tiled = q2 - q2 % TILE_ROWS
-        k_tiled = n_cols - n_cols % TILE_COLS
-        for k in range(0, k_tiled, TILE_COLS):
-            # One strip of G (n × 8) stays in cache while every block of rows uses it.
-            for q in range(0, q_tiled, TILE_ROWS):
-                _tile_block(rho, G, B, q, 0, k, k)
-            # Leftover rows in pairs: two independent sums hide more of the
-            # latency of the additions than one.
-            q = q_tiled
-            while q + 2 <= q2:
-                _tile_pair(rho, G, B, q, 0, k, k)
-                q += 2
-            if q < q2:
-                _tile_row(rho, G, B, q, 0, k, k)
-        if k_tiled < n_cols:
-            _accumulate_columns(rho, G, B, k_tiled)
 
-    return tiled
+@njit(cache=True)
+def _tile2(rho, G, B, q, k):
+    """``_tile4`` for two rows."""
+    n, ld_g, ld_b = rho.shape[1], G.shape[1], B.shape[1]
+    b0, b1 = q * ld_b + k, (q + 1) * ld_b + k
+    s0, s1 = vload(B, b0), vload(B, b1)
+    for i in range(n):
+        g = vload(G, i * ld_g + k)
+        s0 = vadd(s0, vmul(vbroadcast(rho[q, i]), g))
+        s1 = vadd(s1, vmul(vbroadcast(rho[q + 1, i]), g))
+    vstore(B, b0, s0)
+    vstore(B, b1, s1)
+
+
+@njit(cache=True)
+def _tile1(rho, G, B, q, k):
+    """``_tile4`` for one row."""
+    n, ld_g, ld_b = rho.shape[1], G.shape[1], B.shape[1]
+    b0 = q * ld_b + k
+    s0 = vload(B, b0)
+    for i in range(n):
+        s0 = vadd(s0, vmul(vbroadcast(rho[q, i]), vload(G, i * ld_g + k)))
+    vstore(B, b0, s0)
+
+
+@overload(accumulate_product, jit_options={"cache": True})
+def _accumulate_product_compiled(rho, G, B):
+    if all(_is_c_float_array(a) and a.ndim == 2 for a in (rho, G, B)):
+        return lambda rho, G, B: _accumulate_tiled(rho, G, B)
+    return lambda rho, G, B: _accumulate_columns(rho, G, B, 0)
+
+
+# One step, as three functions ---------------------------------------------
 
 
 @njit(cache=True)
 def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
     """Fill A (2m,) and B (2m, n) from the coefficients; O(m n²)."""
     _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B)
-    _accumulate_product(rho, G, B)
+    accumulate_product(rho, G, B)
 
 
 @njit(cache=True)
@@ -285,28 +308,6 @@ def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
             s += rho[q, i] * c[i]
         A[q] = s
         q += 1
-
-
-@njit(cache=True)
-def pack_strips(G):
-    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c].
-
-    Read in place, the rows of a strip lie a whole row of G apart and, for
-    many n, fall into a few cache sets; packed once per run, each strip is
-    one contiguous block.
-    """
-    n, n_cols = G.shape
-    size = (n_cols // TILE_COLS) * n * TILE_COLS
-    # Aligned to 64 bytes, so that no 8-double row of a strip straddles two
-    # cache lines (numba's allocations are only 32-byte aligned).
-    buffer = np.empty(size + TILE_COLS)
-    start = (-buffer.ctypes.data % 64) // 8
-    strips = buffer[start : start + size].reshape(((n_cols // TILE_COLS) * n, TILE_COLS))
-    for s in range(n_cols // TILE_COLS):
-        for i in range(n):
-            for col in range(TILE_COLS):
-                strips[s * n + i, col] = G[i, s * TILE_COLS + col]
-    return strips
 
 
 @njit(cache=True)
@@ -374,6 +375,79 @@ def _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale
             row_rho[i] += j * w[i] if row_b[i] > 0.0 else 0.0
 
 
+# The incremental product: P += Δρ G over the active pairs --------------------
+
+#: Strips of G (8 columns each) per gather: the index and the weight of a
+#: term, loaded once, serve this many vectors, and as many independent sums
+#: hide the latency of the additions.
+GATHER_STRIPS = 3
+#: Rows of G per block of a gather: GATHER_STRIPS strips of this many rows
+#: (48 KB) stay in cache while every row of P gathers from them. Unblocked,
+#: at n = 1600 (300 KB) the gathers were slower than the dense product.
+GATHER_BLOCK = 256
+
+
+@njit(cache=True)
+def pack_strips(G):
+    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c].
+
+    Read in place, the rows of a strip lie a whole row of G apart and, for
+    many n, fall into a few cache sets; packed once per run, each strip is
+    one contiguous block.
+    """
+    n, n_cols = G.shape
+    size = (n_cols // LANES) * n * LANES
+    # Aligned to 64 bytes, so that no 8-double row of a strip straddles two
+    # cache lines (numba's allocations are only 32-byte aligned).
+    buffer = np.empty(size + LANES)
+    start = (-buffer.ctypes.data % 64) // 8
+    strips = buffer[start : start + size].reshape(((n_cols // LANES) * n, LANES))
+    for s in range(n_cols // LANES):
+        for i in range(n):
+            for col in range(LANES):
+                strips[s * n + i, col] = G[i, s * LANES + col]
+    return strips
+
+
+@njit(cache=True)
+def _gather3(idx, first, stop, w, strips, P, q, s, j):
+    """P[q, cols] += j Σ_p w[i_p] G[i_p, cols] over i_p = idx[q, p], first <= p < stop; 3 strips s, s+1, s+2.
+
+    The sum of each vector starts at zero and takes the terms in list order,
+    one rounded multiply and one rounded add each; it is then multiplied by
+    j = ±1 (exact) and added to P. idx is unsigned, so that indexing w by it
+    needs no check for negative indices.
+    """
+    n = P.shape[1]
+    base = s * n * LANES
+    acc0, acc1, acc2 = vbroadcast(0.0), vbroadcast(0.0), vbroadcast(0.0)
+    for p in range(first, stop):
+        i = idx[q, p]
+        r = vbroadcast(w[i])
+        at = base + i * LANES
+        acc0 = vadd(acc0, vmul(r, vload(strips, at)))
+        acc1 = vadd(acc1, vmul(r, vload(strips, at + n * LANES)))
+        acc2 = vadd(acc2, vmul(r, vload(strips, at + 2 * n * LANES)))
+    jv = vbroadcast(j)
+    at = q * n + s * LANES
+    vstore(P, at, vadd(vload(P, at), vmul(jv, acc0)))
+    vstore(P, at + LANES, vadd(vload(P, at + LANES), vmul(jv, acc1)))
+    vstore(P, at + 2 * LANES, vadd(vload(P, at + 2 * LANES), vmul(jv, acc2)))
+
+
+@njit(cache=True)
+def _gather1(idx, first, stop, w, strips, P, q, s, j):
+    """``_gather3`` for the one strip s."""
+    n = P.shape[1]
+    base = s * n * LANES
+    acc = vbroadcast(0.0)
+    for p in range(first, stop):
+        i = idx[q, p]
+        acc = vadd(acc, vmul(vbroadcast(w[i]), vload(strips, base + i * LANES)))
+    at = q * n + s * LANES
+    vstore(P, at, vadd(vload(P, at), vmul(vbroadcast(j), acc)))
+
+
 @njit(cache=True)
 def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     """P += Δρ G, for the increment Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ.
@@ -381,8 +455,8 @@ def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     ΔP[q] = j_q Σ_{i active} w_i G[i]: only the active rows of G are read
     (G also given as ``pack_strips(G)``). The sum runs over the blocks of
     GATHER_BLOCK consecutive i in order; within a block, over the active i in
-    ascending order as ``_make_gather`` describes, the block's sum then added
-    to P. idx (2m, n) int32 is scratch.
+    ascending order as ``_gather3`` describes, the block's sum then added to
+    P. idx (2m, n) uint32 is scratch.
     """
     q2, n = B.shape
     n_blocks = (n + GATHER_BLOCK - 1) // GATHER_BLOCK
@@ -399,34 +473,61 @@ def _accumulate_increment(B, w, jsign, strips, G, P, idx):
             row_idx[count] = i
             count += row_b[i] > 0.0
         starts[q, n_blocks] = count
-    n_strips = n // TILE_COLS
+    n_strips = n // LANES
     s = 0
     while s + GATHER_STRIPS <= n_strips:
         for b in range(n_blocks):
             for q in range(q2):
-                _gather_wide(idx, starts[q, b], starts[q, b + 1] - starts[q, b], w, strips, P, q, s, jsign[q])
+                _gather3(idx, starts[q, b], starts[q, b + 1], w, strips, P, q, s, jsign[q])
         s += GATHER_STRIPS
     while s < n_strips:
         for b in range(n_blocks):
             for q in range(q2):
-                _gather_one(idx, starts[q, b], starts[q, b + 1] - starts[q, b], w, strips, P, q, s, jsign[q])
+                _gather1(idx, starts[q, b], starts[q, b + 1], w, strips, P, q, s, jsign[q])
         s += 1
     # Columns left over by the strips: the same sums, in plain loops.
     for q in range(q2):
-        row_idx = idx[q]
-        for col in range(n_strips * TILE_COLS, n):
+        for col in range(n_strips * LANES, n):
             for b in range(n_blocks):
                 total = 0.0
                 for p in range(starts[q, b], starts[q, b + 1]):
-                    i = row_idx[p]
+                    i = idx[q, p]
                     total += w[i] * G[i, col]
                 P[q, col] += jsign[q] * total
 
 
+# Whole runs -----------------------------------------------------------------
+
+
+class Statistics(NamedTuple):
+    """The fixed statistics of a batch of C runs of equal n and m, run index first.
+
+    Built by ``dynamics.kernel_statistics``; every field is C-contiguous float64.
+    """
+
+    a0: np.ndarray  #: (C, 2m)     ⟨w_q⁽⁰⁾, μ⟩
+    b0: np.ndarray  #: (C, 2m, n)  ⟨w_q⁽⁰⁾, ξ_k⟩
+    c: np.ndarray  #: (C, n)       ⟨ξ_i, μ⟩ / ‖ξ_i‖²
+    e: np.ndarray  #: (C, n)       ⟨μ, ξ_k⟩ / ‖μ‖²
+    G: np.ndarray  #: (C, n, n)    ⟨ξ_i, ξ_k⟩ / ‖ξ_i‖²
+    mu_sq: np.ndarray  #: (C,)     ‖μ‖²
+    xi_sq: np.ndarray  #: (C, n)   ‖ξ_i‖²
+    y: np.ndarray  #: (C, n)       true labels ±1
+    y_noisy: np.ndarray  #: (C, n) observed labels ±1
+
+
 @njit(cache=True)
-def run_dynamics(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, steps, record_steps,
-                 gamma_out, rho_out, f_out):
-    """Run ``steps`` gradient steps from γ = ρ = 0, recording at ``record_steps``.
+def class_signs(m):
+    """j of every filter q: +1 for q < m, -1 after; shape (2m,)."""
+    jsign = np.empty(2 * m)
+    jsign[:m] = 1.0
+    jsign[m:] = -1.0
+    return jsign
+
+
+@njit(cache=True, nogil=True)
+def run_dynamics(stats, b, eta, steps, record_steps, gamma_out, rho_out, f_out):
+    """Run ``steps`` gradient steps of run ``b`` of ``stats`` from γ = ρ = 0, recording at ``record_steps``.
 
     record_steps : sorted int64 (K,), within [0, steps]
     gamma_out (K, 2m), rho_out (K, 2m, n), f_out (K, n) : filled in place.
@@ -443,8 +544,12 @@ def run_dynamics(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, steps
     outputs differ by 2e-15 (relative) after 2,000 steps at the default size
     and by 2.4e-14 after 10⁵, growing about as √t (tests/test_kernels.py).
     """
+    a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
+    mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
     n = y.shape[0]
-    q2 = 2 * m
+    q2 = a0.shape[0]
+    m = q2 // 2
+    jsign = class_signs(m)
     gamma = np.zeros(q2)
     rho = np.zeros((q2, n))
     P = np.zeros((q2, n))  # ρ G, with ρ = 0 at t = 0
@@ -453,7 +558,7 @@ def run_dynamics(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, steps
     f = np.empty(n)
     g = np.empty(n)
     w = np.empty(n)
-    idx = np.empty((q2, n), np.int32)
+    idx = np.empty((q2, n), np.uint32)
     strips = pack_strips(G)
     scale = eta / (n * m)
     k = 0
@@ -480,6 +585,35 @@ def run_dynamics(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, steps
     return -1
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def run_batch(stats, eta, steps, record_steps, gamma_out, rho_out, f_out, status):
+    """Run every run of the batch, in parallel over runs (numba threads).
+
+    eta (C,); gamma_out (C, K, 2m), rho_out (C, K, 2m, n), f_out (C, K, n),
+    status (C,) int64, filled in place: status[b] is -1 when run b finished,
+    else the first step at which its outputs stopped being finite.
+
+    Each run is ``run_dynamics`` itself, so its outputs are bit-identical to
+    a run alone, whatever the batch, the thread count or the order in which
+    the threads take the runs; no BLAS is involved.
+    """
+    for b in prange(eta.shape[0]):
+        status[b] = run_dynamics(stats, b, eta[b], steps, record_steps, gamma_out[b], rho_out[b], f_out[b])
+
+
+@njit(cache=True, nogil=True)
+def run_batch_serial(stats, eta, steps, record_steps, gamma_out, rho_out, f_out, status):
+    """As :func:`run_batch`, on the calling thread only.
+
+    For single runs and for callers that are already parallel (worker
+    processes, Dask worker threads): it starts no threads and releases the GIL.
+    """
+    for b in range(eta.shape[0]):
+        status[b] = run_dynamics(stats, b, eta[b], steps, record_steps, gamma_out[b], rho_out[b], f_out[b])
+
+
+# Test error ------------------------------------------------------------------
+
 #: Draws per block of the test-error Monte Carlo: a block's projections stay in cache.
 DRAW_BLOCK = 256
 
@@ -501,7 +635,7 @@ def misclassified_draws(root, z_t, sigma_xi, s_pos, s_neg, m):
         width = min(DRAW_BLOCK, S - start)
         block = np.ascontiguousarray(z_t[:, start : start + width])
         Z = np.zeros((q2, width))
-        _accumulate_product(root, block, Z)
+        accumulate_product(root, block, Z)
         h_pos = np.zeros(width)
         h_neg = np.zeros(width)
         for r in range(m):

@@ -15,11 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
+from ._validation import check_choice
 from .config import SimulationConfig
 from .data import Data, sample_data
 from .result import SimulationResult
 
-__all__ = ["simulate", "run", "DivergenceError"]
+__all__ = ["simulate", "run", "run_many", "DivergenceError"]
 
 
 class DivergenceError(FloatingPointError):
@@ -116,44 +117,105 @@ def simulate(
 
 
 def run(config: SimulationConfig, data: Data | None = None) -> SimulationResult:
-    """Run the dynamics for a validated ``config``.
+    """Run the dynamics for a validated ``config``: :func:`run_many` with one configuration.
 
     ``data`` defaults to the draw that ``config`` (its seed) determines; pass
     another :class:`Data` to train on given statistics.
     """
-    if data is None:
-        data = sample_data(config)
-    inputs = kernel_inputs(data)
-    record_steps = config.record_steps
-    K, m, n = record_steps.shape[0], config.m, config.n
-    gamma = np.empty((K, 2 * m))
-    rho = np.empty((K, 2 * m, n))
-    outputs = np.empty((K, n))
-    status = _kernels.run_dynamics(
-        *inputs, m, config.eta, config.steps, record_steps, gamma, rho, outputs
+    return run_many([config], None if data is None else [data])[0]
+
+
+def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "raise") -> list:
+    """Run the dynamics of several validated configurations; one result each, in order.
+
+    Configurations of equal shape (n, m, steps and recorded steps) run as one
+    batch in the kernel, in parallel over numba threads when ``parallel`` is
+    true and the batch has more than one run. A run does the very same
+    floating-point operations whatever its batch, so every result is
+    bit-identical to ``run(config)``.
+
+    Parameters
+    ----------
+    configs : sequence of SimulationConfig
+    datas : sequence of Data, optional
+        The data of each run; by default each config's own draw.
+    parallel : bool
+        Use numba threads across the runs of a batch (``False`` for callers
+        that are parallel already, such as worker processes).
+    diverged : {"raise", "return"}
+        What a run that leaves the floating-point range gives: raise its
+        :class:`DivergenceError`, or return it in place of the result.
+
+    Returns
+    -------
+    list of SimulationResult (or DivergenceError, with ``diverged="return"``)
+    """
+    configs = list(configs)
+    diverged = check_choice("diverged", diverged, ("raise", "return"))
+    if datas is None:
+        datas = [sample_data(config) for config in configs]
+    elif len(datas) != len(configs):
+        raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
+    batches: dict[tuple, list[int]] = {}
+    for index, config in enumerate(configs):
+        batches.setdefault(batch_key(config), []).append(index)
+    results = [None] * len(configs)
+    for members in batches.values():
+        outcomes = _run_batch([configs[i] for i in members], [datas[i] for i in members], parallel)
+        for index, outcome in zip(members, outcomes):
+            if isinstance(outcome, DivergenceError) and diverged == "raise":
+                raise outcome
+            results[index] = outcome
+    return results
+
+
+def batch_key(config: SimulationConfig) -> tuple:
+    """What runs must share to go through the kernel as one batch: n, m, steps and the recorded steps."""
+    return config.n, config.m, config.steps, config.record_steps.tobytes()
+
+
+def _run_batch(configs, datas, parallel):
+    """Dynamics of runs of equal shape in one kernel call: SimulationResult or DivergenceError each."""
+    first = configs[0]
+    record_steps = first.record_steps
+    C, K, q2, n = len(configs), record_steps.shape[0], 2 * first.m, first.n
+    eta = np.array([c.eta for c in configs])
+    gamma = np.empty((C, K, q2))
+    rho = np.empty((C, K, q2, n))
+    outputs = np.empty((C, K, n))
+    status = np.empty(C, dtype=np.int64)
+    kernel = _kernels.run_batch if parallel and C > 1 else _kernels.run_batch_serial
+    kernel(kernel_statistics(datas), eta, first.steps, record_steps, gamma, rho, outputs, status)
+    results = []
+    for b, (config, data) in enumerate(zip(configs, datas)):
+        if status[b] >= 0:
+            results.append(DivergenceError(int(status[b]), config.eta))
+        else:
+            results.append(SimulationResult(
+                config=config, data=data, t=record_steps.copy(), gamma=gamma[b].reshape(K, 2, first.m),
+                rho=rho[b].reshape(K, 2, first.m, n), outputs=outputs[b],
+            ))
+    return results
+
+
+def kernel_statistics(datas) -> _kernels.Statistics:
+    """The fixed statistics of the kernels for runs of equal n and m, stacked with the run index first."""
+    n, m = datas[0].n, datas[0].m
+
+    def stack(per_run):
+        values = [per_run(data) for data in datas]
+        # One run needs no copy: a view with the run axis in front.
+        return np.ascontiguousarray(np.asarray(values[0])[None] if len(values) == 1 else np.stack(values),
+                                    dtype=np.float64)
+
+    return _kernels.Statistics(
+        a0=stack(lambda d: d.w0_mu.reshape(2 * m)),
+        b0=stack(lambda d: d.w0_xi.reshape(2 * m, n)),
+        c=stack(lambda d: d.xi_mu / d.xi_sq),
+        e=stack(lambda d: d.xi_mu / d.mu_sq),
+        G=stack(lambda d: d.xi_gram / d.xi_sq[:, None]),
+        mu_sq=stack(lambda d: d.mu_sq),
+        xi_sq=stack(lambda d: d.xi_sq),
+        y=stack(lambda d: d.y),
+        y_noisy=stack(lambda d: d.y_noisy),
     )
-    if status >= 0:
-        raise DivergenceError(int(status), config.eta)
-    return assemble_result(config, data, record_steps, gamma, rho, outputs)
-
-
-def assemble_result(config, data, t, gamma, rho, outputs) -> SimulationResult:
-    """A result from the kernel's arrays: gamma (K, 2m), rho (K, 2m, n), outputs (K, n)."""
-    K, m, n = len(t), config.m, config.n
-    return SimulationResult(config=config, data=data, t=t, gamma=gamma.reshape(K, 2, m),
-                            rho=rho.reshape(K, 2, m, n), outputs=outputs)
-
-
-def kernel_inputs(data: Data) -> tuple:
-    """The fixed statistics of ``_kernels.run_dynamics``, in its argument order."""
-    n, m = data.n, data.m
-    xi_sq = data.xi_sq
-    mu_sq = data.mu_sq
-    a0 = np.ascontiguousarray(data.w0_mu.reshape(2 * m))
-    b0 = np.ascontiguousarray(data.w0_xi.reshape(2 * m, n))
-    c = data.xi_mu / xi_sq
-    e = data.xi_mu / mu_sq
-    G = np.ascontiguousarray(data.xi_gram / xi_sq[:, None])
-    jsign = np.repeat([1.0, -1.0], m)
-    return (a0, b0, c, e, G, mu_sq, xi_sq, data.y.astype(np.float64),
-            data.y_noisy.astype(np.float64), jsign)

@@ -3,8 +3,8 @@
 Every cell of a grid is one :func:`~labelnoise_sim.simulate` call, condensed
 by :func:`~labelnoise_sim.analyze` into one row of a pandas DataFrame. A cell's
 randomness comes from its own ``seed`` only, and its dynamics run in the
-single-run kernel (batched: ``_batch_kernels``), so a row does not depend on
-the backend, the number of workers, the batch it ran in or the order in which
+single-run kernel (batched by :func:`~labelnoise_sim.run_many`), so a row
+does not depend on the backend, the number of workers, the batch it ran in or the order in which
 cells finished; only the ``wall_time`` column does.
 
 Backends
@@ -40,12 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _batch_kernels
 from ._validation import check_choice, check_int
 from .analysis import analyze
 from .config import SimulationConfig
 from .data import sample_data
-from .dynamics import DivergenceError, assemble_result, kernel_inputs, run, simulate
+from .dynamics import DivergenceError, batch_key, run, run_many, simulate
 from .result import SimulationResult
 from .store import SweepStore, canonical_json, cell_result_path
 
@@ -349,8 +348,7 @@ def _batches(pending: list[int], configs: list[SimulationConfig], units: int) ->
     """Split pending cells into batches of equal shape, enough of them to keep ``units`` busy."""
     groups: dict[tuple, list[int]] = {}
     for index in pending:
-        c = configs[index]
-        groups.setdefault((c.n, c.m, c.steps, c.record_steps.tobytes()), []).append(index)
+        groups.setdefault(batch_key(configs[index]), []).append(index)
     batches = []
     for members in groups.values():
         size = max(1, min(MAX_BATCH, len(members) // (4 * units)))
@@ -441,7 +439,7 @@ def run_cells(configs: list[SimulationConfig], trajectories: bool = False, test_
         datas.append(sample_data(config))
         prep.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    results = _run_batch(configs, datas, parallel)
+    results = run_many(configs, datas, parallel=parallel, diverged="return")
     shared = (time.perf_counter() - t0) / len(configs)
     outcomes = []
     for result, own in zip(results, prep):
@@ -467,32 +465,6 @@ def _plain_metrics(metrics: dict) -> dict:
             value = None
         out[name] = value
     return out
-
-
-def _run_batch(configs, datas, parallel):
-    """Dynamics of cells sharing (n, m, steps, record steps): SimulationResult or DivergenceError each."""
-    first = configs[0]
-    n, m, steps = first.n, first.m, first.steps
-    record_steps = first.record_steps
-    C, K, q2 = len(configs), record_steps.shape[0], 2 * m
-    inputs = [kernel_inputs(data) for data in datas]
-    # kernel_inputs order: a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign
-    stacked = [np.ascontiguousarray(np.stack([inp[k] for inp in inputs])) for k in range(9)]
-    jsign = inputs[0][9]
-    eta = np.array([c.eta for c in configs])
-    gamma = np.empty((C, K, q2))
-    rho = np.empty((C, K, q2, n))
-    outputs = np.empty((C, K, n))
-    status = np.empty(C, dtype=np.int64)
-    kernel = _batch_kernels.run_batch if parallel else _batch_kernels.run_batch_serial
-    kernel(*stacked, jsign, m, eta, steps, record_steps, gamma, rho, outputs, status)
-    results = []
-    for b, (config, data) in enumerate(zip(configs, datas)):
-        if status[b] >= 0:
-            results.append(DivergenceError(int(status[b]), config.eta))
-            continue
-        results.append(assemble_result(config, data, record_steps.copy(), gamma[b], rho[b], outputs[b]))
-    return results
 
 
 def _available_cpus() -> int:

@@ -10,7 +10,7 @@ from labelnoise_sim.data import seed_streams
 
 @njit
 def _tiled(rho, G, B):
-    _kernels._accumulate_product(rho, G, B)
+    _kernels.accumulate_product(rho, G, B)
 
 
 def _sequential(rho, G, B):
@@ -78,7 +78,7 @@ def test_sparse_increment_is_bit_identical_to_the_sequential_sum(q2, n):
     w, G, P = rng.standard_normal(n), rng.standard_normal((n, n)), rng.standard_normal((q2, n))
     jsign = np.repeat([1.0, -1.0], q2 - q2 // 2)[:q2]
     expected = _sparse_increment(B, w, jsign, G, P)
-    _kernels._accumulate_increment(B, w, jsign, _kernels.pack_strips(G), G, P, np.empty((q2, n), np.int32))
+    _kernels._accumulate_increment(B, w, jsign, _kernels.pack_strips(G), G, P, np.empty((q2, n), np.uint32))
     np.testing.assert_array_equal(P, expected)
 
 
@@ -87,8 +87,11 @@ def _relative_gap(a, b):
 
 
 @njit
-def _recomputing_run(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, steps, f_out):
+def _recomputing_run(stats, m, eta, steps, f_out):
     """The step functions composed: products (ρ G recomputed), network_outputs, update; f at the last step."""
+    a0, b0, c, e, G = stats.a0[0], stats.b0[0], stats.c[0], stats.e[0], stats.G[0]
+    mu_sq, xi_sq, y, y_noisy = stats.mu_sq[0], stats.xi_sq[0], stats.y[0], stats.y_noisy[0]
+    jsign = _kernels.class_signs(m)
     n = y.shape[0]
     gamma, rho = np.zeros(2 * m), np.zeros((2 * m, n))
     A, B, g = np.empty(2 * m), np.empty((2 * m, n)), np.empty(n)
@@ -100,15 +103,15 @@ def _recomputing_run(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, s
 
 
 def _run_dynamics(config, record_steps):
-    from labelnoise_sim import sample_data
-    from labelnoise_sim.dynamics import kernel_inputs
+    from labelnoise_sim.data import sample_data
+    from labelnoise_sim.dynamics import kernel_statistics
 
-    inputs = kernel_inputs(sample_data(config))
+    stats = kernel_statistics([sample_data(config)])
     n, m, K = config.n, config.m, len(record_steps)
     gamma_out, rho_out, f_out = np.empty((K, 2 * m)), np.empty((K, 2 * m, n)), np.empty((K, n))
-    status = _kernels.run_dynamics(*inputs, m, config.eta, config.steps, record_steps, gamma_out, rho_out, f_out)
+    status = _kernels.run_dynamics(stats, 0, config.eta, config.steps, record_steps, gamma_out, rho_out, f_out)
     assert status == -1
-    return inputs, gamma_out, rho_out, f_out
+    return stats, gamma_out, rho_out, f_out
 
 
 @pytest.mark.parametrize("n, m", [(37, 3), (40, 4), (9, 1), (64, 2)])
@@ -124,7 +127,9 @@ def test_run_dynamics_follows_the_step_functions_composed(n, m):
 
     config = SimulationConfig(n=n, d=3 * n, m=m, eta=0.3, steps=60)
     steps = np.arange(config.steps + 1)
-    (a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign), gamma_out, rho_out, f_out = _run_dynamics(config, steps)
+    stats, gamma_out, rho_out, f_out = _run_dynamics(config, steps)
+    a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy = (field[0] for field in stats)
+    jsign = np.repeat([1.0, -1.0], m)
     gamma, rho = np.zeros(2 * m), np.zeros((2 * m, n))
     A, B, f, g = np.empty(2 * m), np.empty((2 * m, n)), np.empty(n), np.empty(n)
     for t in steps:
@@ -144,9 +149,9 @@ def test_run_dynamics_stays_close_to_the_recomputing_run_over_long_horizons():
     from labelnoise_sim import SimulationConfig
 
     config = SimulationConfig(steps=20_000)
-    inputs, _, _, f_out = _run_dynamics(config, np.array([config.steps]))
+    stats, _, _, f_out = _run_dynamics(config, np.array([config.steps]))
     f = np.empty(config.n)
-    _recomputing_run(*inputs, config.m, config.eta, config.steps, f)
+    _recomputing_run(stats, config.m, config.eta, config.steps, f)
     assert _relative_gap(f_out[-1], f) < 1e-13
 
 

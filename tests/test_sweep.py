@@ -12,7 +12,8 @@ import pytest
 
 from labelnoise_sim import DivergenceError, SimulationConfig, analyze, run, simulate, sweep
 from labelnoise_sim.data import sample_data
-from labelnoise_sim.sweep import _run_batch, expand_grid, run_cells
+from labelnoise_sim.dynamics import run_many
+from labelnoise_sim.sweep import expand_grid, run_cells
 
 SMALL = dict(n=30, d=300, m=3, steps=100, record=10)
 GRID = {"tau": [0.0, 0.2], "n_snr2": [2.0, 6.0], "seed": [0, 1]}
@@ -35,7 +36,7 @@ def test_each_batched_cell_is_bit_identical_to_simulate():
     ]
     configs = [SimulationConfig.from_params(**{**dict(n=40, d=400, m=4, steps=150), **c}) for c in cells]
     for parallel in (True, False):
-        results = _run_batch(configs, [sample_data(c) for c in configs], parallel)
+        results = run_many(configs, [sample_data(c) for c in configs], parallel=parallel)
         for config, batched in zip(configs, results):
             single = run(config)
             for name in ("t", "gamma", "rho", "outputs"):
@@ -44,11 +45,25 @@ def test_each_batched_cell_is_bit_identical_to_simulate():
 
 def test_a_diverging_cell_fails_alone_at_the_step_simulate_reports():
     configs = [SimulationConfig(n=20, d=200, m=2, steps=200, eta=e, seed=1) for e in (0.1, 1e307)]
-    ok, bad = _run_batch(configs, [sample_data(c) for c in configs], True)
+    ok, bad = run_many(configs, parallel=True, diverged="return")
     assert not isinstance(ok, DivergenceError)
     with pytest.raises(DivergenceError) as info:
         run(configs[1])
     assert isinstance(bad, DivergenceError) and bad.step == info.value.step
+
+
+def test_run_many_keeps_the_order_of_mixed_shapes_and_raises_divergence_by_default():
+    configs = [SimulationConfig(n=n, d=200, m=m, steps=40, seed=s) for n, m, s in ((20, 2, 0), (25, 3, 1), (20, 2, 2))]
+    for config, result in zip(configs, run_many(configs)):
+        assert result.config is config
+        np.testing.assert_array_equal(result.outputs, run(config).outputs)
+    diverging = configs[:1] + [SimulationConfig(n=20, d=200, m=2, steps=200, eta=1e307, seed=1)]
+    with pytest.raises(DivergenceError):
+        run_many(diverging)
+    with pytest.raises(ValueError, match="diverged must be one of 'raise', 'return'; got 'ignore'"):
+        run_many(configs, diverged="ignore")
+    with pytest.raises(ValueError, match="one Data per config"):
+        run_many(configs, [sample_data(configs[0])])
 
 
 def test_table_has_grid_columns_then_analyze_metrics_then_wall_time(serial_run):
