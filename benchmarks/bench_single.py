@@ -61,7 +61,7 @@ from _common import (  # noqa: E402
 
 from labelnoise_sim import SimulationConfig, run, sample_data, simulate  # noqa: E402
 from labelnoise_sim.config import SAMPLINGS  # noqa: E402
-from labelnoise_sim.data import Data  # noqa: E402
+from labelnoise_sim.data import Data, explicit_gram  # noqa: E402
 from labelnoise_sim.reference import full_weight_gd  # noqa: E402
 
 DEFAULT = dict(n=200, d=2000, m=10, eta=0.1, steps=2000)
@@ -140,9 +140,7 @@ def numpy_gd(data: Data, eta: float, steps: int):
 
 def from_vectors(config: SimulationConfig, data: Data):
     """Gram matrix of the given vectors, then the coefficient dynamics (what the baselines do)."""
-    vectors = np.concatenate([data.mu[None, :], data.xi, data.W0.reshape(2 * config.m, config.d)])
-    gram = vectors @ vectors.T
-    gram = 0.5 * (gram + gram.T)
+    gram = explicit_gram(config.mu_norm, data.xi, data.W0)
     fresh = Data(data.y, data.y_noisy, gram, mu=data.mu, xi=data.xi, W0=data.W0)
     return run(config, fresh)
 

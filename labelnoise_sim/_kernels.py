@@ -57,12 +57,14 @@ from numba.extending import intrinsic, models, overload, register_model
 __all__ = [
     "Statistics",
     "accumulate_product",
+    "product",
     "products",
     "network_outputs",
     "update",
     "run_dynamics",
     "run_batch",
     "run_batch_serial",
+    "gram",
     "misclassified_draws",
 ]
 
@@ -268,6 +270,18 @@ def _accumulate_product_compiled(rho, G, B):
     if all(_is_c_float_array(a) and a.ndim == 2 for a in (rho, G, B)):
         return lambda rho, G, B: _accumulate_tiled(rho, G, B)
     return lambda rho, G, B: _accumulate_columns(rho, G, B, 0)
+
+
+@njit(cache=True)
+def product(X, Y):
+    """X Y for X (p, n), Y (n, q), each sum in ascending order as ``accumulate_product`` forms it.
+
+    The products of the library that feed a result go through here or
+    :func:`gram` instead of BLAS, whose bits depend on its thread count.
+    """
+    out = np.zeros((X.shape[0], Y.shape[1]))
+    accumulate_product(np.ascontiguousarray(X), np.ascontiguousarray(Y), out)
+    return out
 
 
 # One step, as three functions ---------------------------------------------
@@ -610,6 +624,91 @@ def run_batch_serial(stats, eta, steps, record_steps, gamma_out, rho_out, f_out,
     """
     for b in range(eta.shape[0]):
         status[b] = run_dynamics(stats, b, eta[b], steps, record_steps, gamma_out[b], rho_out[b], f_out[b])
+
+
+# Gram matrices ----------------------------------------------------------------
+
+#: Terms of the sum over the coordinates per block of the Gram kernel: a block
+#: of 8 rows (16 KB) stays in the first-level cache while every 4 rows meet it.
+GRAM_BLOCK = 256
+
+
+@njit(cache=True)
+def _pack_rows(V, s):
+    """Rows 8s..8s+7 of V (p, d) as a (d, 8) block, one row per coordinate: out[k, c] = V[8 s + c, k]."""
+    d = V.shape[1]
+    out = np.empty((d, LANES))
+    for c in range(LANES):
+        for k in range(d):
+            out[k, c] = V[LANES * s + c, k]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def gram(V):
+    """S = V Vᵀ for V (p, d); S (p, p) exactly symmetric.
+
+    Every S[a, b] is Σ_k V[a, k] V[b, k] in ascending k, one rounded multiply
+    and one rounded add per term (as ``accumulate_product`` forms its sums),
+    whatever the blocking and the thread count: the threads split the output
+    columns, never a sum. Columns come in strips of 8 (the rows of V packed
+    by ``_pack_rows``), each met by the rows up to its last column, in
+    blocks of GRAM_BLOCK coordinates; S[b, a] is then copied from S[a, b],
+    which is the same number since each product commutes exactly.
+    """
+    p, d = V.shape
+    S = np.zeros((p, p))
+    n_strips = p // LANES
+    # Strips ordered 0, last, 1, last - 1, ...: the work of strip s grows with
+    # s, and this order gives each thread's contiguous share of the
+    # iterations about the same work.
+    for t in prange(n_strips):
+        s = t // 2 if t % 2 == 0 else n_strips - 1 - t // 2
+        packed = _pack_rows(V, s)
+        rows = LANES * (s + 1)
+        for start in range(0, d, GRAM_BLOCK):
+            stop = min(start + GRAM_BLOCK, d)
+            _gram_strip(V, packed, S, rows, s, start, stop)
+    # Columns left over by the strips, against every row, in plain loops.
+    for b in range(n_strips * LANES, p):
+        for a in range(b + 1):
+            total = 0.0
+            for k in range(d):
+                total += V[a, k] * V[b, k]
+            S[a, b] = total
+    for b in range(p):
+        for a in range(b + 1, p):
+            S[a, b] = S[b, a]
+    return S
+
+
+@njit(cache=True)
+def _gram_strip(V, packed, S, rows, s, start, stop):
+    """S[:rows, 8s:8s+8] += Σ_{start <= k < stop} V[:rows, k] V[8s:8s+8, k], the sums in ascending k."""
+    col = LANES * s
+    ld = S.shape[1]
+    a = 0
+    while a + 4 <= rows:
+        at0, at1, at2, at3 = a * ld + col, (a + 1) * ld + col, (a + 2) * ld + col, (a + 3) * ld + col
+        s0, s1, s2, s3 = vload(S, at0), vload(S, at1), vload(S, at2), vload(S, at3)
+        for k in range(start, stop):
+            g = vload(packed, k * LANES)
+            s0 = vadd(s0, vmul(vbroadcast(V[a, k]), g))
+            s1 = vadd(s1, vmul(vbroadcast(V[a + 1, k]), g))
+            s2 = vadd(s2, vmul(vbroadcast(V[a + 2, k]), g))
+            s3 = vadd(s3, vmul(vbroadcast(V[a + 3, k]), g))
+        vstore(S, at0, s0)
+        vstore(S, at1, s1)
+        vstore(S, at2, s2)
+        vstore(S, at3, s3)
+        a += 4
+    while a < rows:
+        at0 = a * ld + col
+        s0 = vload(S, at0)
+        for k in range(start, stop):
+            s0 = vadd(s0, vmul(vbroadcast(V[a, k]), vload(packed, k * LANES)))
+        vstore(S, at0, s0)
+        a += 1
 
 
 # Test error ------------------------------------------------------------------

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _kernels
 from .config import SimulationConfig
 
-__all__ = ["Data", "sample_data", "sample_explicit", "sample_gram", "seed_streams", "wishart_identity"]
+__all__ = ["Data", "sample_data", "sample_explicit", "explicit_gram", "sample_gram", "seed_streams", "wishart_identity"]
 
 STREAMS = ("labels", "noise", "init", "test")
 
@@ -152,10 +153,22 @@ def sample_explicit(config: SimulationConfig) -> Data:
     if config.noise == "orthogonal":
         xi[:, 0] = 0.0
     W0 = config.sigma0 * rngs["init"].standard_normal((2, m, d))
-    vectors = np.concatenate([mu[None, :], xi, W0.reshape(2 * m, d)])
-    gram = vectors @ vectors.T
-    gram = 0.5 * (gram + gram.T)
-    return Data(y, y_noisy, gram, mu=mu, xi=xi, W0=W0, sampling="explicit")
+    return Data(y, y_noisy, explicit_gram(config.mu_norm, xi, W0), mu=mu, xi=xi, W0=W0, sampling="explicit")
+
+
+def explicit_gram(mu_norm: float, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
+    """The Gram matrix of μ = ‖μ‖ e₁, the rows of xi (n, d) and the filters W0 (2, m, d), in ``Data.gram``'s order.
+
+    Formed by ``_kernels.gram`` in a fixed order (not by BLAS), so its bits
+    do not depend on the thread count; the row of μ is exact, ⟨μ, v⟩ = ‖μ‖ v₁.
+    """
+    random = np.concatenate([xi, W0.reshape(-1, W0.shape[-1])])
+    p = random.shape[0]
+    gram = np.empty((1 + p, 1 + p))
+    gram[1:, 1:] = _kernels.gram(random)
+    gram[0, 0] = mu_norm * mu_norm
+    gram[0, 1:] = gram[1:, 0] = mu_norm * random[:, 0]
+    return gram
 
 
 def sample_gram(config: SimulationConfig) -> Data:
@@ -200,8 +213,7 @@ def wishart_identity(dof: int, p: int, rng: np.random.Generator) -> np.ndarray:
     singular) Z itself is drawn, which costs O(p² dof) < O(p³).
     """
     if dof < p:
-        Z = rng.standard_normal((p, dof))
-        return Z @ Z.T
+        return _kernels.gram(rng.standard_normal((p, dof)))
     L = np.tril(rng.standard_normal((p, p)), k=-1)
     L[np.diag_indices(p)] = np.sqrt(rng.chisquare(dof - np.arange(p)))
-    return L @ L.T
+    return _kernels.gram(L)

@@ -53,9 +53,9 @@ def filter_statistics(gamma, rho, gram, n, noise):
     mu_sq = gram[0, 0]
     xi_sq = np.diag(gram)[1 : 1 + n]
     C = coefficient_matrix(gamma, rho, mu_sq, xi_sq)
-    CM = C @ gram
+    CM = np.stack([_kernels.product(Ck, gram) for Ck in C])
     A = CM[:, :, 0]
-    cov = CM @ C.transpose(0, 2, 1)
+    cov = np.stack([_kernels.product(CMk, Ck.T) for CMk, Ck in zip(CM, C)])
     if noise == "orthogonal":
         cov -= A[:, :, None] * A[:, None, :] / mu_sq
     return A, 0.5 * (cov + cov.transpose(0, 2, 1))
