@@ -56,6 +56,8 @@ from numba.extending import intrinsic, models, overload, register_model
 
 __all__ = [
     "Statistics",
+    "State",
+    "new_state",
     "accumulate_product",
     "product",
     "products",
@@ -401,26 +403,36 @@ GATHER_STRIPS = 3
 GATHER_BLOCK = 256
 
 
+def strips_length(n):
+    """Length of the flat buffer that ``pack_strips`` needs for an (n, n) G, with room to align it."""
+    return (n // LANES) * n * LANES + LANES
+
+
 @njit(cache=True)
-def pack_strips(G):
-    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c].
+def pack_strips(G, buffer):
+    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c]; a view of ``buffer``.
 
     Read in place, the rows of a strip lie a whole row of G apart and, for
     many n, fall into a few cache sets; packed once per run, each strip is
-    one contiguous block.
+    one contiguous block. The view starts at a 64-byte boundary of the flat
+    ``buffer`` (length ``strips_length(n)``), so that no 8-double row of a
+    strip straddles two cache lines (numba's allocations are only 32-byte
+    aligned); the same buffer always gives the same view.
     """
     n, n_cols = G.shape
-    size = (n_cols // LANES) * n * LANES
-    # Aligned to 64 bytes, so that no 8-double row of a strip straddles two
-    # cache lines (numba's allocations are only 32-byte aligned).
-    buffer = np.empty(size + LANES)
-    start = (-buffer.ctypes.data % 64) // 8
-    strips = buffer[start : start + size].reshape(((n_cols // LANES) * n, LANES))
+    strips = _strips_view(buffer, n, n_cols)
     for s in range(n_cols // LANES):
         for i in range(n):
             for col in range(LANES):
                 strips[s * n + i, col] = G[i, s * LANES + col]
     return strips
+
+
+@njit(cache=True)
+def _strips_view(buffer, n, n_cols):
+    size = (n_cols // LANES) * n * LANES
+    start = (-buffer.ctypes.data % 64) // 8
+    return buffer[start : start + size].reshape(((n_cols // LANES) * n, LANES))
 
 
 @njit(cache=True)
@@ -530,6 +542,26 @@ class Statistics(NamedTuple):
     y_noisy: np.ndarray  #: (C, n) observed labels ±1
 
 
+class State(NamedTuple):
+    """What a batch of runs carries from one chunk of steps to the next, run index first.
+
+    Made by ``new_state``; the kernels update it in place.
+    """
+
+    gamma: np.ndarray  #: (C, 2m)     γ at the first step of the next chunk
+    rho: np.ndarray  #: (C, 2m, n)    ρ likewise
+    P: np.ndarray  #: (C, 2m, n)      ρ G, kept up to date step by step
+    strips: np.ndarray  #: (C, strips_length(n))   G packed by ``pack_strips``
+    status: np.ndarray  #: (C,) int64  -1 while finite, else the step at which the outputs stopped being finite
+
+
+def new_state(runs, m, n):
+    """The state of ``runs`` runs at step 0: γ = ρ = 0."""
+    q2 = 2 * m
+    return State(gamma=np.zeros((runs, q2)), rho=np.zeros((runs, q2, n)), P=np.zeros((runs, q2, n)),
+                 strips=np.empty((runs, strips_length(n))), status=np.full(runs, -1, dtype=np.int64))
+
+
 @njit(cache=True)
 def class_signs(m):
     """j of every filter q: +1 for q < m, -1 after; shape (2m,)."""
@@ -540,13 +572,17 @@ def class_signs(m):
 
 
 @njit(cache=True, nogil=True)
-def run_dynamics(stats, b, eta, steps, record_steps, gamma_out, rho_out, f_out):
-    """Run ``steps`` gradient steps of run ``b`` of ``stats`` from γ = ρ = 0, recording at ``record_steps``.
+def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
+    """Advance run ``b`` through the steps first..last-1 of a run of ``steps`` steps, recording at ``record_steps``.
 
+    state : State of the batch, at step ``first`` (a new state for first = 0)
     record_steps : sorted int64 (K,), within [0, steps]
-    gamma_out (K, 2m), rho_out (K, 2m, n), f_out (K, n) : filled in place.
+    gamma_out (K, 2m), rho_out (K, 2m, n), f_out (K, n) : the records, filled in place
 
-    Returns -1 on success, or the first step at which an output is not finite.
+    At each step t the outputs are formed and recorded if t is a record
+    step; then, unless t = steps, γ and ρ take the gradient step. Cutting a
+    run into chunks changes no bit of it. Sets ``state.status[b]`` to the
+    first step at which an output is not finite, and stops there.
 
     Each step is ``products``, ``network_outputs`` and ``update``, except for
     the O(m n²) term ρ G of B: recomputing it would redo the whole product,
@@ -560,24 +596,22 @@ def run_dynamics(stats, b, eta, steps, record_steps, gamma_out, rho_out, f_out):
     """
     a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
     mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
+    gamma, rho, P = state.gamma[b], state.rho[b], state.P[b]
     n = y.shape[0]
     q2 = a0.shape[0]
     m = q2 // 2
+    strips = pack_strips(G, state.strips[b]) if first == 0 else _strips_view(state.strips[b], n, n)
     jsign = class_signs(m)
-    gamma = np.zeros(q2)
-    rho = np.zeros((q2, n))
-    P = np.zeros((q2, n))  # ρ G, with ρ = 0 at t = 0
     A = np.empty(q2)
     B = np.empty((q2, n))
     f = np.empty(n)
     g = np.empty(n)
     w = np.empty(n)
     idx = np.empty((q2, n), np.uint32)
-    strips = pack_strips(G)
     scale = eta / (n * m)
-    k = 0
+    k = np.searchsorted(record_steps, first)
     n_records = record_steps.shape[0]
-    for t in range(steps + 1):
+    for t in range(first, min(last, steps + 1)):
         # products(), with ρ G read from P
         _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B)
         for q in range(q2):
@@ -586,7 +620,8 @@ def run_dynamics(stats, b, eta, steps, record_steps, gamma_out, rho_out, f_out):
         network_outputs(A, B, y, jsign, m, f)
         for i in range(n):
             if not math.isfinite(f[i]):
-                return t
+                state.status[b] = t
+                return
         if k < n_records and record_steps[k] == t:
             gamma_out[k] = gamma
             rho_out[k] = rho
@@ -596,34 +631,33 @@ def run_dynamics(stats, b, eta, steps, record_steps, gamma_out, rho_out, f_out):
             break
         _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w)
         _accumulate_increment(B, w, jsign, strips, G, P, idx)
-    return -1
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def run_batch(stats, eta, steps, record_steps, gamma_out, rho_out, f_out, status):
-    """Run every run of the batch, in parallel over runs (numba threads).
+def run_batch(stats, state, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
+    """``run_dynamics`` for every run of the batch that has not diverged, in parallel over runs (numba threads).
 
-    eta (C,); gamma_out (C, K, 2m), rho_out (C, K, 2m, n), f_out (C, K, n),
-    status (C,) int64, filled in place: status[b] is -1 when run b finished,
-    else the first step at which its outputs stopped being finite.
+    eta (C,); gamma_out (C, K, 2m), rho_out (C, K, 2m, n), f_out (C, K, n).
 
     Each run is ``run_dynamics`` itself, so its outputs are bit-identical to
     a run alone, whatever the batch, the thread count or the order in which
     the threads take the runs; no BLAS is involved.
     """
     for b in prange(eta.shape[0]):
-        status[b] = run_dynamics(stats, b, eta[b], steps, record_steps, gamma_out[b], rho_out[b], f_out[b])
+        if state.status[b] < 0:
+            run_dynamics(stats, state, b, eta[b], steps, record_steps, first, last, gamma_out[b], rho_out[b], f_out[b])
 
 
 @njit(cache=True, nogil=True)
-def run_batch_serial(stats, eta, steps, record_steps, gamma_out, rho_out, f_out, status):
+def run_batch_serial(stats, state, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
     """As :func:`run_batch`, on the calling thread only.
 
     For single runs and for callers that are already parallel (worker
     processes, Dask worker threads): it starts no threads and releases the GIL.
     """
     for b in range(eta.shape[0]):
-        status[b] = run_dynamics(stats, b, eta[b], steps, record_steps, gamma_out[b], rho_out[b], f_out[b])
+        if state.status[b] < 0:
+            run_dynamics(stats, state, b, eta[b], steps, record_steps, first, last, gamma_out[b], rho_out[b], f_out[b])
 
 
 # Gram matrices ----------------------------------------------------------------

@@ -183,9 +183,16 @@ def _run_batch(configs, datas, parallel):
     gamma = np.empty((C, K, q2))
     rho = np.empty((C, K, q2, n))
     outputs = np.empty((C, K, n))
-    status = np.empty(C, dtype=np.int64)
+    state = _kernels.new_state(C, first.m, n)
+    stats = kernel_statistics(datas)
     kernel = _kernels.run_batch if parallel and C > 1 else _kernels.run_batch_serial
-    kernel(kernel_statistics(datas), eta, first.steps, record_steps, gamma, rho, outputs, status)
+    chunk = chunk_steps(C, first.m, n)
+    # Back in Python between chunks, so that Ctrl-C stops a long run within a chunk's time.
+    for start in range(0, first.steps + 1, chunk):
+        kernel(stats, state, eta, first.steps, record_steps, start, start + chunk, gamma, rho, outputs)
+        if (state.status >= 0).all():
+            break
+    status = state.status
     results = []
     for b, (config, data) in enumerate(zip(configs, datas)):
         if status[b] >= 0:
@@ -196,6 +203,15 @@ def _run_batch(configs, datas, parallel):
                 rho=rho[b].reshape(K, 2, first.m, n), outputs=outputs[b],
             ))
     return results
+
+
+#: Multiply-adds of the product ρ G per chunk of steps: about a tenth of a second.
+CHUNK_WORK = 2**31
+
+
+def chunk_steps(runs: int, m: int, n: int) -> int:
+    """Steps per kernel call of a batch: short enough to answer Ctrl-C promptly, long enough to cost nothing."""
+    return max(1, CHUNK_WORK // (runs * 2 * m * n * n))
 
 
 def kernel_statistics(datas) -> _kernels.Statistics:

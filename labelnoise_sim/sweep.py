@@ -383,8 +383,13 @@ def _execute_processes(jobs, options, workers):
         for future in as_completed(futures):
             yield futures[future], future.result()
     except BaseException:
-        # Interrupted (Ctrl-C, a failing cell, a closed generator): do not wait for queued cells.
+        # Interrupted (Ctrl-C, a failing cell, a closed generator): drop the
+        # queued cells and stop the running ones; finished cells are stored.
+        # (ProcessPoolExecutor has no public way to stop running workers before Python 3.14.)
+        running = list((pool._processes or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in running:
+            process.terminate()
         raise
     pool.shutdown(wait=True)
 

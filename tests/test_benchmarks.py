@@ -89,3 +89,12 @@ def test_benchmark_output_helpers(bench, tmp_path):
     path = common.write_json("probe", {"x": np.float64(2.0), "y": np.arange(2)}, tmp_path)
     assert json.loads(path.read_text()) == {"x": 2.0, "y": [0, 1]}
     assert common.machine_info()["cores"] >= 1
+
+
+def test_chunk_benchmark_checks_the_chunked_run_is_the_one_call_run(bench, monkeypatch):
+    chunks = bench("bench_chunks")
+    from labelnoise_sim import SimulationConfig, dynamics
+
+    monkeypatch.setattr(dynamics, "CHUNK_WORK", 12 * 2 * 2 * 12 * 7)  # 7 steps a chunk
+    row = chunks.time_case(SimulationConfig(**TINY), repeats=1)
+    assert row["chunks"] == 5 and row["chunked_s"] > 0 and row["one_call_s"] > 0

@@ -78,7 +78,8 @@ def test_sparse_increment_is_bit_identical_to_the_sequential_sum(q2, n):
     w, G, P = rng.standard_normal(n), rng.standard_normal((n, n)), rng.standard_normal((q2, n))
     jsign = np.repeat([1.0, -1.0], q2 - q2 // 2)[:q2]
     expected = _sparse_increment(B, w, jsign, G, P)
-    _kernels._accumulate_increment(B, w, jsign, _kernels.pack_strips(G), G, P, np.empty((q2, n), np.uint32))
+    strips = _kernels.pack_strips(G, np.empty(_kernels.strips_length(n)))
+    _kernels._accumulate_increment(B, w, jsign, strips, G, P, np.empty((q2, n), np.uint32))
     np.testing.assert_array_equal(P, expected)
 
 
@@ -109,8 +110,10 @@ def _run_dynamics(config, record_steps):
     stats = kernel_statistics([sample_data(config)])
     n, m, K = config.n, config.m, len(record_steps)
     gamma_out, rho_out, f_out = np.empty((K, 2 * m)), np.empty((K, 2 * m, n)), np.empty((K, n))
-    status = _kernels.run_dynamics(stats, 0, config.eta, config.steps, record_steps, gamma_out, rho_out, f_out)
-    assert status == -1
+    state = _kernels.new_state(1, m, n)
+    _kernels.run_dynamics(stats, state, 0, config.eta, config.steps, record_steps, 0, config.steps + 1,
+                          gamma_out, rho_out, f_out)
+    assert state.status[0] == -1
     return stats, gamma_out, rho_out, f_out
 
 
