@@ -1,22 +1,61 @@
-"""Parameters of one simulation run.
+"""Parameters of one simulation run, each declared once.
 
 :class:`SimulationConfig` is the single, frozen record of everything that
 determines a run. The signal strength is stored once, as ``mu_norm`` (the norm
 of the signal vector μ); the signal-to-noise ratio and the paper's
 ``n * snr**2`` are derived properties, as is the theoretical Stage I time
 scale.
+
+Every parameter is declared exactly once, with :func:`param`: its default,
+its constraint (:mod:`labelnoise_sim._validation`: which values it allows,
+described in words) and a one-line help. The fields are declared on
+:class:`SimulationConfig`; ``tau``, ``snr`` and ``n_snr2``, accepted instead of
+some fields and never stored, on :class:`Alternatives`. Everything else
+derives from these declarations (:data:`PARAMETERS`):
+
+- the checks of :class:`SimulationConfig` and
+  :meth:`SimulationConfig.from_params`, and their error messages;
+- the parameters a sweep grid accepts (``labelnoise_sim.sweep``);
+- the options of every ``labelnoise-sim`` subcommand, with help and default
+  (``labelnoise_sim.cli._options``);
+- the parameter entries of the docstrings of ``SimulationConfig`` and
+  ``simulate``, and the parameter table of docs/api.md
+  (``python docs/scripts/parameter_table.py``);
+- the bad-input cases of tests/test_validation.py.
+
+Only the rules that tie parameters together (``d >= 2`` with orthogonal
+noise, recorded steps within ``[0, steps]``, at most one signal strength,
+``tau`` excluding ``tau_pos``/``tau_neg``) are written out as code.
+
+To add a parameter, declare it here and write the code that uses it. The
+tests then ask for the rest: its keyword in ``simulate()``'s signature, which
+type checkers and IDEs read (tests/test_parameters.py), and the regenerated
+docs table.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import re
+import textwrap
 
 import numpy as np
 
-from ._validation import check_choice, check_int, check_real
+from ._validation import Choice, Integer, Real
 
-__all__ = ["SimulationConfig", "DEFAULT_N_SNR2", "DEFAULT_TAU", "NOISE_MODELS", "SAMPLINGS"]
+__all__ = [
+    "SimulationConfig",
+    "Alternatives",
+    "Parameter",
+    "PARAMETERS",
+    "param",
+    "DEFAULT_N_SNR2",
+    "DEFAULT_TAU",
+    "NOISE_MODELS",
+    "SAMPLINGS",
+]
 
 #: ``n * snr**2`` used when none of ``mu_norm``, ``snr`` and ``n_snr2`` is given.
 #: With the default flip rate it puts a run in the two-stage regime: the signal
@@ -31,6 +70,67 @@ SAMPLINGS = ("explicit", "gram")
 #: Records per decade of the default logarithmic record grid.
 LOG_RECORDS_PER_DECADE = 50
 
+FLIP_RATE = Real(low=0, high=0.5, high_open=True)
+POSITIVE = Real(low=0, low_open=True)
+
+
+def param(default, constraint, help: str, *, replaces: tuple[str, ...] = ()) -> dataclasses.Field:
+    """Declare a parameter as a dataclass field.
+
+    Parameters
+    ----------
+    default
+        The default value; a default of None also admits None (the value is
+        then derived, or the parameter not given).
+    constraint : Integer, Real or Choice
+        The values allowed (see :mod:`labelnoise_sim._validation`).
+    help : str
+        One line on its meaning, for the command line, the docstrings and docs.
+    replaces : tuple of str
+        For an alternative parameter, the fields it sets.
+    """
+    return dataclasses.field(default=default, metadata={"constraint": constraint, "help": help, "replaces": replaces})
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """A declared parameter, as read from its field (see :func:`param`)."""
+
+    name: str
+    default: object
+    constraint: Integer | Real | Choice
+    help: str
+    type: str
+    replaces: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> str:
+        """The values allowed, in words."""
+        return ("None or " if self.default is None else "") + self.constraint.allowed
+
+    def check(self, value):
+        """``value`` checked and converted by the constraint; None passes where it is the default."""
+        if value is None and self.default is None:
+            return None
+        return self.constraint.check(self.name, value)
+
+
+def _declared(cls) -> dict[str, Parameter]:
+    return {
+        f.name: Parameter(f.name, f.default, f.metadata["constraint"], f.metadata["help"], f.type,
+                          f.metadata["replaces"])
+        for f in dataclasses.fields(cls)
+    }
+
+
+def _signature_order(fields: dict, alternatives: dict) -> dict[str, Parameter]:
+    """The fields, each alternative right after the last field it replaces."""
+    out = {}
+    for name, field in fields.items():
+        out[name] = field
+        out.update((a.name, a) for a in alternatives.values() if a.replaces[-1] == name)
+    return out
+
 
 @dataclasses.dataclass(frozen=True)
 class SimulationConfig:
@@ -38,71 +138,48 @@ class SimulationConfig:
 
     Attributes
     ----------
-    n, d, m : int
-        Training samples, dimension of each patch, filters per class.
-    eta : float
-        Constant learning rate of full-batch gradient descent.
-    steps : int
-        Number of gradient steps.
-    tau_pos, tau_neg : float
-        Flip rates ``P(y_noisy = -1 | y = +1)`` and ``P(y_noisy = +1 | y = -1)``,
-        each in ``[0, 1/2)``.
-    mu_norm : float
-        Norm of the signal vector μ. ``None`` (the default) resolves to the
-        norm that gives ``n * snr**2 == DEFAULT_N_SNR2``.
-    sigma0, sigma_xi : float
-        Standard deviations of the initial weights and of the noise patch.
-    noise : {"isotropic", "orthogonal"}
-        ``ξ ~ N(0, σ_ξ² I)`` or ``ξ ~ N(0, σ_ξ² (I - μμᵀ/‖μ‖²))``.
-    seed : int
-        Seed of every random draw of the run (data, initial weights and the
-        fixed Monte Carlo draws of the test error).
-    record : None, int or tuple of int
-        Which steps to record: ``None`` for a logarithmic grid (every step up to
-        about 50, then ~50 per decade, always including 0 and ``steps``), an
-        int ``k`` for every k-th step plus the last one, or explicit steps.
-    sampling : {"explicit", "gram"}
-        How the data statistics are drawn: "explicit" draws the d-dimensional
-        vectors and forms their Gram matrix (cost O((n + 2m)² d)); "gram" draws
-        the Gram matrix itself from its exact law (cost independent of d).
+    {parameters}
     """
 
-    n: int = 200
-    d: int = 2000
-    m: int = 10
-    eta: float = 0.1
-    steps: int = 2000
-    tau_pos: float = DEFAULT_TAU
-    tau_neg: float = DEFAULT_TAU
-    mu_norm: float | None = None
-    sigma0: float = 0.01
-    sigma_xi: float = 1.0
-    noise: str = "isotropic"
-    seed: int = 0
-    record: None | int | tuple[int, ...] = None
-    sampling: str = "explicit"
+    n: int = param(200, Integer(low=1), "training samples")
+    d: int = param(2000, Integer(low=1), "dimension of each patch")
+    m: int = param(10, Integer(low=1), "filters per class")
+    eta: float = param(0.1, POSITIVE, "learning rate of full-batch gradient descent")
+    steps: int = param(2000, Integer(low=0), "gradient steps")
+    tau_pos: float = param(DEFAULT_TAU, FLIP_RATE, "flip rate P(noisy label -1 | y = +1)")
+    tau_neg: float = param(DEFAULT_TAU, FLIP_RATE, "flip rate P(noisy label +1 | y = -1)")
+    mu_norm: float | None = param(
+        None, POSITIVE, f"norm ||mu|| of the signal vector (None: the norm that gives n_snr2 = {DEFAULT_N_SNR2:g})"
+    )
+    sigma0: float = param(0.01, POSITIVE, "standard deviation of the initial weights")
+    sigma_xi: float = param(1.0, POSITIVE, "standard deviation of the noise patch")
+    noise: str = param(
+        "isotropic", Choice(NOISE_MODELS),
+        "'isotropic': xi ~ N(0, sigma_xi^2 I); 'orthogonal': the same, projected orthogonally to mu",
+    )
+    seed: int = param(0, Integer(low=0), "seed of every random draw (data, initial weights, test-error draws)")
+    record: None | int | tuple[int, ...] = param(
+        None, Integer(low=1),
+        "record every k-th step and the last (None: a logarithmic grid; a sequence of steps in [0, steps]: "
+        "those steps)",
+    )
+    sampling: str = param(
+        "explicit", Choice(SAMPLINGS),
+        "'explicit' draws the d-dimensional vectors and forms their Gram matrix; 'gram' draws the Gram "
+        "matrix itself from the same law (cost free of d)",
+    )
 
     def __post_init__(self):
-        set_ = object.__setattr__
-        set_(self, "n", check_int("n", self.n, low=1))
-        set_(self, "d", check_int("d", self.d, low=1))
-        set_(self, "m", check_int("m", self.m, low=1))
-        set_(self, "steps", check_int("steps", self.steps, low=0))
-        set_(self, "eta", check_real("eta", self.eta, low=0, low_open=True))
-        set_(self, "sigma_xi", check_real("sigma_xi", self.sigma_xi, low=0, low_open=True))
-        for name in ("tau_pos", "tau_neg"):
-            set_(self, name, check_real(name, getattr(self, name), low=0, high=0.5, high_open=True))
+        set_ = functools.partial(object.__setattr__, self)
+        for name, parameter in FIELDS.items():
+            if name != "record":  # its steps are bounded by steps: checked below
+                set_(name, parameter.check(getattr(self, name)))
         if self.mu_norm is None:
-            set_(self, "mu_norm", self.sigma_xi * math.sqrt(DEFAULT_N_SNR2 * self.d / self.n))
-        for name in ("mu_norm", "sigma0"):
-            set_(self, name, check_real(name, getattr(self, name), low=0, low_open=True))
-        check_choice("noise", self.noise, NOISE_MODELS)
+            set_("mu_norm", FIELDS["mu_norm"].check(self.sigma_xi * math.sqrt(DEFAULT_N_SNR2 * self.d / self.n)))
         if self.noise == "orthogonal" and self.d < 2:
             # The orthogonal complement of μ in R^1 is {0}: every noise patch would vanish.
             raise ValueError(f"d must be an integer >= 2 with noise='orthogonal'; got {self.d!r}")
-        check_choice("sampling", self.sampling, SAMPLINGS)
-        set_(self, "seed", check_int("seed", self.seed, low=0))
-        set_(self, "record", _check_record(self.record, self.steps))
+        set_("record", _check_record(self.record, self.steps))
 
     @classmethod
     def from_params(
@@ -116,14 +193,14 @@ class SimulationConfig:
         n_snr2=None,
         **params,
     ) -> "SimulationConfig":
-        """Build a config, accepting the derived parameters as alternatives.
+        """Build a config, accepting the :class:`Alternatives` to some fields.
 
         ``tau`` sets both flip rates (and excludes ``tau_pos``/``tau_neg``);
         at most one of ``mu_norm``, ``snr`` and ``n_snr2`` may be given, the
         others follow from ``snr = mu_norm / (sigma_xi sqrt(d))``. Every other
         keyword is a field of :class:`SimulationConfig`.
         """
-        unknown = set(params) - {f.name for f in dataclasses.fields(cls)}
+        unknown = set(params) - set(FIELDS)
         if unknown:
             raise TypeError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
         if tau is not None:
@@ -132,8 +209,7 @@ class SimulationConfig:
                     "tau sets both flip rates and cannot be combined with tau_pos or tau_neg; "
                     f"got tau={tau!r}, tau_pos={tau_pos!r}, tau_neg={tau_neg!r}"
                 )
-            tau = check_real("tau", tau, low=0, high=0.5, high_open=True)
-            tau_pos = tau_neg = tau
+            tau_pos = tau_neg = PARAMETERS["tau"].check(tau)
         params["tau_pos"] = DEFAULT_TAU if tau_pos is None else tau_pos
         params["tau_neg"] = DEFAULT_TAU if tau_neg is None else tau_neg
 
@@ -142,13 +218,11 @@ class SimulationConfig:
             listed = ", ".join(f"{k}={v!r}" for k, v in given.items())
             raise ValueError(f"give at most one of mu_norm, snr and n_snr2; got {listed}")
         if snr is not None or n_snr2 is not None:
-            n = check_int("n", params.get("n", cls.n), low=1)
-            d = check_int("d", params.get("d", cls.d), low=1)
-            sigma_xi = check_real("sigma_xi", params.get("sigma_xi", cls.sigma_xi), low=0, low_open=True)
+            n, d, sigma_xi = (FIELDS[k].check(params.get(k, FIELDS[k].default)) for k in ("n", "d", "sigma_xi"))
             if snr is not None:
-                snr = check_real("snr", snr, low=0, low_open=True)
+                snr = PARAMETERS["snr"].check(snr)
             else:
-                snr = math.sqrt(check_real("n_snr2", n_snr2, low=0, low_open=True) / n)
+                snr = math.sqrt(PARAMETERS["n_snr2"].check(n_snr2) / n)
             mu_norm = snr * sigma_xi * math.sqrt(d)
         params["mu_norm"] = mu_norm
         return cls(**params)
@@ -201,6 +275,24 @@ class SimulationConfig:
         return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Alternatives:
+    """Parameters accepted instead of fields, by :meth:`SimulationConfig.from_params` and ``simulate``.
+
+    Each sets the fields it ``replaces`` and is never stored (the config
+    derives it back: ``config.tau``, ``config.snr``, ``config.n_snr2``). This
+    class only declares them; it is not instantiated.
+    """
+
+    tau: float | None = param(None, FLIP_RATE, "flip rate of both classes", replaces=("tau_pos", "tau_neg"))
+    snr: float | None = param(
+        None, POSITIVE, "signal-to-noise ratio ||mu|| / (sigma_xi sqrt(d))", replaces=("mu_norm",)
+    )
+    n_snr2: float | None = param(
+        None, POSITIVE, "n * snr^2, the competition parameter of the paper", replaces=("mu_norm",)
+    )
+
+
 def log_grid(steps: int, per_decade: int = LOG_RECORDS_PER_DECADE) -> np.ndarray:
     """Steps 0..``steps`` on a logarithmic grid with ``per_decade`` points a decade."""
     if steps == 0:
@@ -211,10 +303,8 @@ def log_grid(steps: int, per_decade: int = LOG_RECORDS_PER_DECADE) -> np.ndarray
 
 
 def _check_record(record, steps: int):
-    if record is None:
-        return None
-    if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
-        return check_int("record", record, low=1)
+    if record is None or isinstance(record, (int, np.integer)) and not isinstance(record, bool):
+        return FIELDS["record"].check(record)
     allowed = f"None, an integer >= 1 or a non-empty sequence of integer steps in [0, {steps}]"
     try:
         values = tuple(record)
@@ -228,3 +318,28 @@ def _check_record(record, steps: int):
             raise ValueError(f"record must be {allowed}; got step {v!r}")
         out.append(int(v))
     return tuple(out)
+
+
+#: The fields of :class:`SimulationConfig`, in order.
+FIELDS = _declared(SimulationConfig)
+#: Every parameter of ``simulate``, in the order of its signature.
+PARAMETERS = _signature_order(FIELDS, _declared(Alternatives))
+
+
+def _numpydoc_entries(parameters) -> str:
+    """The numpydoc entries (``name : type, default ...``, help, allowed values) of some :class:`Parameter` s."""
+    entries = []
+    for p in parameters:
+        instead = f"; given instead of {' and '.join(p.replaces)}" if p.replaces else ""
+        entries.append(f"{p.name} : {p.type}, default {p.default!r}\n    {p.help}{instead}. Allowed: {p.allowed}.")
+    return "\n".join(entries)
+
+
+def fill_parameters_doc(obj, parameters) -> None:
+    """Put the entries of ``parameters`` in place of the ``{parameters}`` line of ``obj``'s docstring."""
+    if obj.__doc__:  # None under python -OO
+        obj.__doc__ = re.sub(r"^( *)\{parameters\}$", lambda m: textwrap.indent(_numpydoc_entries(parameters), m[1]),
+                             obj.__doc__, count=1, flags=re.M)
+
+
+fill_parameters_doc(SimulationConfig, FIELDS.values())

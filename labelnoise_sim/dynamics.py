@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _kernels
 from ._validation import check_choice
-from .config import SimulationConfig
+from .config import PARAMETERS, SimulationConfig, fill_parameters_doc
 from .data import Data, sample_data
 from .result import SimulationResult
 
@@ -41,9 +41,9 @@ def simulate(
     eta: float = 0.1,
     steps: int = 2000,
     *,
-    tau: float | None = None,
     tau_pos: float | None = None,
     tau_neg: float | None = None,
+    tau: float | None = None,
     mu_norm: float | None = None,
     snr: float | None = None,
     n_snr2: float | None = None,
@@ -51,45 +51,25 @@ def simulate(
     sigma_xi: float = 1.0,
     noise: str = "isotropic",
     seed: int = 0,
-    record=None,
+    record: None | int | tuple[int, ...] = None,
     sampling: str = "explicit",
 ) -> SimulationResult:
     """Train the two-layer ReLU CNN on signal-noise data with label noise.
 
     Runs full-batch gradient descent on the logistic loss, exactly, in the
     coefficient space of the weights, and records the coefficients and the
-    network outputs on the training set.
+    network outputs on the training set. Equal arguments give bit-identical
+    results.
+
+    The parameters are declared in :mod:`labelnoise_sim.config` (see
+    ``PARAMETERS``); a field that an alternative replaces (``tau_pos``,
+    ``tau_neg``, ``mu_norm``) defaults to None here, meaning "not given". At
+    most one of ``mu_norm``, ``snr`` and ``n_snr2`` may be given, and ``tau``
+    excludes ``tau_pos`` and ``tau_neg``.
 
     Parameters
     ----------
-    n, d, m : int
-        Training samples, patch dimension, filters per class.
-    eta : float
-        Learning rate, > 0.
-    steps : int
-        Number of gradient steps, >= 0.
-    tau : float, optional
-        Flip rate of both classes, in [0, 1/2). Default 0.2 (``DEFAULT_TAU``).
-    tau_pos, tau_neg : float, optional
-        Class-conditional flip rates P(ỹ=-1 | y=+1) and P(ỹ=+1 | y=-1);
-        exclusive with ``tau``.
-    mu_norm, snr, n_snr2 : float, optional
-        The signal strength, as ‖μ‖, as SNR = ‖μ‖/(σ_ξ √d), or as n·SNR². At
-        most one may be given; the default is n·SNR² = 6 (``DEFAULT_N_SNR2``).
-    sigma0, sigma_xi : float
-        Standard deviation of the initial weights and of the noise, > 0.
-    noise : {"isotropic", "orthogonal"}
-        ξ ~ N(0, σ_ξ² I), or the same projected orthogonally to μ.
-    seed : int
-        Seed of every random draw; equal arguments give bit-identical results.
-    record : None, int or sequence of int
-        Steps to record: None for a logarithmic grid, k for every k-th step
-        (plus the last), or the steps themselves, each in [0, steps].
-    sampling : {"explicit", "gram"}
-        "explicit" draws μ, ξ_i and W⁽⁰⁾ in R^d and forms their Gram matrix;
-        "gram" draws the Gram matrix directly from the same law, at a cost
-        independent of d (the vectors are then not available). Labels are the
-        same for both.
+    {parameters}
 
     Returns
     -------
@@ -108,12 +88,11 @@ def simulate(
     >>> res.train_acc_clean[-1]
     1.0
     """
-    config = SimulationConfig.from_params(
-        n=n, d=d, m=m, eta=eta, steps=steps, tau=tau, tau_pos=tau_pos, tau_neg=tau_neg,
-        mu_norm=mu_norm, snr=snr, n_snr2=n_snr2, sigma0=sigma0, sigma_xi=sigma_xi,
-        noise=noise, seed=seed, record=record, sampling=sampling,
-    )
-    return run(config)
+    # locals() holds exactly the arguments here, by name.
+    return run(SimulationConfig.from_params(**locals()))
+
+
+fill_parameters_doc(simulate, PARAMETERS.values())
 
 
 def run(config: SimulationConfig, data: Data | None = None) -> SimulationResult:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import itertools
 import json
 import math
@@ -42,17 +41,17 @@ import numpy as np
 
 from ._validation import check_choice, check_int
 from .analysis import analyze
-from .config import SimulationConfig
+from .config import PARAMETERS, SimulationConfig
 from .data import sample_data
-from .dynamics import DivergenceError, batch_key, run, run_many, simulate
+from .dynamics import DivergenceError, batch_key, run, run_many
 from .result import SimulationResult
 from .store import SweepStore, canonical_json, cell_result_path
 
 __all__ = ["sweep", "SweepResult", "expand_grid", "BACKENDS", "SWEEP_PARAMETERS"]
 
 BACKENDS = ("serial", "processes", "dask")
-#: Parameters a grid or the fixed keywords may set: those of ``simulate``.
-SWEEP_PARAMETERS = tuple(inspect.signature(simulate).parameters)
+#: Parameters a grid or the fixed parameters may set: those of ``simulate``.
+SWEEP_PARAMETERS = tuple(PARAMETERS)
 #: Most cells handed to one batched kernel call (bounds memory: a cell's
 #: trajectory is records × 2m × n floats).
 MAX_BATCH = 8

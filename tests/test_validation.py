@@ -1,42 +1,26 @@
 """Bad input is refused at the boundary with a message naming parameter, range and value."""
 
-import math
-
 import numpy as np
 import pytest
 
 from labelnoise_sim import DivergenceError, SimulationConfig, simulate
+from labelnoise_sim.config import PARAMETERS
 
-BAD = [
-    (dict(n=0), "n", "integer >= 1", "0"),
-    (dict(n=2.5), "n", "integer >= 1", "2.5"),
-    (dict(n="10"), "n", "integer >= 1", "'10'"),
-    (dict(d=-3), "d", "integer >= 1", "-3"),
-    (dict(m=0), "m", "integer >= 1", "0"),
-    (dict(m=True), "m", "integer >= 1", "True"),
-    (dict(steps=-1), "steps", "integer >= 0", "-1"),
-    (dict(eta=0.0), "eta", "> 0", "0.0"),
-    (dict(eta=-0.1), "eta", "> 0", "-0.1"),
-    (dict(eta=math.inf), "eta", "finite", "inf"),
-    (dict(eta=math.nan), "eta", "finite", "nan"),
-    (dict(tau=0.5), "tau", "[0, 0.5)", "0.5"),
-    (dict(tau=-0.01), "tau", "[0, 0.5)", "-0.01"),
-    (dict(tau_pos=0.7), "tau_pos", "[0, 0.5)", "0.7"),
-    (dict(tau_neg=-1), "tau_neg", "[0, 0.5)", "-1"),
-    (dict(sigma0=0), "sigma0", "> 0", "0"),
-    (dict(sigma_xi=-1.0), "sigma_xi", "> 0", "-1.0"),
-    (dict(mu_norm=0.0), "mu_norm", "> 0", "0.0"),
-    (dict(snr=-2), "snr", "> 0", "-2"),
-    (dict(n_snr2=math.inf), "n_snr2", "finite", "inf"),
-    (dict(noise="gaussian"), "noise", "'isotropic', 'orthogonal'", "'gaussian'"),
+#: Every value that a declared constraint refuses, with the range it states.
+DECLARED = [
+    ({name: value}, name, parameter.constraint.allowed, repr(value))
+    for name, parameter in PARAMETERS.items()
+    for value in parameter.constraint.invalid()
+]
+#: The rules that tie parameters together, and explicit record steps (bounded by steps).
+SPECIAL = [
     (dict(d=1, noise="orthogonal"), "d", "integer >= 2 with noise='orthogonal'", "1"),
-    (dict(seed=-1), "seed", "integer >= 0", "-1"),
-    (dict(record=0), "record", "integer >= 1", "0"),
     (dict(steps=10, record=[0, 11]), "record", "[0, 10]", "11"),
     (dict(steps=10, record=[-1]), "record", "[0, 10]", "-1"),
     (dict(steps=10, record=[]), "record", "[0, 10]", "[]"),
     (dict(steps=10, record=[2.5]), "record", "[0, 10]", "2.5"),
 ]
+BAD = DECLARED + SPECIAL
 
 
 @pytest.mark.parametrize("kwargs, name, allowed, value", BAD, ids=[str(b[0]) for b in BAD])
@@ -46,6 +30,19 @@ def test_bad_parameter_is_named_with_range_and_value(kwargs, name, allowed, valu
     message = str(info.value)
     assert message.startswith(name + " must be"), message
     assert allowed in message and value in message, message
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n=0), "n must be an integer >= 1; got 0"),
+    (dict(tau=0.5), "tau must be a finite real number in [0, 0.5); got 0.5"),
+    (dict(eta=-0.1), "eta must be a finite real number > 0; got -0.1"),
+    (dict(noise="gaussian"), "noise must be one of 'isotropic', 'orthogonal'; got 'gaussian'"),
+    (dict(record=0), "record must be an integer >= 1; got 0"),
+])
+def test_messages_read_name_allowed_range_and_value(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        simulate(**kwargs)
+    assert str(info.value) == message
 
 
 @pytest.mark.parametrize("given", [

@@ -1,0 +1,23 @@
+"""What is derived from the parameter declarations stays in step with them."""
+
+import inspect
+
+from labelnoise_sim import simulate
+from labelnoise_sim.config import PARAMETERS
+
+
+def test_simulate_signature_follows_the_declarations():
+    replaced = {field for parameter in PARAMETERS.values() for field in parameter.replaces}
+    signature = inspect.signature(simulate).parameters
+    # A field that an alternative replaces defaults to None: "not given", so that the alternative may be.
+    expected = [(name, None if name in replaced else p.default) for name, p in PARAMETERS.items()]
+    assert [(name, p.default) for name, p in signature.items()] == expected
+    keyword_only = [name for name, p in signature.items() if p.kind is p.KEYWORD_ONLY]
+    assert keyword_only == list(PARAMETERS)[-len(keyword_only):]
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in list(signature.values())[: -len(keyword_only)])
+
+
+def test_simulate_docstring_lists_every_parameter_with_its_range():
+    for name, parameter in PARAMETERS.items():
+        assert f"\n    {name} : " in simulate.__doc__
+        assert parameter.allowed in simulate.__doc__
