@@ -89,13 +89,13 @@ def main(argv=None):
     np_small, np_large = numpy_rates(n, m)
     t_kernel = kernel_time(configs)
     start = time.perf_counter()
-    sweep(grid, backend="serial", progress=False, **fixed)
+    sweep(grid, fixed, backend="serial", progress=False)
     t_sweep = time.perf_counter() - start
     start = time.perf_counter()
-    sweep(grid, backend="processes", progress=False, **fixed)
+    sweep(grid, fixed, backend="processes", progress=False)
     t_processes = time.perf_counter() - start
     start = time.perf_counter()
-    sweep(grid, backend="serial", progress=False, test_error=False, sampling="gram", **fixed)
+    sweep(grid, {**fixed, "sampling": "gram"}, backend="serial", progress=False, test_error=False)
     t_lean = time.perf_counter() - start
 
     # Measured again at the end, the better of the two: on a shared machine NumPy's

@@ -94,7 +94,7 @@ def _sweep(args) -> int:
         raise ValueError("no grid: give --grid NAME=VALUES or a --config TOML file with a [grid] table")
     out = Path(options.pop("out", "sweep.csv"))
     start = time.perf_counter()
-    result = sweep(grid, **options, **fixed)
+    result = sweep(grid, fixed, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out, index_label="cell")
     cells = len(result.table)

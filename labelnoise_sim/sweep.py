@@ -130,6 +130,7 @@ def expand_grid(grid: Mapping, fixed: Mapping | None = None) -> list[tuple[dict,
 
 def sweep(
     grid: Mapping,
+    fixed: Mapping | None = None,
     *,
     store=None,
     backend: str = "processes",
@@ -138,7 +139,6 @@ def sweep(
     progress: bool = True,
     trajectories: bool = False,
     test_error: bool = True,
-    **fixed,
 ) -> SweepResult:
     """Run every cell of a parameter grid and tabulate the stage analysis of each.
 
@@ -149,6 +149,9 @@ def sweep(
         ``tau``, ``n_snr2``, ``seed``, ...) to the values to sweep; the sweep
         runs their Cartesian product. A key ``("d", "eta")`` (or ``"d+eta"``)
         zips parameters: its values are pairs set together.
+    fixed : mapping of str to value, optional
+        The other parameters of ``simulate``, shared by every cell (as in
+        :func:`expand_grid`).
     store : path-like, optional
         Directory that keeps every finished cell (written atomically as it
         ends). Rerunning the same sweep with the same store computes only the
@@ -171,8 +174,6 @@ def sweep(
         Compute the Monte Carlo test error of every record (``analyze``'s
         ``best_test_error``, ``final_test_error``, ...). It is usually the
         largest cost of a cell; ``False`` leaves those columns empty.
-    **fixed
-        The other parameters of ``simulate``, shared by every cell.
 
     Returns
     -------
@@ -183,9 +184,10 @@ def sweep(
 
     Examples
     --------
-    >>> res = sweep({"tau": [0.0, 0.2], "seed": [0, 1]}, n=100, d=1000, steps=500, backend="serial")
+    >>> res = sweep({"tau": [0.0, 0.2], "seed": [0, 1]}, {"n": 100, "d": 1000, "steps": 500}, backend="serial")
     >>> res.table[["tau", "seed", "t1", "best_test_error"]]  # doctest: +SKIP
     """
+    fixed = dict(fixed or {})
     cells = expand_grid(grid, fixed)
     backend = check_choice("backend", backend, BACKENDS)
     if client is not None:

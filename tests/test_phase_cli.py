@@ -32,7 +32,7 @@ def test_sweep_command_writes_the_table_of_sweep(tmp_path, capsys):
                  "--no-progress"])
     assert code == 0 and "4 cells" in capsys.readouterr().out
     written = pd.read_csv(out, index_col="cell")
-    expected = sweep({"tau": [0.0, 0.2], "seed": [0, 1]}, backend="serial", progress=False, **SMALL).table
+    expected = sweep({"tau": [0.0, 0.2], "seed": [0, 1]}, SMALL, backend="serial", progress=False).table
     assert list(written.columns) == list(expected.columns)
     for column in ("tau", "seed", "t1", "t2", "final_test_error", "select_f1_t1"):
         np.testing.assert_allclose(written[column].astype(float), expected[column].astype(float), rtol=1e-15)
@@ -54,8 +54,8 @@ def test_sweep_command_reports_bad_input_as_a_usage_error(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def dn_table():
-    res = sweep({"d": [60, 240], "n_snr2": [0.5, 4.0], "seed": [0, 1]}, n=30, m=3, steps=100, record=10,
-                sampling="gram", backend="serial", progress=False)
+    res = sweep({"d": [60, 240], "n_snr2": [0.5, 4.0], "seed": [0, 1]},
+                dict(n=30, m=3, steps=100, record=10, sampling="gram"), backend="serial", progress=False)
     return res.table
 
 

@@ -25,7 +25,7 @@ def _frame_without_wall_time(result):
 
 @pytest.fixture(scope="module")
 def serial_run():
-    return sweep(GRID, backend="serial", progress=False, **SMALL)
+    return sweep(GRID, SMALL, backend="serial", progress=False)
 
 
 def test_each_batched_cell_is_bit_identical_to_simulate():
@@ -94,7 +94,7 @@ def test_every_row_equals_analyze_of_simulate_of_its_cell(serial_run):
 def test_processes_backend_gives_the_same_table_for_any_worker_count(serial_run):
     expected = _frame_without_wall_time(serial_run)
     for workers in (1, 2):
-        got = sweep(GRID, backend="processes", workers=workers, progress=False, **SMALL)
+        got = sweep(GRID, SMALL, backend="processes", workers=workers, progress=False)
         pd.testing.assert_frame_equal(_frame_without_wall_time(got), expected)
 
 
@@ -102,7 +102,7 @@ def test_dask_client_runs_the_same_kernel_with_the_same_table(serial_run):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        got = sweep(GRID, client=client, progress=False, **SMALL)
+        got = sweep(GRID, SMALL, client=client, progress=False)
     pd.testing.assert_frame_equal(_frame_without_wall_time(got), _frame_without_wall_time(serial_run))
 
 
@@ -135,26 +135,27 @@ def test_result_of_a_cell_is_its_simulation(serial_run):
     again = serial_run.result(5)
     config = serial_run.configs[5]
     np.testing.assert_array_equal(again.outputs, run(config).outputs)
-    kept = sweep({"seed": [3, 4]}, backend="serial", progress=False, trajectories=True, **SMALL)
+    kept = sweep({"seed": [3, 4]}, SMALL, backend="serial", progress=False, trajectories=True)
     np.testing.assert_array_equal(kept.result(1).rho, simulate(seed=4, **SMALL).rho)
 
 
 def test_gram_sampling_and_huge_d_sweep_like_any_other_parameter():
-    res = sweep({"d": [10**3, 10**7]}, sampling="gram", n=30, m=3, steps=50, record=10, n_snr2=6.0,
-                eta=1e-2, backend="serial", progress=False)
+    res = sweep({"d": [10**3, 10**7]}, dict(sampling="gram", n=30, m=3, steps=50, record=10, n_snr2=6.0, eta=1e-2),
+                backend="serial", progress=False)
     assert list(res.table["d"]) == [10**3, 10**7]
     assert res.table["final_test_error"].notna().all()
 
 
 def test_diverged_cells_are_reported_not_fatal():
     with pytest.warns(RuntimeWarning, match="1 of 2 cells diverged"):
-        res = sweep({"eta": [0.1, 1e307]}, n=20, d=200, m=2, steps=100, record=10, backend="serial", progress=False)
+        res = sweep({"eta": [0.1, 1e307]}, dict(n=20, d=200, m=2, steps=100, record=10), backend="serial",
+                    progress=False)
     assert res.table["diverged_at"].isna().tolist() == [True, False]
     assert pd.isna(res.table.loc[1, "final_test_error"]) and not pd.isna(res.table.loc[0, "final_test_error"])
 
 
 def test_progress_bar_stays_silent_off_a_terminal(capsys):
-    sweep({"seed": [0]}, backend="serial", progress=True, **SMALL)
+    sweep({"seed": [0]}, SMALL, backend="serial", progress=True)
     captured = capsys.readouterr()
     assert captured.out == "" and "sweep" not in captured.err
 
@@ -176,13 +177,20 @@ def test_grid_errors_name_the_parameter_or_the_cell():
         sweep({"seed": [0]}, workers=0, progress=False)
 
 
+def test_fixed_parameters_come_as_a_mapping_of_known_names():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n'"):
+        sweep({"seed": [0]}, n=30, progress=False)
+    with pytest.raises(TypeError, match="unknown parameter 'lr'"):
+        sweep({"seed": [0]}, {"lr": 0.1}, progress=False)
+
+
 def test_a_zipped_axis_sets_its_parameters_together():
-    res = sweep({("d", "eta"): [(200, 0.4), (800, 0.1)], "seed": [0, 1]}, n=30, m=3, steps=60, record=10,
+    res = sweep({("d", "eta"): [(200, 0.4), (800, 0.1)], "seed": [0, 1]}, dict(n=30, m=3, steps=60, record=10),
                 backend="serial", progress=False)
     assert list(res.table.columns[:3]) == ["d", "eta", "seed"]
     assert res.table[["d", "eta"]].values.tolist() == [[200, 0.4], [200, 0.4], [800, 0.1], [800, 0.1]]
     assert res.configs[3].d == 800 and res.configs[3].eta == 0.1 and res.configs[3].seed == 1
-    same = sweep({"d+eta": [[200, 0.4], [800, 0.1]], "seed": [0, 1]}, n=30, m=3, steps=60, record=10,
+    same = sweep({"d+eta": [[200, 0.4], [800, 0.1]], "seed": [0, 1]}, dict(n=30, m=3, steps=60, record=10),
                  backend="serial", progress=False)
     pd.testing.assert_frame_equal(_frame_without_wall_time(same), _frame_without_wall_time(res))
     with pytest.raises(ValueError, match="zips 2 parameters"):
@@ -194,7 +202,8 @@ def test_a_zipped_axis_sets_its_parameters_together():
 
 
 def test_cells_of_different_shapes_run_in_separate_batches_with_exact_rows():
-    res = sweep({"n": [20, 30], "m": [2, 3], "steps": [40, 60]}, d=300, record=10, backend="serial", progress=False)
+    res = sweep({"n": [20, 30], "m": [2, 3], "steps": [40, 60]}, dict(d=300, record=10), backend="serial",
+                progress=False)
     for index, config in enumerate(res.configs):
         expected = analyze(run(config)).to_dict()
         row = res.table.iloc[index]
