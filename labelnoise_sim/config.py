@@ -104,6 +104,11 @@ class Parameter:
     replaces: tuple[str, ...] = ()
 
     @property
+    def description(self) -> str:
+        """The help, and for an alternative the fields it stands for."""
+        return self.help + (f"; given instead of {' and '.join(self.replaces)}" if self.replaces else "")
+
+    @property
     def allowed(self) -> str:
         """The values allowed, in words."""
         return ("None or " if self.default is None else "") + self.constraint.allowed
@@ -149,7 +154,7 @@ class SimulationConfig:
     tau_pos: float = param(DEFAULT_TAU, FLIP_RATE, "flip rate P(noisy label -1 | y = +1)")
     tau_neg: float = param(DEFAULT_TAU, FLIP_RATE, "flip rate P(noisy label +1 | y = -1)")
     mu_norm: float | None = param(
-        None, POSITIVE, f"norm ||mu|| of the signal vector (None: the norm that gives n_snr2 = {DEFAULT_N_SNR2:g})"
+        None, POSITIVE, f"norm ||mu|| of the signal vector (by default the norm that gives n_snr2 = {DEFAULT_N_SNR2:g})"
     )
     sigma0: float = param(0.01, POSITIVE, "standard deviation of the initial weights")
     sigma_xi: float = param(1.0, POSITIVE, "standard deviation of the noise patch")
@@ -160,8 +165,8 @@ class SimulationConfig:
     seed: int = param(0, Integer(low=0), "seed of every random draw (data, initial weights, test-error draws)")
     record: None | int | tuple[int, ...] = param(
         None, Integer(low=1),
-        "record every k-th step and the last (None: a logarithmic grid; a sequence of steps in [0, steps]: "
-        "those steps)",
+        "record every k-th step and the last (by default a logarithmic grid); or a sequence of the steps to "
+        "record, each in [0, steps]",
     )
     sampling: str = param(
         "explicit", Choice(SAMPLINGS),
@@ -328,11 +333,8 @@ PARAMETERS = _signature_order(FIELDS, _declared(Alternatives))
 
 def _numpydoc_entries(parameters) -> str:
     """The numpydoc entries (``name : type, default ...``, help, allowed values) of some :class:`Parameter` s."""
-    entries = []
-    for p in parameters:
-        instead = f"; given instead of {' and '.join(p.replaces)}" if p.replaces else ""
-        entries.append(f"{p.name} : {p.type}, default {p.default!r}\n    {p.help}{instead}. Allowed: {p.allowed}.")
-    return "\n".join(entries)
+    return "\n".join(f"{p.name} : {p.type}, default {p.default!r}\n    {p.description}. Allowed: {p.allowed}."
+                     for p in parameters)
 
 
 def fill_parameters_doc(obj, parameters) -> None:

@@ -1,8 +1,13 @@
 """What is derived from the parameter declarations stays in step with them."""
 
 import inspect
+import subprocess
+import sys
+
+import pytest
 
 from labelnoise_sim import simulate
+from labelnoise_sim.cli import main
 from labelnoise_sim.config import PARAMETERS
 
 
@@ -21,3 +26,19 @@ def test_simulate_docstring_lists_every_parameter_with_its_range():
     for name, parameter in PARAMETERS.items():
         assert f"\n    {name} : " in simulate.__doc__
         assert parameter.allowed in simulate.__doc__
+
+
+@pytest.mark.parametrize("command", ["run", "figure", "sweep"])
+def test_every_subcommand_offers_every_parameter_with_its_help_and_default(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no help text wrapped inside
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name, parameter in PARAMETERS.items():
+        default = "" if parameter.default is None else f" (default: {parameter.default})"
+        assert f"--{name} {name.upper()}" in text and parameter.description + default in text
+
+
+def test_the_command_line_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "labelnoise_sim.cli", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "labelnoise-sim" in done.stdout

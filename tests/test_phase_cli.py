@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from labelnoise_sim import sweep
-from labelnoise_sim._sweep_commands import parse_values
+from labelnoise_sim.cli.sweep import parse_values
 from labelnoise_sim.cli import main
 from labelnoise_sim.phase import kou_boundary, phase_maps, phase_table
 

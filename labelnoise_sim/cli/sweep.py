@@ -1,10 +1,9 @@
-"""The ``labelnoise-sim sweep`` and ``labelnoise-sim phase`` subcommands.
+"""The ``labelnoise-sim sweep`` subcommand: a parameter grid, one table row per cell.
 
-``sweep`` takes its grid from ``--grid NAME=VALUES`` options and/or a TOML
-file (tables ``[grid]``, ``[fixed]`` and ``[sweep]`` for options such as
-``store`` or ``backend``); command-line values win. It writes the result table
-as CSV. ``phase`` reads such a CSV and draws the phase diagrams
-(:func:`labelnoise_sim.phase.phase_maps`).
+Takes its grid from ``--grid NAME=VALUES`` options and/or a TOML file (tables
+``[grid]``, ``[fixed]`` and ``[sweep]`` for options such as ``store`` or
+``backend``); command-line values win. It writes the result table of
+:func:`labelnoise_sim.sweep` as CSV.
 """
 
 from __future__ import annotations
@@ -14,7 +13,9 @@ import time
 import tomllib
 from pathlib import Path
 
-__all__ = ["add_sweep", "add_phase", "parse_values"]
+from ._options import add_simulation_options, parse_number, simulation_kwargs
+
+__all__ = ["add_parser", "parse_values"]
 
 SWEEP_OPTIONS = ("store", "backend", "workers", "progress", "test_error", "out")
 
@@ -22,11 +23,9 @@ SWEEP_OPTIONS = ("store", "backend", "workers", "progress", "test_error", "out")
 def parse_values(text: str) -> list:
     """Values of one grid axis: ``0,0.1,0.2``; ``lin:A:B:K`` or ``geom:A:B:K`` (K values from A to B);
     ``range:A:B`` (the integers A..B-1)."""
-    from .cli import _number
-
     kind, _, rest = text.partition(":")
     if kind in ("lin", "geom", "range") and rest:
-        parts = [_number(p) for p in rest.split(":")]
+        parts = [parse_number(p) for p in rest.split(":")]
         if kind == "range" and len(parts) == 2 and all(isinstance(p, int) for p in parts):
             return list(range(parts[0], parts[1]))
         if kind != "range" and len(parts) == 3 and isinstance(parts[2], int) and parts[2] >= 1:
@@ -37,7 +36,7 @@ def parse_values(text: str) -> list:
                 lambda: [a * (b / a) ** (i / (k - 1)) for i in range(k)])
             return [float(f"{v:.6g}") for v in (spaced() if k > 1 else [a])]
         raise ValueError(f"grid values {text!r}: use lin:A:B:K, geom:A:B:K or range:A:B")
-    values = [_number(v.strip()) for v in text.split(",") if v.strip()]
+    values = [parse_number(v.strip()) for v in text.split(",") if v.strip()]
     if not values:
         raise ValueError(f"grid values {text!r}: give a comma-separated list")
     return values
@@ -45,8 +44,6 @@ def parse_values(text: str) -> list:
 
 def _grid_option(text: str) -> tuple[str, list]:
     """``NAME=VALUES``, or ``A+B=a1/b1,a2/b2`` for parameters zipped on one axis."""
-    from .cli import _number
-
     name, sep, values = text.partition("=")
     name = name.strip()
     if not sep or not name:
@@ -54,7 +51,7 @@ def _grid_option(text: str) -> tuple[str, list]:
     if "+" not in name:
         return name, parse_values(values)
     width = len(name.split("+"))
-    zipped = [[_number(v) for v in item.split("/")] for item in values.split(",") if item.strip()]
+    zipped = [[parse_number(v) for v in item.split("/")] for item in values.split(",") if item.strip()]
     if not zipped or any(len(item) != width for item in zipped):
         raise ValueError(f"--grid {name}=... zips {width} parameters: give items like "
                          f"{'/'.join(['v'] * width)}, comma-separated; got {values!r}")
@@ -62,8 +59,7 @@ def _grid_option(text: str) -> tuple[str, list]:
 
 
 def _sweep(args) -> int:
-    from .cli import simulation_kwargs
-    from .sweep import sweep
+    from ..sweep import sweep
 
     grid, fixed, options = {}, {}, {}
     if args.config:
@@ -104,9 +100,8 @@ def _sweep(args) -> int:
     return 0
 
 
-def add_sweep(subparsers) -> None:
-    from .cli import add_simulation_options
-
+def add_parser(subparsers) -> None:
+    """Add ``sweep`` to the subcommands."""
     p = subparsers.add_parser(
         "sweep", help="run a parameter grid; write one row of stage metrics per cell (CSV)",
         description="Run the Cartesian product of --grid values (and/or a TOML [grid] table) with the other "
@@ -127,39 +122,3 @@ def add_sweep(subparsers) -> None:
                    help="skip the Monte Carlo test error (faster; test-error columns empty)")
     add_simulation_options(p)
     p.set_defaults(handler=_sweep)
-
-
-def _phase(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import pandas as pd
-
-    from .phase import phase_maps
-
-    table = pd.read_csv(args.table, index_col="cell")
-    fig = phase_maps(table, args.x, args.y, kou=args.kou, title=args.title)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=args.dpi)
-    print(f"phase diagram: {out}")
-    return 0
-
-
-def add_phase(subparsers) -> None:
-    p = subparsers.add_parser(
-        "phase", help="heatmaps of sweep metrics over two swept parameters",
-        description="Draw phase diagrams from a sweep table (the CSV of `labelnoise-sim sweep`): Stage I, noisy "
-                    "share at t1, best and final test error, log 2 selection F1, averaged over the other "
-                    "swept parameters (seeds).",
-    )
-    p.add_argument("table", help="CSV written by `labelnoise-sim sweep`")
-    p.add_argument("--x", default="n_snr2", help="horizontal axis: a column, or d_over_n (default: %(default)s)")
-    p.add_argument("--y", default="tau", help="vertical axis (default: %(default)s)")
-    p.add_argument("--kou", action="store_true", default=None,
-                   help="draw the Kou et al. boundary n SNR^2 = (d/n)^(-1/2) (default: on a d_over_n x n_snr2 map)")
-    p.add_argument("--title", default=None)
-    p.add_argument("--dpi", type=int, default=110)
-    p.add_argument("--out", default="phase.png", help="image file (default: %(default)s)")
-    p.set_defaults(handler=_phase)
-

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["add_figure"]
+from ._options import add_simulation_options, simulation_kwargs
+
+__all__ = ["add_parser"]
 
 
 def _figure(args) -> int:
-    from .analysis import analyze
-    from .cli import simulation_kwargs
-    from .dynamics import simulate
-    from .figures import save_figure, stage_figure
+    from ..analysis import analyze
+    from ..dynamics import simulate
+    from ..figures import save_figure, stage_figure
 
     result = simulate(**simulation_kwargs(args))
     out = Path(args.out)
@@ -28,9 +29,8 @@ def _figure(args) -> int:
     return 0
 
 
-def add_figure(subparsers) -> None:
-    from .cli import add_simulation_options
-
+def add_parser(subparsers) -> None:
+    """Add ``figure`` to the subcommands."""
     p = subparsers.add_parser(
         "figure",
         help="draw the stage figure of a run beside the same run without label noise (PNG and PDF)",

@@ -1,4 +1,8 @@
-"""Text summary and figure of one run, as written by ``labelnoise-sim run``."""
+"""The ``labelnoise-sim run`` subcommand, and its text report of one run.
+
+Runs one simulation, prints a summary (parameters, a table over log time, the
+stages) and writes it with the result and the stage figure.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import analyze
-from .figures import save_figure, stage_figure
+from ._options import add_simulation_options, simulation_kwargs
 
-__all__ = ["run_summary", "run_report"]
+__all__ = ["add_parser", "run_summary", "run_report"]
 
 
 def run_summary(result, stages=None) -> str:
     """A human-readable account of a run: parameters, a table over log time, the stages."""
+    from ..analysis import analyze
+
     c = result.config
     stages = analyze(result) if stages is None else stages
     lines = [
@@ -38,6 +43,8 @@ def run_report(result, out: Path, twin="auto"):
     ``twin`` is passed to :func:`~labelnoise_sim.figures.stage_figure`: by default
     the figure shows the same run without label noise beside it.
     """
+    from ..figures import save_figure, stage_figure
+
     out = Path(out)
     summary = run_summary(result)
     (out / "summary.txt").write_text(summary + "\n")
@@ -46,3 +53,22 @@ def run_report(result, out: Path, twin="auto"):
     yield summary
     written = [out / "summary.txt", out / "result.npz", *figures]
     yield "wrote " + ", ".join(str(p) for p in written)
+
+
+def _run(args) -> int:
+    from ..dynamics import simulate
+
+    result = simulate(**simulation_kwargs(args))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for line in run_report(result, out):
+        print(line)
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    """Add ``run`` to the subcommands."""
+    p = subparsers.add_parser("run", help="run one simulation; print a summary, write the result and figures")
+    add_simulation_options(p)
+    p.add_argument("--out", default="labelnoise_run", help="output directory (default: %(default)s)")
+    p.set_defaults(handler=_run)

@@ -1,0 +1,44 @@
+"""What the subcommands share: the simulation options and the parsing of numbers.
+
+There is one ``--name`` option per parameter of :func:`labelnoise_sim.simulate`,
+made from its declaration (:data:`labelnoise_sim.config.PARAMETERS`): help
+text, default and the kind of value. The options are not given the library's
+defaults, so that only what the user typed reaches the library (``--tau``
+could not be combined with a default ``tau_pos``), and the library checks the
+values.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .._validation import Choice
+from ..config import PARAMETERS
+
+__all__ = ["add_simulation_options", "simulation_kwargs", "parse_number"]
+
+
+def parse_number(text: str):
+    """Parse ints as int and everything else as float; the library validates ranges."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--name`` option per simulate() parameter (``--tau_pos`` also as ``--tau-pos``)."""
+    group = parser.add_argument_group("simulation parameters (as in simulate())")
+    for name, parameter in PARAMETERS.items():
+        flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+        default = "" if parameter.default is None else f" (default: {parameter.default})"
+        group.add_argument(*flags, dest=name, type=str if isinstance(parameter.constraint, Choice) else parse_number,
+                           metavar=name.upper(), help=(parameter.description + default).replace("%", "%%"))
+
+
+def simulation_kwargs(args: argparse.Namespace) -> dict:
+    """The simulate() keywords the user gave (others keep the library defaults)."""
+    return {name: getattr(args, name) for name in PARAMETERS if getattr(args, name) is not None}
