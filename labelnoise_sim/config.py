@@ -151,10 +151,10 @@ class SimulationConfig:
     m: int = param(10, Integer(low=1), "filters per class")
     eta: float = param(0.1, POSITIVE, "learning rate of full-batch gradient descent")
     steps: int = param(2000, Integer(low=0), "gradient steps")
-    tau_pos: float = param(DEFAULT_TAU, FLIP_RATE, "flip rate P(noisy label -1 | y = +1)")
-    tau_neg: float = param(DEFAULT_TAU, FLIP_RATE, "flip rate P(noisy label +1 | y = -1)")
+    tau_pos: float = param(DEFAULT_TAU, FLIP_RATE, "probability that a label y = +1 is flipped to -1")
+    tau_neg: float = param(DEFAULT_TAU, FLIP_RATE, "probability that a label y = -1 is flipped to +1")
     mu_norm: float | None = param(
-        None, POSITIVE, f"norm ||mu|| of the signal vector (by default the norm that gives n_snr2 = {DEFAULT_N_SNR2:g})"
+        None, POSITIVE, f"norm of the signal vector mu (by default the norm that gives n_snr2 = {DEFAULT_N_SNR2:g})"
     )
     sigma0: float = param(0.01, POSITIVE, "standard deviation of the initial weights")
     sigma_xi: float = param(1.0, POSITIVE, "standard deviation of the noise patch")
@@ -291,7 +291,7 @@ class Alternatives:
 
     tau: float | None = param(None, FLIP_RATE, "flip rate of both classes", replaces=("tau_pos", "tau_neg"))
     snr: float | None = param(
-        None, POSITIVE, "signal-to-noise ratio ||mu|| / (sigma_xi sqrt(d))", replaces=("mu_norm",)
+        None, POSITIVE, "signal-to-noise ratio mu_norm / (sigma_xi sqrt(d))", replaces=("mu_norm",)
     )
     n_snr2: float | None = param(
         None, POSITIVE, "n * snr^2, the competition parameter of the paper", replaces=("mu_norm",)

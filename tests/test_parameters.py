@@ -3,6 +3,7 @@
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,9 @@ def test_every_subcommand_offers_every_parameter_with_its_help_and_default(comma
 def test_the_command_line_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "labelnoise_sim.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "labelnoise-sim" in done.stdout
+
+
+def test_docs_parameter_table_is_the_one_the_declarations_give():
+    script = Path(__file__).resolve().parents[1] / "docs" / "scripts" / "parameter_table.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

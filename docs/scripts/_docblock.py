@@ -1,4 +1,4 @@
-"""Fill a generated block of a docs page (shared by the scripts in this folder)."""
+"""Fill or read a generated block of a docs page (shared by the scripts in this folder)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,11 @@ def fill_block(doc: Path, start: str, end: str, text: str) -> None:
         raise SystemExit(f"{doc} has no {start} ... {end} block to fill")
     doc.write_text(pattern.sub(lambda _: f"{start}\n{text}{end}", page))
     print(f"updated {doc}")
+
+
+def read_block(doc: Path, start: str, end: str) -> str:
+    """What lies between the ``start`` and ``end`` markers of ``doc`` (without the markers' own line ends)."""
+    match = re.search(re.escape(start) + "\n(.*?)" + re.escape(end), doc.read_text(), re.S)
+    if match is None:
+        raise SystemExit(f"{doc} has no {start} ... {end} block")
+    return match[1]

@@ -1,0 +1,45 @@
+"""The parameter table of docs/api.md, made from the parameter declarations.
+
+    python docs/scripts/parameter_table.py            # rewrites the table in docs/api.md
+    python docs/scripts/parameter_table.py --check    # fails if the table in docs/api.md is out of date
+
+One row per parameter of ``simulate()``, in the order of its signature, read
+from :data:`labelnoise_sim.config.PARAMETERS`: name, default, allowed values
+(in the words of the error messages) and meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from _docblock import fill_block, read_block
+
+from labelnoise_sim.config import PARAMETERS
+
+DOC = Path(__file__).resolve().parents[1] / "api.md"
+START, END = "<!-- parameter-table:start -->", "<!-- parameter-table:end -->"
+
+
+def table() -> str:
+    """The markdown table, one row per declared parameter."""
+    rows = ["| parameter | default | allowed | meaning |", "|---|---|---|---|"]
+    for name, parameter in PARAMETERS.items():
+        cells = [f"`{name}`", f"`{parameter.default!r}`", parameter.allowed, parameter.description]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check that docs/api.md has this table")
+    args = parser.parse_args()
+    if not args.check:
+        fill_block(DOC, START, END, table())
+    elif read_block(DOC, START, END) != table():
+        sys.exit(f"{DOC}: the parameter table is out of date; run python docs/scripts/parameter_table.py")
+
+
+if __name__ == "__main__":
+    main()
