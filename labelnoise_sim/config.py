@@ -27,10 +27,10 @@ Only the rules that tie parameters together (``d >= 2`` with orthogonal
 noise, recorded steps within ``[0, steps]``, at most one signal strength,
 ``tau`` excluding ``tau_pos``/``tau_neg``) are written out as code.
 
-To add a parameter, declare it here and write the code that uses it. The
-tests then ask for the rest: its keyword in ``simulate()``'s signature, which
-type checkers and IDEs read (tests/test_parameters.py), and the regenerated
-docs table.
+Adding a parameter means editing only its declaration here and the code that
+uses it. That code includes ``simulate()``, whose keywords are spelled out for
+type checkers and IDEs (tests/test_parameters.py fails until the new one is
+there); then regenerate the docs table.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class SimulationConfig:
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
         for name, parameter in FIELDS.items():
-            if name != "record":  # its steps are bounded by steps: checked below
+            if name != "record":  # its explicit steps are bounded by steps: _check_record below
                 set_(name, parameter.check(getattr(self, name)))
         if self.mu_norm is None:
             set_("mu_norm", FIELDS["mu_norm"].check(self.sigma_xi * math.sqrt(DEFAULT_N_SNR2 * self.d / self.n)))
