@@ -59,6 +59,6 @@ def test_simulate_gives_the_same_bits_with_one_thread_everywhere_and_with_two():
 def test_serial_and_process_sweeps_agree_bit_for_bit_where_blas_splits():
     grid = {"seed": [0, 1]}
     fixed = dict(n=160, d=1300, steps=200, record=50)
-    serial = sweep(grid, backend="serial", progress=False, **fixed).table.drop(columns="wall_time")
-    processes = sweep(grid, backend="processes", workers=2, progress=False, **fixed).table.drop(columns="wall_time")
+    serial = sweep(grid, fixed, backend="serial", progress=False).table.drop(columns="wall_time")
+    processes = sweep(grid, fixed, backend="processes", workers=2, progress=False).table.drop(columns="wall_time")
     assert serial.equals(processes)

@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent(f"""
     assert numba.config.DISABLE_JIT
     runs = [simulate(**kwargs) for kwargs in {RUNS!r}]
     grid, fixed = {SWEEP!r}
-    table = sweep(grid, backend="serial", progress=False, **fixed).table.drop(columns="wall_time")
+    table = sweep(grid, fixed, backend="serial", progress=False).table.drop(columns="wall_time")
     out = [(r.gamma, r.rho, r.outputs, r.test_error) for r in runs]
     sys.stdout.buffer.write(pickle.dumps((out, table)))
 """)
@@ -61,7 +61,7 @@ def test_pure_python_simulate_gives_the_compiled_trajectory_and_test_error(pure_
 
 def test_pure_python_sweep_gives_the_compiled_table(pure_python):
     grid, fixed = SWEEP
-    compiled = sweep(grid, backend="serial", progress=False, **fixed).table.drop(columns="wall_time")
+    compiled = sweep(grid, fixed, backend="serial", progress=False).table.drop(columns="wall_time")
     table = pure_python[1]
     assert list(table.columns) == list(compiled.columns)
     for column in compiled.columns:

@@ -30,8 +30,8 @@ SWEEP = textwrap.dedent(f"""
     from labelnoise_sim import simulate, sweep
     simulate(n=100, d=500, steps=5)
     print({READY!r}, flush=True)
-    sweep({{"seed": [0, 1, 2, 3]}}, backend=sys.argv[1], workers=2, progress=False, n=100, d=500, steps=10**9,
-          record=10**9, test_error=False)
+    sweep({{"seed": [0, 1, 2, 3]}}, dict(n=100, d=500, steps=10**9, record=10**9), backend=sys.argv[1], workers=2,
+          progress=False, test_error=False)
 """)
 
 
