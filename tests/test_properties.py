@@ -118,13 +118,13 @@ def check_stage_two(params):
     # Every sample ends fitted, noisy ones by their noisy label, except rare samples
     # on which every filter of their label's class is inactive: their own gradient
     # cannot revive those filters (docs/stages.md, "Stuck samples").
-    stuck = stuck_samples(r, len(r.t) - 1)
+    stuck = stuck_samples(r, int(r.t[-1]))
     assert (r.fitted[-1] | stuck).all(), f"unfitted after {params['steps']} steps\n" + a.summary()
     assert stuck.sum() <= 0.1 * a.n, a.summary()
     assert a.noise_beats_signal_end > a.noise_beats_signal_t1, a.summary()
     # Theorem 4.2's τ'n: noise beats signal for the noisy samples that are not stuck
     # (measured: for all of them).
-    noise, signal = noise_vs_signal(r, len(r.t) - 1)
+    noise, signal = noise_vs_signal(r, int(r.t[-1]))
     free = ~stuck[r.data.is_noisy]
     assert (noise > signal)[free].sum() >= 0.75 * free.sum(), a.summary()
 
@@ -232,7 +232,7 @@ def test_coefficients_stay_finite_split_by_sign_and_reproduce_the_outputs(params
     rebuilt = holdout_outputs(r, gram[:, 1 : 1 + n], gram[:, 0], r.data.y)
     scale = 1.0 + np.abs(r.outputs).max()
     np.testing.assert_allclose(rebuilt, r.outputs, rtol=1e-9, atol=1e-9 * scale)
-    signal, noise = filter_products(r, len(r.t) - 1)
+    signal, noise = filter_products(r, int(r.t[-1]))
     act = np.maximum(signal, 0.0) + np.maximum(noise, 0.0)
     f = act.mean(axis=1)
     np.testing.assert_allclose(f[0] - f[1], r.outputs[-1], rtol=1e-9, atol=1e-9 * scale)
@@ -250,7 +250,7 @@ def test_coefficients_stay_finite_split_by_sign_and_reproduce_the_outputs(params
 def test_rebuilt_filters_reproduce_the_outputs(params):
     r = simulate(**params)
     k = len(r.t) - 1
-    W = r.weights(k)
+    W = r.weights(r.t[k])
     relu = lambda z: np.maximum(z, 0.0)
     x1 = r.data.y[:, None] * r.data.mu[None, :]
     act = relu(np.einsum("jrd,id->jri", W, x1)) + relu(np.einsum("jrd,id->jri", W, r.data.xi))

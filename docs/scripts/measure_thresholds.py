@@ -159,8 +159,8 @@ def measure_stage(params, test_error=True):
     a = analyze(r, test_error=test_error)
     if a.t1 is None:
         return None
-    stuck = stuck_samples(r, len(r.t) - 1)
-    noise_end, signal_end = noise_vs_signal(r, len(r.t) - 1)
+    stuck = stuck_samples(r, int(r.t[-1]))
+    noise_end, signal_end = noise_vs_signal(r, int(r.t[-1]))
     free = ~stuck[r.data.is_noisy]
     row = {
         "t1 < t2": float(a.t2 is not None and a.t1 < a.t2),
