@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import format_table, machine_info, median_time, print_header, write_json  # noqa: E402
 
-from labelnoise_sim import SimulationConfig, run, sample_data, simulate  # noqa: E402
+from labelnoise_sim import SimulationConfig, run, simulate  # noqa: E402
 from labelnoise_sim.config import SAMPLINGS  # noqa: E402
+from labelnoise_sim.data import sample_data  # noqa: E402
 
 BASE = dict(n=200, d=2000, m=10, eta=0.1)
 

@@ -59,9 +59,9 @@ from _common import (  # noqa: E402
     write_json,
 )
 
-from labelnoise_sim import SimulationConfig, run, sample_data, simulate  # noqa: E402
+from labelnoise_sim import SimulationConfig, run, simulate  # noqa: E402
 from labelnoise_sim.config import SAMPLINGS  # noqa: E402
-from labelnoise_sim.data import Data  # noqa: E402
+from labelnoise_sim.data import Data, sample_data  # noqa: E402
 from labelnoise_sim.reference import full_weight_gd  # noqa: E402
 
 DEFAULT = dict(n=200, d=2000, m=10, eta=0.1, steps=2000)

@@ -6,13 +6,16 @@ import math
 import numpy as np
 import pytest
 
-from labelnoise_sim import analyze, roc_auc, select_clean, selection_quality, simulate
+from labelnoise_sim import analyze, simulate
 from labelnoise_sim.analysis import (
     LOG2,
     filter_products,
     noise_vs_signal,
     own_class_noise,
     record_index,
+    roc_auc,
+    select_clean,
+    selection_quality,
     stuck_samples,
 )
 

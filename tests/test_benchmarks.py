@@ -50,7 +50,8 @@ def test_single_run_benchmark_times_every_method_and_forms_ratios(bench):
 
 def test_from_vectors_reproduces_simulate(bench):
     single = bench("bench_single")
-    from labelnoise_sim import SimulationConfig, run, sample_data
+    from labelnoise_sim import SimulationConfig, run
+    from labelnoise_sim.data import sample_data
 
     config = SimulationConfig(**TINY, record=10)
     data = sample_data(config)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from labelnoise_sim import simulate, simulate_holdout
-from labelnoise_sim.early_stopping import holdout_outputs
+from labelnoise_sim import simulate
+from labelnoise_sim.early_stopping import holdout_outputs, simulate_holdout
 
 
 @pytest.fixture(scope="module")

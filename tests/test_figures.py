@@ -2,7 +2,8 @@
 
 import pytest
 
-from labelnoise_sim import save_figure, simulate, stage_figure, twin_without_noise
+from labelnoise_sim import simulate
+from labelnoise_sim.figures import save_figure, stage_figure, twin_without_noise
 
 
 @pytest.fixture(scope="module")

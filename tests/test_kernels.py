@@ -100,7 +100,7 @@ def _recomputing_run(a0, b0, c, e, G, mu_sq, xi_sq, y, y_noisy, jsign, m, eta, s
 
 
 def _run_dynamics(config, record_steps):
-    from labelnoise_sim import sample_data
+    from labelnoise_sim.data import sample_data
     from labelnoise_sim.dynamics import kernel_inputs
 
     inputs = kernel_inputs(sample_data(config))

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from labelnoise_sim import analyze, select_clean, simulate, simulate_holdout
-from labelnoise_sim.analysis import filter_products, noise_vs_signal, stuck_samples
+from labelnoise_sim import analyze, simulate
+from labelnoise_sim.analysis import filter_products, noise_vs_signal, select_clean, stuck_samples
 from labelnoise_sim.config import log_grid
-from labelnoise_sim.early_stopping import holdout_outputs
+from labelnoise_sim.early_stopping import holdout_outputs, simulate_holdout
 
 SEEDS = st.integers(0, 2**31 - 1)
 #: η·steps of the Stage I/II region (η·t2 reached 13 over random settings and

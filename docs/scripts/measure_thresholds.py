@@ -26,9 +26,10 @@ import numpy as np
 
 from _docblock import fill_block
 
-from labelnoise_sim import analyze, simulate, simulate_holdout
+from labelnoise_sim import analyze, simulate
 from labelnoise_sim.analysis import noise_vs_signal, stuck_samples
 from labelnoise_sim.config import log_grid
+from labelnoise_sim.early_stopping import simulate_holdout
 
 DOC = Path(__file__).resolve().parents[1] / "stages.md"
 START, END = "<!-- measured-thresholds:start -->", "<!-- measured-thresholds:end -->"

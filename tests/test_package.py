@@ -1,0 +1,31 @@
+"""The package's top level: a few names, each importable."""
+
+import inspect
+
+import labelnoise_sim
+
+#: Entry points, result and configuration types, errors; helpers stay in their modules.
+MAX_TOP_LEVEL = 15
+
+
+def _top_level_names():
+    # Submodules become attributes of the package once imported; they are not names __init__ exports.
+    return {name for name, value in vars(labelnoise_sim).items()
+            if not name.startswith("_") and not inspect.ismodule(value)}
+
+
+def test_top_level_has_at_most_15_public_names():
+    assert len(labelnoise_sim.__all__) <= MAX_TOP_LEVEL
+    assert len(set(labelnoise_sim.__all__)) == len(labelnoise_sim.__all__)
+    assert _top_level_names() == set(labelnoise_sim.__all__)
+
+
+def test_every_public_name_is_importable_from_the_package():
+    for name in labelnoise_sim.__all__:
+        namespace = {}
+        exec(f"from labelnoise_sim import {name}", namespace)
+        assert namespace[name] is getattr(labelnoise_sim, name), name
+
+
+def test_version_is_not_exported():
+    assert isinstance(labelnoise_sim.__version__, str) and "__version__" not in labelnoise_sim.__all__
