@@ -18,7 +18,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ._validation import check_real
 from .generalization import coefficient_matrix
@@ -143,6 +142,9 @@ def roc_auc(scores, positive) -> float:
     n_neg = positive.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    # Imported here: scipy.stats alone takes longer to import than numpy and numba together.
+    from scipy.stats import rankdata
+
     ranks = rankdata(scores)  # ties share their average rank
     u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))

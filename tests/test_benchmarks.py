@@ -83,6 +83,15 @@ def test_latency_benchmark_reports_a_fresh_process(bench):
     assert timings["process_wall_s"] >= timings["in_process_s"] > 0
 
 
+def test_import_benchmark_times_both_imports_in_fresh_processes(bench):
+    imports = bench("bench_import")
+    result = imports.measure(processes=1)
+    assert set(result["best_s"]) == set(imports.IMPORTS)
+    assert all(t > 0 for t in result["best_s"].values())
+    assert result["ratio"] == result["best_s"]["labelnoise_sim"] / result["best_s"]["numpy, numba"]
+    assert result["meets_target"] == (result["ratio"] <= imports.TARGET_RATIO)
+
+
 def test_benchmark_output_helpers(bench, tmp_path):
     common = bench("_common")
     table = common.format_table([{"a": 1.5, "b": None}], [("a", "A"), ("b", "B")])
