@@ -46,6 +46,15 @@ def record_index(result, step) -> int:
 
     Raises ValueError naming ``step`` when it is not an integer or was not
     recorded (``result.t`` lists the recorded steps).
+
+    Examples
+    --------
+    >>> from labelnoise_sim import simulate
+    >>> result = simulate(n=20, d=200, steps=30, record=10)
+    >>> result.t
+    array([ 0, 10, 20, 30])
+    >>> record_index(result, 20)
+    2
     """
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
         raise ValueError(f"step must be an integer step number that was recorded; got {step!r}")
@@ -135,6 +144,11 @@ def roc_auc(scores, positive) -> float:
     The Mann-Whitney statistic: the probability that a random positive scores
     above a random negative, ties counting one half (average ranks). NaN when
     either class is empty.
+
+    Examples
+    --------
+    >>> roc_auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True])
+    0.75
     """
     scores = np.asarray(scores, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)

@@ -104,7 +104,7 @@ def simulate(
     Examples
     --------
     >>> res = simulate(n=200, d=2000, eta=0.1)
-    >>> res.train_acc_clean[-1]
+    >>> float(res.train_acc_clean[-1])
     1.0
     """
     config = SimulationConfig.from_params(

@@ -24,7 +24,13 @@ FORMAT_VERSION = 1
 
 
 def logistic_loss(z):
-    """ℓ(z) = log(1 + e^{-z}), without overflow for any finite z."""
+    """ℓ(z) = log(1 + e^{-z}), without overflow for any finite z.
+
+    Examples
+    --------
+    >>> logistic_loss([0.0, 1000.0, -1000.0])
+    array([6.93147181e-01, 0.00000000e+00, 1.00000000e+03])
+    """
     return np.logaddexp(0.0, -np.asarray(z, dtype=np.float64))
 
 
