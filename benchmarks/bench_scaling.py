@@ -7,7 +7,7 @@
   record grid). Expected: linear in steps once the data draw is amortised.
 - d with ``sampling="gram"``: the whole call for d from 10³ to 10⁹; the Gram
   matrix is drawn without forming a d-dimensional vector, so the cost is flat
-  in d. (Skipped, with a note, if this version has no gram sampling.)
+  in d.
 
 Usage::
 
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import format_table, machine_info, median_time, print_header, write_json  # noqa: E402
 
-from labelnoise_sim import SimulationConfig, run, sample_data, simulate  # noqa: E402
-from labelnoise_sim.config import SAMPLINGS  # noqa: E402
+from labelnoise_sim import SimulationConfig, run, simulate  # noqa: E402
+from labelnoise_sim.data import sample_data  # noqa: E402
 
 BASE = dict(n=200, d=2000, m=10, eta=0.1)
 
@@ -85,8 +85,6 @@ def scaling_in_steps(steps_list, repeats: int) -> list[dict]:
 
 
 def scaling_in_d_gram(d_list, repeats: int, steps: int = 2000) -> list[dict]:
-    if "gram" not in SAMPLINGS:
-        return []
     simulate(**BASE, steps=1, sampling="gram")
     rows = []
     for d in d_list:
@@ -122,11 +120,8 @@ def main(argv=None) -> dict:
     print(format_table(by_m, cols))
     print("\n## Whole simulate call vs steps (n=200, d=2000, m=10)")
     print(format_table(by_steps, [("steps", "steps"), ("simulate_s", "simulate s"), ("us_per_step", "µs/step")]))
-    if by_d:
-        print("\n## Whole simulate(sampling='gram') call vs d (n=200, m=10, 2,000 steps)")
-        print(format_table(by_d, [("d", "d"), ("simulate_s", "simulate s"), ("us_per_step", "µs/step")]))
-    else:
-        print("\n# this version has no sampling='gram': the d-scaling with gram sampling is skipped")
+    print("\n## Whole simulate(sampling='gram') call vs d (n=200, m=10, 2,000 steps)")
+    print(format_table(by_d, [("d", "d"), ("simulate_s", "simulate s"), ("us_per_step", "µs/step")]))
 
     payload = {"machine": info, "quick": args.quick, "repeats": repeats, "dynamics_steps": steps,
                "by_n": by_n, "by_m": by_m, "by_steps": by_steps, "by_d_gram": by_d}

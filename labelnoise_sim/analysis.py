@@ -18,7 +18,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ._validation import check_real
 from .generalization import coefficient_matrix
@@ -47,6 +46,15 @@ def record_index(result, step) -> int:
 
     Raises ValueError naming ``step`` when it is not an integer or was not
     recorded (``result.t`` lists the recorded steps).
+
+    Examples
+    --------
+    >>> from labelnoise_sim import simulate
+    >>> result = simulate(n=20, d=200, steps=30, record=10)
+    >>> result.t
+    array([ 0, 10, 20, 30])
+    >>> record_index(result, 20)
+    2
     """
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
         raise ValueError(f"step must be an integer step number that was recorded; got {step!r}")
@@ -65,18 +73,20 @@ def _class_index(labels: np.ndarray) -> np.ndarray:
     return np.where(labels == 1, 0, 1)
 
 
-def own_class_noise(result, k=slice(None)) -> np.ndarray:
+def own_class_noise(result, step=None) -> np.ndarray:
     """max_r ρ̄_{ỹ_i, r, i}: the memorisation of each sample's noise patch by the filters of its observed label.
 
-    Shape (n,) for a record index ``k``; (K, n) over every record by default.
+    Shape (n,) at the recorded step ``step``; with ``step=None`` (the
+    default), shape (K, n): one row per recorded step, as in ``result.t``.
     """
+    k = slice(None) if step is None else record_index(result, step)
     cls = _class_index(result.data.y_noisy)
     own = result.rho[k][..., cls, :, np.arange(result.data.n)]  # (n, m) or (n, K, m)
     return np.maximum(own.max(axis=-1), 0.0).T
 
 
-def noise_vs_signal(result, k: int):
-    """Noise and signal coefficients of the noisy samples at record ``k``.
+def noise_vs_signal(result, step):
+    """Noise and signal coefficients of the noisy samples at the recorded step ``step``.
 
     For each noisy sample i (in index order), returns
 
@@ -89,17 +99,18 @@ def noise_vs_signal(result, k: int):
     """
     data = result.data
     idx = np.flatnonzero(data.is_noisy)
-    noise = own_class_noise(result, k)[idx]
-    signal = result.gamma[k][_class_index(data.y[idx])].max(axis=1)
+    noise = own_class_noise(result, step)[idx]
+    signal = result.gamma[record_index(result, step)][_class_index(data.y[idx])].max(axis=1)
     return noise, signal
 
 
-def filter_products(result, k: int):
-    """⟨w_{j,r}, y_i μ⟩ and ⟨w_{j,r}, ξ_i⟩ at record ``k``, each of shape (2, m, n).
+def filter_products(result, step):
+    """⟨w_{j,r}, y_i μ⟩ and ⟨w_{j,r}, ξ_i⟩ at the recorded step ``step``, each of shape (2, m, n).
 
     From the coefficients and the Gram matrix: W = C V with
     V = [μ; ξ_1..ξ_n; W⁽⁰⁾] (see ``generalization.coefficient_matrix``).
     """
+    k = record_index(result, step)
     data = result.data
     n, m = data.n, result.config.m
     gram = data.gram
@@ -110,19 +121,21 @@ def filter_products(result, k: int):
     return signal.reshape(2, m, n), products[:, 1:].reshape(2, m, n)
 
 
-def stuck_samples(result, k: int) -> np.ndarray:
-    """Unfitted samples on which every filter of their observed class is inactive, shape (n,) bool.
+def stuck_samples(result, step) -> np.ndarray:
+    """Unfitted samples on which every filter of their observed class is inactive, at ``step``.
+
+    ``step`` is a recorded step number. Returns a bool array of shape (n,).
 
     For such a sample i, F_{ỹ_i}(x_i) = 0, so ỹ_i f(x_i) = -F_{-ỹ_i}(x_i) ≤ 0,
     and its own gradient leaves the filters of class ỹ_i untouched (σ'(x) = 0
     for x ≤ 0): only cross-talk from other samples could switch them on.
     """
-    signal, noise = filter_products(result, k)
+    signal, noise = filter_products(result, step)
     n = result.data.n
     own = _class_index(result.data.y_noisy)
     idx = np.arange(n)
     inactive = (signal[own, :, idx] <= 0).all(axis=1) & (noise[own, :, idx] <= 0).all(axis=1)
-    return inactive & ~result.fitted[k]
+    return inactive & ~result.fitted[record_index(result, step)]
 
 
 def roc_auc(scores, positive) -> float:
@@ -131,6 +144,11 @@ def roc_auc(scores, positive) -> float:
     The Mann-Whitney statistic: the probability that a random positive scores
     above a random negative, ties counting one half (average ranks). NaN when
     either class is empty.
+
+    Examples
+    --------
+    >>> roc_auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True])
+    0.75
     """
     scores = np.asarray(scores, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)
@@ -138,6 +156,9 @@ def roc_auc(scores, positive) -> float:
     n_neg = positive.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    # Imported here: scipy.stats alone takes longer to import than numpy and numba together.
+    from scipy.stats import rankdata
+
     ranks = rankdata(scores)  # ties share their average rank
     u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
@@ -370,19 +391,18 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     k2 = _first(fitted.all(axis=1))
     errors = result.test_error if test_error else None
     kbest = int(np.argmin(errors)) if test_error else None
-    klast = len(t) - 1
     n_noisy = int(noisy.sum())
 
     if k1 is not None:
         share = float(result.train_acc_noisy_true[k1]) if n_noisy else None
-        noise1, signal1 = noise_vs_signal(result, k1)
+        noise1, signal1 = noise_vs_signal(result, int(t[k1]))
         beats1 = int((noise1 > signal1).sum())
         sel1 = selection_quality(result, int(t[k1]))
         err1 = float(errors[k1]) if test_error else None
     else:
         share, beats1, sel1, err1 = None, None, None, None
         noise1 = signal1 = np.empty(0)
-    noise_end, signal_end = noise_vs_signal(result, klast)
+    noise_end, signal_end = noise_vs_signal(result, int(t[-1]))
 
     return StageAnalysis(
         n=int(data.n),
@@ -402,7 +422,7 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
         signal_coef_end=signal_end,
         noise_beats_signal_t1=beats1,
         noise_beats_signal_end=int((noise_end > signal_end).sum()),
-        stuck_samples_end=int(stuck_samples(result, klast).sum()),
+        stuck_samples_end=int(stuck_samples(result, int(t[-1])).sum()),
         selection_t1=sel1,
         selection_end=selection_quality(result, int(t[-1])),
     )

@@ -85,7 +85,7 @@ def simulate(
     Examples
     --------
     >>> res = simulate(n=200, d=2000, eta=0.1)
-    >>> res.train_acc_clean[-1]
+    >>> float(res.train_acc_clean[-1])
     1.0
     """
     # locals() holds exactly the arguments here, by name.

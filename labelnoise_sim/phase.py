@@ -14,8 +14,8 @@ On a map over (d/n, n·SNR²), :func:`kou_boundary` marks the benign/harmful
 overfitting boundary n‖μ‖⁴ = σ_ξ⁴ d of Kou et al. (2023), which in these
 coordinates reads n·SNR² = (d/n)^(-1/2). On a map over (n·SNR², τ),
 :func:`signal_race_boundary` marks the rough rule read off the update
-equations (THEORY.md): the signal outruns the memorisation of a noisy sample
-while n·SNR²·(1 − 2τ)/2 > 1.
+equations of docs/model.md (docs/phase.md compares it with measured maps): the
+signal outruns the memorisation of a noisy sample while n·SNR²·(1 − 2τ)/2 > 1.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import generalization
+from .analysis import record_index
 from .config import SimulationConfig
 from .data import Data
 
@@ -23,7 +24,13 @@ FORMAT_VERSION = 1
 
 
 def logistic_loss(z):
-    """ℓ(z) = log(1 + e^{-z}), without overflow for any finite z."""
+    """ℓ(z) = log(1 + e^{-z}), without overflow for any finite z.
+
+    Examples
+    --------
+    >>> logistic_loss([0.0, 1000.0, -1000.0])
+    array([6.93147181e-01, 0.00000000e+00, 1.00000000e+03])
+    """
     return np.logaddexp(0.0, -np.asarray(z, dtype=np.float64))
 
 
@@ -70,10 +77,11 @@ class SimulationResult:
         """min(ρ, 0), shape (K, 2, m, n): the part that stays bounded below."""
         return np.minimum(self.rho, 0.0)
 
-    def weights(self, k: int) -> np.ndarray:
-        """Filters of record ``k``, shape (2, m, d), rebuilt from the coefficients.
+    def weights(self, step) -> np.ndarray:
+        """Filters at the recorded step ``step`` (a value of ``t``), shape (2, m, d).
 
-        W = W⁽⁰⁾ + j γ μ/‖μ‖² + Σ_i ρ_i ξ_i/‖ξ_i‖²; needs explicit sampling.
+        Rebuilt from the coefficients, W = W⁽⁰⁾ + j γ μ/‖μ‖² + Σ_i ρ_i ξ_i/‖ξ_i‖²;
+        needs explicit sampling. A step that was not recorded raises ValueError.
         """
         data = self.data
         if not data.has_vectors:
@@ -81,6 +89,7 @@ class SimulationResult:
                 f"weights() needs the d-dimensional vectors μ, ξ_i and W⁽⁰⁾, which a run with "
                 f"sampling={data.sampling!r} never draws; rerun with sampling='explicit' to rebuild filters"
             )
+        k = record_index(self, step)
         xi, mu = data.xi, data.mu
         jsign = np.array([1.0, -1.0])[:, None, None]
         signal = jsign * self.gamma[k][:, :, None] * (mu / data.mu_sq)

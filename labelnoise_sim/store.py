@@ -208,12 +208,6 @@ class SweepStore:
         payload = {"record": record, "sha256": _sha256(canonical_json(record))}
         _atomic_write_text(self._record_path(index), canonical_json(payload) + "\n")
 
-    def load_result(self, index: int):
-        """The stored trajectory of cell ``index`` (a SimulationResult)."""
-        from .result import load
-
-        return load(self.result_path(index))
-
     @staticmethod
     def _damaged(path: Path, why: str) -> None:
         warnings.warn(f"sweep store: {path} {why}; the cell is computed again", StoreWarning, stacklevel=3)

@@ -6,8 +6,18 @@ import math
 import numpy as np
 import pytest
 
-from labelnoise_sim import analyze, roc_auc, select_clean, selection_quality, simulate
-from labelnoise_sim.analysis import LOG2, noise_vs_signal, record_index
+from labelnoise_sim import analyze, simulate
+from labelnoise_sim.analysis import (
+    LOG2,
+    filter_products,
+    noise_vs_signal,
+    own_class_noise,
+    record_index,
+    roc_auc,
+    select_clean,
+    selection_quality,
+    stuck_samples,
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +59,7 @@ def test_best_step_is_the_least_test_error_record(run, stages):
 
 def test_noise_versus_signal_uses_noisy_label_filters_and_true_class_signal(run):
     k = len(run.t) - 1
-    noise, signal = noise_vs_signal(run, k)
+    noise, signal = noise_vs_signal(run, int(run.t[k]))
     idx = np.flatnonzero(run.data.is_noisy)
     for pos, i in enumerate(idx):
         j_noisy = 0 if run.data.y_noisy[i] == 1 else 1
@@ -122,6 +132,23 @@ def test_unrecorded_step_is_refused_not_rounded():
     with pytest.raises(ValueError, match="recorded step"):
         selection_quality(r, 15)
     assert selection_quality(r, 20).step == 20
+
+
+@pytest.mark.parametrize("at_step", [own_class_noise, noise_vs_signal, filter_products, stuck_samples,
+                                     lambda r, step: r.weights(step)],
+                         ids=["own_class_noise", "noise_vs_signal", "filter_products", "stuck_samples", "weights"])
+def test_every_view_at_a_time_takes_a_step_number_not_a_record_index(at_step):
+    r = simulate(n=20, d=200, steps=30, record=10)
+    # Record index 1 is step 10; step 1 was never recorded.
+    with pytest.raises(ValueError, match="recorded step"):
+        at_step(r, 1)
+    at_step(r, 10)
+
+
+def test_own_class_noise_at_a_step_is_that_step_of_the_whole_trajectory(run):
+    step = int(run.t[7])
+    np.testing.assert_array_equal(own_class_noise(run, step), own_class_noise(run)[7])
+    assert own_class_noise(run).shape == (len(run.t), run.data.n)
 
 
 def test_threshold_is_validated(run):

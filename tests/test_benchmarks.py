@@ -50,7 +50,8 @@ def test_single_run_benchmark_times_every_method_and_forms_ratios(bench):
 
 def test_from_vectors_reproduces_simulate(bench):
     single = bench("bench_single")
-    from labelnoise_sim import SimulationConfig, run, sample_data
+    from labelnoise_sim import SimulationConfig, run
+    from labelnoise_sim.data import sample_data
 
     config = SimulationConfig(**TINY, record=10)
     data = sample_data(config)
@@ -73,13 +74,22 @@ def test_scaling_benchmark_blocks_run(bench):
     row = scaling.time_per_step(dict(n=16, d=30, m=2, eta=0.1), steps=5, repeats=1)
     assert row["us_per_step"] > 0 and row["gflops"] > 0
     rows = scaling.scaling_in_d_gram([1e3, 1e9], repeats=1, steps=5)
-    assert [r["d"] for r in rows] in ([], [1000, 10**9])
+    assert [r["d"] for r in rows] == [1000, 10**9]
 
 
 def test_latency_benchmark_reports_a_fresh_process(bench):
     latency = bench("bench_latency")
     timings = latency.start_process(None, params="n=10, d=20, m=2, steps=3")
     assert timings["process_wall_s"] >= timings["in_process_s"] > 0
+
+
+def test_import_benchmark_times_both_imports_in_fresh_processes(bench):
+    imports = bench("bench_import")
+    result = imports.measure(processes=1)
+    assert set(result["best_s"]) == set(imports.IMPORTS)
+    assert all(t > 0 for t in result["best_s"].values())
+    assert result["ratio"] == result["best_s"]["labelnoise_sim"] / result["best_s"]["numpy, numba"]
+    assert result["meets_target"] == (result["ratio"] <= imports.TARGET_RATIO)
 
 
 def test_benchmark_output_helpers(bench, tmp_path):

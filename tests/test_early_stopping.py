@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from labelnoise_sim import simulate, simulate_holdout
-from labelnoise_sim.early_stopping import holdout_outputs
+from labelnoise_sim import simulate
+from labelnoise_sim.early_stopping import holdout_outputs, simulate_holdout
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_held_out_outputs_match_the_rebuilt_filters(holdout_run):
     full = simulate(n=60, d=600, steps=0, seed=2)
     xi_val, mu = full.data.xi[45:], full.data.mu
     k = len(r.t) - 1
-    W = r.weights(k)  # (2, m, d)
+    W = r.weights(r.t[k])  # (2, m, d)
     relu = lambda z: np.maximum(z, 0.0)
     signal = relu(np.einsum("jrd,d->jr", W, mu)[:, :, None] * holdout_run.val_y)
     noise = relu(np.einsum("jrd,vd->jrv", W, xi_val))

@@ -40,14 +40,14 @@ def test_rebuilt_weights_match_full_weight_gradient_descent():
     result = simulate(**CASES["odd sizes"], steps=300, record=[0, 17, 300])
     t, _, weights = full_weight_gd(result.data, result.config.eta, 300, record_steps=result.t)
     for k in range(len(t)):
-        assert _relative_gap(result.weights(k), weights[k]) < RTOL
+        assert _relative_gap(result.weights(t[k]), weights[k]) < RTOL
 
 
 def test_coefficients_reproduce_the_recorded_outputs():
     result = simulate(n=30, d=300, m=3, steps=200, record=50, tau=0.2)
     data = result.data
     for k in range(len(result.t)):
-        W = result.weights(k)
+        W = result.weights(result.t[k])
         signal = np.maximum((W @ data.mu)[:, :, None] * data.y, 0)
         noise = np.maximum(W @ data.xi.T, 0)
         f = ((signal + noise).sum(axis=1) * [[1.0], [-1.0]]).sum(axis=0) / result.config.m

@@ -2,10 +2,10 @@
 
 The regions and thresholds come from measurements written down in
 docs/stages.md ("Measured thresholds"), produced by
-``python docs/scripts/measure_thresholds.py``; the strategies below draw from
-the same regions as that script (keep the two in step). Each threshold sits
-below the worst case measured over 60 random settings, with a margin, so a
-failure means a real change of behaviour, not an unlucky seed.
+``python docs/scripts/measure_thresholds.py``; the strategies below and that
+script draw from the same regions, defined once in property_regions.py. Each
+threshold sits below the worst case measured over 60 random settings, with a
+margin, so a failure means a real change of behaviour, not an unlucky seed.
 """
 
 import math
@@ -15,73 +15,47 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from labelnoise_sim import analyze, select_clean, simulate, simulate_holdout
-from labelnoise_sim.analysis import filter_products, noise_vs_signal, stuck_samples
-from labelnoise_sim.config import log_grid
-from labelnoise_sim.early_stopping import holdout_outputs
+from labelnoise_sim import analyze, simulate
+from labelnoise_sim.analysis import filter_products, noise_vs_signal, select_clean, stuck_samples
+from labelnoise_sim.early_stopping import holdout_outputs, simulate_holdout
+from property_regions import MIN_RULE, clean_region, harmful_region, realized_rule, stage_region
 
 SEEDS = st.integers(0, 2**31 - 1)
-#: η·steps of the Stage I/II region (η·t2 reached 13 over random settings and
-#: more at the region's corners; η·steps = 40 left a corner run one sample short).
-STAGE_TIME = 150.0
-LONG_STEPS = 1000
 QUICK = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 THOROUGH = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 
 
-def sparse_record(steps):
-    return tuple(int(s) for s in log_grid(steps, 10))
+class HypothesisDraws:
+    """The draws of a region (property_regions.py) from hypothesis strategies."""
+
+    def __init__(self, draw):
+        self._draw = draw
+
+    def integer(self, low, high):
+        return self._draw(st.integers(low, high))
+
+    def real(self, low, high):
+        return self._draw(st.floats(low, high))
+
+    def seed(self):
+        return self._draw(SEEDS)
 
 
-@st.composite
-def stage_region(draw):
-    """n SNR² in [6, 15], τ in [0.05, 0.2], d/n in [10, 30], σ0 in [1e-4, 1e-3], η in [0.05, 0.2], m in [8, 12]."""
-    n = draw(st.integers(40, 100))
-    eta = draw(st.floats(0.05, 0.2))
-    steps = int(math.ceil(STAGE_TIME / eta))
-    return dict(
-        n=n, d=int(n * draw(st.floats(10, 30))), m=draw(st.integers(8, 12)), eta=eta, steps=steps,
-        n_snr2=draw(st.floats(6, 15)), tau=draw(st.floats(0.05, 0.2)),
-        sigma0=10 ** draw(st.floats(-4, -3)), seed=draw(SEEDS), record=sparse_record(steps),
-    )
+def strategy(region):
+    """The settings of ``region`` as a hypothesis strategy."""
+    @st.composite
+    def region_settings(draw):
+        return region(HypothesisDraws(draw))
 
-
-@st.composite
-def harmful_region(draw):
-    """d/n in [2, 4], n SNR² in [4, 10], τ in [0.15, 0.25], η = 0.1, 1000 steps."""
-    n = draw(st.integers(60, 120))
-    return dict(
-        n=n, d=int(n * draw(st.floats(2, 4))), m=draw(st.integers(4, 10)), eta=0.1, steps=LONG_STEPS,
-        n_snr2=draw(st.floats(4, 10)), tau=draw(st.floats(0.15, 0.25)),
-        sigma0=10 ** draw(st.floats(-4, -3)), seed=draw(SEEDS), record=sparse_record(LONG_STEPS),
-    )
-
-
-@st.composite
-def clean_region(draw):
-    """τ = 0, d/n in [2, 30], n SNR² in [4, 15] with (n SNR²)² d/n >= 100, σ0 in [1e-4, 1e-2], 1000 steps."""
-    n = draw(st.integers(40, 120))
-    d = int(n * draw(st.floats(2, 30)))
-    least = max(4.0, math.sqrt(100.0 * n / d))
-    return dict(
-        n=n, d=d, m=draw(st.integers(4, 10)), eta=draw(st.floats(0.05, 0.2)),
-        steps=LONG_STEPS, n_snr2=draw(st.floats(least, 15)), tau=0.0,
-        sigma0=10 ** draw(st.floats(-4, -2)), seed=draw(SEEDS), record=sparse_record(LONG_STEPS),
-    )
+    return region_settings()
 
 
 # Theorem 4.1 and Proposition 4.3: Stage I ------------------------------------
 
-#: Least realized n SNR² (1 - 2 τ̂)/2 of the Stage I/II region, τ̂ the share of
-#: flipped labels actually drawn (docs/stages.md: below 1.5 Stage I blurs).
-MIN_RULE = 1.5
-
-
 def stage_run(params):
     """The run of ``params``, if its realized flip share keeps it in the Stage I/II region."""
     r = simulate(**params)
-    noisy_share = r.data.is_noisy.mean()
-    assume(0 < noisy_share and r.config.n_snr2 * (1 - 2 * noisy_share) / 2 >= MIN_RULE)
+    assume(r.data.is_noisy.any() and realized_rule(r) >= MIN_RULE)
     return r
 
 
@@ -97,14 +71,14 @@ def check_stage_one(params):
     assert sel.precision >= 0.9 and sel.recall >= 0.9 and sel.auc >= 0.95, sel
 
 
-@given(stage_region())
+@given(strategy(stage_region))
 @QUICK
 def test_stage_one_fits_clean_samples_while_noisy_ones_keep_their_true_label(params):
     check_stage_one(params)
 
 
 @pytest.mark.slow
-@given(stage_region())
+@given(strategy(stage_region))
 @THOROUGH
 def test_stage_one_thoroughly(params):
     check_stage_one(params)
@@ -118,25 +92,25 @@ def check_stage_two(params):
     # Every sample ends fitted, noisy ones by their noisy label, except rare samples
     # on which every filter of their label's class is inactive: their own gradient
     # cannot revive those filters (docs/stages.md, "Stuck samples").
-    stuck = stuck_samples(r, len(r.t) - 1)
+    stuck = stuck_samples(r, int(r.t[-1]))
     assert (r.fitted[-1] | stuck).all(), f"unfitted after {params['steps']} steps\n" + a.summary()
     assert stuck.sum() <= 0.1 * a.n, a.summary()
     assert a.noise_beats_signal_end > a.noise_beats_signal_t1, a.summary()
     # Theorem 4.2's τ'n: noise beats signal for the noisy samples that are not stuck
     # (measured: for all of them).
-    noise, signal = noise_vs_signal(r, len(r.t) - 1)
+    noise, signal = noise_vs_signal(r, int(r.t[-1]))
     free = ~stuck[r.data.is_noisy]
     assert (noise > signal)[free].sum() >= 0.75 * free.sum(), a.summary()
 
 
-@given(stage_region())
+@given(strategy(stage_region))
 @QUICK
 def test_stage_two_memorises_noisy_samples_until_every_sample_is_fitted(params):
     check_stage_two(params)
 
 
 @pytest.mark.slow
-@given(stage_region())
+@given(strategy(stage_region))
 @THOROUGH
 def test_stage_two_thoroughly(params):
     check_stage_two(params)
@@ -160,20 +134,20 @@ def check_early_stopping(params):
     assert h.stop_test_error <= h.result.test_error[-1] + 0.05
 
 
-@given(harmful_region())
+@given(strategy(harmful_region))
 @settings(deadline=None, max_examples=6, suppress_health_check=[HealthCheck.too_slow])
 def test_early_stopping_helps_in_the_harmful_region(params):
     check_early_stopping(params)
 
 
 @pytest.mark.slow
-@given(harmful_region())
+@given(strategy(harmful_region))
 @settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.too_slow])
 def test_early_stopping_helps_in_the_harmful_region_thoroughly(params):
     check_early_stopping(params)
 
 
-@given(harmful_region())
+@given(strategy(harmful_region))
 @settings(deadline=None, max_examples=6, suppress_health_check=[HealthCheck.too_slow])
 def test_label_noise_makes_the_test_error_rise_more_than_without_it(params):
     noisy = analyze(simulate(**params))
@@ -182,7 +156,7 @@ def test_label_noise_makes_the_test_error_rise_more_than_without_it(params):
     assert noisy.early_stopping_gain > clean.early_stopping_gain, (noisy.summary(), clean.summary())
 
 
-@given(stage_region())
+@given(strategy(stage_region))
 @settings(deadline=None, max_examples=6, suppress_health_check=[HealthCheck.too_slow])
 def test_held_out_early_stopping_costs_little_where_overfitting_is_benign(params):
     h = simulate_holdout(holdout=0.25, **params)
@@ -192,7 +166,7 @@ def test_held_out_early_stopping_costs_little_where_overfitting_is_benign(params
 
 # Theorem 4.4: no label noise -------------------------------------------------
 
-@given(clean_region())
+@given(strategy(clean_region))
 @settings(deadline=None, max_examples=6, suppress_health_check=[HealthCheck.too_slow])
 def test_without_label_noise_the_test_error_does_not_rise(params):
     a = analyze(simulate(**params))
@@ -232,7 +206,7 @@ def test_coefficients_stay_finite_split_by_sign_and_reproduce_the_outputs(params
     rebuilt = holdout_outputs(r, gram[:, 1 : 1 + n], gram[:, 0], r.data.y)
     scale = 1.0 + np.abs(r.outputs).max()
     np.testing.assert_allclose(rebuilt, r.outputs, rtol=1e-9, atol=1e-9 * scale)
-    signal, noise = filter_products(r, len(r.t) - 1)
+    signal, noise = filter_products(r, int(r.t[-1]))
     act = np.maximum(signal, 0.0) + np.maximum(noise, 0.0)
     f = act.mean(axis=1)
     np.testing.assert_allclose(f[0] - f[1], r.outputs[-1], rtol=1e-9, atol=1e-9 * scale)
@@ -250,7 +224,7 @@ def test_coefficients_stay_finite_split_by_sign_and_reproduce_the_outputs(params
 def test_rebuilt_filters_reproduce_the_outputs(params):
     r = simulate(**params)
     k = len(r.t) - 1
-    W = r.weights(k)
+    W = r.weights(r.t[k])
     relu = lambda z: np.maximum(z, 0.0)
     x1 = r.data.y[:, None] * r.data.mu[None, :]
     act = relu(np.einsum("jrd,id->jri", W, x1)) + relu(np.einsum("jrd,id->jri", W, r.data.xi))

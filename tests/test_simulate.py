@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 
-import labelnoise_sim
 from labelnoise_sim import SimulationResult, load, simulate
 
 
@@ -92,11 +91,6 @@ def test_no_label_noise_has_no_noisy_samples():
     r = simulate(n=50, d=300, steps=50, tau=0.0)
     assert not r.data.is_noisy.any()
     assert np.isnan(r.train_acc_noisy).all()
-
-
-def test_every_public_name_is_importable_from_the_package():
-    for name in labelnoise_sim.__all__:
-        assert hasattr(labelnoise_sim, name), name
 
 
 def test_xarray_export_labels_every_dimension(default_run):

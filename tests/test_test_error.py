@@ -12,7 +12,7 @@ TEST_SET = 20_000
 def _explicit_errors(result, k, rng):
     """Clean and noisy-label test error of record k on a freshly drawn test set."""
     c, data = result.config, result.data
-    W = result.weights(k)
+    W = result.weights(result.t[k])
     y = np.where(rng.random(TEST_SET) < 0.5, 1, -1)
     xi = c.sigma_xi * rng.standard_normal((TEST_SET, c.d))
     if c.noise == "orthogonal":

@@ -8,7 +8,7 @@ and a harmful one with d only twice n) and flip rates τ = 0 .. 0.4, runs
 ``--seeds`` seeds and reports means of: the stage steps, the log 2 selection
 scored at t1 (precision, recall, F1, loss AUC) and at the end, and the clean
 test error at t1, at the oracle best step, at the held-out stop
-(:func:`labelnoise_sim.simulate_holdout`, 20 % held out, by held-out loss and
+(:func:`labelnoise_sim.early_stopping.simulate_holdout`, 20 % held out, by held-out loss and
 by held-out error) and at the end.
 """
 
@@ -22,8 +22,10 @@ import numpy as np
 
 from _docblock import fill_block
 
-from labelnoise_sim import analyze, selection_quality, simulate, simulate_holdout
+from labelnoise_sim import analyze, simulate
+from labelnoise_sim.analysis import selection_quality
 from labelnoise_sim.config import log_grid
+from labelnoise_sim.early_stopping import simulate_holdout
 
 DOC = Path(__file__).resolve().parents[1] / "early_stopping.md"
 START, END = "<!-- early-stopping-tables:start -->", "<!-- early-stopping-tables:end -->"

@@ -4,11 +4,11 @@
     python docs/scripts/measure_thresholds.py --draws 20 --no-write
 
 Draws random settings from the three regions that tests/test_properties.py
-samples with hypothesis (keep the two in step), plus every corner of the
-Stage I/II region and of the noise-free region (hypothesis probes the edges,
-so the worst cases sit there),
-runs each, and reports the worst case and quantiles of every statistic a
-property test bounds. Stage runs without a noisy sample, or whose realized
+samples with hypothesis (both take them from tests/property_regions.py), plus
+every corner of the Stage I/II region and of the noise-free region
+(hypothesis probes the edges, so the worst cases sit there), runs each, and
+reports the worst case and quantiles of every statistic a property test
+bounds. Stage runs without a noisy sample, or whose realized
 rule n SNR² (1 - 2 τ̂)/2 is below MIN_RULE, are not kept. The test
 thresholds are set below these measured worst cases, with a margin stated in
 docs/stages.md.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -26,130 +27,52 @@ import numpy as np
 
 from _docblock import fill_block
 
-from labelnoise_sim import analyze, simulate, simulate_holdout
+from labelnoise_sim import analyze, simulate
 from labelnoise_sim.analysis import noise_vs_signal, stuck_samples
-from labelnoise_sim.config import log_grid
+from labelnoise_sim.early_stopping import simulate_holdout
+
+# The regions are the property tests' own; they live with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+
+from property_regions import (  # noqa: E402
+    MIN_RULE,
+    STAGE_TIME,
+    clean_region,
+    corners,
+    harmful_region,
+    realized_rule,
+    sparse_record,
+    stage_region,
+)
 
 DOC = Path(__file__).resolve().parents[1] / "stages.md"
 START, END = "<!-- measured-thresholds:start -->", "<!-- measured-thresholds:end -->"
 
-#: Gradient-descent "time" η·steps given to runs of the Stage I/II region.
-STAGE_TIME = 150.0
-#: Steps of the harmful and noise-free regions.
-LONG_STEPS = 1000
-RECORDS_PER_DECADE = 10
+
+class NumpyDraws:
+    """The draws of a region (tests/property_regions.py) from a NumPy generator."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def integer(self, low, high):
+        return int(self.rng.integers(low, high + 1))
+
+    def real(self, low, high):
+        return float(self.rng.uniform(low, high))
+
+    def seed(self):
+        return int(self.rng.integers(0, 2**31))
 
 
-def stage_region(rng, sigma0=None):
-    """Stage I/II region: n SNR² well above the flip-rate rule, d >> n, small init."""
-    n = int(rng.integers(40, 101))
-    eta = float(rng.uniform(0.05, 0.2))
-    steps = int(math.ceil(STAGE_TIME / eta))
-    return dict(
-        n=n, d=int(n * rng.uniform(10, 30)), m=int(rng.integers(8, 13)), eta=eta,
-        steps=steps, n_snr2=float(rng.uniform(6, 15)),
-        tau=float(rng.uniform(0.05, 0.2)),
-        sigma0=float(10 ** rng.uniform(-4, -3)) if sigma0 is None else sigma0,
-        seed=int(rng.integers(0, 2**31)),
-        record=tuple(int(s) for s in log_grid(steps, RECORDS_PER_DECADE)),
-    )
-
-
-#: Extremes of every parameter of the Stage I/II region.
-STAGE_CORNERS = dict(n=(40, 100), d_over_n=(10, 30), m=(8, 12), n_snr2=(6, 15), tau=(0.05, 0.2),
-                     sigma0=(1e-4, 1e-3), eta=(0.05, 0.2))
-
-
-def stage_corners(seeds: int):
-    """Every corner of the Stage I/II region (2^7 of them), each with ``seeds`` seeds."""
-    out = []
-    for values in itertools.product(*STAGE_CORNERS.values()):
-        c = dict(zip(STAGE_CORNERS, values))
-        steps = int(math.ceil(STAGE_TIME / c["eta"]))
-        for seed in range(seeds):
-            out.append(dict(
-                n=c["n"], d=c["n"] * c["d_over_n"], m=c["m"], eta=c["eta"], steps=steps,
-                n_snr2=c["n_snr2"], tau=c["tau"], sigma0=c["sigma0"], seed=seed,
-                record=tuple(int(s) for s in log_grid(steps, RECORDS_PER_DECADE)),
-            ))
-    return out
-
-
-#: Extremes of every parameter of the noise-free region.
-CLEAN_CORNERS = dict(n=(40, 120), d_over_n=(2, 30), m=(4, 10), n_snr2=("least", 15), sigma0=(1e-4, 1e-2),
-                     eta=(0.05, 0.2))
-
-
-def clean_corners(seeds: int):
-    """Every corner of the noise-free region (2^6 of them), each with ``seeds`` seeds."""
-    out = []
-    for values in itertools.product(*CLEAN_CORNERS.values()):
-        c = dict(zip(CLEAN_CORNERS, values))
-        d = c["n"] * c["d_over_n"]
-        n_snr2 = min_n_snr2(c["n"], d) if c["n_snr2"] == "least" else c["n_snr2"]
-        for seed in range(seeds):
-            out.append(dict(
-                n=c["n"], d=d, m=c["m"], eta=c["eta"], steps=LONG_STEPS,
-                n_snr2=n_snr2, tau=0.0, sigma0=c["sigma0"], seed=seed,
-                record=tuple(int(s) for s in log_grid(LONG_STEPS, RECORDS_PER_DECADE)),
-            ))
-    return out
-
-
-def below_benign_region(rng):
+def below_benign_region(draw):
     """The weakest corner of the noise-free grid first explored, outside the region: d/n = 2, n SNR² = 4."""
-    n = int(rng.integers(40, 121))
-    return dict(
-        n=n, d=2 * n, m=int(rng.integers(4, 11)), eta=float(rng.uniform(0.05, 0.2)), steps=LONG_STEPS,
-        n_snr2=4.0, tau=0.0, sigma0=float(10 ** rng.uniform(-4, -2)), seed=int(rng.integers(0, 2**31)),
-        record=tuple(int(s) for s in log_grid(LONG_STEPS, RECORDS_PER_DECADE)),
-    )
+    return clean_region(draw, d_over_n=2, n_snr2=4.0)
 
 
-def default_init_region(rng):
+def default_init_region(draw):
     """The Stage I/II region with the library's default initial scale σ0 = 0.01 (outside it)."""
-    return stage_region(rng, sigma0=0.01)
-
-
-def harmful_region(rng):
-    """Harmful overfitting region: d only a few times n, so memorising ξ costs test accuracy."""
-    n = int(rng.integers(60, 121))
-    return dict(
-        n=n, d=int(n * rng.uniform(2, 4)), m=int(rng.integers(4, 11)), eta=0.1, steps=LONG_STEPS,
-        n_snr2=float(rng.uniform(4, 10)), tau=float(rng.uniform(0.15, 0.25)),
-        sigma0=float(10 ** rng.uniform(-4, -3)), seed=int(rng.integers(0, 2**31)),
-        record=tuple(int(s) for s in log_grid(LONG_STEPS, RECORDS_PER_DECADE)),
-    )
-
-
-#: Least n‖μ‖⁴/(σ_ξ⁴ d) = (n SNR²)² d/n of the noise-free region (Theorem 4.4's exponent, no constant).
-MIN_BENIGN_RATIO = 100.0
-
-
-def min_n_snr2(n: int, d: int) -> float:
-    """Least n SNR² in [4, 15] with (n SNR²)² d/n >= MIN_BENIGN_RATIO."""
-    return max(4.0, math.sqrt(MIN_BENIGN_RATIO * n / d))
-
-
-def clean_region(rng):
-    """No label noise, d/n from 2 to 30, n SNR² from 4 to 15 with (n SNR²)² d/n >= 100."""
-    n = int(rng.integers(40, 121))
-    d = int(n * rng.uniform(2, 30))
-    return dict(
-        n=n, d=d, m=int(rng.integers(4, 11)), eta=float(rng.uniform(0.05, 0.2)),
-        steps=LONG_STEPS, n_snr2=float(rng.uniform(min_n_snr2(n, d), 15)), tau=0.0,
-        sigma0=float(10 ** rng.uniform(-4, -2)), seed=int(rng.integers(0, 2**31)),
-        record=tuple(int(s) for s in log_grid(LONG_STEPS, RECORDS_PER_DECADE)),
-    )
-
-
-#: Least realized n SNR² (1 - 2 τ̂)/2 of the Stage I/II region (τ̂: share of labels actually flipped).
-MIN_RULE = 1.5
-
-
-def realized_rule(r) -> float:
-    """n SNR² (1 - 2 τ̂)/2 with τ̂ the share of flipped labels in the draw."""
-    return r.config.n_snr2 * (1 - 2 * r.data.is_noisy.mean()) / 2
+    return stage_region(draw, sigma0=0.01)
 
 
 def measure_stage(params, test_error=True):
@@ -159,8 +82,8 @@ def measure_stage(params, test_error=True):
     a = analyze(r, test_error=test_error)
     if a.t1 is None:
         return None
-    stuck = stuck_samples(r, len(r.t) - 1)
-    noise_end, signal_end = noise_vs_signal(r, len(r.t) - 1)
+    stuck = stuck_samples(r, int(r.t[-1]))
+    noise_end, signal_end = noise_vs_signal(r, int(r.t[-1]))
     free = ~stuck[r.data.is_noisy]
     row = {
         "t1 < t2": float(a.t2 is not None and a.t1 < a.t2),
@@ -197,7 +120,7 @@ def rule_table(seeds: int) -> list[str]:
     for n, ratio, m, tau, eta, seed in grid:
         steps = int(math.ceil(STAGE_TIME / eta))
         r = simulate(n=n, d=n * ratio, m=m, eta=eta, steps=steps, n_snr2=6.0, tau=tau, sigma0=1e-3,
-                     seed=seed, record=tuple(int(s) for s in log_grid(steps, RECORDS_PER_DECADE)))
+                     seed=seed, record=sparse_record(steps))
         a = analyze(r, test_error=False)
         if a.n_noisy == 0 or a.t1 is None:
             continue
@@ -237,19 +160,23 @@ def measure_clean(params):
     }
 
 
-def _random(draw):
-    return lambda rng, draws: [draw(rng) for _ in range(draws)]
+def _random(region):
+    return lambda rng, draws: [region(NumpyDraws(rng)) for _ in range(draws)]
+
+
+def _corners(region):
+    return lambda rng, draws: corners(region, seeds=5)
 
 
 #: (title, settings from (rng, draws), measurement of one setting)
 REGIONS = [
     ("Stage I/II region, random settings", _random(stage_region), measure_stage),
-    ("Stage I/II region, its 128 corners x 5 seeds", lambda rng, draws: stage_corners(5), measure_stage_quick),
+    ("Stage I/II region, its 128 corners x 5 seeds", _corners(stage_region), measure_stage_quick),
     ("Same region with the default sigma0 = 0.01 (outside the region)", _random(default_init_region),
      measure_stage),
     ("Harmful region (d/n in [2, 4])", _random(harmful_region), measure_harmful),
     ("No label noise (tau = 0)", _random(clean_region), measure_clean),
-    ("No label noise, the region's 64 corners x 5 seeds", lambda rng, draws: clean_corners(5), measure_clean),
+    ("No label noise, the region's 64 corners x 5 seeds", _corners(clean_region), measure_clean),
     ("No label noise below the region: (n SNR^2)^2 d/n = 32 (d/n = 2, n SNR^2 = 4), random n, m, sigma0, eta",
      _random(below_benign_region), measure_clean),
 ]
