@@ -15,7 +15,7 @@ and :mod:`labelnoise_sim.data`.
 
 from .analysis import StageAnalysis, analyze
 from .config import SimulationConfig
-from .dynamics import DivergenceError, run, simulate
+from .dynamics import DivergenceError, run, run_many, simulate
 from .result import SimulationResult, load
 from .store import StoreMismatchError, StoreWarning
 from .sweep import SweepResult, expand_grid, sweep
@@ -23,6 +23,7 @@ from .sweep import SweepResult, expand_grid, sweep
 __all__ = [
     "simulate",
     "run",
+    "run_many",
     "sweep",
     "expand_grid",
     "analyze",

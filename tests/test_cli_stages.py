@@ -1,6 +1,5 @@
 """`labelnoise-sim run` and `labelnoise-sim figure`, called in-process."""
 
-from pathlib import Path
 
 import pytest
 
@@ -57,9 +56,3 @@ def test_no_arguments_run_the_default_simulation_into_labelnoise_run(tmp_path, m
     printed = capsys.readouterr().out
     assert "n=200 d=2000" in printed and "Stage II" in printed
 
-
-@pytest.mark.slow
-def test_figure_without_options_reproduces_the_committed_stage_figure(tmp_path, capsys):
-    assert main(["figure", "--out", str(tmp_path)]) == 0
-    committed = Path(__file__).resolve().parents[1] / "docs" / "figures" / "stages.png"
-    assert (tmp_path / "stages.png").read_bytes() == committed.read_bytes()
