@@ -201,37 +201,25 @@ def _accumulate_columns(rho, G, B, k_start):
 
 @njit(cache=True)
 def _accumulate_tiled(rho, G, B):
-    """``accumulate_product`` with tiles of B in vectors: 4 rows × 8 columns, leftover rows in 2s and 1s.
-
-    One strip of G (n × 8) stays in cache while every block of rows uses it;
-    two independent sums for the leftover rows hide more of the latency of
-    the additions than one.
-    """
-    q2 = rho.shape[0]
+    """``accumulate_product`` with tiles of B in vectors (``_tile_rows``): one strip of G (n × 8) stays
+    in cache while every block of rows uses it."""
+    q2, n = rho.shape
     n_cols = B.shape[1]
     k_tiled = n_cols - n_cols % LANES
     for k in range(0, k_tiled, LANES):
-        q = 0
-        while q + 4 <= q2:
-            _tile4(rho, G, B, q, k)
-            q += 4
-        while q + 2 <= q2:
-            _tile2(rho, G, B, q, k)
-            q += 2
-        if q < q2:
-            _tile1(rho, G, B, q, k)
+        _tile_rows(rho, G, B, q2, k, k, 0, n)
     if k_tiled < n_cols:
         _accumulate_columns(rho, G, B, k_tiled)
 
 
 @njit(cache=True)
-def _tile4(rho, G, B, q, k):
-    """B[q:q+4, k:k+8] += ρ[q:q+4] G[:, k:k+8], the four sums held in vectors."""
-    n, ld_g, ld_b = rho.shape[1], G.shape[1], B.shape[1]
-    b0, b1, b2, b3 = q * ld_b + k, (q + 1) * ld_b + k, (q + 2) * ld_b + k, (q + 3) * ld_b + k
+def _tile4(rho, G, B, q, g_col, b_col, start, stop):
+    """B[q:q+4, b_col:b_col+8] += Σ_{start <= i < stop} ρ[q:q+4, i] G[i, g_col:g_col+8], the four sums in vectors."""
+    ld_g, ld_b = G.shape[1], B.shape[1]
+    b0, b1, b2, b3 = q * ld_b + b_col, (q + 1) * ld_b + b_col, (q + 2) * ld_b + b_col, (q + 3) * ld_b + b_col
     s0, s1, s2, s3 = vload(B, b0), vload(B, b1), vload(B, b2), vload(B, b3)
-    for i in range(n):
-        g = vload(G, i * ld_g + k)
+    for i in range(start, stop):
+        g = vload(G, i * ld_g + g_col)
         s0 = vadd(s0, vmul(vbroadcast(rho[q, i]), g))
         s1 = vadd(s1, vmul(vbroadcast(rho[q + 1, i]), g))
         s2 = vadd(s2, vmul(vbroadcast(rho[q + 2, i]), g))
@@ -243,13 +231,13 @@ def _tile4(rho, G, B, q, k):
 
 
 @njit(cache=True)
-def _tile2(rho, G, B, q, k):
+def _tile2(rho, G, B, q, g_col, b_col, start, stop):
     """``_tile4`` for two rows."""
-    n, ld_g, ld_b = rho.shape[1], G.shape[1], B.shape[1]
-    b0, b1 = q * ld_b + k, (q + 1) * ld_b + k
+    ld_g, ld_b = G.shape[1], B.shape[1]
+    b0, b1 = q * ld_b + b_col, (q + 1) * ld_b + b_col
     s0, s1 = vload(B, b0), vload(B, b1)
-    for i in range(n):
-        g = vload(G, i * ld_g + k)
+    for i in range(start, stop):
+        g = vload(G, i * ld_g + g_col)
         s0 = vadd(s0, vmul(vbroadcast(rho[q, i]), g))
         s1 = vadd(s1, vmul(vbroadcast(rho[q + 1, i]), g))
     vstore(B, b0, s0)
@@ -257,14 +245,32 @@ def _tile2(rho, G, B, q, k):
 
 
 @njit(cache=True)
-def _tile1(rho, G, B, q, k):
+def _tile1(rho, G, B, q, g_col, b_col, start, stop):
     """``_tile4`` for one row."""
-    n, ld_g, ld_b = rho.shape[1], G.shape[1], B.shape[1]
-    b0 = q * ld_b + k
+    ld_g, ld_b = G.shape[1], B.shape[1]
+    b0 = q * ld_b + b_col
     s0 = vload(B, b0)
-    for i in range(n):
-        s0 = vadd(s0, vmul(vbroadcast(rho[q, i]), vload(G, i * ld_g + k)))
+    for i in range(start, stop):
+        s0 = vadd(s0, vmul(vbroadcast(rho[q, i]), vload(G, i * ld_g + g_col)))
     vstore(B, b0, s0)
+
+
+@njit(cache=True)
+def _tile_rows(rho, G, B, rows, g_col, b_col, start, stop):
+    """The tiles of B[:rows, b_col:b_col+8]: 4 rows at a time, leftover rows in 2s and 1s.
+
+    Two independent sums for the leftover rows hide more of the latency of
+    the additions than one.
+    """
+    q = 0
+    while q + 4 <= rows:
+        _tile4(rho, G, B, q, g_col, b_col, start, stop)
+        q += 4
+    while q + 2 <= rows:
+        _tile2(rho, G, B, q, g_col, b_col, start, stop)
+        q += 2
+    if q < rows:
+        _tile1(rho, G, B, q, g_col, b_col, start, stop)
 
 
 @overload(accumulate_product, jit_options={"cache": True})
@@ -702,7 +708,7 @@ def gram(V):
         rows = LANES * (s + 1)
         for start in range(0, d, GRAM_BLOCK):
             stop = min(start + GRAM_BLOCK, d)
-            _gram_strip(V, packed, S, rows, s, start, stop)
+            _tile_rows(V, packed, S, rows, 0, LANES * s, start, stop)
     # Columns left over by the strips, against every row, in plain loops.
     for b in range(n_strips * LANES, p):
         for a in range(b + 1):
@@ -714,35 +720,6 @@ def gram(V):
         for a in range(b + 1, p):
             S[a, b] = S[b, a]
     return S
-
-
-@njit(cache=True)
-def _gram_strip(V, packed, S, rows, s, start, stop):
-    """S[:rows, 8s:8s+8] += Σ_{start <= k < stop} V[:rows, k] V[8s:8s+8, k], the sums in ascending k."""
-    col = LANES * s
-    ld = S.shape[1]
-    a = 0
-    while a + 4 <= rows:
-        at0, at1, at2, at3 = a * ld + col, (a + 1) * ld + col, (a + 2) * ld + col, (a + 3) * ld + col
-        s0, s1, s2, s3 = vload(S, at0), vload(S, at1), vload(S, at2), vload(S, at3)
-        for k in range(start, stop):
-            g = vload(packed, k * LANES)
-            s0 = vadd(s0, vmul(vbroadcast(V[a, k]), g))
-            s1 = vadd(s1, vmul(vbroadcast(V[a + 1, k]), g))
-            s2 = vadd(s2, vmul(vbroadcast(V[a + 2, k]), g))
-            s3 = vadd(s3, vmul(vbroadcast(V[a + 3, k]), g))
-        vstore(S, at0, s0)
-        vstore(S, at1, s1)
-        vstore(S, at2, s2)
-        vstore(S, at3, s3)
-        a += 4
-    while a < rows:
-        at0 = a * ld + col
-        s0 = vload(S, at0)
-        for k in range(start, stop):
-            s0 = vadd(s0, vmul(vbroadcast(V[a, k]), vload(packed, k * LANES)))
-        vstore(S, at0, s0)
-        a += 1
 
 
 # Test error ------------------------------------------------------------------

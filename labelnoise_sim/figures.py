@@ -78,7 +78,18 @@ def _panel_accuracy(ax, result, stages):
     err_ax.set_yscale("log")
     err_ax.set_ylim(floor / 2, 1.0)
     err_ax.set_ylabel("clean test error (dotted, log)", fontsize="small")
-    ax.legend(loc="lower left", fontsize="x-small", framealpha=0.8)
+    if (result.test_error < floor).any():
+        # A record with no misclassified draw is plotted at one draw: say so where it shows.
+        err_ax.axhline(floor, color="0.6", lw=0.8)
+        err_ax.annotate(f"Monte Carlo floor: below 1/{DEFAULT_DRAWS} draws", (1.0, floor),
+                        xycoords=("axes fraction", "data"), xytext=(-2, 3), textcoords="offset points",
+                        ha="right", va="bottom", fontsize="x-small", color="0.4")
+    # Above the axes: inside, every corner holds some curve.
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(err_ax.lines[0])
+    labels.append("clean test error (right axis)")
+    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.08), ncol=2, fontsize="x-small",
+              frameon=False, borderaxespad=0.0)
 
 
 def _panel_coefficients(ax, result, stages):

@@ -1,0 +1,64 @@
+"""The numbers committed under docs/ are what their commands print today.
+
+A kernel change that moves a result must come with regenerated docs. Each
+check reruns a quick part of a page's command and compares it with the
+committed numbers exactly:
+
+- docs/phase/*.csv (``labelnoise-sim sweep --config docs/phase/NAME.toml``):
+  a few cells of each grid, recomputed, against their committed rows;
+- docs/stages.md: the ``analyze()`` summary that ``labelnoise-sim figure``
+  prints, against the one quoted on the page.
+"""
+
+import re
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelnoise_sim import analyze, expand_grid, simulate
+from labelnoise_sim.sweep import run_cells
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+PHASE_GRIDS = sorted((DOCS / "phase").glob("*.toml"))
+
+
+def _cells_to_check(count: int) -> list[int]:
+    """The first, the last and two between: corners and inside of the grid, in a few seconds."""
+    return sorted({0, count // 3, (2 * count) // 3, count - 1})
+
+
+@pytest.mark.parametrize("grid_file", PHASE_GRIDS, ids=[p.stem for p in PHASE_GRIDS])
+def test_committed_phase_table_matches_its_sweep(grid_file):
+    spec = tomllib.loads(grid_file.read_text())
+    cells = expand_grid(spec["grid"], spec.get("fixed", {}))
+    table = pd.read_csv(grid_file.with_suffix(".csv"), index_col="cell")
+    assert len(table) == len(cells), f"{grid_file.name}: the CSV has {len(table)} rows for {len(cells)} cells"
+    indices = _cells_to_check(len(cells))
+    outcomes = run_cells([cells[i][1] for i in indices], test_error=spec.get("sweep", {}).get("test_error", True),
+                         parallel=True)
+    for index, outcome in zip(indices, outcomes):
+        row = table.loc[index]
+        for name, value in outcome["metrics"].items():
+            committed = row[name]
+            if value is None:
+                assert pd.isna(committed), f"{grid_file.name} cell {index} {name}: {committed!r}, now None"
+            elif isinstance(value, (bool, np.bool_)):
+                assert bool(committed) == value, f"{grid_file.name} cell {index} {name}"
+            else:
+                assert committed == value, f"{grid_file.name} cell {index} {name}: {committed!r}, now {value!r}"
+
+
+def test_stage_page_quotes_the_summary_the_figure_command_prints():
+    page = (DOCS / "stages.md").read_text()
+    quoted = re.search(r"## What the summary says\n\n```text\n(.*?)```", page, re.S)[1]
+    assert quoted.strip() == analyze(simulate()).summary().strip()
+
+
+def test_phase_page_table_is_what_its_script_makes_of_the_committed_csv(monkeypatch):
+    monkeypatch.syspath_prepend(str(DOCS / "scripts"))
+    import phase_tables
+
+    assert phase_tables.main(["--check"]) == 0
