@@ -49,11 +49,6 @@ def canonical_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
-def cell_result_path(store, index: int) -> Path:
-    """Where the store directory ``store`` keeps cell ``index``'s trajectory (it may not exist)."""
-    return Path(store) / "cells" / f"{index:06d}.npz"
-
-
 def _library_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -156,7 +151,7 @@ class SweepStore:
 
     def result_path(self, index: int) -> Path:
         """Path of cell ``index``'s trajectory file (it may not exist)."""
-        return cell_result_path(self.path, index)
+        return self.cells / f"{index:06d}.npz"
 
     def read(self, index: int, key: str, need_result: bool = False) -> dict | None:
         """The stored record of cell ``index``, or None if it is missing or damaged.
@@ -208,10 +203,18 @@ class SweepStore:
         payload = {"record": record, "sha256": _sha256(canonical_json(record))}
         _atomic_write_text(self._record_path(index), canonical_json(payload) + "\n")
 
-    def load_result(self, index: int):
-        """The stored trajectory of cell ``index`` (a SimulationResult)."""
+    def read_result(self, index: int, key: str):
+        """The stored trajectory of cell ``index`` (a SimulationResult), or None if there is none intact.
+
+        The trajectory file is read only once its SHA-256 matches the one its
+        cell record carries; one that fails is reported (:class:`StoreWarning`)
+        and counts as missing, as does a cell whose run diverged.
+        """
         from .result import load
 
+        record = self.read(index, key, need_result=True)
+        if record is None or record.get("diverged_at") is not None:
+            return None
         return load(self.result_path(index))
 
     @staticmethod

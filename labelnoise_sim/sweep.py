@@ -46,7 +46,7 @@ from .config import SimulationConfig
 from .data import sample_data
 from .dynamics import DivergenceError, batch_key, run, run_many, simulate
 from .result import SimulationResult
-from .store import SweepStore, canonical_json, cell_result_path
+from .store import SweepStore, canonical_json
 
 __all__ = ["sweep", "SweepResult", "expand_grid", "BACKENDS", "SWEEP_PARAMETERS"]
 
@@ -84,20 +84,28 @@ class SweepResult:
     configs: tuple
     store: Path | None = None
     _kept: dict = dataclasses.field(default_factory=dict, repr=False)
+    _store: SweepStore | None = dataclasses.field(default=None, repr=False)
 
     def result(self, index: int) -> SimulationResult:
         """The full trajectory of cell ``index`` (a row label of ``table``).
 
         Kept results (``trajectories=True``) are returned from memory or the
         store; otherwise the cell is simulated again, which gives the very same
-        numbers since a cell depends on its parameters only.
+        numbers since a cell depends on its parameters only. A stored
+        trajectory is returned only if its SHA-256 matches the one in its cell
+        record; one that does not is reported (:class:`~labelnoise_sim.store.StoreWarning`)
+        and the cell simulated again, so damaged data is never returned. The
+        store is only read here, never repaired: a rerun of the sweep does that.
         """
         index = check_int("index", index, low=0, high=len(self.configs) - 1)
         if index in self._kept:
             return self._kept[index]
-        if self.store is not None and cell_result_path(self.store, index).exists():
-            return SimulationResult.load(cell_result_path(self.store, index))
-        return run(self.configs[index])
+        config = self.configs[index]
+        if self._store is not None:
+            stored = self._store.read_result(index, _cell_key(config))
+            if stored is not None:
+                return stored
+        return run(config)
 
 
 def expand_grid(grid: Mapping, fixed: Mapping | None = None) -> list[tuple[dict, SimulationConfig]]:
@@ -242,7 +250,7 @@ def sweep(
     table = _table(pd, [records[i] for i in range(len(cells))], _grid_names(spec["grid"]))
     return SweepResult(
         table=table, grid=dict(grid), fixed=dict(fixed), configs=tuple(c for _, c in cells),
-        store=None if store is None else Path(store), _kept=kept,
+        store=None if store is None else Path(store), _kept=kept, _store=sweep_store,
     )
 
 
