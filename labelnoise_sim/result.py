@@ -130,11 +130,27 @@ class SimulationResult:
 
     @cached_property
     def test_error_by_class(self) -> np.ndarray:
-        """P(y f(x) ≤ 0 | y) for a fresh sample, shape (K, 2): columns y = +1, y = -1."""
+        """P(y f(x) ≤ 0 | y) for a fresh sample, shape (K, 2): columns y = +1, y = -1.
+
+        Raises :class:`~labelnoise_sim.DivergenceError` naming the first
+        recorded step whose test statistics are not finite (η far too large:
+        the training outputs can stay finite longer than W Σ Wᵀ).
+        """
         c = self.config
-        return generalization.class_errors(
+        errors = generalization.class_errors(
             self.gamma, self.rho, self.data.gram, c.n, c.noise, c.sigma_xi, c.seed
         )
+        undefined = np.flatnonzero(np.isnan(errors).any(axis=1))
+        if undefined.size:
+            # dynamics imports this module, so its error is imported where it is raised.
+            from .dynamics import DivergenceError
+
+            raise DivergenceError(
+                int(self.t[undefined[0]]), c.eta,
+                what="the statistics of the test error (the filters' covariance W Σ Wᵀ) are no longer "
+                     "finite, although the outputs on the training set are",
+            )
+        return errors
 
     @property
     def test_error(self) -> np.ndarray:

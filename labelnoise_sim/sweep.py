@@ -236,7 +236,7 @@ def sweep(
                 result = outcome.get("result")
                 if sweep_store is not None:
                     sweep_store.write(index, record, result if trajectories else None)
-                elif trajectories:
+                elif result is not None:
                     kept[index] = result
                 records[index] = record
                 bar.update(1)
@@ -439,7 +439,13 @@ def run_cells(configs: list[SimulationConfig], trajectories: bool = False, test_
     over numba threads. Returns per cell a dict with ``metrics``
     (``analyze(result, test_error=test_error).to_dict()``, empty if the run diverged),
     ``diverged_at`` (step or None), ``wall_time`` and, if ``trajectories``,
-    ``result``.
+    ``result`` (None if the run diverged).
+
+    A run diverged if its outputs stopped being finite, or if the statistics
+    of its test error did (``test_error=True`` only): ``diverged_at`` is then
+    the step of the first non-finite output, or the first recorded step with
+    non-finite statistics. Either way the cell is recorded, never raised, so
+    one bad cell cannot abort a sweep.
     """
     datas, prep = [], []
     for config in configs:
@@ -452,10 +458,15 @@ def run_cells(configs: list[SimulationConfig], trajectories: bool = False, test_
     outcomes = []
     for result, own in zip(results, prep):
         t0 = time.perf_counter()
+        if not isinstance(result, DivergenceError):
+            try:
+                metrics = analyze(result, test_error=test_error).to_dict()
+            except DivergenceError as exc:
+                # Finite outputs, overflowing test statistics: diverged all the same.
+                result = exc
         if isinstance(result, DivergenceError):
             outcome = {"metrics": {}, "diverged_at": result.step}
         else:
-            metrics = analyze(result, test_error=test_error).to_dict()
             outcome = {"metrics": _plain_metrics(metrics), "diverged_at": None}
         outcome["wall_time"] = own + shared + time.perf_counter() - t0
         if trajectories:

@@ -3,9 +3,11 @@
 import importlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from labelnoise_sim import simulate, sweep
+from labelnoise_sim import DivergenceError, analyze, simulate, sweep
+from labelnoise_sim.generalization import filter_statistics
 from labelnoise_sim.store import StoreWarning
 
 # The package exports the function sweep, which hides the module of the same name.
@@ -53,3 +55,63 @@ def test_result_of_a_damaged_stored_trajectory_is_recomputed_not_returned(tmp_pa
         again = res.result(0)
     np.testing.assert_array_equal(again.rho, simulate(seed=0, **SMALL).rho)
     np.testing.assert_array_equal(res.result(1).rho, simulate(seed=1, **SMALL).rho)
+
+
+# One bad cell never aborts a sweep ---------------------------------------------
+
+TINY = dict(n=20, d=200, m=2, steps=50, record=10)
+#: Outputs stay finite at this rate, but W Σ Wᵀ of the test error overflows.
+HUGE_ETA = 1e300
+
+
+def test_a_run_whose_test_statistics_overflow_raises_divergence_naming_eta():
+    result = simulate(eta=HUGE_ETA, **TINY)
+    assert np.isfinite(result.outputs).all() and np.isfinite(result.train_loss).all()
+    message = r"diverged at step \d+: the statistics of the test error .* no longer finite.*eta=1e\+300"
+    with pytest.raises(DivergenceError, match=message) as info:
+        result.test_error
+    step = info.value.step
+    assert step in result.t
+    with np.errstate(over="ignore", invalid="ignore"):
+        A, cov = filter_statistics(result.gamma, result.rho, result.data.gram, TINY["n"], "isotropic")
+    finite = np.isfinite(A).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
+    k = int(np.searchsorted(result.t, step))
+    assert finite[:k].all() and not finite[k], "the first record whose statistics are not finite"
+    with pytest.raises(DivergenceError, match=r"eta=1e\+300"):
+        analyze(result)
+    assert analyze(result, test_error=False).t1 is not None, "the training-set analysis needs no test statistics"
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_a_cell_whose_test_error_overflows_is_recorded_as_diverged_not_fatal(tmp_path, backend, request):
+    grid = {"eta": [0.1, HUGE_ETA, 1e307]}
+    with pytest.raises(DivergenceError) as info:
+        simulate(eta=HUGE_ETA, **TINY).test_error
+    with pytest.warns(RuntimeWarning, match="2 of 3 cells diverged"):
+        res = run_sweep(grid, TINY, store=tmp_path / "s", backend=backend, workers=2)
+    table = res.table
+    assert table["diverged_at"].tolist()[1:] == [info.value.step, 1]
+    metrics = [c for c in table.columns if c not in ("eta", "diverged_at", "wall_time")]
+    assert table.loc[1:, metrics].isna().all().all(), "a diverged cell has empty metrics"
+    assert table.loc[0, metrics].notna().any() and pd.isna(table.loc[0, "diverged_at"])
+    # The bad cells are stored like any other: a rerun computes nothing.
+    count_cells = request.getfixturevalue("count_cells")
+    with pytest.warns(RuntimeWarning, match="2 of 3 cells diverged"):
+        again = run_sweep(grid, TINY, store=tmp_path / "s")
+    assert count_cells == []
+    assert again.table["diverged_at"].tolist()[1:] == [info.value.step, 1]
+
+
+def test_without_the_test_error_a_cell_with_finite_outputs_is_not_diverged():
+    res = run_sweep({"eta": [HUGE_ETA]}, TINY, test_error=False)
+    assert pd.isna(res.table.loc[0, "diverged_at"]) and res.table.loc[0, "t1"] == analyze(
+        simulate(eta=HUGE_ETA, **TINY), test_error=False).t1
+
+
+def test_result_of_a_diverged_kept_cell_is_its_simulation_never_none():
+    with pytest.warns(RuntimeWarning, match="2 of 2 cells diverged"):
+        res = run_sweep({"eta": [HUGE_ETA, 1e307]}, TINY, trajectories=True)
+    kept = res.result(0)
+    np.testing.assert_array_equal(kept.outputs, simulate(eta=HUGE_ETA, **TINY).outputs)
+    with pytest.raises(DivergenceError, match="diverged at step 1"):
+        res.result(1)
