@@ -3,6 +3,7 @@
 Layout of a store directory::
 
     sweep.json            what the sweep is: grid, fixed parameters, format
+    sweep.lock            held by the running sweep; names its process
     cells/000017.json     the record of cell 17 (parameters, metrics, wall time)
     cells/000017.npz      its trajectory (a SimulationResult), when kept
 
@@ -17,28 +18,67 @@ Guarantees:
   missing, and the cell is computed again.
 - One sweep per store: a store whose ``sweep.json`` describes another grid or
   other fixed parameters is refused (:class:`StoreMismatchError`), never mixed.
+- One running sweep per store: a sweep holds the store's lock from opening the
+  store to its end; another sweep that opens the store meanwhile (from any
+  process, this one included) is refused at once with
+  :class:`StoreLockedError`, naming the holder's pid and host, and touches
+  nothing. The lock is an ``fcntl.flock`` on ``sweep.lock``, which the kernel
+  releases when its holder dies however it dies, SIGKILL included, so a
+  crashed sweep never blocks its store (a pid file would outlive it and need
+  guessing whether its pid is still the same process, or on which host). The
+  pid and host written in the file only serve the message.
 
 The store is written only by the process that called :func:`~labelnoise_sim.sweep`
-(workers return their cells to it), so workers need no access to it. One
-store serves one running sweep at a time.
+(workers return their cells to it), so workers need no access to it.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
+import socket
+import time
 import warnings
 from pathlib import Path
 
-__all__ = ["SweepStore", "StoreMismatchError", "StoreWarning", "canonical_json", "STORE_FORMAT"]
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+__all__ = ["SweepStore", "StoreMismatchError", "StoreLockedError", "StoreWarning", "canonical_json",
+           "STORE_FORMAT"]
 
 STORE_FORMAT = 1
 MANIFEST = "sweep.json"
+LOCK = "sweep.lock"
 
 
 class StoreMismatchError(ValueError):
     """The store was made by a sweep with another grid or other fixed parameters."""
+
+
+class StoreLockedError(BlockingIOError):
+    """Another sweep is running on the store: it holds the store's lock.
+
+    A :class:`BlockingIOError`, as ``fcntl.flock`` raises for a held lock:
+    taking the lock would block, and the sweep refuses rather than waits.
+
+    Attributes
+    ----------
+    path : Path
+        The store directory.
+    pid : int or None
+        Process id of the holder (None if it had not yet written it).
+    host : str or None
+        Host name of the holder.
+    """
+
+    def __init__(self, message: str, *, path=None, pid: int | None = None, host: str | None = None):
+        super().__init__(message)
+        self.path, self.pid, self.host = path, pid, host
 
 
 def canonical_json(obj) -> str:
@@ -101,22 +141,92 @@ class SweepStore:
         self.path = Path(path)
         self.cells = self.path / "cells"
         self.spec = {"format": STORE_FORMAT, **spec}
+        self._lock_fd = None
         manifest = self.path / MANIFEST
-        if manifest.exists():
-            self._check_manifest(manifest)
-        elif self.path.exists() and any(self.path.iterdir()):
+        self._refuse_foreign_directory(manifest)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            if manifest.exists():
+                self._check_manifest(manifest)
+            else:
+                self._refuse_foreign_directory(manifest)
+                self.cells.mkdir(exist_ok=True)
+                payload = {"spec": self.spec, "version": _library_version()}
+                _atomic_write_text(manifest, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+            self.cells.mkdir(exist_ok=True)
+            # Left by a writer that was killed between writing and renaming; no
+            # other sweep can be writing, since this one holds the lock.
+            for stray in self.cells.glob(".*.tmp"):
+                stray.unlink(missing_ok=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def _refuse_foreign_directory(self, manifest: Path) -> None:
+        """Refuse a non-empty directory that is not a store, before leaving a lock file in it."""
+        if manifest.exists() or not self.path.exists():
+            return
+        if any(entry.name != LOCK for entry in self.path.iterdir()):
             raise StoreMismatchError(
                 f"store={str(self.path)!r} is a non-empty directory without {MANIFEST}: not a sweep "
                 "store; give a new or empty directory"
             )
+
+    # Lock ---------------------------------------------------------------------
+
+    def _lock(self) -> None:
+        """Take the store's lock for this sweep, or raise :class:`StoreLockedError` at once."""
+        lock = self.path / LOCK
+        if fcntl is None:
+            warnings.warn(f"store={str(self.path)!r}: no fcntl on this platform, so the store is not locked; "
+                          "make sure no other sweep uses it at the same time", StoreWarning, stacklevel=3)
+            return
+        # Not truncated on opening: the holder's pid in it is what a refused sweep reports.
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise self._locked_error(lock) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "since": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+
+    def _locked_error(self, lock: Path) -> StoreLockedError:
+        # The holder writes its pid just after taking the lock; give it a moment.
+        holder = {}
+        for _ in range(20):
+            try:
+                holder = json.loads(lock.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                holder = {}
+            if isinstance(holder, dict) and "pid" in holder:
+                break
+            holder = {}
+            time.sleep(0.05)
+        pid, host = holder.get("pid"), holder.get("host")
+        if pid is None:
+            who = "another process (which has not yet written its pid)"
         else:
-            self.cells.mkdir(parents=True, exist_ok=True)
-            payload = {"spec": self.spec, "version": _library_version()}
-            _atomic_write_text(manifest, json.dumps(payload, indent=1, sort_keys=True) + "\n")
-        self.cells.mkdir(exist_ok=True)
-        # Left by a writer that was killed between writing and renaming.
-        for stray in self.cells.glob(".*.tmp"):
-            stray.unlink(missing_ok=True)
+            who = f"process pid {pid} on host {host!r}, since {holder.get('since')},"
+        return StoreLockedError(
+            f"store={str(self.path)!r} is in use by another sweep: {who} holds its lock {str(lock)!r}. "
+            "A store serves one running sweep at a time: wait for that sweep to end, or use another "
+            "store directory",
+            path=self.path, pid=pid, host=host,
+        )
+
+    def close(self) -> None:
+        """Release the store's lock; the store can still be read (``SweepResult.result`` does)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _check_manifest(self, manifest: Path) -> None:
         try:

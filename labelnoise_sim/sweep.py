@@ -24,6 +24,7 @@ rerun computes only the missing cells (see :mod:`labelnoise_sim.store`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import inspect
@@ -209,27 +210,31 @@ def sweep(
     pd = _import_pandas()
 
     spec = {"grid": _normalise_grid(grid), "fixed": _normalise_fixed(fixed), "test_error": test_error}
-    sweep_store = SweepStore(store, spec) if store is not None else None
     keys = [_cell_key(config) for _, config in cells]
-    records: dict[int, dict] = {}
-    kept: dict[int, SimulationResult] = {}
-    if sweep_store is not None:
-        for index, key in enumerate(keys):
-            record = sweep_store.read(index, key, need_result=trajectories)
-            if record is not None:
-                records[index] = record
-    pending = [i for i in range(len(cells)) if i not in records]
-
     if backend == "serial":
         units = 1
     elif backend == "processes":
         units = workers or _available_cpus()
     else:
         units = max(1, sum(client.nthreads().values()))
-    batches = _batches(pending, [config for _, config in cells], units)
 
-    bar = _progress_bar(len(cells), len(records), progress)
-    try:
+    records: dict[int, dict] = {}
+    kept: dict[int, SimulationResult] = {}
+    with contextlib.ExitStack() as cleanup:
+        sweep_store = None
+        if store is not None:
+            # Holds the store's lock until the sweep ends, however it ends.
+            sweep_store = SweepStore(store, spec)
+            cleanup.callback(sweep_store.close)
+            for index, key in enumerate(keys):
+                record = sweep_store.read(index, key, need_result=trajectories)
+                if record is not None:
+                    records[index] = record
+        pending = [i for i in range(len(cells)) if i not in records]
+        batches = _batches(pending, [config for _, config in cells], units)
+
+        bar = _progress_bar(len(cells), len(records), progress)
+        cleanup.callback(bar.close)
         for indices, outcomes in _execute(backend, batches, cells, (trajectories, test_error), workers, client):
             for index, outcome in zip(indices, outcomes):
                 record = _record(index, keys[index], cells[index][0], outcome)
@@ -240,8 +245,6 @@ def sweep(
                     kept[index] = result
                 records[index] = record
                 bar.update(1)
-    finally:
-        bar.close()
 
     diverged = [i for i, r in records.items() if r["diverged_at"] is not None]
     if diverged:

@@ -1,12 +1,20 @@
 """The store under stress: checked trajectories, bad cells, grid order, one sweep at a time."""
 
 import importlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from labelnoise_sim import DivergenceError, analyze, simulate, sweep
+from labelnoise_sim import store as store_module
 from labelnoise_sim.generalization import filter_statistics
 from labelnoise_sim.store import StoreWarning
 
@@ -115,3 +123,97 @@ def test_result_of_a_diverged_kept_cell_is_its_simulation_never_none():
     np.testing.assert_array_equal(kept.outputs, simulate(eta=HUGE_ETA, **TINY).outputs)
     with pytest.raises(DivergenceError, match="diverged at step 1"):
         res.result(1)
+
+
+# One sweep per store -------------------------------------------------------------
+
+LONG_GRID = {"seed": list(range(24))}
+LONG_FIXED = dict(n=60, d=600, m=3, steps=400, record=40)
+FIRST_SWEEP = textwrap.dedent(f"""
+    import sys
+    from labelnoise_sim import sweep
+
+    if __name__ == "__main__":
+        sweep({LONG_GRID!r}, store=sys.argv[1], backend="processes", workers=2, progress=False,
+              **{LONG_FIXED!r})
+""")
+
+
+def _finished_cells(store):
+    return len(list((store / "cells").glob("*.json"))) if (store / "cells").exists() else 0
+
+
+def _start_first_sweep(tmp_path, store):
+    """Start the sweep in another process; return it once it has finished a cell (so it holds the store)."""
+    script = tmp_path / "first_sweep.py"
+    script.write_text(FIRST_SWEEP)
+    proc = subprocess.Popen([sys.executable, str(script), str(store)], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while _finished_cells(store) < 1:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the first sweep never finished a cell"
+        time.sleep(0.01)
+    return proc
+
+
+def _reap(proc):
+    """SIGKILL the process if it still runs, then anything left in its session."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    time.sleep(0.2)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_intact(tmp_path, count_cells):
+    store = tmp_path / "store"
+    first = _start_first_sweep(tmp_path, store)
+    try:
+        started = time.monotonic()
+        with pytest.raises(BlockingIOError) as info:
+            run_sweep(LONG_GRID, LONG_FIXED, store=store)
+        assert time.monotonic() - started < 5, "refused at once, not after waiting"
+        assert first.poll() is None, "the first sweep was still running when the second was refused"
+        assert isinstance(info.value, store_module.StoreLockedError)
+        message = str(info.value)
+        assert str(store) in message and f"pid {first.pid}" in message and socket.gethostname() in message, message
+        assert (info.value.pid, info.value.host) == (first.pid, socket.gethostname())
+        assert count_cells == [], "the refused sweep computed nothing"
+        out, err = first.communicate(timeout=300)
+        assert first.returncode == 0, err.decode()
+        assert err.decode().strip() == "", "the first sweep noticed nothing"
+    finally:
+        _reap(first)
+    assert _finished_cells(store) == len(LONG_GRID["seed"])
+    resumed = run_sweep(LONG_GRID, LONG_FIXED, store=store)
+    assert count_cells == [], "every cell of the first sweep is intact"
+    assert resumed.table["final_test_error"].notna().all()
+
+
+def test_a_store_whose_sweep_was_killed_is_free_at_once(tmp_path, count_cells):
+    store = tmp_path / "store"
+    first = _start_first_sweep(tmp_path, store)
+    first.send_signal(signal.SIGKILL)  # the sweep's own process only, as a crash would
+    _reap(first)
+    assert (store / store_module.LOCK).exists(), "the killed sweep left its lock file behind"
+    done = _finished_cells(store)
+    resumed = run_sweep(LONG_GRID, LONG_FIXED, store=store)
+    assert len(count_cells) == len(LONG_GRID["seed"]) - done, "resumed, not refused"
+    assert resumed.table["final_test_error"].notna().all()
+
+
+def test_the_lock_is_released_when_a_sweep_fails(tmp_path, monkeypatch):
+    store = tmp_path / "s"
+
+    def failing(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module, "run_cells", failing)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep({"seed": [0, 1]}, SMALL, store=store)
+    monkeypatch.undo()
+    assert run_sweep({"seed": [0, 1]}, SMALL, store=store).table["final_test_error"].notna().all()
