@@ -217,3 +217,20 @@ def test_the_lock_is_released_when_a_sweep_fails(tmp_path, monkeypatch):
         run_sweep({"seed": [0, 1]}, SMALL, store=store)
     monkeypatch.undo()
     assert run_sweep({"seed": [0, 1]}, SMALL, store=store).table["final_test_error"].notna().all()
+
+
+def test_the_lock_also_keeps_apart_two_sweeps_of_one_process_and_spares_foreign_directories(tmp_path):
+    spec = {"grid": {"seed": [0]}, "fixed": {}, "test_error": True}
+    first = store_module.SweepStore(tmp_path / "s", spec)
+    try:
+        with pytest.raises(store_module.StoreLockedError, match=f"pid {os.getpid()}"):
+            store_module.SweepStore(tmp_path / "s", spec)
+    finally:
+        first.close()
+    store_module.SweepStore(tmp_path / "s", spec).close()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(store_module.StoreMismatchError, match="not a sweep store"):
+        store_module.SweepStore(foreign, spec)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"], "no lock file left in a directory not ours"
