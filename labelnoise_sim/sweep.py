@@ -103,7 +103,7 @@ class SweepResult:
             return self._kept[index]
         config = self.configs[index]
         if self._store is not None:
-            stored = self._store.read_result(index, _cell_key(config))
+            stored = self._store.read_result(_cell_key(config))
             if stored is not None:
                 return stored
         return run(config)
@@ -162,8 +162,12 @@ def sweep(
     store : path-like, optional
         Directory that keeps every finished cell (written atomically as it
         ends). Rerunning the same sweep with the same store computes only the
-        missing cells; a store of another sweep is refused
-        (:class:`~labelnoise_sim.store.StoreMismatchError`).
+        missing cells; the store knows a cell by its full configuration, so
+        the grid's keys and values may come in another order. A store of
+        another sweep is refused (:class:`~labelnoise_sim.store.StoreMismatchError`),
+        and so is a store that another running sweep holds
+        (:class:`~labelnoise_sim.store.StoreLockedError`, at once, naming its
+        process).
     backend : {"serial", "processes", "dask"}
         Where cells run: in this process, in local worker processes (default),
         or on the Dask cluster of ``client``.
@@ -224,10 +228,10 @@ def sweep(
         sweep_store = None
         if store is not None:
             # Holds the store's lock until the sweep ends, however it ends.
-            sweep_store = SweepStore(store, spec)
+            sweep_store = SweepStore(store, spec, keys)
             cleanup.callback(sweep_store.close)
             for index, key in enumerate(keys):
-                record = sweep_store.read(index, key, need_result=trajectories)
+                record = sweep_store.read(key, need_result=trajectories)
                 if record is not None:
                     records[index] = record
         pending = [i for i in range(len(cells)) if i not in records]
@@ -237,10 +241,10 @@ def sweep(
         cleanup.callback(bar.close)
         for indices, outcomes in _execute(backend, batches, cells, (trajectories, test_error), workers, client):
             for index, outcome in zip(indices, outcomes):
-                record = _record(index, keys[index], cells[index][0], outcome)
+                record = _record(cells[index][0], outcome)
                 result = outcome.get("result")
                 if sweep_store is not None:
-                    sweep_store.write(index, record, result if trajectories else None)
+                    sweep_store.write(keys[index], record, result if trajectories else None)
                 elif result is not None:
                     kept[index] = result
                 records[index] = record
@@ -329,10 +333,13 @@ def _cell_key(config: SimulationConfig) -> str:
     return hashlib.sha256(canonical_json(config.to_dict()).encode()).hexdigest()[:32]
 
 
-def _record(index: int, key: str, params: dict, outcome: dict) -> dict:
-    """A cell's record as stored; plain JSON values, so a fresh and a stored record agree bit for bit."""
+def _record(params: dict, outcome: dict) -> dict:
+    """A cell's record; plain JSON values, so a fresh and a stored record agree bit for bit.
+
+    The store adds the cell's identity (its configuration's fingerprint and its slot).
+    """
     record = {
-        "index": index, "key": key, "params": params, "metrics": outcome["metrics"],
+        "params": params, "metrics": outcome["metrics"],
         "diverged_at": outcome["diverged_at"], "wall_time": outcome["wall_time"],
     }
     return json.loads(canonical_json(record))

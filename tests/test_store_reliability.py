@@ -1,6 +1,7 @@
 """The store under stress: checked trajectories, bad cells, grid order, one sweep at a time."""
 
 import importlib
+import json
 import os
 import signal
 import socket
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -221,16 +223,114 @@ def test_the_lock_is_released_when_a_sweep_fails(tmp_path, monkeypatch):
 
 def test_the_lock_also_keeps_apart_two_sweeps_of_one_process_and_spares_foreign_directories(tmp_path):
     spec = {"grid": {"seed": [0]}, "fixed": {}, "test_error": True}
-    first = store_module.SweepStore(tmp_path / "s", spec)
+    first = store_module.SweepStore(tmp_path / "s", spec, ["cell"])
     try:
         with pytest.raises(store_module.StoreLockedError, match=f"pid {os.getpid()}"):
-            store_module.SweepStore(tmp_path / "s", spec)
+            store_module.SweepStore(tmp_path / "s", spec, ["cell"])
     finally:
         first.close()
-    store_module.SweepStore(tmp_path / "s", spec).close()
+    store_module.SweepStore(tmp_path / "s", spec, ["cell"]).close()
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(store_module.StoreMismatchError, match="not a sweep store"):
-        store_module.SweepStore(foreign, spec)
+        store_module.SweepStore(foreign, spec, ["cell"])
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"], "no lock file left in a directory not ours"
+
+
+# Grid order does not matter -----------------------------------------------------
+
+
+@pytest.mark.parametrize("again", [
+    {"seed": [0, 1, 2], "tau": [0.0, 0.2]},
+    {"seed": [2, 0, 1], "tau": [0.2, 0.0]},
+])
+def test_a_grid_in_another_order_reuses_every_stored_cell(tmp_path, count_cells, again):
+    store = tmp_path / "s"
+    first = run_sweep({"tau": [0.0, 0.2], "seed": [0, 1, 2]}, SMALL, store=store, trajectories=True)
+    files = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(store.rglob("*")) if p.is_file()
+             and p.name != store_module.LOCK}
+    count_cells.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no StoreWarning: nothing looks damaged or foreign
+        second = run_sweep(again, SMALL, store=store, trajectories=True)
+    assert count_cells == [], "no cell recomputed"
+    assert files == {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(store.rglob("*"))
+                     if p.is_file() and p.name != store_module.LOCK}, "the store is untouched"
+    assert list(second.table.columns[:2]) == list(again), "the table keeps this sweep's grid order"
+    assert [(c.seed, c.tau) for c in second.configs] == [
+        (s, t) for s in again["seed"] for t in again["tau"]]
+    grid_columns = ["seed", "tau"]
+    a = first.table.sort_values(grid_columns).reset_index(drop=True)
+    b = second.table.sort_values(grid_columns).reset_index(drop=True)
+    pd.testing.assert_frame_equal(b[a.columns], a)  # wall_time included: read back, not recomputed
+    for index in (0, 4):
+        config = second.configs[index]
+        np.testing.assert_array_equal(second.result(index).rho, simulate(seed=config.seed, tau=config.tau,
+                                                                          **SMALL).rho)
+
+
+def test_a_zipped_axis_with_its_names_in_another_order_reuses_the_store(tmp_path, count_cells):
+    fixed = dict(n=30, m=3, steps=60, record=10)
+    first = run_sweep({"d+eta": [[200, 0.4], [800, 0.1]], "seed": [0, 1]}, fixed, store=tmp_path / "s")
+    count_cells.clear()
+    second = run_sweep({"seed": [1, 0], ("eta", "d"): [(0.1, 800), (0.4, 200)]}, fixed, store=tmp_path / "s")
+    assert count_cells == []
+    assert list(second.table.columns[:3]) == ["seed", "eta", "d"]
+    a = first.table.sort_values(["d", "seed"]).reset_index(drop=True)
+    b = second.table.sort_values(["d", "seed"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(b[a.columns], a)
+
+
+def test_a_resumed_store_in_another_order_computes_only_the_missing_cells(tmp_path, count_cells):
+    store = tmp_path / "s"
+    grid = {"tau": [0.0, 0.2], "seed": [0, 1, 2]}
+    reference = run_sweep(grid, SMALL)
+    run_sweep(grid, SMALL, store=store)
+    (store / "cells" / "000001.json").unlink()  # tau 0.0, seed 1
+    count_cells.clear()
+    resumed = run_sweep({"seed": [0, 1, 2], "tau": [0.0, 0.2]}, SMALL, store=store)
+    assert [(c.seed, c.tau) for c in count_cells] == [(1, 0.0)]
+    a = reference.table.sort_values(["seed", "tau"]).reset_index(drop=True).drop(columns="wall_time")
+    b = resumed.table.sort_values(["seed", "tau"]).reset_index(drop=True).drop(columns="wall_time")
+    pd.testing.assert_frame_equal(b[a.columns], a)
+    # The first order reads the store as well, the repaired cell included.
+    count_cells.clear()
+    run_sweep(grid, SMALL, store=store)
+    assert count_cells == []
+
+
+def test_a_grid_with_other_cells_is_still_refused(tmp_path):
+    store = tmp_path / "s"
+    run_sweep({"tau": [0.0, 0.2], "seed": [0, 1]}, SMALL, store=store)
+    with pytest.raises(store_module.StoreMismatchError, match=r"grid: store has .*this sweep has"):
+        run_sweep({"seed": [0, 1], "tau": [0.0, 0.1]}, SMALL, store=store)
+    with pytest.raises(store_module.StoreMismatchError, match=r"grid: store has .*this sweep has"):
+        run_sweep({"seed": [0, 1]}, {**SMALL, "tau": 0.2}, store=store)
+
+
+def _edit_manifest(store, edit):
+    manifest = json.loads((store / "sweep.json").read_text())
+    edit(manifest)
+    (store / "sweep.json").write_text(json.dumps(manifest))
+
+
+def test_a_store_made_before_cells_were_listed_resumes_and_learns_its_cells(tmp_path, count_cells):
+    store = tmp_path / "s"
+    grid = {"tau": [0.0, 0.2], "seed": [0, 1]}
+    run_sweep(grid, SMALL, store=store)
+    _edit_manifest(store, lambda manifest: manifest.pop("cells"))
+    count_cells.clear()
+    run_sweep(grid, SMALL, store=store)
+    assert count_cells == []
+    assert len(json.loads((store / "sweep.json").read_text())["cells"]) == 4
+    run_sweep({"seed": [0, 1], "tau": [0.0, 0.2]}, SMALL, store=store)
+    assert count_cells == [], "from then on the grid order is free"
+
+
+def test_cells_of_other_configurations_under_the_same_grid_are_refused(tmp_path):
+    store = tmp_path / "s"
+    run_sweep({"seed": [0, 1]}, SMALL, store=store)
+    _edit_manifest(store, lambda manifest: manifest.update(cells=["0" * 32, "1" * 32]))
+    with pytest.raises(store_module.StoreMismatchError, match="cells: the store's 2 cells have other full config"):
+        run_sweep({"seed": [0, 1]}, SMALL, store=store)
