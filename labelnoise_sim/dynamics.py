@@ -24,14 +24,16 @@ __all__ = ["simulate", "run", "run_many", "DivergenceError"]
 
 
 class DivergenceError(FloatingPointError):
-    """Gradient descent left the floating-point range (η too large)."""
+    """Gradient descent left the floating-point range (η too large).
 
-    def __init__(self, step: int, eta: float):
+    ``step`` is the step at which a quantity stopped being finite: the network
+    output (checked at every step) or, found later, the test statistics of a
+    recorded step; ``what`` says which.
+    """
+
+    def __init__(self, step: int, eta: float, what: str = "the network output is no longer finite"):
         self.step = step
-        super().__init__(
-            f"gradient descent diverged at step {step}: the network output is no longer finite; "
-            f"lower eta (got eta={eta!r})"
-        )
+        super().__init__(f"gradient descent diverged at step {step}: {what}; lower eta (got eta={eta!r})")
 
 
 def simulate(

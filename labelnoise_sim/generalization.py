@@ -62,17 +62,26 @@ def filter_statistics(gamma, rho, gram, n, noise):
 
 
 def class_errors(gamma, rho, gram, n, noise, sigma_xi, seed, draws=DEFAULT_DRAWS):
-    """Misclassification probability of each true class, shape (K, 2): [y = +1, y = -1]."""
+    """Misclassification probability of each true class, shape (K, 2): [y = +1, y = -1].
+
+    A record whose statistics A or W Σ Wᵀ are not finite gets NaN: its error
+    is undefined. That happens when η is so large that the filters outgrow the
+    floating-point range in W Σ Wᵀ (a product of two filters) while the
+    training outputs, linear in the filters, stay finite.
+    """
     K, _, m, _ = rho.shape
-    A, cov = filter_statistics(gamma, rho, gram, n, noise)
+    # Overflow here is a diverged run, reported as NaN rows rather than as warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        A, cov = filter_statistics(gamma, rho, gram, n, noise)
+        relu = np.maximum
+        s_pos = (relu(A[:, :m], 0).sum(1) - relu(A[:, m:], 0).sum(1)) / m
+        s_neg = (relu(-A[:, :m], 0).sum(1) - relu(-A[:, m:], 0).sum(1)) / m
+    finite = np.isfinite(A).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
     z = seed_streams(seed)["test"].standard_normal((draws, 2 * m))
-    relu = np.maximum
-    s_pos = (relu(A[:, :m], 0).sum(1) - relu(A[:, m:], 0).sum(1)) / m
-    s_neg = (relu(-A[:, :m], 0).sum(1) - relu(-A[:, m:], 0).sum(1)) / m
     # One column per draw, so the kernel's product runs along contiguous rows.
     z_t = np.ascontiguousarray(z.T)
-    errors = np.empty((K, 2))
-    for k in range(K):
+    errors = np.full((K, 2), np.nan)
+    for k in np.flatnonzero(finite):
         lam, vec = np.linalg.eigh(cov[k])
         root = np.ascontiguousarray(vec * np.sqrt(np.clip(lam, 0.0, None)))
         wrong = _kernels.misclassified_draws(root, z_t, float(sigma_xi), s_pos[k], s_neg[k], m)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
+import zlib
 from functools import cached_property
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import numpy as np
 
 from . import generalization
 from .analysis import record_index
-from .config import SimulationConfig
+from .config import SAMPLINGS, SimulationConfig
 from .data import Data
 
 __all__ = ["SimulationResult", "load", "logistic_loss"]
@@ -137,11 +139,27 @@ class SimulationResult:
 
     @cached_property
     def test_error_by_class(self) -> np.ndarray:
-        """P(y f(x) ≤ 0 | y) for a fresh sample, shape (K, 2): columns y = +1, y = -1."""
+        """P(y f(x) ≤ 0 | y) for a fresh sample, shape (K, 2): columns y = +1, y = -1.
+
+        Raises :class:`~labelnoise_sim.DivergenceError` naming the first
+        recorded step whose test statistics are not finite (η far too large:
+        the training outputs can stay finite longer than W Σ Wᵀ).
+        """
         c = self.config
-        return generalization.class_errors(
+        errors = generalization.class_errors(
             self.gamma, self.rho, self.data.gram, c.n, c.noise, c.sigma_xi, c.seed
         )
+        undefined = np.flatnonzero(np.isnan(errors).any(axis=1))
+        if undefined.size:
+            # dynamics imports this module, so its error is imported where it is raised.
+            from .dynamics import DivergenceError
+
+            raise DivergenceError(
+                int(self.t[undefined[0]]), c.eta,
+                what="the statistics of the test error (the filters' covariance W Σ Wᵀ) are no longer "
+                     "finite, although the outputs on the training set are",
+            )
+        return errors
 
     @property
     def test_error(self) -> np.ndarray:
@@ -206,15 +224,53 @@ class SimulationResult:
 
     @classmethod
     def load(cls, path) -> "SimulationResult":
-        """Read a result written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            if meta.get("format") != FORMAT_VERSION:
-                raise ValueError(f"{path}: unsupported result format {meta.get('format')!r}")
-            arrays = {k: f[k] for k in f.files if k != "meta"}
-        config = SimulationConfig(**meta["config"])
-        vectors = {k: arrays.get(k) for k in ("mu", "xi", "W0")}
-        data = Data(arrays["y"], arrays["y_noisy"], arrays["gram"], sampling=meta["sampling"], **vectors)
+        """Read a result written by :meth:`save`, checking the file first.
+
+        Only the members a result needs are read, and never as pickles, so a
+        foreign or damaged file cannot run code or yield arrays that disagree
+        with their configuration.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            Naming the file and what is wrong: not a result file (not an
+            ``.npz`` archive, or no readable ``meta`` member), an unknown format
+            version, an invalid configuration, a missing member, or a member
+            whose dtype or shape does not fit the configuration.
+        """
+        path = Path(path)
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a labelnoise-sim result file: {exc}") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path} is not a labelnoise-sim result file: it holds a single array, "
+                             "not the .npz archive that SimulationResult.save writes")
+        with archive:
+            meta = _read_meta(path, archive)
+            config, sampling = _meta_config(path, meta)
+            expected = _expected_members(config)
+            missing = [name for name in _REQUIRED if name not in archive.files]
+            if missing:
+                raise ValueError(f"{path}: missing member {missing[0]!r} (a result file holds "
+                                 f"{', '.join(_REQUIRED)})")
+            present = [name for name in _VECTORS if name in archive.files]
+            if present and len(present) < len(_VECTORS):
+                absent = next(name for name in _VECTORS if name not in present)
+                raise ValueError(f"{path}: missing member {absent!r} ({', '.join(present)} present; "
+                                 "mu, xi and W0 come together)")
+            if present and sampling != "explicit":
+                raise ValueError(f"{path}: members mu, xi and W0 are present but sampling={sampling!r} "
+                                 "never draws them")
+            arrays = {name: _read_member(path, archive, name, *expected[name], config)
+                      for name in _REQUIRED + tuple(present)}
+        if not np.array_equal(arrays["t"], config.record_steps):
+            raise ValueError(f"{path}: member 't' does not hold the recorded steps of its config "
+                             f"(record={config.record!r}, steps={config.steps})")
+        vectors = {name: arrays.get(name) for name in _VECTORS}
+        data = Data(arrays["y"], arrays["y_noisy"], arrays["gram"], sampling=sampling, **vectors)
         return cls(config=config, data=data, t=arrays["t"], gamma=arrays["gamma"],
                    rho=arrays["rho"], outputs=arrays["outputs"])
 
@@ -225,8 +281,78 @@ class SimulationResult:
 
 
 def load(path) -> SimulationResult:
-    """Read a :class:`SimulationResult` written by ``SimulationResult.save``."""
+    """Read a :class:`SimulationResult` written by ``SimulationResult.save``, checking it first.
+
+    See :meth:`SimulationResult.load` for the checks and the errors.
+    """
     return SimulationResult.load(path)
+
+
+_REQUIRED = ("t", "gamma", "rho", "outputs", "y", "y_noisy", "gram")
+_VECTORS = ("mu", "xi", "W0")
+
+
+def _expected_members(config: SimulationConfig) -> dict:
+    """Per member of a result file: the dtype (a numpy type or abstract type) and shape that ``config`` implies."""
+    K, n, m, d = len(config.record_steps), config.n, config.m, config.d
+    p = 1 + n + 2 * m
+    floats, ints = np.float64, np.integer
+    return {
+        "t": (ints, (K,)), "gamma": (floats, (K, 2, m)), "rho": (floats, (K, 2, m, n)),
+        "outputs": (floats, (K, n)), "y": (ints, (n,)), "y_noisy": (ints, (n,)), "gram": (floats, (p, p)),
+        "mu": (floats, (d,)), "xi": (floats, (n, d)), "W0": (floats, (2, m, d)),
+    }
+
+
+def _read_meta(path: Path, archive) -> dict:
+    if "meta" not in archive.files:
+        raise ValueError(f"{path} is not a labelnoise-sim result file: no member 'meta' "
+                         f"(members: {', '.join(archive.files) or 'none'})")
+    try:
+        raw = archive["meta"]
+        if raw.dtype.kind != "U" or raw.shape != ():
+            raise ValueError(f"'meta' is a {raw.dtype} array of shape {raw.shape}, not a JSON string")
+        meta = json.loads(str(raw))
+        if not isinstance(meta, dict):
+            raise ValueError(f"'meta' holds {type(meta).__name__}, not a JSON object")
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ValueError(f"{path} is not a labelnoise-sim result file: unreadable member 'meta' ({exc})") from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path}: unknown result format version {meta.get('format')!r}; this version of "
+                         f"labelnoise-sim reads version {FORMAT_VERSION}")
+    return meta
+
+
+def _meta_config(path: Path, meta: dict) -> tuple[SimulationConfig, str]:
+    fields = meta.get("config")
+    if not isinstance(fields, dict):
+        raise ValueError(f"{path}: member 'meta' holds no config (a JSON object of parameters); got {fields!r}")
+    try:
+        config = SimulationConfig(**fields)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: the config in its member 'meta' is not valid: {exc}") from None
+    sampling = meta.get("sampling")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"{path}: sampling in its member 'meta' must be one of "
+                         f"{', '.join(map(repr, SAMPLINGS))}; got {sampling!r}")
+    return config, sampling
+
+
+def _read_member(path: Path, archive, name: str, dtype, shape: tuple, config: SimulationConfig):
+    """Member ``name`` of ``archive``, checked against the dtype and shape that ``config`` implies."""
+    try:
+        array = archive[name]
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ValueError(f"{path}: member {name!r} cannot be read ({exc})") from None
+    if not np.issubdtype(array.dtype, dtype):
+        expected = "an integer type" if dtype is np.integer else np.dtype(dtype).name
+        raise ValueError(f"{path}: member {name!r} has dtype {array.dtype}, expected {expected}")
+    if array.shape != shape:
+        raise ValueError(
+            f"{path}: member {name!r} has shape {array.shape}; its config (records={len(config.record_steps)}, "
+            f"n={config.n}, m={config.m}, d={config.d}) needs {shape}"
+        )
+    return array
 
 
 def _share(hits: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ rerun computes only the missing cells (see :mod:`labelnoise_sim.store`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -45,7 +46,7 @@ from .config import PARAMETERS, SimulationConfig
 from .data import sample_data
 from .dynamics import DivergenceError, batch_key, run, run_many
 from .result import SimulationResult
-from .store import SweepStore, canonical_json, cell_result_path
+from .store import SweepStore, canonical_json
 
 __all__ = ["sweep", "SweepResult", "expand_grid", "BACKENDS", "SWEEP_PARAMETERS"]
 
@@ -83,20 +84,28 @@ class SweepResult:
     configs: tuple
     store: Path | None = None
     _kept: dict = dataclasses.field(default_factory=dict, repr=False)
+    _store: SweepStore | None = dataclasses.field(default=None, repr=False)
 
     def result(self, index: int) -> SimulationResult:
         """The full trajectory of cell ``index`` (a row label of ``table``).
 
         Kept results (``trajectories=True``) are returned from memory or the
         store; otherwise the cell is simulated again, which gives the very same
-        numbers since a cell depends on its parameters only.
+        numbers since a cell depends on its parameters only. A stored
+        trajectory is returned only if its SHA-256 matches the one in its cell
+        record; one that does not is reported (:class:`~labelnoise_sim.store.StoreWarning`)
+        and the cell simulated again, so damaged data is never returned. The
+        store is only read here, never repaired: a rerun of the sweep does that.
         """
         index = check_int("index", index, low=0, high=len(self.configs) - 1)
         if index in self._kept:
             return self._kept[index]
-        if self.store is not None and cell_result_path(self.store, index).exists():
-            return SimulationResult.load(cell_result_path(self.store, index))
-        return run(self.configs[index])
+        config = self.configs[index]
+        if self._store is not None:
+            stored = self._store.read_result(_cell_key(config))
+            if stored is not None:
+                return stored
+        return run(config)
 
 
 def expand_grid(grid: Mapping, fixed: Mapping | None = None) -> list[tuple[dict, SimulationConfig]]:
@@ -155,8 +164,12 @@ def sweep(
     store : path-like, optional
         Directory that keeps every finished cell (written atomically as it
         ends). Rerunning the same sweep with the same store computes only the
-        missing cells; a store of another sweep is refused
-        (:class:`~labelnoise_sim.store.StoreMismatchError`).
+        missing cells; the store knows a cell by its full configuration, so
+        the grid's keys and values may come in another order. A store of
+        another sweep is refused (:class:`~labelnoise_sim.store.StoreMismatchError`),
+        and so is a store that another running sweep holds
+        (:class:`~labelnoise_sim.store.StoreLockedError`, at once, naming its
+        process).
     backend : {"serial", "processes", "dask"}
         Where cells run: in this process, in local worker processes (default),
         or on the Dask cluster of ``client``.
@@ -202,39 +215,41 @@ def sweep(
     pd = _import_pandas()
 
     spec = {"grid": _normalise_grid(grid), "fixed": _normalise_fixed(fixed), "test_error": test_error}
-    sweep_store = SweepStore(store, spec) if store is not None else None
     keys = [_cell_key(config) for _, config in cells]
-    records: dict[int, dict] = {}
-    kept: dict[int, SimulationResult] = {}
-    if sweep_store is not None:
-        for index, key in enumerate(keys):
-            record = sweep_store.read(index, key, need_result=trajectories)
-            if record is not None:
-                records[index] = record
-    pending = [i for i in range(len(cells)) if i not in records]
-
     if backend == "serial":
         units = 1
     elif backend == "processes":
         units = workers or _available_cpus()
     else:
         units = max(1, sum(client.nthreads().values()))
-    batches = _batches(pending, [config for _, config in cells], units)
 
-    bar = _progress_bar(len(cells), len(records), progress)
-    try:
+    records: dict[int, dict] = {}
+    kept: dict[int, SimulationResult] = {}
+    with contextlib.ExitStack() as cleanup:
+        sweep_store = None
+        if store is not None:
+            # Holds the store's lock until the sweep ends, however it ends.
+            sweep_store = SweepStore(store, spec, keys)
+            cleanup.callback(sweep_store.close)
+            for index, key in enumerate(keys):
+                record = sweep_store.read(key, need_result=trajectories)
+                if record is not None:
+                    records[index] = record
+        pending = [i for i in range(len(cells)) if i not in records]
+        batches = _batches(pending, [config for _, config in cells], units)
+
+        bar = _progress_bar(len(cells), len(records), progress)
+        cleanup.callback(bar.close)
         for indices, outcomes in _execute(backend, batches, cells, (trajectories, test_error), workers, client):
             for index, outcome in zip(indices, outcomes):
-                record = _record(index, keys[index], cells[index][0], outcome)
+                record = _record(cells[index][0], outcome)
                 result = outcome.get("result")
                 if sweep_store is not None:
-                    sweep_store.write(index, record, result if trajectories else None)
-                elif trajectories:
+                    sweep_store.write(keys[index], record, result if trajectories else None)
+                elif result is not None:
                     kept[index] = result
                 records[index] = record
                 bar.update(1)
-    finally:
-        bar.close()
 
     diverged = [i for i, r in records.items() if r["diverged_at"] is not None]
     if diverged:
@@ -243,7 +258,7 @@ def sweep(
     table = _table(pd, [records[i] for i in range(len(cells))], _grid_names(spec["grid"]))
     return SweepResult(
         table=table, grid=dict(grid), fixed=dict(fixed), configs=tuple(c for _, c in cells),
-        store=None if store is None else Path(store), _kept=kept,
+        store=None if store is None else Path(store), _kept=kept, _store=sweep_store,
     )
 
 
@@ -319,10 +334,13 @@ def _cell_key(config: SimulationConfig) -> str:
     return hashlib.sha256(canonical_json(config.to_dict()).encode()).hexdigest()[:32]
 
 
-def _record(index: int, key: str, params: dict, outcome: dict) -> dict:
-    """A cell's record as stored; plain JSON values, so a fresh and a stored record agree bit for bit."""
+def _record(params: dict, outcome: dict) -> dict:
+    """A cell's record; plain JSON values, so a fresh and a stored record agree bit for bit.
+
+    The store adds the cell's identity (its configuration's fingerprint and its slot).
+    """
     record = {
-        "index": index, "key": key, "params": params, "metrics": outcome["metrics"],
+        "params": params, "metrics": outcome["metrics"],
         "diverged_at": outcome["diverged_at"], "wall_time": outcome["wall_time"],
     }
     return json.loads(canonical_json(record))
@@ -437,7 +455,13 @@ def run_cells(configs: list[SimulationConfig], trajectories: bool = False, test_
     over numba threads. Returns per cell a dict with ``metrics``
     (``analyze(result, test_error=test_error).to_dict()``, empty if the run diverged),
     ``diverged_at`` (step or None), ``wall_time`` and, if ``trajectories``,
-    ``result``.
+    ``result`` (None if the run diverged).
+
+    A run diverged if its outputs stopped being finite, or if the statistics
+    of its test error did (``test_error=True`` only): ``diverged_at`` is then
+    the step of the first non-finite output, or the first recorded step with
+    non-finite statistics. Either way the cell is recorded, never raised, so
+    one bad cell cannot abort a sweep.
     """
     datas, prep = [], []
     for config in configs:
@@ -450,10 +474,15 @@ def run_cells(configs: list[SimulationConfig], trajectories: bool = False, test_
     outcomes = []
     for result, own in zip(results, prep):
         t0 = time.perf_counter()
+        if not isinstance(result, DivergenceError):
+            try:
+                metrics = analyze(result, test_error=test_error).to_dict()
+            except DivergenceError as exc:
+                # Finite outputs, overflowing test statistics: diverged all the same.
+                result = exc
         if isinstance(result, DivergenceError):
             outcome = {"metrics": {}, "diverged_at": result.step}
         else:
-            metrics = analyze(result, test_error=test_error).to_dict()
             outcome = {"metrics": _plain_metrics(metrics), "diverged_at": None}
         outcome["wall_time"] = own + shared + time.perf_counter() - t0
         if trajectories:
