@@ -51,6 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
+from numba import config as numba_config
 from numba import njit, prange, types
 from numba.extending import intrinsic, models, overload, register_model
 
@@ -90,31 +91,6 @@ vector = _VectorType()
 class _VectorModel(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, ir.VectorType(ir.DoubleType(), LANES))
-
-
-def vload(a, i):
-    """Elements i..i+7 of the C-contiguous float64 array ``a`` (flat index), as a vector."""
-    return a.reshape(-1)[i : i + LANES].copy()
-
-
-def vstore(a, i, v):
-    """Write the vector ``v`` to elements i..i+7 of the C-contiguous array ``a`` (flat index)."""
-    a.reshape(-1)[i : i + LANES] = v
-
-
-def vbroadcast(x):
-    """The scalar ``x`` in every lane."""
-    return np.full(LANES, x, dtype=np.float64)
-
-
-def vmul(u, v):
-    """Lane-wise product, rounded once per lane."""
-    return u * v
-
-
-def vadd(u, v):
-    """Lane-wise sum, rounded once per lane."""
-    return u + v
 
 
 def _lanes_at(context, builder, array_type, array, i):
@@ -163,12 +139,42 @@ def _vadd(typingctx, u, v):
     return vector(vector, vector), lambda context, builder, sig, args: builder.fadd(*args)
 
 
-# In compiled code each primitive is its intrinsic, whatever the argument types.
-overload(vload)(lambda a, i: lambda a, i: _vload(a, i))
-overload(vstore)(lambda a, i, v: lambda a, i, v: _vstore(a, i, v))
-overload(vbroadcast)(lambda x: lambda x: _vbroadcast(x))
-overload(vmul)(lambda u, v: lambda u, v: _vmul(u, v))
-overload(vadd)(lambda u, v: lambda u, v: _vadd(u, v))
+# The same five operations on 8-element NumPy arrays, for NUMBA_DISABLE_JIT=1.
+
+
+def _vload_numpy(a, i):
+    """Elements i..i+7 of the C-contiguous float64 array ``a`` (flat index), as a vector."""
+    return a.reshape(-1)[i : i + LANES].copy()
+
+
+def _vstore_numpy(a, i, v):
+    """Write the vector ``v`` to elements i..i+7 of the C-contiguous array ``a`` (flat index)."""
+    a.reshape(-1)[i : i + LANES] = v
+
+
+def _vbroadcast_numpy(x):
+    """The scalar ``x`` in every lane."""
+    return np.full(LANES, x, dtype=np.float64)
+
+
+def _vmul_numpy(u, v):
+    """Lane-wise product, rounded once per lane."""
+    return u * v
+
+
+def _vadd_numpy(u, v):
+    """Lane-wise sum, rounded once per lane."""
+    return u + v
+
+
+# The primitives the kernels call: the intrinsics when numba compiles, the
+# NumPy definitions when it does not. (An overload of the NumPy functions
+# would serve both, but numba types an overload anew at every call site and
+# that made the first compilation several times slower.)
+if numba_config.DISABLE_JIT:
+    vload, vstore, vbroadcast, vmul, vadd = _vload_numpy, _vstore_numpy, _vbroadcast_numpy, _vmul_numpy, _vadd_numpy
+else:
+    vload, vstore, vbroadcast, vmul, vadd = _vload, _vstore, _vbroadcast, _vmul, _vadd
 
 
 # The dense product B += ρ G ------------------------------------------------
