@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._checks import CommandError, check_input, require
+
 __all__ = ["add_parser"]
 
 
 def _phase(args) -> int:
+    require("pandas", "phase")
+    check_input("table", args.table)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,7 +23,10 @@ def _phase(args) -> int:
 
     from ..phase import phase_maps
 
-    table = pd.read_csv(args.table, index_col="cell")
+    try:
+        table = pd.read_csv(args.table, index_col="cell")
+    except ValueError as exc:  # pandas' parse errors, and no "cell" column
+        raise CommandError(f"table {args.table}: not a table of `labelnoise-sim sweep` ({exc})") from None
     fig = phase_maps(table, args.x, args.y, kou=args.kou, title=args.title)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

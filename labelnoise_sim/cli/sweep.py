@@ -13,6 +13,8 @@ import time
 import tomllib
 from pathlib import Path
 
+from ..config import PARAMETERS
+from ._checks import CommandError, require
 from ._options import add_simulation_options, parse_number, simulation_kwargs
 
 __all__ = ["add_parser", "parse_values"]
@@ -58,25 +60,52 @@ def _grid_option(text: str) -> tuple[str, list]:
     return name, zipped
 
 
+def _read_config(path) -> dict:
+    """The ``grid``, ``fixed`` and ``sweep`` tables of a TOML file (empty if absent), their names checked."""
+    try:
+        with open(path, "rb") as fh:
+            spec = tomllib.load(fh)
+    except OSError as exc:
+        raise CommandError(f"--config {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CommandError(f"--config {path}: not valid TOML ({exc})") from None
+    unknown = set(spec) - {"grid", "fixed", "sweep"}
+    if unknown:
+        raise CommandError(f"--config {path}: unknown table(s) {', '.join(sorted(unknown))}; "
+                           "use [grid], [fixed] and [sweep]")
+    for table in ("grid", "fixed", "sweep"):
+        if not isinstance(spec.setdefault(table, {}), dict):
+            raise CommandError(f"--config {path}: [{table}] must be a table; got {table} = {spec[table]!r}")
+    bad = set(spec["sweep"]) - set(SWEEP_OPTIONS)
+    if bad:
+        raise CommandError(f"--config {path}: [sweep] accepts {', '.join(SWEEP_OPTIONS)}; "
+                           f"got {', '.join(sorted(bad))}")
+    for name in ("out", "store"):
+        value = spec["sweep"].get(name)
+        if value is not None and not isinstance(value, str):
+            raise CommandError(f"--config {path}: [sweep] {name} must be a path (a string); got {value!r}")
+    for key in spec["grid"]:
+        _check_names(key.split("+"), f"[grid] of {path}")
+    _check_names(spec["fixed"], f"[fixed] of {path}")
+    return spec
+
+
+def _check_names(names, where: str) -> None:
+    """Refuse a name that is no parameter of simulate() (the library would raise TypeError)."""
+    for name in names:
+        if name not in PARAMETERS:
+            raise CommandError(f"{where}: unknown parameter {name!r}; parameters: {', '.join(PARAMETERS)}")
+
+
 def _sweep(args) -> int:
+    require("pandas", "sweep")
     from ..sweep import sweep
 
-    grid, fixed, options = {}, {}, {}
-    if args.config:
-        with open(args.config, "rb") as fh:
-            spec = tomllib.load(fh)
-        unknown = set(spec) - {"grid", "fixed", "sweep"}
-        if unknown:
-            raise ValueError(f"{args.config}: unknown table(s) {', '.join(sorted(unknown))}; "
-                             "use [grid], [fixed] and [sweep]")
-        grid.update(spec.get("grid", {}))
-        fixed.update(spec.get("fixed", {}))
-        options.update(spec.get("sweep", {}))
-        bad = set(options) - set(SWEEP_OPTIONS)
-        if bad:
-            raise ValueError(f"{args.config}: [sweep] accepts {', '.join(SWEEP_OPTIONS)}; got {', '.join(sorted(bad))}")
+    spec = _read_config(args.config) if args.config else {"grid": {}, "fixed": {}, "sweep": {}}
+    grid, fixed, options = spec["grid"], spec["fixed"], spec["sweep"]
     for text in args.grid or []:
         name, values = _grid_option(text)
+        _check_names(name.split("+"), f"--grid {text}")
         grid[name] = values
     fixed.update(simulation_kwargs(args))
     for key in grid:
@@ -87,7 +116,7 @@ def _sweep(args) -> int:
         if value is not None:
             options[name] = value
     if not grid:
-        raise ValueError("no grid: give --grid NAME=VALUES or a --config TOML file with a [grid] table")
+        raise CommandError("no grid: give --grid NAME=VALUES or a --config TOML file with a [grid] table")
     out = Path(options.pop("out", "sweep.csv"))
     start = time.perf_counter()
     result = sweep(grid, fixed, **options)
