@@ -1,7 +1,9 @@
 """How `labelnoise-sim` reports a user's mistake: one line on standard error, a non-zero exit, no traceback,
 and before any computation starts."""
 
+import ctypes
 import importlib
+import os
 import re
 import subprocess
 import sys
@@ -80,6 +82,60 @@ def test_a_malformed_toml_file_is_named_with_the_parser_message(tmp_path, capsys
 def test_argument_errors_are_one_line_too(capsys):
     refused(capsys, ["sweep", "--backend", "dask"], "labelnoise-sim sweep: error:", "invalid choice: 'dask'")
     refused(capsys, ["run", "--no-such-option"], "unrecognized arguments: --no-such-option")
+
+
+# Outputs -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command, option, where, words", [
+    (["run", *TINY], "--out", "{file}/sub", ["--out {file}/sub", "{file} is not a directory"]),
+    (["run", *TINY], "--out", "{file}", ["--out {file}", "is not a directory"]),
+    (["figure", *TINY], "--out", "{file}/sub", ["--out {file}/sub", "{file} is not a directory"]),
+    (["figure", *TINY, "--name", "sub/stages"], "--out", "{dir}", ["--name sub/stages", "without directories"]),
+    (SWEEP, "--out", "{dir}", ["--out {dir}", "is a directory"]),
+    (SWEEP, "--out", "{file}/t.csv", ["--out {file}/t.csv", "{file} is not a directory"]),
+    (SWEEP, "--store", "{file}", ["--store {file}", "is not a directory"]),
+    (["phase", "{table}"], "--out", "{dir}", ["--out {dir}", "is a directory"]),
+    (["phase", "{table}"], "--out", "{file}/p.png", ["--out {file}/p.png", "{file} is not a directory"]),
+    (["phase", "{dir}/missing.csv"], "--out", "{dir}/p.png", ["{dir}/missing.csv", "No such file"]),
+])
+def test_outputs_of_the_wrong_kind_are_refused_before_computing(tmp_path, capsys, a_file, no_computation,
+                                                                 command, option, where, words):
+    table = tmp_path / "table.csv"
+    table.write_text("cell,tau,seed\n0,0.0,0\n")
+    names = {"file": a_file, "dir": tmp_path, "table": table}
+    argv = [a.format(**names) for a in [*command, option, where]]
+    refused(capsys, argv, *[w.format(**names) for w in words])
+
+
+def _without_root_privileges():
+    """Make a child process obey file permissions even when run by root (drop its DAC capabilities)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.mark.parametrize("command", [["run"], ["figure"], SWEEP, ["phase", "{table}"]])
+def test_an_unwritable_output_directory_is_refused_before_computing(tmp_path, command):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    table = tmp_path / "table.csv"
+    table.write_text("cell,tau,seed\n0,0.0,0\n")
+    locked.chmod(0o500)
+    out = locked / ("table.csv" if "sweep" in command else "p.png" if "phase" in command else "out")
+    argv = [a.format(table=table) for a in command] + ["--out", str(out)]
+    if "phase" not in command:
+        argv += ["--eta", "1e308"]  # diverges: had the command started computing, it would say so
+    try:
+        done = subprocess.run([sys.executable, "-m", "labelnoise_sim.cli", *argv], capture_output=True, text=True,
+                              preexec_fn=_without_root_privileges if os.geteuid() == 0 else None, timeout=300)
+    except subprocess.SubprocessError as exc:
+        pytest.skip(f"cannot drop root's file privileges here: {exc}")
+    finally:
+        locked.chmod(0o700)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"labelnoise-sim: error: --out {out}: {locked} is not writable\n"
 
 
 # Failures of the computation and of the installation -------------------------

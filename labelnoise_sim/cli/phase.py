@@ -6,9 +6,7 @@ Reads the CSV written by ``labelnoise-sim sweep`` and draws the heatmaps of
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ._checks import CommandError, check_input, require
+from ._checks import CommandError, check_input, check_output, require
 
 __all__ = ["add_parser"]
 
@@ -16,6 +14,7 @@ __all__ = ["add_parser"]
 def _phase(args) -> int:
     require("pandas", "phase")
     check_input("table", args.table)
+    out = check_output(args.out, f"--out {args.out}", directory=False)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +27,6 @@ def _phase(args) -> int:
     except ValueError as exc:  # pandas' parse errors, and no "cell" column
         raise CommandError(f"table {args.table}: not a table of `labelnoise-sim sweep` ({exc})") from None
     fig = phase_maps(table, args.x, args.y, kou=args.kou, title=args.title)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=args.dpi)
     print(f"phase diagram: {out}")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_output
 from ._options import add_simulation_options, simulation_kwargs
 
 __all__ = ["add_parser", "run_summary", "run_report"]
@@ -58,8 +59,8 @@ def run_report(result, out: Path, twin="auto"):
 def _run(args) -> int:
     from ..dynamics import simulate
 
+    out = check_output(args.out, f"--out {args.out}", directory=True)
     result = simulate(**simulation_kwargs(args))
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for line in run_report(result, out):
         print(line)

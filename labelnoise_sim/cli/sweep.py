@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 import time
 import tomllib
-from pathlib import Path
 
 from ..config import PARAMETERS
-from ._checks import CommandError, require
+from ._checks import CommandError, check_output, require
 from ._options import add_simulation_options, parse_number, simulation_kwargs
 
 __all__ = ["add_parser", "parse_values"]
@@ -102,7 +101,7 @@ def _sweep(args) -> int:
     from ..sweep import sweep
 
     spec = _read_config(args.config) if args.config else {"grid": {}, "fixed": {}, "sweep": {}}
-    grid, fixed, options = spec["grid"], spec["fixed"], spec["sweep"]
+    grid, fixed, options = spec["grid"], spec["fixed"], dict(spec["sweep"])
     for text in args.grid or []:
         name, values = _grid_option(text)
         _check_names(name.split("+"), f"--grid {text}")
@@ -117,7 +116,10 @@ def _sweep(args) -> int:
             options[name] = value
     if not grid:
         raise CommandError("no grid: give --grid NAME=VALUES or a --config TOML file with a [grid] table")
-    out = Path(options.pop("out", "sweep.csv"))
+    out = options.pop("out", "sweep.csv")
+    out = check_output(out, _where(args, spec, "out", out), directory=False)
+    if options.get("store") is not None:
+        check_output(options["store"], _where(args, spec, "store", options["store"]), directory=True)
     start = time.perf_counter()
     result = sweep(grid, fixed, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +129,13 @@ def _sweep(args) -> int:
     print(f"{cells} cells in {time.perf_counter() - start:.1f} s; Stage I seen in {100 * stage_one:.0f}% of them")
     print(f"table: {out}")
     return 0
+
+
+def _where(args, spec, name: str, value) -> str:
+    """How the user gave the sweep option ``name`` (= ``value``), for messages: option or TOML file."""
+    if getattr(args, name) is None and name in spec["sweep"]:
+        return f"[sweep] {name} = {value!r} in {args.config}"
+    return f"--{name} {value}"
 
 
 def add_parser(subparsers) -> None:
