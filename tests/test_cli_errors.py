@@ -84,6 +84,23 @@ def test_argument_errors_are_one_line_too(capsys):
     refused(capsys, ["run", "--no-such-option"], "unrecognized arguments: --no-such-option")
 
 
+@pytest.mark.parametrize("argv", [
+    ["--grid", "tau=0,0.1", "--tau", "0.2"],
+    ["--grid", "d+eta=200/0.4,800/0.1", "--d", "500"],
+    ["--grid", "tau=0,0.1", "--config", "{fixed_tau}"],
+    ["--config", "{both}"],
+])
+def test_a_parameter_both_swept_and_fixed_is_refused(tmp_path, capsys, no_computation, argv):
+    (tmp_path / "fixed_tau.toml").write_text("[fixed]\ntau = 0.2\n")
+    (tmp_path / "both.toml").write_text("[grid]\ntau = [0.0, 0.1]\n[fixed]\ntau = 0.2\n")
+    argv = [a.format(fixed_tau=tmp_path / "fixed_tau.toml", both=tmp_path / "both.toml") for a in argv]
+    err = refused(capsys, ["sweep", *argv, "--out", str(tmp_path / "t.csv")], "both swept", "and fixed")
+    swept = "--grid d+eta=" if "--d" in argv else "--grid tau=0,0.1" if "--grid" in argv else "[grid] tau in"
+    fixed = "--d 500" if "--d" in argv else "--tau 0.2" if "--tau" in argv else "[fixed] tau = 0.2 in"
+    assert swept in err and fixed in err
+    assert not (tmp_path / "t.csv").exists()
+
+
 # Outputs -----------------------------------------------------------------------
 
 

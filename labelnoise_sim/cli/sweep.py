@@ -101,15 +101,20 @@ def _sweep(args) -> int:
     from ..sweep import sweep
 
     spec = _read_config(args.config) if args.config else {"grid": {}, "fixed": {}, "sweep": {}}
-    grid, fixed, options = spec["grid"], spec["fixed"], dict(spec["sweep"])
+    grid, fixed, options = dict(spec["grid"]), dict(spec["fixed"]), dict(spec["sweep"])
+    swept = {key: f"[grid] {key} in {args.config}" for key in grid}  # where each axis was given
     for text in args.grid or []:
         name, values = _grid_option(text)
         _check_names(name.split("+"), f"--grid {text}")
-        grid[name] = values
-    fixed.update(simulation_kwargs(args))
+        grid[name], swept[name] = values, f"--grid {text}"
+    given = simulation_kwargs(args)
+    fixed.update(given)
     for key in grid:
         for name in key.split("+"):
-            fixed.pop(name, None)
+            if name in fixed:
+                where = (f"--{name} {fixed[name]}" if name in given
+                         else f"[fixed] {name} = {fixed[name]!r} in {args.config}")
+                raise CommandError(f"{name} is both swept ({swept[key]}) and fixed ({where}); keep one")
     for name in SWEEP_OPTIONS:
         value = getattr(args, name)
         if value is not None:
