@@ -209,3 +209,19 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("labelnoise-sim: error: --grid foo=1,2: unknown parameter 'foo'")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# Help --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["run", "figure", "sweep", "phase"])
+def test_help_shows_the_default_of_every_option(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    options = [entry for entry in re.split(r"\n(?=  -)", text) if entry.startswith("  -")]
+    assert len(options) > 3
+    for entry in options:
+        if not entry.startswith("  -h, --help"):
+            assert "(default" in entry, entry

@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--y", default="tau", help="vertical axis (default: %(default)s)")
     p.add_argument("--kou", action="store_true", default=None,
                    help="draw the Kou et al. boundary n SNR^2 = (d/n)^(-1/2) (default: on a d_over_n x n_snr2 map)")
-    p.add_argument("--title", default=None)
-    p.add_argument("--dpi", type=int, default=110)
+    p.add_argument("--title", default=None, help="title above the maps (default: none)")
+    p.add_argument("--dpi", type=int, default=110, help="resolution of the image in dots per inch (default: %(default)s)")
     p.add_argument("--out", default="phase.png", help="image file (default: %(default)s)")
     p.set_defaults(handler=_phase)

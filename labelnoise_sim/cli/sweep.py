@@ -152,16 +152,19 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--grid", action="append", metavar="NAME=VALUES",
                    help="a swept parameter: NAME=v1,v2,... or NAME=lin:A:B:K, geom:A:B:K, range:A:B; "
-                        "zipped parameters: A+B=a1/b1,a2/b2 (repeatable)")
-    p.add_argument("--config", metavar="TOML", help="TOML file with [grid], [fixed] and [sweep] tables")
+                        "zipped parameters: A+B=a1/b1,a2/b2; repeatable (default: none, the grid of --config)")
+    p.add_argument("--config", metavar="TOML",
+                   help="TOML file with [grid], [fixed] and [sweep] tables (default: none)")
     p.add_argument("--out", default=None, help="CSV file of the table (default: sweep.csv)")
-    p.add_argument("--store", default=None, help="store directory: keeps finished cells, resumes a killed sweep")
+    p.add_argument("--store", default=None, help="store directory: keeps finished cells, resumes a killed sweep "
+                                                 "(default: none, nothing kept)")
     p.add_argument("--backend", default=None, choices=["serial", "processes"],
                    help="where cells run (default: processes)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
     p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None,
-                   help="no progress bar")
+                   help="no progress bar (default: a progress bar while standard error is a terminal)")
     p.add_argument("--no-test-error", dest="test_error", action="store_const", const=False, default=None,
-                   help="skip the Monte Carlo test error (faster; test-error columns empty)")
+                   help="skip the Monte Carlo test error, faster; the test-error columns stay empty "
+                        "(default: computed)")
     add_simulation_options(p)
     p.set_defaults(handler=_sweep)
