@@ -2,6 +2,7 @@
 and before any computation starts."""
 
 import ctypes
+import fcntl
 import importlib
 import os
 import re
@@ -10,6 +11,7 @@ import sys
 
 import pytest
 
+from labelnoise_sim import store as store_module
 from labelnoise_sim.cli import main
 
 TINY = ["--n", "20", "--d", "100", "--m", "2", "--steps", "20", "--record", "5"]
@@ -192,6 +194,17 @@ def test_a_store_of_another_sweep_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(importlib.import_module("labelnoise_sim.sweep"), "run_cells", _computation)
     refused(capsys, [*SWEEP, "--grid", "tau=0,0.1", "--store", store, "--out", str(tmp_path / "t.csv")],
             f"store='{store}' belongs to another sweep")
+
+
+def test_a_store_in_use_by_another_sweep_is_refused(tmp_path, capsys, monkeypatch):
+    store = tmp_path / "store"
+    assert main([*SWEEP, "--store", str(store), "--out", str(tmp_path / "t.csv")]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(importlib.import_module("labelnoise_sim.sweep"), "run_cells", _computation)
+    with open(store / store_module.LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running sweep holds it
+        refused(capsys, [*SWEEP, "--store", str(store), "--out", str(tmp_path / "t.csv")],
+                f"store='{store}' is in use by another sweep")
 
 
 def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):

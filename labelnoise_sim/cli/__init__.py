@@ -10,12 +10,12 @@ the library itself, so the command line reports exactly the library's errors.
 Handlers import the library when they run, which keeps ``--help`` fast.
 
 A user's mistake — a bad option or value, a file that cannot be read or
-written, a store of another sweep, a missing optional extra — is one line on
-standard error, ``labelnoise-sim: error: ...``, and exit status 2, found
-before anything is computed wherever it can be. A run whose gradient descent
-diverges is one line too, with exit status 1. Warnings are one line each
-(``labelnoise-sim: warning: ...``). Any other exception is a bug and keeps
-its traceback.
+written, a store of another sweep or in use by one, a missing optional extra —
+is one line on standard error, ``labelnoise-sim: error: ...``, and exit status
+2, found before anything is computed wherever it can be. A run whose gradient
+descent diverges is one line too, with exit status 1. Warnings are one line
+each (``labelnoise-sim: warning: ...``). Any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import sys
 import warnings
 
 from ..dynamics import DivergenceError
+from ..store import StoreLockedError
 from . import figure, phase, run, sweep
 from ._checks import CommandError
 
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _show_warning
         try:
             return args.handler(args)
-        except (CommandError, ValueError) as exc:  # the library reports bad values with ValueError
+        # The library reports bad values with ValueError; StoreLockedError is an OSError (BlockingIOError).
+        except (CommandError, ValueError, StoreLockedError) as exc:
             parser.exit(2, f"labelnoise-sim: error: {exc}\n")
         except DivergenceError as exc:
             parser.exit(1, f"labelnoise-sim: error: {exc}\n")
