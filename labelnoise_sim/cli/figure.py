@@ -25,9 +25,11 @@ def _figure(args) -> int:
         raise CommandError(f"--name {args.name}: give a file name without directories (they go in --out)")
     out = check_output(args.out, f"--out {args.out}", directory=True)
     result = simulate(**simulation_kwargs(args))
-    out.mkdir(parents=True, exist_ok=True)
     print(analyze(result).summary())
-    paths = save_figure(stage_figure(result), out / args.name)
+    fig = stage_figure(result)
+    # Made only now: a run that diverged (its test error overflowing in the analysis) leaves nothing.
+    out.mkdir(parents=True, exist_ok=True)
+    paths = save_figure(fig, out / args.name)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
