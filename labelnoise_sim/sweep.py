@@ -32,6 +32,7 @@ import json
 import math
 import numbers
 import os
+import sys
 import threading
 import time
 import warnings
@@ -393,6 +394,18 @@ def _execute_processes(jobs, options, workers):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    # A spawned worker first runs the main script again, found by its __file__; a script read from
+    # standard input ("<stdin>") cannot be, and every worker would die with an opaque BrokenProcessPool.
+    main = sys.modules["__main__"]
+    script = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if getattr(spec, "name", None) is None and script is not None and not os.path.isfile(script):
+        raise RuntimeError(
+            f"backend='processes' starts worker processes that run the main script again, and {script!r} is "
+            "no file they can read (a script given on standard input?): save the code in a file, with the "
+            'sweep under `if __name__ == "__main__":`, and run that file; '
+            "or pass backend='serial'"
+        )
     workers = min(workers or _available_cpus(), len(jobs))
     # spawn: the parent may hold numba or BLAS threads, which fork would copy in a broken state.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),

@@ -8,14 +8,26 @@ are derived from the parameter declarations (:mod:`labelnoise_sim.config`,
 through :mod:`~labelnoise_sim.cli._options`), and their values are checked by
 the library itself, so the command line reports exactly the library's errors.
 Handlers import the library when they run, which keeps ``--help`` fast.
+
+A user's mistake — a bad option or value, a file that cannot be read or
+written, a store of another sweep or in use by one, a missing optional extra —
+is one line on standard error, ``labelnoise-sim: error: ...``, and exit status
+2, found before anything is computed wherever it can be. A run whose gradient
+descent diverges is one line too, with exit status 1. Warnings are one line
+each (``labelnoise-sim: warning: ...``). Any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
+from ..dynamics import DivergenceError
+from ..store import StoreLockedError
 from . import figure, phase, run, sweep
+from ._checks import CommandError
 
 __all__ = ["main", "build_parser"]
 
@@ -23,9 +35,17 @@ __all__ = ["main", "build_parser"]
 COMMANDS = (run, figure, sweep, phase)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (subcommands inherit it)."""
+
+    def error(self, message):
+        # argparse would print the usage first, which runs to twenty lines for sweep; --help shows it.
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``labelnoise-sim`` parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="labelnoise-sim",
         description="Exact simulation of feature learning under label noise (two-layer ReLU CNN).",
     )
@@ -42,7 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["run"] + argv
     args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except ValueError as exc:
-        parser.exit(2, f"labelnoise-sim: error: {exc}\n")
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.handler(args)
+        # The library reports bad values with ValueError; StoreLockedError is an OSError (BlockingIOError).
+        except (CommandError, ValueError, StoreLockedError) as exc:
+            parser.exit(2, f"labelnoise-sim: error: {exc}\n")
+        except DivergenceError as exc:
+            parser.exit(1, f"labelnoise-sim: error: {exc}\n")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # The file and line of the library that warned say nothing to someone running a command.
+    print(f"labelnoise-sim: warning: {message}", file=sys.stderr if file is None else file)

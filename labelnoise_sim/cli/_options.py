@@ -2,10 +2,10 @@
 
 There is one ``--name`` option per parameter of :func:`labelnoise_sim.simulate`,
 made from its declaration (:data:`labelnoise_sim.config.PARAMETERS`): help
-text, default and the kind of value. The options are not given the library's
-defaults, so that only what the user typed reaches the library (``--tau``
-could not be combined with a default ``tau_pos``), and the library checks the
-values.
+text, default and the kind of value. ``--help`` shows the defaults, but the
+options are not given them, so that only what the user typed reaches the
+library (``--tau`` could not be combined with a default ``tau_pos``), and the
+library checks the values.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("simulation parameters (as in simulate())")
     for name, parameter in PARAMETERS.items():
         flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
-        default = "" if parameter.default is None else f" (default: {parameter.default})"
+        # None means "not given": the description says what then applies (tau_pos and tau_neg for tau, ...).
+        default = f" (default: {'not given' if parameter.default is None else parameter.default})"
         group.add_argument(*flags, dest=name, type=str if isinstance(parameter.constraint, Choice) else parse_number,
                            metavar=name.upper(), help=(parameter.description + default).replace("%", "%%"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._checks import CommandError, check_output
 from ._options import add_simulation_options, simulation_kwargs
 
 __all__ = ["add_parser"]
@@ -20,11 +21,15 @@ def _figure(args) -> int:
     from ..dynamics import simulate
     from ..figures import save_figure, stage_figure
 
+    if args.name in ("", "..") or Path(args.name).name != args.name:
+        raise CommandError(f"--name {args.name}: give a file name without directories (they go in --out)")
+    out = check_output(args.out, f"--out {args.out}", directory=True)
     result = simulate(**simulation_kwargs(args))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     print(analyze(result).summary())
-    paths = save_figure(stage_figure(result), out / args.name)
+    fig = stage_figure(result)
+    # Made only now: a run that diverged (its test error overflowing in the analysis) leaves nothing.
+    out.mkdir(parents=True, exist_ok=True)
+    paths = save_figure(fig, out / args.name)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -6,12 +6,15 @@ Reads the CSV written by ``labelnoise-sim sweep`` and draws the heatmaps of
 
 from __future__ import annotations
 
-from pathlib import Path
+from ._checks import CommandError, check_input, check_output, require
 
 __all__ = ["add_parser"]
 
 
 def _phase(args) -> int:
+    require("pandas", "phase")
+    check_input("table", args.table)
+    out = check_output(args.out, f"--out {args.out}", directory=False)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,9 +22,11 @@ def _phase(args) -> int:
 
     from ..phase import phase_maps
 
-    table = pd.read_csv(args.table, index_col="cell")
+    try:
+        table = pd.read_csv(args.table, index_col="cell")
+    except ValueError as exc:  # pandas' parse errors, and no "cell" column
+        raise CommandError(f"table {args.table}: not a table of `labelnoise-sim sweep` ({exc})") from None
     fig = phase_maps(table, args.x, args.y, kou=args.kou, title=args.title)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=args.dpi)
     print(f"phase diagram: {out}")
@@ -41,7 +46,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--y", default="tau", help="vertical axis (default: %(default)s)")
     p.add_argument("--kou", action="store_true", default=None,
                    help="draw the Kou et al. boundary n SNR^2 = (d/n)^(-1/2) (default: on a d_over_n x n_snr2 map)")
-    p.add_argument("--title", default=None)
-    p.add_argument("--dpi", type=int, default=110)
+    p.add_argument("--title", default=None, help="title above the maps (default: none)")
+    p.add_argument("--dpi", type=int, default=110, help="resolution of the image in dots per inch (default: %(default)s)")
     p.add_argument("--out", default="phase.png", help="image file (default: %(default)s)")
     p.set_defaults(handler=_phase)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_output
 from ._options import add_simulation_options, simulation_kwargs
 
 __all__ = ["add_parser", "run_summary", "run_report"]
@@ -38,7 +39,7 @@ def run_summary(result, stages=None) -> str:
 
 
 def run_report(result, out: Path, twin="auto"):
-    """Write result, summary and stage figure (PNG and PDF) to ``out``; yield the lines to print.
+    """Write result, summary and stage figure (PNG and PDF) to ``out`` (made if missing); yield the lines to print.
 
     ``twin`` is passed to :func:`~labelnoise_sim.figures.stage_figure`: by default
     the figure shows the same run without label noise beside it.
@@ -46,10 +47,13 @@ def run_report(result, out: Path, twin="auto"):
     from ..figures import save_figure, stage_figure
 
     out = Path(out)
+    # What can fail (the test error of a run that diverged, the twin run) comes before anything is written.
     summary = run_summary(result)
+    fig = stage_figure(result, twin=twin)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "summary.txt").write_text(summary + "\n")
     result.save(out / "result.npz")
-    figures = save_figure(stage_figure(result, twin=twin), out / "stages")
+    figures = save_figure(fig, out / "stages")
     yield summary
     written = [out / "summary.txt", out / "result.npz", *figures]
     yield "wrote " + ", ".join(str(p) for p in written)
@@ -58,9 +62,8 @@ def run_report(result, out: Path, twin="auto"):
 def _run(args) -> int:
     from ..dynamics import simulate
 
+    out = check_output(args.out, f"--out {args.out}", directory=True)
     result = simulate(**simulation_kwargs(args))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     for line in run_report(result, out):
         print(line)
     return 0

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import time
 import tomllib
-from pathlib import Path
 
+from ..config import PARAMETERS
+from ._checks import CommandError, check_output, require
 from ._options import add_simulation_options, parse_number, simulation_kwargs
 
 __all__ = ["add_parser", "parse_values"]
@@ -58,37 +59,72 @@ def _grid_option(text: str) -> tuple[str, list]:
     return name, zipped
 
 
+def _read_config(path) -> dict:
+    """The ``grid``, ``fixed`` and ``sweep`` tables of a TOML file (empty if absent), their names checked."""
+    try:
+        with open(path, "rb") as fh:
+            spec = tomllib.load(fh)
+    except OSError as exc:
+        raise CommandError(f"--config {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CommandError(f"--config {path}: not valid TOML ({exc})") from None
+    unknown = set(spec) - {"grid", "fixed", "sweep"}
+    if unknown:
+        raise CommandError(f"--config {path}: unknown table(s) {', '.join(sorted(unknown))}; "
+                           "use [grid], [fixed] and [sweep]")
+    for table in ("grid", "fixed", "sweep"):
+        if not isinstance(spec.setdefault(table, {}), dict):
+            raise CommandError(f"--config {path}: [{table}] must be a table; got {table} = {spec[table]!r}")
+    bad = set(spec["sweep"]) - set(SWEEP_OPTIONS)
+    if bad:
+        raise CommandError(f"--config {path}: [sweep] accepts {', '.join(SWEEP_OPTIONS)}; "
+                           f"got {', '.join(sorted(bad))}")
+    for name in ("out", "store"):
+        value = spec["sweep"].get(name)
+        if value is not None and not isinstance(value, str):
+            raise CommandError(f"--config {path}: [sweep] {name} must be a path (a string); got {value!r}")
+    for key in spec["grid"]:
+        _check_names(key.split("+"), f"[grid] of {path}")
+    _check_names(spec["fixed"], f"[fixed] of {path}")
+    return spec
+
+
+def _check_names(names, where: str) -> None:
+    """Refuse a name that is no parameter of simulate() (the library would raise TypeError)."""
+    for name in names:
+        if name not in PARAMETERS:
+            raise CommandError(f"{where}: unknown parameter {name!r}; parameters: {', '.join(PARAMETERS)}")
+
+
 def _sweep(args) -> int:
+    require("pandas", "sweep")
     from ..sweep import sweep
 
-    grid, fixed, options = {}, {}, {}
-    if args.config:
-        with open(args.config, "rb") as fh:
-            spec = tomllib.load(fh)
-        unknown = set(spec) - {"grid", "fixed", "sweep"}
-        if unknown:
-            raise ValueError(f"{args.config}: unknown table(s) {', '.join(sorted(unknown))}; "
-                             "use [grid], [fixed] and [sweep]")
-        grid.update(spec.get("grid", {}))
-        fixed.update(spec.get("fixed", {}))
-        options.update(spec.get("sweep", {}))
-        bad = set(options) - set(SWEEP_OPTIONS)
-        if bad:
-            raise ValueError(f"{args.config}: [sweep] accepts {', '.join(SWEEP_OPTIONS)}; got {', '.join(sorted(bad))}")
+    spec = _read_config(args.config) if args.config else {"grid": {}, "fixed": {}, "sweep": {}}
+    grid, fixed, options = dict(spec["grid"]), dict(spec["fixed"]), dict(spec["sweep"])
+    swept = {key: f"[grid] {key} in {args.config}" for key in grid}  # where each axis was given
     for text in args.grid or []:
         name, values = _grid_option(text)
-        grid[name] = values
-    fixed.update(simulation_kwargs(args))
+        _check_names(name.split("+"), f"--grid {text}")
+        grid[name], swept[name] = values, f"--grid {text}"
+    given = simulation_kwargs(args)
+    fixed.update(given)
     for key in grid:
         for name in key.split("+"):
-            fixed.pop(name, None)
+            if name in fixed:
+                where = (f"--{name} {fixed[name]}" if name in given
+                         else f"[fixed] {name} = {fixed[name]!r} in {args.config}")
+                raise CommandError(f"{name} is both swept ({swept[key]}) and fixed ({where}); keep one")
     for name in SWEEP_OPTIONS:
         value = getattr(args, name)
         if value is not None:
             options[name] = value
     if not grid:
-        raise ValueError("no grid: give --grid NAME=VALUES or a --config TOML file with a [grid] table")
-    out = Path(options.pop("out", "sweep.csv"))
+        raise CommandError("no grid: give --grid NAME=VALUES or a --config TOML file with a [grid] table")
+    out = options.pop("out", "sweep.csv")
+    out = check_output(out, _where(args, spec, "out", out), directory=False)
+    if options.get("store") is not None:
+        check_output(options["store"], _where(args, spec, "store", options["store"]), directory=True)
     start = time.perf_counter()
     result = sweep(grid, fixed, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +136,13 @@ def _sweep(args) -> int:
     return 0
 
 
+def _where(args, spec, name: str, value) -> str:
+    """How the user gave the sweep option ``name`` (= ``value``), for messages: option or TOML file."""
+    if getattr(args, name) is None and name in spec["sweep"]:
+        return f"[sweep] {name} = {value!r} in {args.config}"
+    return f"--{name} {value}"
+
+
 def add_parser(subparsers) -> None:
     """Add ``sweep`` to the subcommands."""
     p = subparsers.add_parser(
@@ -109,16 +152,19 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--grid", action="append", metavar="NAME=VALUES",
                    help="a swept parameter: NAME=v1,v2,... or NAME=lin:A:B:K, geom:A:B:K, range:A:B; "
-                        "zipped parameters: A+B=a1/b1,a2/b2 (repeatable)")
-    p.add_argument("--config", metavar="TOML", help="TOML file with [grid], [fixed] and [sweep] tables")
+                        "zipped parameters: A+B=a1/b1,a2/b2; repeatable (default: none, the grid of --config)")
+    p.add_argument("--config", metavar="TOML",
+                   help="TOML file with [grid], [fixed] and [sweep] tables (default: none)")
     p.add_argument("--out", default=None, help="CSV file of the table (default: sweep.csv)")
-    p.add_argument("--store", default=None, help="store directory: keeps finished cells, resumes a killed sweep")
+    p.add_argument("--store", default=None, help="store directory: keeps finished cells, resumes a killed sweep "
+                                                 "(default: none, nothing kept)")
     p.add_argument("--backend", default=None, choices=["serial", "processes"],
                    help="where cells run (default: processes)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
     p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None,
-                   help="no progress bar")
+                   help="no progress bar (default: a progress bar while standard error is a terminal)")
     p.add_argument("--no-test-error", dest="test_error", action="store_const", const=False, default=None,
-                   help="skip the Monte Carlo test error (faster; test-error columns empty)")
+                   help="skip the Monte Carlo test error, faster; the test-error columns stay empty "
+                        "(default: computed)")
     add_simulation_options(p)
     p.set_defaults(handler=_sweep)

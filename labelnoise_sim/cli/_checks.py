@@ -1,0 +1,68 @@
+"""What a command checks before it computes, and the error that reports a user's mistake.
+
+A mistake in a command — an output that could not be written, an input file
+that cannot be read, options that contradict each other, a missing optional
+extra — raises :class:`CommandError`, which :func:`labelnoise_sim.cli.main`
+prints as one line ``labelnoise-sim: error: ...`` (exit status 2). The checks
+run before any simulation, so that a long computation never ends on an
+output it cannot write; they create nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+__all__ = ["CommandError", "check_output", "check_input", "require"]
+
+
+class CommandError(Exception):
+    """A mistake in the command line or in its files; reported in one line, without a traceback."""
+
+
+def check_output(given, where: str, *, directory: bool) -> Path:
+    """``given`` as a path, if it is or can become a writable directory or file; ``where`` names it in messages.
+
+    An existing path must be of the right kind and writable; a missing one
+    needs its nearest existing ancestor to be a writable directory, since the
+    command creates the directories in between.
+    """
+    path = Path(given)
+    try:
+        if path.is_dir() and not directory:
+            raise CommandError(f"{where}: is a directory; give a file name")
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing == path and not directory:
+            if not os.access(path, os.W_OK):
+                raise CommandError(f"{where}: is not writable")
+        elif not existing.is_dir():
+            raise CommandError(f"{where}: {existing} is not a directory")
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            raise CommandError(f"{where}: {existing} is not writable")
+    except OSError as exc:  # e.g. a parent that may not be searched
+        raise CommandError(f"{where}: {exc.strerror}") from None
+    return path
+
+
+def check_input(what: str, given) -> Path:
+    """``given`` (named ``what`` in messages) as a path, if it is a file that can be read."""
+    try:
+        with open(given, "rb"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"{what} {given}: cannot read it ({exc.strerror})") from None
+    return Path(given)
+
+
+def require(module: str, command: str) -> None:
+    """Refuse ``command`` if ``module``, of the optional extra ``sweep``, is not installed."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:  # the module is there but broken: that is no missing extra
+            raise
+        raise CommandError(f"labelnoise-sim {command} needs {module}, which is not installed: "
+                           "pip install 'labelnoise-sim[sweep]'") from None
