@@ -66,7 +66,6 @@ __all__ = [
     "update",
     "run_dynamics",
     "run_batch",
-    "run_batch_serial",
     "gram",
     "misclassified_draws",
 ]
@@ -649,6 +648,10 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
 def run_batch(stats, state, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
     """``run_dynamics`` for every run of the batch that has not diverged, in parallel over runs (numba threads).
 
+    Callers that want one thread (a single run, worker processes, Dask
+    worker threads) call ``run_dynamics`` for each run instead: it releases
+    the GIL, and this threaded kernel is then never compiled.
+
     eta (C,); gamma_out (C, K, 2m), rho_out (C, K, 2m, n), f_out (C, K, n).
 
     Each run is ``run_dynamics`` itself, so its outputs are bit-identical to
@@ -656,18 +659,6 @@ def run_batch(stats, state, eta, steps, record_steps, first, last, gamma_out, rh
     the threads take the runs; no BLAS is involved.
     """
     for b in prange(eta.shape[0]):
-        if state.status[b] < 0:
-            run_dynamics(stats, state, b, eta[b], steps, record_steps, first, last, gamma_out[b], rho_out[b], f_out[b])
-
-
-@njit(cache=True, nogil=True)
-def run_batch_serial(stats, state, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
-    """As :func:`run_batch`, on the calling thread only.
-
-    For single runs and for callers that are already parallel (worker
-    processes, Dask worker threads): it starts no threads and releases the GIL.
-    """
-    for b in range(eta.shape[0]):
         if state.status[b] < 0:
             run_dynamics(stats, state, b, eta[b], steps, record_steps, first, last, gamma_out[b], rho_out[b], f_out[b])
 
@@ -690,33 +681,69 @@ def _pack_rows(V, s):
     return out
 
 
-@njit(cache=True, parallel=True)
+#: Multiply-adds of a Gram matrix above which it is worth starting threads.
+GRAM_PARALLEL_WORK = 2**27
+
+
 def gram(V):
     """S = V Vᵀ for V (p, d); S (p, p) exactly symmetric.
 
     Every S[a, b] is Σ_k V[a, k] V[b, k] in ascending k, one rounded multiply
     and one rounded add per term (as ``accumulate_product`` forms its sums),
     whatever the blocking and the thread count: the threads split the output
-    columns, never a sum. Columns come in strips of 8 (the rows of V packed
-    by ``_pack_rows``), each met by the rows up to its last column, in
-    blocks of GRAM_BLOCK coordinates; S[b, a] is then copied from S[a, b],
-    which is the same number since each product commutes exactly.
+    columns, never a sum. Columns come in strips of 8 (``_gram_strip``);
+    S[b, a] is then copied from S[a, b], which is the same number since each
+    product commutes exactly. Small products run on one thread, which spares
+    the first call of a process compiling the threaded kernel.
     """
+    V = np.ascontiguousarray(V, dtype=np.float64)
     p, d = V.shape
     S = np.zeros((p, p))
-    n_strips = p // LANES
+    if p * p * d // 2 >= GRAM_PARALLEL_WORK:
+        _gram_strips_threaded(V, S)
+    else:
+        _gram_strips(V, S)
+    _gram_finish(V, S)
+    return S
+
+
+@njit(cache=True)
+def _gram_strip(V, S, s):
+    """S[:8(s+1), 8s:8s+8] = the strip s of V Vᵀ: its columns against every row up to its last.
+
+    The 8 rows of V behind the strip are packed as a (d, 8) block
+    (``_pack_rows``), and the sums run over blocks of GRAM_BLOCK coordinates
+    in order, each tile of S held in vectors within a block.
+    """
+    d = V.shape[1]
+    packed = _pack_rows(V, s)
+    for start in range(0, d, GRAM_BLOCK):
+        _tile_rows(V, packed, S, LANES * (s + 1), 0, LANES * s, start, min(start + GRAM_BLOCK, d))
+
+
+@njit(cache=True, nogil=True)
+def _gram_strips(V, S):
+    """Every strip of 8 columns of S, on the calling thread."""
+    for s in range(V.shape[0] // LANES):
+        _gram_strip(V, S, s)
+
+
+@njit(cache=True, parallel=True)
+def _gram_strips_threaded(V, S):
+    """Every strip of 8 columns of S, the strips shared among numba threads."""
+    n_strips = V.shape[0] // LANES
     # Strips ordered 0, last, 1, last - 1, ...: the work of strip s grows with
     # s, and this order gives each thread's contiguous share of the
     # iterations about the same work.
     for t in prange(n_strips):
-        s = t // 2 if t % 2 == 0 else n_strips - 1 - t // 2
-        packed = _pack_rows(V, s)
-        rows = LANES * (s + 1)
-        for start in range(0, d, GRAM_BLOCK):
-            stop = min(start + GRAM_BLOCK, d)
-            _tile_rows(V, packed, S, rows, 0, LANES * s, start, stop)
-    # Columns left over by the strips, against every row, in plain loops.
-    for b in range(n_strips * LANES, p):
+        _gram_strip(V, S, t // 2 if t % 2 == 0 else n_strips - 1 - t // 2)
+
+
+@njit(cache=True, nogil=True)
+def _gram_finish(V, S):
+    """The columns the strips leave, in plain loops, then S[b, a] = S[a, b] below the diagonal."""
+    p, d = V.shape
+    for b in range((p // LANES) * LANES, p):
         for a in range(b + 1):
             total = 0.0
             for k in range(d):
@@ -725,7 +752,6 @@ def gram(V):
     for b in range(p):
         for a in range(b + 1, p):
             S[a, b] = S[b, a]
-    return S
 
 
 # Test error ------------------------------------------------------------------

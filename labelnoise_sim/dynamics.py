@@ -166,11 +166,17 @@ def _run_batch(configs, datas, parallel):
     outputs = np.empty((C, K, n))
     state = _kernels.new_state(C, first.m, n)
     stats = kernel_statistics(datas)
-    kernel = _kernels.run_batch if parallel and C > 1 else _kernels.run_batch_serial
+    threads = parallel and C > 1
     chunk = chunk_steps(C, first.m, n)
     # Back in Python between chunks, so that Ctrl-C stops a long run within a chunk's time.
     for start in range(0, first.steps + 1, chunk):
-        kernel(stats, state, eta, first.steps, record_steps, start, start + chunk, gamma, rho, outputs)
+        stop = start + chunk
+        if threads:
+            _kernels.run_batch(stats, state, eta, first.steps, record_steps, start, stop, gamma, rho, outputs)
+        else:
+            for b in np.flatnonzero(state.status < 0):
+                _kernels.run_dynamics(stats, state, b, eta[b], first.steps, record_steps, start, stop,
+                                      gamma[b], rho[b], outputs[b])
         if (state.status >= 0).all():
             break
     status = state.status

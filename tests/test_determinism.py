@@ -45,6 +45,15 @@ def test_gram_kernel_is_the_sequential_sum_and_exactly_symmetric(p, d):
     np.testing.assert_array_equal(S, S.T)
 
 
+@pytest.mark.parametrize("p, d", [(37, 600), (170, 1300)])
+def test_threaded_gram_kernel_gives_the_bits_of_one_thread(p, d, monkeypatch):
+    V = np.random.default_rng(p).standard_normal((p, d))
+    one_thread = _kernels.gram(V)
+    monkeypatch.setattr(_kernels, "GRAM_PARALLEL_WORK", 0)  # threads for any size
+    np.testing.assert_array_equal(_kernels.gram(V), one_thread)
+    np.testing.assert_array_equal(one_thread, _sequential_gram(V))
+
+
 def test_simulate_gives_the_same_bits_with_one_thread_everywhere_and_with_two():
     env = {**os.environ, **ONE_THREAD}
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, check=True)
