@@ -62,3 +62,17 @@ def test_phase_page_table_is_what_its_script_makes_of_the_committed_csv(monkeypa
     import phase_tables
 
     assert phase_tables.main(["--check"]) == 0
+
+
+def test_early_stopping_page_rows_are_what_its_script_measures(monkeypatch):
+    """The τ = 0.2 rows of the default-run table, recomputed over the page's seeds (the whole page takes minutes)."""
+    monkeypatch.syspath_prepend(str(DOCS / "scripts"))
+    import early_stopping_tables as script
+
+    page = (DOCS / "early_stopping.md").read_text()
+    seeds = int(re.search(r"--seeds (\d+)", page)[1])
+    title, base = next(iter(script.SETTINGS.items()))
+    section = page[page.index(f"**{title}**"):]
+    section = section[: section.index("\n**")] if "\n**" in section else section
+    for line in script.row_lines(0.2, script.mean_row(base, 0.2, seeds)):
+        assert line in section, line

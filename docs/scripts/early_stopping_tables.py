@@ -85,23 +85,33 @@ def fmt(v, key):
     return f"{v:.3f}"
 
 
+def mean_row(base: dict, tau: float, seeds: int) -> dict:
+    """The means over ``seeds`` seeds of every measured value of one setting at flip rate ``tau``."""
+    per_seed = [measure(dict(base, tau=tau, seed=s)) for s in range(seeds)]
+    return {k: _mean([r[k] for r in per_seed]) for k in per_seed[0]}
+
+
+def row_lines(tau: float, row: dict) -> list[str]:
+    """The table lines of one flip rate, one per group of columns."""
+    keys = list(row)
+    return [f"| {tau:g} | " + " | ".join(fmt(row[k], k) for k in group) + " |"
+            for group in (keys[:5], keys[5:15], keys[15:])]
+
+
 def tables(seeds: int) -> list[str]:
     lines = []
     for title, base in SETTINGS.items():
         start = time.perf_counter()
-        rows = {}
-        for tau in TAUS:
-            per_seed = [measure(dict(base, tau=tau, seed=s)) for s in range(seeds)]
-            rows[tau] = {k: _mean([r[k] for r in per_seed]) for k in per_seed[0]}
+        rows = {tau: mean_row(base, tau, seeds) for tau in TAUS}
+        per_tau = {tau: row_lines(tau, row) for tau, row in rows.items()}
         keys = list(next(iter(rows.values())))
         groups = [keys[:5], keys[5:15], keys[15:]]
         lines.append(f"**{title}**, mean over {seeds} seeds ({time.perf_counter() - start:.0f} s)")
         lines.append("")
-        for group in groups:
+        for g, group in enumerate(groups):
             lines.append("| τ | " + " | ".join(group) + " |")
             lines.append("|---" * (len(group) + 1) + "|")
-            for tau, row in rows.items():
-                lines.append(f"| {tau:g} | " + " | ".join(fmt(row[k], k) for k in group) + " |")
+            lines.extend(per_tau[tau][g] for tau in TAUS)
             lines.append("")
         print("\n".join(lines[-(len(groups) * (len(TAUS) + 3)) - 2:]), flush=True)
     return lines
