@@ -414,36 +414,26 @@ GATHER_STRIPS = 3
 GATHER_BLOCK = 256
 
 
-def strips_length(n):
-    """Length of the flat buffer that ``pack_strips`` needs for an (n, n) G, with room to align it."""
-    return (n // LANES) * n * LANES + LANES
-
-
 @njit(cache=True)
-def pack_strips(G, buffer):
-    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c]; a view of ``buffer``.
+def pack_strips(G):
+    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c].
 
     Read in place, the rows of a strip lie a whole row of G apart and, for
-    many n, fall into a few cache sets; packed once per run, each strip is
-    one contiguous block. The view starts at a 64-byte boundary of the flat
-    ``buffer`` (length ``strips_length(n)``), so that no 8-double row of a
-    strip straddles two cache lines (numba's allocations are only 32-byte
-    aligned); the same buffer always gives the same view.
+    many n, fall into a few cache sets; packed once per kernel call, each
+    strip is one contiguous block.
     """
     n, n_cols = G.shape
-    strips = _strips_view(buffer, n, n_cols)
+    size = (n_cols // LANES) * n * LANES
+    # Aligned to 64 bytes, so that no 8-double row of a strip straddles two
+    # cache lines (numba's allocations are only 32-byte aligned).
+    buffer = np.empty(size + LANES)
+    start = (-buffer.ctypes.data % 64) // 8
+    strips = buffer[start : start + size].reshape(((n_cols // LANES) * n, LANES))
     for s in range(n_cols // LANES):
         for i in range(n):
             for col in range(LANES):
                 strips[s * n + i, col] = G[i, s * LANES + col]
     return strips
-
-
-@njit(cache=True)
-def _strips_view(buffer, n, n_cols):
-    size = (n_cols // LANES) * n * LANES
-    start = (-buffer.ctypes.data % 64) // 8
-    return buffer[start : start + size].reshape(((n_cols // LANES) * n, LANES))
 
 
 @njit(cache=True)
@@ -562,7 +552,6 @@ class State(NamedTuple):
     gamma: np.ndarray  #: (C, 2m)     γ at the first step of the next chunk
     rho: np.ndarray  #: (C, 2m, n)    ρ likewise
     P: np.ndarray  #: (C, 2m, n)      ρ G, kept up to date step by step
-    strips: np.ndarray  #: (C, strips_length(n))   G packed by ``pack_strips``
     status: np.ndarray  #: (C,) int64  -1 while finite, else the step at which the outputs stopped being finite
 
 
@@ -570,7 +559,7 @@ def new_state(runs, m, n):
     """The state of ``runs`` runs at step 0: γ = ρ = 0."""
     q2 = 2 * m
     return State(gamma=np.zeros((runs, q2)), rho=np.zeros((runs, q2, n)), P=np.zeros((runs, q2, n)),
-                 strips=np.empty((runs, strips_length(n))), status=np.full(runs, -1, dtype=np.int64))
+                 status=np.full(runs, -1, dtype=np.int64))
 
 
 @njit(cache=True)
@@ -607,11 +596,14 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
     """
     a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
     mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
-    gamma, rho, P = state.gamma[b], state.rho[b], state.P[b]
+    # Working copies, fresh allocations: the compiler then knows that no two
+    # of them overlap, which keeps the step's loops vectorised (views of the
+    # state measured 20-40% slower per step).
+    gamma, rho, P = state.gamma[b].copy(), state.rho[b].copy(), state.P[b].copy()
     n = y.shape[0]
     q2 = a0.shape[0]
     m = q2 // 2
-    strips = pack_strips(G, state.strips[b]) if first == 0 else _strips_view(state.strips[b], n, n)
+    strips = pack_strips(G)
     jsign = class_signs(m)
     A = np.empty(q2)
     B = np.empty((q2, n))
@@ -642,6 +634,9 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
             break
         _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w)
         _accumulate_increment(B, w, jsign, strips, G, P, idx)
+    state.gamma[b] = gamma
+    state.rho[b] = rho
+    state.P[b] = P
 
 
 @njit(parallel=True, cache=True, nogil=True)

@@ -78,8 +78,7 @@ def test_sparse_increment_is_bit_identical_to_the_sequential_sum(q2, n):
     w, G, P = rng.standard_normal(n), rng.standard_normal((n, n)), rng.standard_normal((q2, n))
     jsign = np.repeat([1.0, -1.0], q2 - q2 // 2)[:q2]
     expected = _sparse_increment(B, w, jsign, G, P)
-    strips = _kernels.pack_strips(G, np.empty(_kernels.strips_length(n)))
-    _kernels._accumulate_increment(B, w, jsign, strips, G, P, np.empty((q2, n), np.uint32))
+    _kernels._accumulate_increment(B, w, jsign, _kernels.pack_strips(G), G, P, np.empty((q2, n), np.uint32))
     np.testing.assert_array_equal(P, expected)
 
 
