@@ -36,3 +36,20 @@ def test_the_largest_sizes_allowed_are_usable():
     assert SimulationConfig(steps=MAX_STEPS).record_steps.max() == MAX_STEPS
     result = simulate(n=10, m=2, d=MAX_D, steps=5, sampling="gram")
     assert np.isfinite(result.outputs).all()
+
+
+@pytest.mark.parametrize("sampling", ["explicit", "gram"])
+@pytest.mark.parametrize("kwargs, names, size", [
+    (dict(sigma_xi=1e200, mu_norm=1.0), "sigma_xi", "large"),
+    (dict(sigma_xi=1e200), "mu_norm and sigma_xi", "large"),  # the default mu_norm follows sigma_xi
+    (dict(sigma0=1e200), "sigma0", "large"),
+    (dict(mu_norm=1e300), "mu_norm", "large"),
+    (dict(mu_norm=1e-200), "mu_norm", "small"),
+    (dict(sigma_xi=1e-200, mu_norm=1.0), "sigma_xi", "small"),
+])
+def test_statistics_beyond_float64_are_named_not_blamed_on_eta(sampling, kwargs, names, size):
+    with pytest.raises(ValueError) as info:
+        simulate(n=10, d=20, m=2, steps=5, sampling=sampling, **kwargs)
+    message = str(info.value)
+    assert message.startswith(f"{names} too {size}: the Gram statistics of the data"), message
+    assert "overflow float64" in message if size == "large" else "underflow to 0" in message
