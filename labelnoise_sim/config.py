@@ -26,7 +26,8 @@ derives from these declarations (:data:`PARAMETERS`):
 Only the rules that tie parameters together (``d >= 2`` with orthogonal
 noise, a Gram matrix of side ``1 + n + 2m`` that numpy can hold, recorded
 steps within ``[0, steps]``, at most one signal strength, ``tau`` excluding
-``tau_pos``/``tau_neg``) are written out as code.
+``tau_pos``/``tau_neg``) are written out as code. Whether a run fits in the
+memory of the machine is checked where it runs (``dynamics.memory_bytes``).
 
 Adding a parameter means editing only its declaration here and the code that
 uses it. That code includes ``simulate()``, whose keywords are spelled out for
