@@ -3,6 +3,8 @@
 Nothing here allocates a large array: every refusal comes before the draw.
 """
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -58,8 +60,10 @@ def test_statistics_beyond_float64_are_named_not_blamed_on_eta(sampling, kwargs,
 
 # Memory ------------------------------------------------------------------------
 
-from labelnoise_sim import run_many  # noqa: E402
+from labelnoise_sim import run_many, sweep  # noqa: E402
 from labelnoise_sim.dynamics import MEMORY_ENV, available_memory, memory_bytes, record_count  # noqa: E402
+
+sweep_module = importlib.import_module("labelnoise_sim.sweep")  # the package's `sweep` is the function
 
 SMALL = dict(n=60, d=40, m=2, steps=5)
 
@@ -129,6 +133,43 @@ def test_without_the_setting_the_memory_available_comes_from_the_system(monkeypa
     monkeypatch.delenv(MEMORY_ENV, raising=False)
     available, source = available_memory()
     assert available > 0 and source in ("MemAvailable in /proc/meminfo", "free physical pages (sysconf)")
+
+
+def test_a_sweep_that_cannot_fit_is_refused_before_any_cell_runs(monkeypatch, tmp_path):
+    ran = []
+    monkeypatch.setattr(sweep_module, "run_cells", lambda configs, *a, **k: ran.append(configs))
+    config = SimulationConfig(**SMALL)
+    allow_gib(monkeypatch, memory_bytes(config, analyze=True) / 2 / 2**30)
+    with pytest.raises(ValueError, match=r"^the sweep's largest cell, a run with n=60, d=40, m=2,.* GiB"):
+        sweep({"seed": [0, 1]}, SMALL, backend="serial", store=tmp_path / "store", progress=False)
+    assert ran == []
+    # Two worker processes at once need twice the memory of one.
+    allow_gib(monkeypatch, 1.5 * memory_bytes(config, analyze=True) / 2**30)
+    with pytest.raises(ValueError, match=r"2 at a time \(processes backend\).*use fewer workers"):
+        sweep({"seed": [0, 1]}, SMALL, backend="processes", workers=2, progress=False)
+    assert ran == []
+
+
+def test_sweep_batches_shrink_to_fit_in_memory(monkeypatch):
+    sizes = []
+
+    def run_cells(configs, trajectories, test_error, parallel):
+        sizes.append(len(configs))
+        return [{"metrics": {}, "diverged_at": None, "wall_time": 0.0} for _ in configs]
+
+    monkeypatch.setattr(sweep_module, "run_cells", run_cells)
+    config = SimulationConfig(**SMALL)
+    two, three = (memory_bytes([config] * k, analyze=True) for k in (2, 3))
+    allow_gib(monkeypatch, (two + three) / 2 / 2**30)
+    sweep({"seed": list(range(64))}, SMALL, backend="serial", progress=False)
+    assert sizes == [2] * 32  # 8 a batch without the limit
+
+
+def test_run_cells_checks_its_batch_before_drawing_it(monkeypatch):
+    config = SimulationConfig(**SMALL)
+    allow_gib(monkeypatch, memory_bytes(config, analyze=True) / 2 / 2**30)
+    with pytest.raises(ValueError, match=r"^a run with n=60, d=40, m=2,.* GiB"):
+        sweep_module.run_cells([config])
 
 
 #: Runs a call in a fresh process, after a small call that compiles and imports all it needs, and prints
