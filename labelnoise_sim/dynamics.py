@@ -320,18 +320,18 @@ def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_erro
     vectors and a second Gram matrix, (n + 2m)(d + n + 2m); ``"gram"``: the
     Wishart draw and two products, 3 (n + 2m)²); a batch of C runs needs C
     times a run's working arrays (kernel statistics, state and scratch, about
-    2 n² + 8 m n). The peak is
+    2 n² + 9 m n). The peak is
 
         Σ data + max(largest drawing, Σ records + largest batch's working arrays)
 
     Runs of equal n, m and steps are counted as one batch (``run_many`` also
     needs equal recorded steps, so this may overcount). Measured peaks of
     resident memory, above the interpreter's, over the estimate: 1.00 for
-    single runs and batches of 3-4 runs at n = 2500-20000, explicit or
-    "gram" (n = 20000, d = 100: 9.0 GiB, 2.9 times the Gram matrix);
-    0.91-1.01 for sweep batches with the test error; up to 1.13 at n = 2000,
-    where glibc keeps freed blocks of 32 MB in its heap, and 1.05 at the
-    default size (8 MiB). tests/test_sizes.py measures two cases.
+    single runs at n = 2500-20000 and batches of 3-4 runs at n = 3000,
+    explicit or "gram" (n = 20000, d = 100: 9.0 GiB, 2.9 times the Gram
+    matrix); 0.91-1.01 for sweep batches with the test error; up to 1.13 at
+    n = 2000, where glibc keeps freed blocks of 32 MB in its heap, and 1.05
+    at the default size (8 MiB). tests/test_sizes.py measures two cases.
 
     Parameters
     ----------
