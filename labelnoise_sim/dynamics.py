@@ -16,6 +16,7 @@ a ValueError, a call that needs more than :func:`available_memory`.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from typing import NamedTuple
@@ -277,7 +278,8 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
         # Gram kernel's (p × p) output before it is copied into the Gram matrix, and a block of 8 rows
         # (d × 8) per thread of that kernel.
         data = (1 + p) ** 2 + p * d + d + labels
-        drawing = p * d + p * p + 8 * d * min(numba.get_num_threads(), p // _kernels.LANES)
+        # (numba.config.NUMBA_NUM_THREADS bounds the threads without starting them, as get_num_threads would.)
+        drawing = p * d + p * p + 8 * d * min(numba.config.NUMBA_NUM_THREADS, p // _kernels.LANES)
     else:
         # While sample_gram assembles the Gram matrix: the Wishart draw (p × p; its own making, a (p × dof)
         # matrix for dof < p or Bartlett's factor, is gone by then) and two products of that size.
@@ -303,10 +305,16 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
 def record_count(config: SimulationConfig) -> int:
     """How many steps ``config`` records: ``len(config.record_steps)``, without making the array."""
     if config.record is None:
-        return len(log_grid(config.steps))  # about 50 a decade: at most 800
+        return _log_grid_length(config.steps)
     if isinstance(config.record, int):
         return config.steps // config.record + 1 + (config.steps % config.record != 0)
     return len(set(config.record))
+
+
+@functools.lru_cache(maxsize=256)
+def _log_grid_length(steps: int) -> int:
+    # About 50 a decade, at most 800; cached, since a sweep asks for every cell.
+    return len(log_grid(steps))
 
 
 def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_error: bool = True) -> int:
