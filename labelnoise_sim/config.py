@@ -195,7 +195,9 @@ class SimulationConfig:
                 set_(name, parameter.check(getattr(self, name)))
         _check_gram_side(*sizes)
         if self.mu_norm is None:
-            set_("mu_norm", FIELDS["mu_norm"].check(self.sigma_xi * math.sqrt(DEFAULT_N_SNR2 * self.d / self.n)))
+            default = self.sigma_xi * math.sqrt(DEFAULT_N_SNR2 * self.d / self.n)
+            set_("mu_norm", _derived_mu_norm(default, f"sigma_xi sqrt({DEFAULT_N_SNR2:g} d / n), the default,",
+                                             f"sigma_xi={self.sigma_xi!r}, d={self.d!r}, n={self.n!r}"))
         if self.noise == "orthogonal" and self.d < 2:
             # The orthogonal complement of μ in R^1 is {0}: every noise patch would vanish.
             raise ValueError(f"d must be an integer >= 2 with noise='orthogonal'; got {self.d!r}")
@@ -238,14 +240,18 @@ class SimulationConfig:
             listed = ", ".join(f"{k}={v!r}" for k, v in given.items())
             raise ValueError(f"give at most one of mu_norm, snr and n_snr2; got {listed}")
         if snr is not None or n_snr2 is not None:
-            given = {k: params.get(k, FIELDS[k].default) for k in ("n", "m", "d", "sigma_xi")}
-            n, _, d, sigma_xi = (FIELDS[k].check(value) for k, value in given.items())
-            _check_gram_side(given["n"], given["m"])  # before n enters a float division
+            sizes = {k: params.get(k, FIELDS[k].default) for k in ("n", "m", "d", "sigma_xi")}
+            n, _, d, sigma_xi = (FIELDS[k].check(value) for k, value in sizes.items())
+            _check_gram_side(sizes["n"], sizes["m"])  # before n enters a float division
             if snr is not None:
                 snr = PARAMETERS["snr"].check(snr)
+                formula, source = "snr", f"snr={snr!r}"
             else:
-                snr = math.sqrt(PARAMETERS["n_snr2"].check(n_snr2) / n)
-            mu_norm = snr * sigma_xi * math.sqrt(d)
+                n_snr2 = PARAMETERS["n_snr2"].check(n_snr2)
+                snr = math.sqrt(n_snr2 / n)
+                formula, source = "sqrt(n_snr2 / n)", f"n_snr2={n_snr2!r}, n={n!r}"
+            mu_norm = _derived_mu_norm(snr * sigma_xi * math.sqrt(d), f"{formula} sigma_xi sqrt(d)",
+                                       f"{source}, sigma_xi={sigma_xi!r}, d={d!r}")
         params["mu_norm"] = mu_norm
         return cls(**params)
 
@@ -322,6 +328,15 @@ def log_grid(steps: int, per_decade: int = LOG_RECORDS_PER_DECADE) -> np.ndarray
     count = int(math.ceil(per_decade * math.log10(steps))) + 1
     grid = np.rint(np.geomspace(1, steps, max(count, 2))).astype(np.int64)
     return np.unique(np.r_[0, grid, steps])
+
+
+def _derived_mu_norm(value: float, formula: str, source: str) -> float:
+    """A ``mu_norm`` computed from other parameters, checked as a given one; the message names them."""
+    try:
+        return FIELDS["mu_norm"].check(value)
+    except ValueError:
+        allowed = FIELDS["mu_norm"].constraint.allowed
+        raise ValueError(f"mu_norm = {formula} must be {allowed}; got {value!r} from {source}") from None
 
 
 def _check_gram_side(n, m) -> None:

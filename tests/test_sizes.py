@@ -216,3 +216,16 @@ def test_the_estimate_is_the_measured_peak(kind, params, runs, monkeypatch):
     assert done.returncode == 0, done.stderr
     peak, estimate = json.loads(done.stdout)
     assert 0.8 < peak / estimate < 1.25, (peak, estimate)
+
+
+@pytest.mark.parametrize("kwargs, shown", [
+    (dict(sigma_xi=1e308), "mu_norm = sigma_xi sqrt(6 d / n), the default, must be a finite real number > 0; "
+                           "got inf from sigma_xi=1e+308, d=2000, n=200"),
+    (dict(snr=1e300, sigma_xi=1e10), "mu_norm = snr sigma_xi sqrt(d) must be a finite real number > 0; got inf "
+                                     "from snr=1e+300, sigma_xi=10000000000.0, d=2000"),
+    (dict(n_snr2=1e300, sigma_xi=1e200, n=10), "mu_norm = sqrt(n_snr2 / n) sigma_xi sqrt(d) must be"),
+])
+def test_a_mu_norm_derived_past_float64_names_what_it_came_from(kwargs, shown):
+    with pytest.raises(ValueError) as info:
+        SimulationConfig.from_params(**kwargs)
+    assert str(info.value).startswith(shown), str(info.value)
