@@ -75,8 +75,9 @@ LOG_RECORDS_PER_DECADE = 50
 FLIP_RATE = Real(low=0, high=0.5, high_open=True)
 POSITIVE = Real(low=0, low_open=True)
 #: Largest d: Bartlett's draw (``sampling="gram"``) passes the d - 1 - i degrees
-#: of freedom of its chi-square variates to numpy as int64. Explicit sampling is
-#: bounded far below by memory (its noise patches are n × d floats).
+#: of freedom of its chi-square variates to numpy as int64 (past 2**53 numpy
+#: rounds them to float64, by far less than a variate's spread). Explicit
+#: sampling is bounded far below by memory (its noise patches are n × d floats).
 MAX_D = 2**63
 #: Largest number of steps: the default record grid is computed in float64,
 #: which holds every integer up to 2**53; past it a rounded grid point can land
