@@ -337,7 +337,7 @@ def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_erro
     resident memory, above the interpreter's, over the estimate: 1.00 for
     single runs at n = 2500-20000 and batches of 3-4 runs at n = 3000,
     explicit or "gram" (n = 20000, d = 100: 9.0 GiB, 2.9 times the Gram
-    matrix); 0.91-1.01 for sweep batches with the test error; up to 1.13 at
+    matrix); 0.91-1.01 for sweep batches with the test error; up to 1.14 at
     n = 2000, where glibc keeps freed blocks of 32 MB in its heap, and 1.05
     at the default size (8 MiB). tests/test_sizes.py measures two cases.
 
