@@ -346,7 +346,7 @@ def _check_gram_side(n, m) -> None:
     n and m are integers, or integral floats shown as given (1e+300, not its 301 digits).
     """
     if 1 + int(n) + 2 * int(m) > MAX_GRAM_SIDE:
-        name, value, other = ("n", n, f"m={m!r}") if n >= 2 * m else ("m", m, f"n={n!r}")
+        name, value, other = ("n", n, f"m={m!r}") if int(n) >= 2 * int(m) else ("m", m, f"n={n!r}")
         raise ValueError(
             f"{name} must be an integer with 1 + n + 2m <= {MAX_GRAM_SIDE} (the side of the Gram matrix, the "
             f"most numpy can hold); got {name}={value!r} with {other}"

@@ -31,8 +31,8 @@ from .data import Data, sample_data
 from .generalization import DEFAULT_DRAWS
 from .result import SimulationResult
 
-__all__ = ["simulate", "run", "run_many", "DivergenceError", "memory_bytes", "result_bytes", "available_memory",
-           "check_memory", "MEMORY_ENV"]
+__all__ = ["simulate", "run", "run_many", "DivergenceError", "memory_bytes", "result_bytes", "record_count",
+           "available_memory", "check_memory", "describe_runs", "MEMORY_ENV"]
 
 
 class DivergenceError(FloatingPointError):
