@@ -41,13 +41,14 @@ class Integer:
         """Return ``value`` as ``int``, or raise ValueError naming ``name``."""
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise _fail(name, self.allowed, value)
-        if not isinstance(value, numbers.Integral):
-            if not (math.isfinite(value) and float(value).is_integer()):
-                raise _fail(name, self.allowed, value)
-        value = int(value)
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+        integral = isinstance(value, numbers.Integral)
+        if not integral and not (math.isfinite(value) and float(value).is_integer()):
             raise _fail(name, self.allowed, value)
-        return value
+        number = int(value)
+        if (self.low is not None and number < self.low) or (self.high is not None and number > self.high):
+            # An integral float out of range is shown as given: 1e+300, not its 301 digits.
+            raise _fail(name, self.allowed, number if integral else value)
+        return number
 
     def invalid(self) -> tuple:
         """Values the constraint refuses: past each bound, fractional, infinite, text, bool."""

@@ -24,8 +24,10 @@ derives from these declarations (:data:`PARAMETERS`):
 - the bad-input cases of tests/test_validation.py.
 
 Only the rules that tie parameters together (``d >= 2`` with orthogonal
-noise, recorded steps within ``[0, steps]``, at most one signal strength,
-``tau`` excluding ``tau_pos``/``tau_neg``) are written out as code.
+noise, a Gram matrix of side ``1 + n + 2m`` that numpy can hold, recorded
+steps within ``[0, steps]``, at most one signal strength, ``tau`` excluding
+``tau_pos``/``tau_neg``) are written out as code. Whether a run fits in the
+memory of the machine is checked where it runs (``dynamics.memory_bytes``).
 
 Adding a parameter means editing only its declaration here and the code that
 uses it. That code includes ``simulate()``, whose keywords are spelled out for
@@ -72,6 +74,18 @@ LOG_RECORDS_PER_DECADE = 50
 
 FLIP_RATE = Real(low=0, high=0.5, high_open=True)
 POSITIVE = Real(low=0, low_open=True)
+#: Largest d: Bartlett's draw (``sampling="gram"``) passes the d - 1 - i degrees
+#: of freedom of its chi-square variates to numpy as int64 (past 2**53 numpy
+#: rounds them to float64, by far less than a variate's spread). Explicit
+#: sampling is bounded far below by memory (its noise patches are n × d floats).
+MAX_D = 2**63
+#: Largest number of steps: the default record grid is computed in float64,
+#: which holds every integer up to 2**53; past it a rounded grid point can land
+#: after the last step (2**53 + 3 rounds to 2**53 + 4).
+MAX_STEPS = 2**53
+#: Largest side 1 + n + 2m of the Gram matrix: numpy holds at most 2**63 - 1
+#: bytes in one array, and a side of 2**30 float64 would need 2**63.
+MAX_GRAM_SIDE = 2**30 - 1
 
 
 def param(default, constraint, help: str, *, replaces: tuple[str, ...] = ()) -> dataclasses.Field:
@@ -147,10 +161,10 @@ class SimulationConfig:
     """
 
     n: int = param(200, Integer(low=1), "training samples")
-    d: int = param(2000, Integer(low=1), "dimension of each patch")
+    d: int = param(2000, Integer(low=1, high=MAX_D), "dimension of each patch")
     m: int = param(10, Integer(low=1), "filters per class")
     eta: float = param(0.1, POSITIVE, "learning rate of full-batch gradient descent")
-    steps: int = param(2000, Integer(low=0), "gradient steps")
+    steps: int = param(2000, Integer(low=0, high=MAX_STEPS), "gradient steps")
     tau_pos: float = param(DEFAULT_TAU, FLIP_RATE, "probability that a label y = +1 is flipped to -1")
     tau_neg: float = param(DEFAULT_TAU, FLIP_RATE, "probability that a label y = -1 is flipped to +1")
     mu_norm: float | None = param(
@@ -176,11 +190,15 @@ class SimulationConfig:
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
+        sizes = self.n, self.m  # as given, for the message of _check_gram_side
         for name, parameter in FIELDS.items():
             if name != "record":  # its explicit steps are bounded by steps: _check_record below
                 set_(name, parameter.check(getattr(self, name)))
+        _check_gram_side(*sizes)
         if self.mu_norm is None:
-            set_("mu_norm", FIELDS["mu_norm"].check(self.sigma_xi * math.sqrt(DEFAULT_N_SNR2 * self.d / self.n)))
+            default = self.sigma_xi * math.sqrt(DEFAULT_N_SNR2 * self.d / self.n)
+            set_("mu_norm", _derived_mu_norm(default, f"sigma_xi sqrt({DEFAULT_N_SNR2:g} d / n), the default,",
+                                             f"sigma_xi={self.sigma_xi!r}, d={self.d!r}, n={self.n!r}"))
         if self.noise == "orthogonal" and self.d < 2:
             # The orthogonal complement of μ in R^1 is {0}: every noise patch would vanish.
             raise ValueError(f"d must be an integer >= 2 with noise='orthogonal'; got {self.d!r}")
@@ -223,12 +241,18 @@ class SimulationConfig:
             listed = ", ".join(f"{k}={v!r}" for k, v in given.items())
             raise ValueError(f"give at most one of mu_norm, snr and n_snr2; got {listed}")
         if snr is not None or n_snr2 is not None:
-            n, d, sigma_xi = (FIELDS[k].check(params.get(k, FIELDS[k].default)) for k in ("n", "d", "sigma_xi"))
+            sizes = {k: params.get(k, FIELDS[k].default) for k in ("n", "m", "d", "sigma_xi")}
+            n, _, d, sigma_xi = (FIELDS[k].check(value) for k, value in sizes.items())
+            _check_gram_side(sizes["n"], sizes["m"])  # before n enters a float division
             if snr is not None:
                 snr = PARAMETERS["snr"].check(snr)
+                formula, source = "snr", f"snr={snr!r}"
             else:
-                snr = math.sqrt(PARAMETERS["n_snr2"].check(n_snr2) / n)
-            mu_norm = snr * sigma_xi * math.sqrt(d)
+                n_snr2 = PARAMETERS["n_snr2"].check(n_snr2)
+                snr = math.sqrt(n_snr2 / n)
+                formula, source = "sqrt(n_snr2 / n)", f"n_snr2={n_snr2!r}, n={n!r}"
+            mu_norm = _derived_mu_norm(snr * sigma_xi * math.sqrt(d), f"{formula} sigma_xi sqrt(d)",
+                                       f"{source}, sigma_xi={sigma_xi!r}, d={d!r}")
         params["mu_norm"] = mu_norm
         return cls(**params)
 
@@ -305,6 +329,28 @@ def log_grid(steps: int, per_decade: int = LOG_RECORDS_PER_DECADE) -> np.ndarray
     count = int(math.ceil(per_decade * math.log10(steps))) + 1
     grid = np.rint(np.geomspace(1, steps, max(count, 2))).astype(np.int64)
     return np.unique(np.r_[0, grid, steps])
+
+
+def _derived_mu_norm(value: float, formula: str, source: str) -> float:
+    """A ``mu_norm`` computed from other parameters, checked as a given one; the message names them."""
+    try:
+        return FIELDS["mu_norm"].check(value)
+    except ValueError:
+        allowed = FIELDS["mu_norm"].constraint.allowed
+        raise ValueError(f"mu_norm = {formula} must be {allowed}; got {value!r} from {source}") from None
+
+
+def _check_gram_side(n, m) -> None:
+    """Refuse n and m whose Gram matrix, side 1 + n + 2m, numpy could not hold (see MAX_GRAM_SIDE).
+
+    n and m are integers, or integral floats shown as given (1e+300, not its 301 digits).
+    """
+    if 1 + int(n) + 2 * int(m) > MAX_GRAM_SIDE:
+        name, value, other = ("n", n, f"m={m!r}") if int(n) >= 2 * int(m) else ("m", m, f"n={n!r}")
+        raise ValueError(
+            f"{name} must be an integer with 1 + n + 2m <= {MAX_GRAM_SIDE} (the side of the Gram matrix, the "
+            f"most numpy can hold); got {name}={value!r} with {other}"
+        )
 
 
 def _check_record(record, steps: int):

@@ -16,12 +16,17 @@ the Monte Carlo draws of the test error, so each can be drawn on its own.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _kernels
 from .config import SimulationConfig
 
-__all__ = ["Data", "sample_data", "sample_explicit", "explicit_gram", "sample_gram", "seed_streams", "wishart_identity"]
+__all__ = [
+    "Data", "sample_data", "sample_explicit", "explicit_gram", "sample_gram", "seed_streams", "wishart_identity",
+    "check_statistics",
+]
 
 STREAMS = ("labels", "noise", "init", "test")
 
@@ -130,7 +135,8 @@ def sample_data(config: SimulationConfig) -> Data:
     """Draw the data set and initial weights of ``config``, as ``config.sampling`` says.
 
     ``sampling="explicit"`` draws the vectors (:func:`sample_explicit`),
-    ``sampling="gram"`` only their Gram matrix (:func:`sample_gram`).
+    ``sampling="gram"`` only their Gram matrix (:func:`sample_gram`). Both
+    refuse statistics that float64 cannot hold (:func:`check_statistics`).
     """
     if config.sampling == "gram":
         return sample_gram(config)
@@ -149,11 +155,15 @@ def sample_explicit(config: SimulationConfig) -> Data:
     y, y_noisy = sample_labels(config, rngs["labels"])
     mu = np.zeros(d)
     mu[0] = config.mu_norm
-    xi = config.sigma_xi * rngs["noise"].standard_normal((n, d))
-    if config.noise == "orthogonal":
-        xi[:, 0] = 0.0
-    W0 = config.sigma0 * rngs["init"].standard_normal((2, m, d))
-    return Data(y, y_noisy, explicit_gram(config.mu_norm, xi, W0), mu=mu, xi=xi, W0=W0, sampling="explicit")
+    # An overflow is reported by check_statistics, naming the parameter, not as a warning.
+    with np.errstate(over="ignore"):
+        xi = config.sigma_xi * rngs["noise"].standard_normal((n, d))
+        if config.noise == "orthogonal":
+            xi[:, 0] = 0.0
+        W0 = config.sigma0 * rngs["init"].standard_normal((2, m, d))
+        gram = explicit_gram(config.mu_norm, xi, W0)
+    check_statistics(gram, config)
+    return Data(y, y_noisy, gram, mu=mu, xi=xi, W0=W0, sampling="explicit")
 
 
 def explicit_gram(mu_norm: float, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
@@ -197,11 +207,48 @@ def sample_gram(config: SimulationConfig) -> Data:
     scale = np.r_[np.full(n, config.sigma_xi), np.full(2 * m, config.sigma0)]
     rest = wishart_identity(config.d - 1, p, rngs["noise"])
     gram = np.empty((1 + p, 1 + p))
-    gram[0, 0] = config.mu_norm**2
-    gram[0, 1:] = gram[1:, 0] = config.mu_norm * first
-    gram[1:, 1:] = scale[:, None] * rest * scale[None, :] + first[:, None] * first[None, :]
-    gram = 0.5 * (gram + gram.T)
+    try:
+        gram[0, 0] = config.mu_norm**2
+    except OverflowError:  # Python's ** raises where float64 arithmetic gives inf, which is reported below
+        gram[0, 0] = math.inf
+    # An overflow (and inf - inf) is reported by check_statistics, naming the parameter, not as a warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        gram[0, 1:] = gram[1:, 0] = config.mu_norm * first
+        gram[1:, 1:] = scale[:, None] * rest * scale[None, :] + first[:, None] * first[None, :]
+        gram = 0.5 * (gram + gram.T)
+    check_statistics(gram, config)
     return Data(y, y_noisy, gram, sampling="gram")
+
+
+def check_statistics(gram: np.ndarray, config: SimulationConfig) -> None:
+    """Refuse a Gram matrix that float64 could not hold: an entry that overflowed, or a norm the dynamics divide by that underflowed.
+
+    Such a run would only fail later, on its first non-finite output, as a
+    :class:`~labelnoise_sim.DivergenceError` that blames η. The ValueError
+    names the parameters that set the norms at fault.
+    """
+    n, d = config.n, config.d
+    diagonal = np.diagonal(gram)
+    # The squared norms on the diagonal: what sets them, the parameters with their values, the entries.
+    norms = [
+        ("mu_norm", "‖μ‖² = mu_norm²", f"mu_norm={config.mu_norm!r}", diagonal[:1]),
+        ("sigma_xi", "‖ξ_i‖² ≈ sigma_xi² d", f"sigma_xi={config.sigma_xi!r}, d={d!r}", diagonal[1 : 1 + n]),
+        ("sigma0", "‖w⁽⁰⁾‖² ≈ sigma0² d", f"sigma0={config.sigma0!r}, d={d!r}", diagonal[1 + n :]),
+    ]
+    if not np.isfinite(gram).all():
+        # |⟨u, v⟩| <= max(‖u‖², ‖v‖²): an inner product overflows only with a squared norm.
+        faulty = [norm for norm in norms if not np.isfinite(norm[3]).all()] or norms
+        raise _scale_error(faulty, "large", "overflow float64", "lower")
+    # The kernels divide by ‖μ‖² and by every ‖ξ_i‖² (the norms of the initial filters may vanish).
+    faulty = [norm for norm in norms[:2] if not (norm[3] > 0).all()]
+    if faulty:
+        raise _scale_error(faulty, "small", "underflow to 0 in float64", "raise")
+
+
+def _scale_error(faulty, size: str, what: str, remedy: str) -> ValueError:
+    names = " and ".join(name for name, *_ in faulty)
+    details = "; ".join(f"{formula} with {values}" for _, formula, values, _ in faulty)
+    return ValueError(f"{names} too {size}: the Gram statistics of the data {what} ({details}); {remedy} {names}")
 
 
 def wishart_identity(dof: int, p: int, rng: np.random.Generator) -> np.ndarray:

@@ -8,19 +8,31 @@ span{μ, ξ_1, …, ξ_n}, so
 holds exactly, and gradient descent on W is gradient descent on (γ, ρ) driven
 by the Gram statistics of the data (see ``_kernels`` for the update). A step
 costs O(m n²), whatever the dimension d.
+
+Memory is checked before anything is drawn: :func:`memory_bytes` estimates
+the peak of a call from its parameters, and :func:`run_many` refuses, with
+a ValueError, a call that needs more than :func:`available_memory`.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import os
+from typing import NamedTuple
+
+import numba
 import numpy as np
 
 from . import _kernels
 from ._validation import check_choice
-from .config import PARAMETERS, SimulationConfig, fill_parameters_doc
+from .config import PARAMETERS, SimulationConfig, fill_parameters_doc, log_grid
 from .data import Data, sample_data
+from .generalization import DEFAULT_DRAWS
 from .result import SimulationResult
 
-__all__ = ["simulate", "run", "run_many", "DivergenceError"]
+__all__ = ["simulate", "run", "run_many", "DivergenceError", "memory_bytes", "result_bytes", "record_count",
+           "available_memory", "check_memory", "describe_runs", "MEMORY_ENV"]
 
 
 class DivergenceError(FloatingPointError):
@@ -80,7 +92,9 @@ def simulate(
     Raises
     ------
     ValueError
-        For any parameter outside its allowed range; the message names it.
+        For any parameter outside its allowed range, and for a run that
+        needs more memory than is available (:func:`memory_bytes`); the
+        message names the parameters.
     DivergenceError
         If the outputs stop being finite (η far too large).
 
@@ -130,13 +144,20 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
     Returns
     -------
     list of SimulationResult (or DivergenceError, with ``diverged="return"``)
+
+    Raises
+    ------
+    ValueError
+        Before anything is drawn or allocated, if the call needs more memory
+        than is available (:func:`memory_bytes`, :func:`check_memory`).
     """
     configs = list(configs)
     diverged = check_choice("diverged", diverged, ("raise", "return"))
+    if datas is not None and len(datas) != len(configs):
+        raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
+    check_memory(memory_bytes(configs, draw=datas is None), describe_runs(configs))
     if datas is None:
         datas = [sample_data(config) for config in configs]
-    elif len(datas) != len(configs):
-        raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
     batches: dict[tuple, list[int]] = {}
     for index, config in enumerate(configs):
         batches.setdefault(batch_key(config), []).append(index)
@@ -164,8 +185,11 @@ def _run_batch(configs, datas, parallel):
     gamma = np.empty((C, K, q2))
     rho = np.empty((C, K, q2, n))
     outputs = np.empty((C, K, n))
-    state = _kernels.new_state(C, first.m, n)
+    # The statistics before the state: the temporaries of their making are freed before the state is
+    # allocated, so that allocated memory (what `ulimit -v` counts) peaks at the larger of the two, as
+    # memory_bytes counts, not at their sum. (The resident peak is the same either way.)
     stats = kernel_statistics(datas)
+    state = _kernels.new_state(C, first.m, n)
     threads = parallel and C > 1
     chunk = chunk_steps(C, first.m, n)
     # Back in Python between chunks, so that Ctrl-C stops a long run within a chunk's time.
@@ -222,3 +246,188 @@ def kernel_statistics(datas) -> _kernels.Statistics:
         y=stack(lambda d: d.y),
         y_noisy=stack(lambda d: d.y_noisy),
     )
+
+
+# Memory ----------------------------------------------------------------------
+
+#: Environment variable that sets the memory, in GiB, that :func:`check_memory`
+#: lets a call use, in place of what the system reports; ``inf`` turns the check off.
+MEMORY_ENV = "LABELNOISE_SIM_MEMORY_GIB"
+_FLOAT = 8  # bytes of a float64 or an int64
+
+
+class _Footprint(NamedTuple):
+    """Bytes of the large arrays of one run, by how long they live (see :func:`memory_bytes`)."""
+
+    data: int  #: its Data (Gram matrix, labels, the vectors of explicit sampling): kept with its result
+    drawing: int  #: more, while the data is drawn
+    records: int  #: γ, ρ, the outputs and the steps of every record: kept with its result
+    working: int  #: more, while its batch runs: kernel statistics, state, the kernel's scratch
+    cached: int  #: what ``analyze`` leaves cached on the result
+    analysis: int  #: more, while ``analyze`` runs
+
+
+def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
+    """Every large array of a run, counted from the code that makes it (Python ints: no overflow)."""
+    n, m, d = config.n, config.m, config.d
+    q, p = 2 * m, config.n + 2 * config.m
+    K = record_count(config)
+    labels = 2 * n  # y and y_noisy, int64
+    if config.sampling == "explicit":
+        # Kept: ξ (n × d), W⁽⁰⁾ (2m × d), μ (d). While explicit_gram runs: their concatenation (p × d), the
+        # Gram kernel's (p × p) output before it is copied into the Gram matrix, and a block of 8 rows
+        # (d × 8) per thread of that kernel.
+        data = (1 + p) ** 2 + p * d + d + labels
+        # (numba.config.NUMBA_NUM_THREADS bounds the threads without starting them, as get_num_threads would.)
+        drawing = p * d + p * p + 8 * d * min(numba.config.NUMBA_NUM_THREADS, p // _kernels.LANES)
+    else:
+        # While sample_gram assembles the Gram matrix: the Wishart draw (p × p; its own making, a (p × dof)
+        # matrix for dof < p or Bartlett's factor, is gone by then) and two products of that size.
+        data = (1 + p) ** 2 + labels
+        drawing = 3 * p * p
+    records = K * (q + q * n + n + 1)  # γ (2m), ρ (2m × n), outputs (n), the step
+    # kernel_statistics: G (n × n), b0 (2m × n), c, e, ‖ξ_i‖², y, ỹ (n each). Making them holds one more
+    # of each: the copy of ⟨ξ_i, ξ_k⟩ divided into G, or, for a batch, the list of runs it stacks.
+    statistics = n * n + q * n + 5 * n
+    state = 2 * q * n + _kernels.strips_length(n)  # ρ, ρ G and the strips of G (new_state)
+    scratch = q * n + q * n // 2 + 3 * n  # B, the uint32 indices, f, g, w (run_dynamics)
+    working = statistics + max(statistics, state + scratch)
+    # analyze caches ỹ f and the losses (K × n), and the fitted mask (bool); it also forms a (K × n) product.
+    cached = 2 * K * n + K * n // _FLOAT
+    analysis = K * n
+    if test_error:
+        # generalization.filter_statistics: the coefficient matrices C and C M (K × 2m × (1 + p)), the
+        # latter twice while it is stacked, and the covariances (K × 2m × 2m); class_errors: the draws, twice.
+        analysis += 3 * K * q * (1 + p) + 2 * K * q * q + 2 * DEFAULT_DRAWS * q
+    return _Footprint(*(_FLOAT * x for x in (data, drawing, records, working, cached, analysis)))
+
+
+def record_count(config: SimulationConfig) -> int:
+    """How many steps ``config`` records: ``len(config.record_steps)``, without making the array."""
+    if config.record is None:
+        return _log_grid_length(config.steps)
+    if isinstance(config.record, int):
+        return config.steps // config.record + 1 + (config.steps % config.record != 0)
+    return len(set(config.record))
+
+
+@functools.lru_cache(maxsize=256)
+def _log_grid_length(steps: int) -> int:
+    # About 50 a decade, at most 800; cached, since a sweep asks for every cell.
+    return len(log_grid(steps))
+
+
+def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_error: bool = True) -> int:
+    """Estimated peak bytes of the arrays of ``run_many(configs)``, from the parameters alone.
+
+    Every large array of the path is counted, temporaries included, by how
+    long it lives: a run's data (the Gram matrix, (1 + n + 2m)² floats, and
+    for explicit sampling ξ, W⁽⁰⁾ and μ, (n + 2m + 1) d) and its records
+    (K × (2m n + 2m + n + 1), K recorded steps) last until ``run_many``
+    returns; drawing the data briefly needs more (explicit: the concatenated
+    vectors and a second Gram matrix, (n + 2m)(d + n + 2m); ``"gram"``: the
+    Wishart draw and two products, 3 (n + 2m)²); a batch of C runs needs C
+    times a run's working arrays (kernel statistics, state and scratch, about
+    2 n² + 9 m n). The peak is
+
+        Σ data + max(largest drawing, Σ records + largest batch's working arrays)
+
+    Runs of equal n, m and steps are counted as one batch (``run_many`` also
+    needs equal recorded steps, so this may overcount). Measured peaks of
+    resident memory, above the interpreter's, over the estimate: 1.00 for
+    single runs at n = 2500-20000 and batches of 3-4 runs at n = 3000,
+    explicit or "gram" (n = 20000, d = 100: 9.0 GiB, 2.9 times the Gram
+    matrix); 0.91-1.01 for sweep batches with the test error; up to 1.14 at
+    n = 2000, where glibc keeps freed blocks of 32 MB in its heap, and 1.05
+    at the default size (8 MiB). tests/test_sizes.py measures two cases.
+
+    Parameters
+    ----------
+    configs : SimulationConfig or sequence of SimulationConfig
+    draw : bool
+        Count the drawing of the data (``run_many`` without ``datas``).
+    analyze, test_error : bool
+        Also count ``analyze(result, test_error=test_error)`` of every
+        result after the run, with all results alive, as a sweep's batch does.
+
+    Returns
+    -------
+    int
+        Bytes; the interpreter and the compiled kernels (about 0.2 GiB) are
+        not included.
+    """
+    configs = [configs] if isinstance(configs, SimulationConfig) else list(configs)
+    feet = [_footprint(config, test_error) for config in configs]
+    batches: dict[tuple, int] = {}
+    for config, foot in zip(configs, feet):
+        key = config.n, config.m, config.steps
+        batches[key] = batches.get(key, 0) + foot.working
+    data = sum(f.data for f in feet) if draw else 0
+    drawing = max((f.drawing for f in feet), default=0) if draw else 0
+    records = sum(f.records for f in feet)
+    phases = [drawing, records + max(batches.values(), default=0)]
+    if analyze:
+        phases.append(records + sum(f.cached for f in feet) + max((f.analysis for f in feet), default=0))
+    return data + max(phases)
+
+
+def result_bytes(config: SimulationConfig, *, analyzed: bool = False) -> int:
+    """Bytes of the arrays a result of ``config`` holds: its data, its records and, once analyzed, what ``analyze`` caches."""
+    foot = _footprint(config, test_error=False)
+    return foot.data + foot.records + (foot.cached if analyzed else 0)
+
+
+def describe_runs(configs) -> str:
+    """The sizes of some runs, for an error message: the whole of one run, the count and the largest of several."""
+    configs = [configs] if isinstance(configs, SimulationConfig) else list(configs)
+    largest = max(configs, key=memory_bytes, default=None)
+    if largest is None:
+        return "no run"
+    sizes = (f"n={largest.n}, d={largest.d}, m={largest.m}, steps={largest.steps} ({record_count(largest)} "
+             f"recorded), sampling={largest.sampling!r}")
+    return f"a run with {sizes}" if len(configs) == 1 else f"{len(configs)} runs (the largest with {sizes})"
+
+
+def available_memory() -> tuple[int | None, str]:
+    """Bytes of memory a call may use, and where the number comes from; None if unknown or unlimited.
+
+    In order: the environment variable :data:`MEMORY_ENV` (GiB; ``inf`` for
+    no limit), ``MemAvailable`` of /proc/meminfo (Linux: free memory plus
+    what the kernel can reclaim), the free physical pages of ``sysconf``.
+    Neither of the last two sees the memory limit of a container or a batch
+    job; set :data:`MEMORY_ENV` there.
+    """
+    setting = os.environ.get(MEMORY_ENV, "").strip()
+    if setting:
+        try:
+            gib = float(setting)
+        except ValueError:
+            gib = math.nan
+        if not gib > 0:
+            raise ValueError(f"{MEMORY_ENV} must be a number of GiB > 0, or inf; got {setting!r}")
+        return (None if math.isinf(gib) else int(gib * 2**30)), f"{MEMORY_ENV}={setting}"
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "MemAvailable in /proc/meminfo"
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "free physical pages (sysconf)"
+    except (AttributeError, ValueError, OSError):
+        return None, "unknown"
+
+
+def check_memory(need: int, what: str, remedy: str = "make it smaller") -> None:
+    """Raise ValueError if ``need`` bytes are more than :func:`available_memory`; ``what`` names the work and its sizes."""
+    available, source = available_memory()
+    if available is not None and need > available:
+        raise ValueError(
+            f"{what} needs about {_gib(need)} GiB of memory at its peak, more than the {_gib(available)} GiB "
+            f"available ({source}); {remedy}, or set {MEMORY_ENV} to the GiB it may use"
+        )
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.3g}"

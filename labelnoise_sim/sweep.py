@@ -45,7 +45,8 @@ from ._validation import check_choice, check_int
 from .analysis import analyze
 from .config import PARAMETERS, SimulationConfig
 from .data import sample_data
-from .dynamics import DivergenceError, batch_key, run, run_many
+from .dynamics import (DivergenceError, available_memory, batch_key, check_memory, describe_runs, memory_bytes,
+                       result_bytes, run, run_many)
 from .result import SimulationResult
 from .store import SweepStore, canonical_json
 
@@ -55,7 +56,7 @@ BACKENDS = ("serial", "processes", "dask")
 #: Parameters a grid or the fixed parameters may set: those of ``simulate``.
 SWEEP_PARAMETERS = tuple(PARAMETERS)
 #: Most cells handed to one batched kernel call (bounds memory: a cell's
-#: trajectory is records × 2m × n floats).
+#: trajectory is records × 2m × n floats; batches also shrink to fit the memory available).
 MAX_BATCH = 8
 
 
@@ -196,6 +197,14 @@ def sweep(
         bit-identical whatever the backend, the worker count or the order in
         which cells finish.
 
+    Raises
+    ------
+    ValueError
+        For an invalid cell or option; and, before any cell runs, with the
+        serial or processes backend, when the largest cell, times the worker
+        processes that hold one at once, does not fit in the memory
+        available (``dynamics.memory_bytes``). Batches of cells shrink to fit.
+
     Examples
     --------
     >>> res = sweep({"tau": [0.0, 0.2], "seed": [0, 1]}, {"n": 100, "d": 1000, "steps": 500}, backend="serial")
@@ -237,7 +246,8 @@ def sweep(
                 if record is not None:
                     records[index] = record
         pending = [i for i in range(len(cells)) if i not in records]
-        batches = _batches(pending, [config for _, config in cells], units)
+        configs = [config for _, config in cells]
+        batches = _fit_memory(pending, configs, backend, units, trajectories and store is None, test_error)
 
         bar = _progress_bar(len(cells), len(records), progress)
         cleanup.callback(bar.close)
@@ -364,16 +374,53 @@ def _table(pd, records: list[dict], grid_names: list[str]):
 # Execution -------------------------------------------------------------------
 
 
-def _batches(pending: list[int], configs: list[SimulationConfig], units: int) -> list[list[int]]:
-    """Split pending cells into batches of equal shape, enough of them to keep ``units`` busy."""
+def _batches(pending: list[int], configs: list[SimulationConfig], units: int, fits=None) -> list[list[int]]:
+    """Split pending cells into batches of equal shape, enough of them to keep ``units`` busy.
+
+    ``fits(cells)``, if given, says whether a batch of those cells fits in memory; batches shrink until
+    all do (down to single cells, which :func:`_fit_memory` checks).
+    """
     groups: dict[tuple, list[int]] = {}
     for index in pending:
         groups.setdefault(batch_key(configs[index]), []).append(index)
     batches = []
     for members in groups.values():
         size = max(1, min(MAX_BATCH, len(members) // (4 * units)))
+        while size > 1 and fits is not None and not all(fits(members[i : i + size])
+                                                        for i in range(0, len(members), size)):
+            size -= 1
         batches.extend(members[i : i + size] for i in range(0, len(members), size))
     return batches
+
+
+def _fit_memory(pending, configs, backend, units, keep, test_error) -> list[list[int]]:
+    """The batches of :func:`_batches`, within the memory of this machine, checked before any cell runs.
+
+    With a local backend up to ``min(units, pending cells)`` batches are in memory at once (one in the
+    serial backend), each counted by ``memory_bytes`` with its analysis, besides every result if they are
+    kept in memory (``keep``: trajectories without a store). The largest cell alone must fit, or
+    ValueError; batches then shrink until they fit. A Dask cluster's memory is not this machine's: its
+    workers check their batches (:func:`run_cells`).
+    """
+    at_once = 1 if backend == "serial" else min(units, len(pending))
+    available = available_memory()[0] if backend != "dask" and pending else None
+    if available is None:
+        return _batches(pending, configs, units)
+
+    def need(cells):
+        return memory_bytes([configs[i] for i in cells], analyze=True, test_error=test_error)
+
+    kept = sum(result_bytes(configs[i], analyzed=True) for i in pending) if keep else 0
+    # Checked from the parameters alone, before _batches makes any array of a cell (its record steps).
+    largest = max(pending, key=lambda i: need([i]))
+    what = f"the sweep's largest cell, {describe_runs(configs[largest])}"
+    if at_once > 1:
+        what += f", {at_once} at a time ({backend} backend)"
+    if kept:
+        what += f", with {kept / 2**30:.3g} GiB of results kept in memory (trajectories=True without a store)"
+    check_memory(at_once * need([largest]) + kept, what,
+                 "use fewer workers or smaller cells" if at_once > 1 else "use smaller cells")
+    return _batches(pending, configs, units, lambda cells: at_once * need(cells) + kept <= available)
 
 
 def _execute(backend, batches, cells, options, workers, client):
@@ -476,6 +523,7 @@ def run_cells(configs: list[SimulationConfig], trajectories: bool = False, test_
     non-finite statistics. Either way the cell is recorded, never raised, so
     one bad cell cannot abort a sweep.
     """
+    check_memory(memory_bytes(configs, analyze=True, test_error=test_error), describe_runs(configs))
     datas, prep = [], []
     for config in configs:
         t0 = time.perf_counter()
