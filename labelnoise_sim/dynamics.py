@@ -289,8 +289,10 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
     # kernel_statistics: G (n × n), b0 (2m × n), c, e, ‖ξ_i‖², y, ỹ (n each). Making them holds one more
     # of each: the copy of ⟨ξ_i, ξ_k⟩ divided into G, or, for a batch, the list of runs it stacks.
     statistics = n * n + q * n + 5 * n
-    state = 2 * q * n + _kernels.strips_length(n)  # ρ, ρ G and the strips of G (new_state)
-    scratch = q * n + q * n // 2 + 3 * n  # B, the uint32 indices, f, g, w (run_dynamics)
+    state = 2 * q * n  # ρ and ρ G (new_state)
+    # run_dynamics: its working copies of ρ and ρ G, the strips of G (pack_strips), B, the uint32
+    # indices, f, g, w.
+    scratch = 2 * q * n + (n // _kernels.LANES) * _kernels.LANES * n + _kernels.LANES + q * n + q * n // 2 + 3 * n
     working = statistics + max(statistics, state + scratch)
     # analyze caches ỹ f and the losses (K × n), and the fitted mask (bool); it also forms a (K × n) product.
     cached = 2 * K * n + K * n // _FLOAT
