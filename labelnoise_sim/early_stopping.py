@@ -24,7 +24,7 @@ import numpy as np
 from ._validation import check_choice, check_real
 from .config import SimulationConfig
 from .data import Data, sample_data
-from .dynamics import run
+from .dynamics import check_memory, describe_runs, memory_bytes, run
 from .generalization import coefficient_matrix
 from .result import SimulationResult, logistic_loss
 
@@ -145,6 +145,8 @@ def simulate_holdout(*, holdout: float = 0.2, criterion: str = "loss", **params)
     if n_val < 1:
         raise ValueError(f"holdout needs n >= 2 to leave samples on both sides; got n={n}")
     n_train = n - n_val
+    # The whole draw is made before the training run is checked: check it first.
+    check_memory(memory_bytes([config]), describe_runs([config]))
     data = sample_data(config)
     train = np.arange(n_train)
     val = np.arange(n_train, n)

@@ -229,3 +229,15 @@ def test_a_mu_norm_derived_past_float64_names_what_it_came_from(kwargs, shown):
     with pytest.raises(ValueError) as info:
         SimulationConfig.from_params(**kwargs)
     assert str(info.value).startswith(shown), str(info.value)
+
+
+def test_simulate_holdout_checks_memory_before_drawing(monkeypatch):
+    from labelnoise_sim import early_stopping
+
+    def no_draw(config):
+        raise AssertionError("drew the data before checking the memory")
+
+    monkeypatch.setattr(early_stopping, "sample_data", no_draw)
+    monkeypatch.setenv(MEMORY_ENV, "0.001")
+    with pytest.raises(ValueError, match="GiB"):
+        early_stopping.simulate_holdout(n=2000, d=2000, steps=1)
