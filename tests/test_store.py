@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _sweep_processes import finished_cells, reap
 from labelnoise_sim import StoreMismatchError, simulate, sweep
 from labelnoise_sim.store import StoreWarning
 
@@ -134,23 +135,6 @@ KILLED_SWEEP = textwrap.dedent(f"""
 """)
 
 
-def _finished_cells(store):
-    return len(list((store / "cells").glob("*.json"))) if (store / "cells").exists() else 0
-
-
-def _reap(proc):
-    """SIGKILL the sweep if it still runs, then anything left in its session."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)  # the sweep's own process only, as a crash would
-    proc.wait()
-    # Workers notice that their parent died and exit; make sure nothing we started lingers.
-    time.sleep(0.2)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def _kill_until_done(tmp_path, store, backend, kill_after):
     """Start the sweep; SIGKILL it once it has finished each count of cells in turn; then let it finish."""
     script = tmp_path / "killed_sweep.py"
@@ -160,14 +144,14 @@ def _kill_until_done(tmp_path, store, backend, kill_after):
         proc = subprocess.Popen([sys.executable, str(script), str(store), backend], start_new_session=True)
         try:
             while proc.poll() is None:
-                if target is not None and _finished_cells(store) >= target:
+                if target is not None and finished_cells(store) >= target:
                     proc.send_signal(signal.SIGKILL)  # the sweep's own process only, as a crash would
                     proc.wait()
                     kills += 1
                     break
                 time.sleep(0.01)
         finally:
-            _reap(proc)
+            reap(proc)
         assert target is not None or proc.returncode == 0, "the last, uninterrupted run completes"
     return kills
 
@@ -177,7 +161,7 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_table(tmp_path
     store = tmp_path / "store"
     kills = _kill_until_done(tmp_path, store, backend, kill_after=[1, 6, 11])
     assert kills == 3, "the sweep was interrupted three times"
-    assert _finished_cells(store) == 16
+    assert finished_cells(store) == 16
     resumed = sweep(KILLED_GRID, KILLED_FIXED, store=store, backend="serial", progress=False)
     uninterrupted = sweep(KILLED_GRID, KILLED_FIXED, backend="serial", progress=False)
     _same_table(resumed, uninterrupted)
@@ -219,7 +203,7 @@ def test_sigkill_at_random_moments_never_loses_or_corrupts_a_cell(tmp_path):
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             pass
-        _reap(proc)
+        reap(proc)
     resumed = sweep(KILLED_GRID, KILLED_FIXED, store=store, backend="serial", progress=False)
     uninterrupted = sweep(KILLED_GRID, KILLED_FIXED, backend="serial", progress=False)
     _same_table(resumed, uninterrupted)

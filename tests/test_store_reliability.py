@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _sweep_processes import finished_cells, reap
 from labelnoise_sim import DivergenceError, analyze, simulate, sweep
 from labelnoise_sim import store as store_module
 from labelnoise_sim.generalization import filter_statistics
@@ -141,10 +142,6 @@ FIRST_SWEEP = textwrap.dedent(f"""
 """)
 
 
-def _finished_cells(store):
-    return len(list((store / "cells").glob("*.json"))) if (store / "cells").exists() else 0
-
-
 def _start_first_sweep(tmp_path, store):
     """Start the sweep in another process; return it once it has finished a cell (so it holds the store)."""
     script = tmp_path / "first_sweep.py"
@@ -152,23 +149,11 @@ def _start_first_sweep(tmp_path, store):
     proc = subprocess.Popen([sys.executable, str(script), str(store)], start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while _finished_cells(store) < 1:
+    while finished_cells(store) < 1:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the first sweep never finished a cell"
         time.sleep(0.01)
     return proc
-
-
-def _reap(proc):
-    """SIGKILL the process if it still runs, then anything left in its session."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    time.sleep(0.2)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_intact(tmp_path, count_cells):
@@ -188,8 +173,8 @@ def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_inta
         assert first.returncode == 0, err.decode()
         assert err.decode().strip() == "", "the first sweep noticed nothing"
     finally:
-        _reap(first)
-    assert _finished_cells(store) == len(LONG_GRID["seed"])
+        reap(first)
+    assert finished_cells(store) == len(LONG_GRID["seed"])
     resumed = run_sweep(LONG_GRID, LONG_FIXED, store=store)
     assert count_cells == [], "every cell of the first sweep is intact"
     assert resumed.table["final_test_error"].notna().all()
@@ -199,9 +184,9 @@ def test_a_store_whose_sweep_was_killed_is_free_at_once(tmp_path, count_cells):
     store = tmp_path / "store"
     first = _start_first_sweep(tmp_path, store)
     first.send_signal(signal.SIGKILL)  # the sweep's own process only, as a crash would
-    _reap(first)
+    reap(first)
     assert (store / store_module.LOCK).exists(), "the killed sweep left its lock file behind"
-    done = _finished_cells(store)
+    done = finished_cells(store)
     resumed = run_sweep(LONG_GRID, LONG_FIXED, store=store)
     assert len(count_cells) == len(LONG_GRID["seed"]) - done, "resumed, not refused"
     assert resumed.table["final_test_error"].notna().all()
