@@ -7,6 +7,7 @@ busy machine slows both sides of a ratio alike.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
@@ -20,7 +21,7 @@ import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-            "NUMBA_NUM_THREADS")
+            "NUMBA_NUM_THREADS", "XLA_FLAGS")
 
 
 def try_import_torch():
@@ -71,6 +72,10 @@ def machine_info() -> dict:
     if torch is not None:
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
+    try:  # the version only: importing jax here would fix its configuration for the caller
+        info["jax"] = importlib.metadata.version("jax")
+    except importlib.metadata.PackageNotFoundError:
+        pass
     return info
 
 
@@ -127,7 +132,8 @@ def _fmt(value) -> str:
 def print_header(title: str, info: dict) -> None:
     print(f"# {title}")
     print(f"# {info['cpu']}, {info['cores']} cores; numpy {info['numpy']} ({info['blas']}), "
-          f"numba {info['numba']}, torch {info.get('torch', 'not installed')}; {info['date']}")
+          f"numba {info['numba']}, torch {info.get('torch', 'not installed')}, jax {info.get('jax', 'not installed')}; "
+          f"{info['date']}")
     print(f"# load average (1 min) at start: {info['load_average_1min']:.2f} on {info['cores']} cores: "
           "other processes slow the baselines' threads and the simulator alike; compare ratios")
     if info["env"]:
