@@ -6,15 +6,25 @@ Baselines, all on the data of the run being timed:
   float64 and float32, written as a user would: the two patches of every sample
   go through the same filters, ReLU, the mean over filters, the soft-margin
   (logistic) loss, ``loss.backward()`` and ``torch.optim.SGD``.
+- JAX, float64 and float32 (``_jax_baseline.py``): the same network and loss
+  with ``jax.grad``, the whole loop of gradient descent inside ``jax.jit``
+  (``lax.fori_loop``), the strongest baseline we know how to write. Its timed
+  call is warm (compiled); the compilation, first call minus warm call, is
+  reported beside it.
 - The full-weight NumPy gradient descent of ``labelnoise_sim.reference``.
 
-Each baseline is timed with its default thread count and with one thread
-(``simulate`` uses one; BLAS threads are set with threadpoolctl when it is
-installed) and the faster counts: on a shared machine, oversubscribed BLAS
-threads can be many times slower than one.
+The PyTorch and NumPy baselines are timed with their default thread count and
+with one thread (``simulate`` uses one; BLAS threads are set with threadpoolctl
+when it is installed) and the faster counts: on a shared machine,
+oversubscribed BLAS threads can be many times slower than one. JAX runs with
+XLA's default threads (its thread pool is fixed when JAX starts, through
+``XLA_FLAGS``, so one process cannot try both; one thread was 2-3x slower in
+float32 on the 2-core development machine).
 
 Before any ratio is reported, the float64 trajectories (network outputs on the
-training set) of all three are checked against each other.
+training set) of all of them are checked against each other (relative gap
+below ``AGREEMENT_RTOL``), and the float32 ones against the float64
+trajectory of ``simulate`` to the looser ``FLOAT32_RTOL``.
 
 Timed quantities of ``simulate`` (warm: compiled kernels already loaded):
 
@@ -29,14 +39,20 @@ Timed quantities of ``simulate`` (warm: compiled kernels already loaded):
 Baselines that would take long (large d) run for fewer steps and are
 extrapolated linearly to the full count: their cost per step is constant.
 
+The large case, n=2000, d=20000, m=10, 200 steps, times the whole
+``simulate()`` call (explicit sampling: drawing the (n + 2m) × d Gaussian
+vectors and their O(n² d) Gram matrix dominate it) against the whole warm JAX
+float32 call, each baseline credited with its fastest repeat.
+
 Usage::
 
-    python benchmarks/bench_single.py            # full: 2,000 steps, d up to 1e5
-    python benchmarks/bench_single.py --quick    # a minute or so
+    python benchmarks/bench_single.py                    # full: 2,000 steps, d up to 1e5, the large case
+    python benchmarks/bench_single.py --quick            # a minute or so, without the large case
+    python benchmarks/bench_single.py --quick --large    # with it: about two minutes more
 
-Without PyTorch installed the torch columns are skipped (install the extra with
-``pip install -e ".[bench]"``); the ratio against the NumPy gradient descent
-(issue 2's benchmark) is measured either way.
+Without PyTorch or JAX installed their columns are skipped (install the extra
+with ``pip install -e ".[bench]"``); the ratio against the NumPy gradient
+descent (issue 2's benchmark) is measured either way.
 """
 
 from __future__ import annotations
@@ -44,12 +60,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _jax_baseline as jaxb  # noqa: E402
 from _common import (  # noqa: E402
     format_table,
     machine_info,
@@ -65,8 +83,16 @@ from labelnoise_sim.reference import full_weight_gd  # noqa: E402
 
 DEFAULT = dict(n=200, d=2000, m=10, eta=0.1, steps=2000)
 D_SERIES = (1_000, 10_000, 100_000)
-#: A trajectory "agrees" when max |Δf| / max |f| stays below this.
+LARGE = dict(n=2000, d=20000, m=10, eta=0.1, steps=200)
+#: A float64 trajectory "agrees" when max |Δf| / max |f| stays below this.
 AGREEMENT_RTOL = 1e-9
+#: The same for a float32 baseline against simulate's float64 trajectory. Its
+#: rounding (unit 6e-8) accumulates over the steps: 3e-5 to 5e-5 after the
+#: 2,000 default steps. The float32 runs are the float64 code in another dtype,
+#: which the float64 check validates; this bound only asks that rounding has
+#: not taken the run elsewhere, while any change of the network, the loss or
+#: the step would move the outputs by far more.
+FLOAT32_RTOL = 1e-3
 
 
 # Baselines ---------------------------------------------------------------------
@@ -150,33 +176,41 @@ def relative_gap(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
 
 
-def check_agreement(params: dict, steps: int, with_torch: bool, check_every: int = 10) -> dict:
-    """Float64 trajectories of simulate, the NumPy GD and (if installed) torch, compared.
+def check_agreement(params: dict, steps: int, with_torch: bool, check_every: int = 10,
+                    with_jax: bool = False) -> dict:
+    """Trajectories of simulate, the NumPy GD and (if installed) torch and JAX, compared.
 
-    Outputs are compared at every ``check_every``-th step for torch and at the
-    last step for NumPy; the float32 gap is informative only.
+    Outputs are compared at every ``check_every``-th step (which must divide
+    ``steps``) for torch and JAX and at the last step for NumPy: the float64
+    ones to ``AGREEMENT_RTOL``, the float32 ones to ``FLOAT32_RTOL``.
     """
     config = SimulationConfig(**{**params, "steps": steps, "record": check_every})
     result = run(config)
     out = {"steps": steps}
     out["numpy_rel_gap"] = relative_gap(result.outputs[-1], numpy_gd(result.data, config.eta, steps)[-1])
-    if with_torch:
-        f64 = torch_gd(result.data, config.eta, steps, "float64", record=result.t)
-        out["torch_float64_rel_gap"] = relative_gap(result.outputs, f64)
-        f32 = torch_gd(result.data, config.eta, steps, "float32", record=result.t)
-        out["torch_float32_rel_gap"] = relative_gap(result.outputs, f32)
-    out["agree"] = out["numpy_rel_gap"] < AGREEMENT_RTOL and out.get("torch_float64_rel_gap", 0.0) < AGREEMENT_RTOL
+    for dtype in ("float64", "float32"):
+        if with_torch:
+            f = torch_gd(result.data, config.eta, steps, dtype, record=result.t)
+            out[f"torch_{dtype}_rel_gap"] = relative_gap(result.outputs, f)
+        if with_jax:
+            f = jaxb.jax_gd(result.data, config.eta, steps, dtype, record_every=check_every)
+            out[f"jax_{dtype}_rel_gap"] = relative_gap(result.outputs, f)
+    out["agree"] = out["numpy_rel_gap"] < AGREEMENT_RTOL and all(
+        value < (FLOAT32_RTOL if key.endswith("float32_rel_gap") else AGREEMENT_RTOL)
+        for key, value in out.items() if key.endswith("_rel_gap"))
     return out
 
 
 # Timing ----------------------------------------------------------------------------
 
 def time_case(params: dict, baseline_steps: int, repeats: int, with_torch: bool, threads_list,
-              conv1d: bool = False, pilot_steps: int = 20) -> dict:
+              conv1d: bool = False, pilot_steps: int = 20, with_jax: bool = False) -> dict:
     """Seconds for ``params['steps']`` steps of every method (baselines extrapolated).
 
     With several thread counts, a pilot of ``pilot_steps`` steps picks each
     baseline's faster count, which is then timed over ``baseline_steps``.
+    JAX runs with its default threads; its compilation (first call minus warm
+    call) is recorded as ``jax_<dtype>_compile_s``.
     """
     config = SimulationConfig(**params)
     steps = config.steps
@@ -198,7 +232,14 @@ def time_case(params: dict, baseline_steps: int, repeats: int, with_torch: bool,
             baselines[f"torch_{dtype}"] = (
                 lambda k, threads, dtype=dtype: torch_gd(data, config.eta, k, dtype, threads),
                 threads_list, lambda threads: contextlib.nullcontext())
+    if with_jax:
+        for dtype in ("float64", "float32"):
+            baselines[f"jax_{dtype}"] = (
+                lambda k, threads, dtype=dtype: jaxb.jax_gd(data, config.eta, k, dtype),
+                [None], lambda threads: contextlib.nullcontext())
     for name, (train, counts, limit) in baselines.items():
+        if name.startswith("jax_"):
+            row[f"{name}_compile_s"] = jax_compile_time(lambda: train(2, None))
         pilot = {}
         for threads in counts:
             with limit(threads):
@@ -223,6 +264,17 @@ def time_case(params: dict, baseline_steps: int, repeats: int, with_torch: bool,
     return row
 
 
+def jax_compile_time(call) -> float:
+    """Seconds XLA spends compiling ``call``: its first call, all caches cleared, minus a warm call.
+
+    The loop's step count is a traced value, so one compilation serves every
+    step count and a short ``call`` measures it with little else.
+    """
+    jaxb.clear_compiled()
+    first = median_time(call, 1)
+    return max(first - median_time(call, 3), 0.0)
+
+
 def numpy_threads(threads_list):
     """BLAS thread counts to time the NumPy baseline with (one thread needs threadpoolctl)."""
     try:
@@ -243,7 +295,7 @@ def blas_threads(threads):
 
 def add_ratios(row: dict) -> None:
     """Speed-ups of simulate over each baseline."""
-    for base in ("numpy", "torch_float64", "torch_float32"):
+    for base in ("numpy", "torch_float64", "torch_float32", "jax_float64", "jax_float32"):
         if f"{base}_s" not in row:
             continue
         row[f"x_{base}"] = row[f"{base}_s"] / row["simulate_s"]
@@ -257,7 +309,9 @@ COLUMNS = [
     ("from_vectors_s", "from vectors s"), ("gram_sampling_s", "gram sampling s"),
     ("dynamics_per_step_us", "µs/step"), ("numpy_s", "NumPy GD s"),
     ("torch_float64_s", "torch f64 s"), ("torch_float32_s", "torch f32 s"),
+    ("jax_float64_s", "JAX f64 s"), ("jax_float32_s", "JAX f32 s"),
     ("x_numpy", "x NumPy"), ("x_torch_float64", "x torch f64"), ("x_torch_float32", "x torch f32"),
+    ("x_jax_float64", "x JAX f64"), ("x_jax_float32", "x JAX f32"),
     ("x_torch_float64_from_vectors", "x f64 (from vectors)"),
     ("x_torch_float64_gram_sampling", "x f64 (gram sampling)"),
     ("x_torch_float64_per_step", "x f64 per step"),
@@ -267,41 +321,51 @@ COLUMNS = [
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats (about a minute)")
+    parser.add_argument("--large", action="store_true",
+                        help="with --quick, also time the large case (full runs always do)")
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats (median reported)")
     parser.add_argument("--out", default=None, help="directory of the JSON result (default benchmarks/results)")
     args = parser.parse_args(argv)
 
     torch = try_import_torch()
+    with_torch, with_jax = torch is not None, jaxb.available()
     info = machine_info()
     print_header("bench_single: simulate vs gradient descent on the raw weights", info)
-    if torch is None:
+    if not with_torch:
         print("# PyTorch is not installed: torch columns skipped (pip install -e '.[bench]' adds them)")
+    if not with_jax:
+        print("# JAX is not installed: JAX columns skipped (pip install -e '.[bench]' adds them)")
     repeats = args.repeats or (1 if args.quick else 3)
     default_baseline_steps = 100 if args.quick else DEFAULT["steps"]
     # Full runs time the baselines with their default thread count and with one
     # thread and keep the faster; --quick times one thread only.
     threads_list = [1] if args.quick else [None, 1]
+    name = "bench_single_quick" if args.quick else "bench_single"
 
-    agreement = check_agreement(DEFAULT, 100 if args.quick else DEFAULT["steps"], torch is not None)
-    print(f"# float64 agreement over {agreement['steps']} steps (max |Δf| / max |f|): "
-          f"NumPy GD {agreement['numpy_rel_gap']:.1e}"
-          + (f", torch float64 {agreement['torch_float64_rel_gap']:.1e}, "
-             f"(torch float32 {agreement['torch_float32_rel_gap']:.1e}, informative)" if torch else ""))
+    agreement = check_agreement(DEFAULT, 100 if args.quick else DEFAULT["steps"], with_torch,
+                                with_jax=with_jax)
+    print(f"# agreement over {agreement['steps']} steps (max |Δf| / max |f|; float64 below {AGREEMENT_RTOL:g}, "
+          f"float32 below {FLOAT32_RTOL:g}): " + ", ".join(
+              f"{key.removesuffix('_rel_gap')} {value:.1e}" for key, value in agreement.items()
+              if key.endswith("_rel_gap")))
     if not agreement["agree"]:
         print("# TRAJECTORIES DISAGREE: no ratio is reported")
         payload = {"machine": info, "agreement": agreement, "quick": args.quick}
-        write_json("bench_single_quick" if args.quick else "bench_single", payload, args.out)
+        write_json(name, payload, args.out)
         return payload
 
-    default_row = time_case(DEFAULT, default_baseline_steps, repeats, torch is not None, threads_list,
-                            conv1d=torch is not None and not args.quick)
+    default_row = time_case(DEFAULT, default_baseline_steps, repeats, with_torch, threads_list,
+                            conv1d=with_torch and not args.quick, with_jax=with_jax)
     series = []
     for d in D_SERIES:
         # Baselines cost O(m n d) per step: time a fixed number of steps, extrapolate.
         baseline_steps = series_baseline_steps(d, args.quick)
-        series_agreement = check_series_agreement(d, min(baseline_steps, 50), torch is not None)
+        series_agreement = check_series_agreement(d, min(baseline_steps, 50), with_torch, with_jax)
+        if not series_agreement["agree"]:
+            print(f"# d={d}: TRAJECTORIES DISAGREE ({series_agreement}): no ratio is reported")
+            continue
         row = time_case({**DEFAULT, "d": d}, baseline_steps, repeats if d <= 10_000 else 1,
-                        torch is not None, threads_list)
+                        with_torch, threads_list, with_jax=with_jax)
         row.update(series_agreement)
         series.append(row)
 
@@ -315,19 +379,81 @@ def main(argv=None) -> dict:
               + ", ".join(f"{k.replace('_pilot_ms_per_step_t', ' threads=')} {default_row[k]:.2f}" for k in pilot_keys)
               + (f"; conv1d form float64 {default_row['torch_conv1d_float64_s']:.2f} s"
                  if "torch_conv1d_float64_s" in default_row else ""))
+    if with_jax:
+        print(f"JAX compilation (first call minus warm call, not in the times above): "
+              f"float64 {default_row['jax_float64_compile_s']:.2f} s, "
+              f"float32 {default_row['jax_float32_compile_s']:.2f} s")
     print(f"\n## d-scaling (n=200, m=10, {DEFAULT['steps']} steps; baselines timed over the steps shown "
           "and extrapolated linearly to 2,000)")
     print(format_table(series, COLUMNS))
+
+    large = None
+    if not args.quick or args.large:
+        large = time_large(repeats=1 if args.quick else 2, with_jax=with_jax)
+        print(f"\n## Large case (n={LARGE['n']}, d={LARGE['d']}, m={LARGE['m']}, {LARGE['steps']} steps), "
+              f"whole calls, {large['seconds']:.0f} s for this part")
+        print(format_table([large], LARGE_COLUMNS))
+        if "jax_float32_s" in large and not large["agree"]:
+            print("# TRAJECTORIES DISAGREE: no ratio is reported for the large case")
+
     print(f"\nHeadline: simulate is {default_row['x_numpy']:.0f}x faster than the NumPy gradient descent"
           + (f", {default_row['x_torch_float64']:.0f}x than torch float64 and "
-             f"{default_row['x_torch_float32']:.0f}x than torch float32" if torch else "")
+             f"{default_row['x_torch_float32']:.0f}x than torch float32" if with_torch else "")
+          + (f", {default_row['x_jax_float64']:.0f}x than JAX float64 and "
+             f"{default_row['x_jax_float32']:.0f}x than JAX float32" if with_jax else "")
           + " at the default size (whole simulate call, warm).")
+    if large is not None and "x_jax_float32" in large:
+        print(f"At n={LARGE['n']}, d={LARGE['d']}, {LARGE['steps']} steps: the whole simulate call is "
+              f"{large['x_jax_float32']:.2f}x as fast as JAX float32.")
 
     payload = {"machine": info, "quick": args.quick, "repeats": repeats, "agreement": agreement,
-               "default": default_row, "d_series": series}
-    path = write_json("bench_single_quick" if args.quick else "bench_single", payload, args.out)
+               "default": default_row, "d_series": series, "large": large}
+    path = write_json(name, payload, args.out)
     print(f"# written {path}")
     return payload
+
+
+def time_large(repeats: int, with_jax: bool, params: dict = LARGE, check_steps: int = 20) -> dict:
+    """The whole ``simulate()`` call against the whole warm JAX float32 call, at ``params``' size.
+
+    Agreement first: JAX float64 against ``simulate`` over the first
+    ``check_steps`` steps (to ``AGREEMENT_RTOL``; a float64 run of all the
+    steps would cost more than the rest of the case), and JAX float32 over all
+    the steps (the outputs of its timed calls, to ``FLOAT32_RTOL``). The ratio
+    uses the median of ``simulate`` and the fastest JAX call.
+    """
+    start = time.perf_counter()
+    result = simulate(**params)  # loads the compiled kernels; its data and outputs are the reference
+    config, data, steps = result.config, result.data, params["steps"]
+    row = {"n": config.n, "d": config.d, "m": config.m, "steps": steps}
+    row["simulate_s"] = median_time(lambda: simulate(**params), repeats)
+    row["dynamics_s"] = median_time(lambda: run(config, data), repeats)
+    if with_jax:
+        check = run(config.replace(steps=check_steps, record=[check_steps]), data).outputs[-1]
+        row["check_steps"] = check_steps
+        row["jax_float64_rel_gap"] = relative_gap(
+            check, jaxb.jax_gd(data, config.eta, check_steps, "float64")[-1])
+        row["jax_float32_compile_s"] = jax_compile_time(lambda: jaxb.jax_gd(data, config.eta, 2, "float32"))
+        times, gaps = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f = jaxb.jax_gd(data, config.eta, steps, "float32")
+            times.append(time.perf_counter() - t0)
+            gaps.append(relative_gap(result.outputs[-1], f[-1]))
+        row["jax_float32_s"], row["jax_float32_rel_gap"] = min(times), max(gaps)
+        row["agree"] = row["jax_float64_rel_gap"] < AGREEMENT_RTOL and row["jax_float32_rel_gap"] < FLOAT32_RTOL
+        if row["agree"]:
+            row["x_jax_float32"] = row["jax_float32_s"] / row["simulate_s"]
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+LARGE_COLUMNS = [
+    ("n", "n"), ("d", "d"), ("steps", "steps"), ("simulate_s", "simulate s"), ("dynamics_s", "dynamics s"),
+    ("jax_float32_s", "JAX f32 s"), ("jax_float32_compile_s", "JAX f32 compile s"),
+    ("jax_float64_rel_gap", "f64 gap (first steps)"), ("jax_float32_rel_gap", "f32 gap"),
+    ("x_jax_float32", "x JAX f32"),
+]
 
 
 def series_baseline_steps(d: int, quick: bool) -> int:
@@ -335,8 +461,8 @@ def series_baseline_steps(d: int, quick: bool) -> int:
     return int(np.clip((2e5 if quick else 2e6) / d, 5, DEFAULT["steps"]))
 
 
-def check_series_agreement(d: int, steps: int, with_torch: bool) -> dict:
-    """Float64 agreement of simulate and torch (or NumPy) over the first ``steps`` steps at dimension d."""
+def check_series_agreement(d: int, steps: int, with_torch: bool, with_jax: bool = False) -> dict:
+    """Float64 agreement of simulate with torch (or NumPy) and JAX over the first ``steps`` steps at dimension d."""
     config = SimulationConfig(**{**DEFAULT, "d": d, "steps": steps, "record": [steps]})
     result = run(config)
     if with_torch:
@@ -344,7 +470,12 @@ def check_series_agreement(d: int, steps: int, with_torch: bool) -> dict:
     else:
         other = numpy_gd(result.data, config.eta, steps)
     gap = relative_gap(result.outputs, other)
-    return {"check_steps": steps, "check_rel_gap": gap, "agree": gap < AGREEMENT_RTOL}
+    out = {"check_steps": steps, "check_rel_gap": gap}
+    if with_jax:
+        out["check_jax_rel_gap"] = relative_gap(result.outputs[-1],
+                                                jaxb.jax_gd(result.data, config.eta, steps, "float64")[-1])
+    out["agree"] = max(gap, out.get("check_jax_rel_gap", 0.0)) < AGREEMENT_RTOL
+    return out
 
 
 if __name__ == "__main__":

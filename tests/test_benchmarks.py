@@ -32,20 +32,46 @@ def _has_torch():
     return True
 
 
+def _has_jax():
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_jax = pytest.mark.skipif(not _has_jax(), reason="JAX (the bench extra) is not installed")
+
+
 def test_single_run_benchmark_checks_agreement_before_timing(bench):
     single = bench("bench_single")
-    agreement = single.check_agreement(TINY, steps=30, with_torch=_has_torch(), check_every=5)
+    agreement = single.check_agreement(TINY, steps=30, with_torch=_has_torch(), check_every=5,
+                                       with_jax=_has_jax())
     assert agreement["agree"]
     assert agreement["numpy_rel_gap"] < single.AGREEMENT_RTOL
+    if _has_jax():
+        assert agreement["jax_float64_rel_gap"] < single.AGREEMENT_RTOL
+        assert agreement["jax_float32_rel_gap"] < single.FLOAT32_RTOL
+
+
+def test_single_run_benchmark_refuses_a_disagreeing_baseline(bench, monkeypatch):
+    single = bench("bench_single")
+    monkeypatch.setattr(single, "numpy_gd", lambda data, eta, steps: single.full_weight_gd(
+        data, 1.01 * eta, steps, record_steps=[steps])[1])
+    assert not single.check_agreement(TINY, steps=30, with_torch=False, check_every=5)["agree"]
 
 
 def test_single_run_benchmark_times_every_method_and_forms_ratios(bench):
     single = bench("bench_single")
-    row = single.time_case(TINY, baseline_steps=10, repeats=1, with_torch=_has_torch(), threads_list=[1])
+    row = single.time_case(TINY, baseline_steps=10, repeats=1, with_torch=_has_torch(), threads_list=[1],
+                           with_jax=_has_jax())
     for key in ("simulate_s", "from_vectors_s", "dynamics_s", "numpy_s", "x_numpy", "x_numpy_per_step"):
         assert row[key] > 0
     if _has_torch():
         assert row["x_torch_float64"] > 0 and row["x_torch_float32"] > 0
+    if _has_jax():
+        assert row["x_jax_float64"] > 0 and row["x_jax_float32"] > 0
+        assert row["jax_float64_compile_s"] >= 0 and row["jax_float32_compile_s"] >= 0
 
 
 def test_from_vectors_reproduces_simulate(bench):
@@ -67,6 +93,42 @@ def test_torch_baseline_follows_the_same_trajectory(bench, model):
     result = simulate(**TINY, record=3)
     f = single.torch_gd(result.data, result.config.eta, TINY["steps"], "float64", record=result.t, model=model)
     assert single.relative_gap(result.outputs, f) < 1e-10
+
+
+@needs_jax
+def test_jax_baseline_follows_the_same_trajectory(bench):
+    single, jaxb = bench("bench_single"), bench("_jax_baseline")
+    from labelnoise_sim import simulate
+
+    result = simulate(**TINY, record=3)
+    f64 = jaxb.jax_gd(result.data, result.config.eta, TINY["steps"], "float64", record_every=3)
+    assert single.relative_gap(result.outputs, f64) < 1e-10
+    f32 = jaxb.jax_gd(result.data, result.config.eta, TINY["steps"], "float32", record_every=3)
+    assert single.relative_gap(result.outputs, f32) < single.FLOAT32_RTOL
+    with pytest.raises(ValueError, match="divide"):
+        jaxb.jax_gd(result.data, result.config.eta, TINY["steps"], record_every=7)
+
+
+@needs_jax
+def test_jax_vmap_baseline_trains_each_run_as_alone(bench):
+    single, jaxb = bench("bench_single"), bench("_jax_baseline")
+    from labelnoise_sim import simulate
+
+    results = [simulate(**TINY, seed=seed, record=10) for seed in range(3)]
+    many = jaxb.jax_gd_many([r.data for r in results], 0.2, TINY["steps"], "float64", record_every=10)
+    assert many.shape == (3, 4, TINY["n"])
+    for result, f in zip(results, many):
+        assert single.relative_gap(result.outputs, f) < 1e-10
+
+
+@needs_jax
+def test_single_run_benchmark_large_case_checks_agreement(bench):
+    single = bench("bench_single")
+    row = single.time_large(repeats=1, with_jax=True, params=TINY, check_steps=10)
+    assert row["agree"]
+    assert row["jax_float64_rel_gap"] < single.AGREEMENT_RTOL
+    assert row["jax_float32_rel_gap"] < single.FLOAT32_RTOL
+    assert row["x_jax_float32"] > 0
 
 
 def test_scaling_benchmark_blocks_run(bench):
