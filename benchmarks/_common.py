@@ -22,6 +22,21 @@ import numpy as np
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "NUMBA_NUM_THREADS", "XLA_FLAGS")
+#: A float64 baseline's trajectory "agrees" with simulate's when max |Δf| / max |f|
+#: over the compared outputs stays below this.
+AGREEMENT_RTOL = 1e-9
+#: The same for a float32 baseline against simulate's float64 trajectory. Its
+#: rounding (unit 6e-8) accumulates over the steps: 3e-5 to 5e-5 after the
+#: 2,000 default steps. The float32 runs are the float64 code in another dtype,
+#: which the float64 check validates; this bound only asks that rounding has
+#: not taken the run elsewhere, while any change of the network, the loss or
+#: the step would move the outputs by far more.
+FLOAT32_RTOL = 1e-3
+
+
+def relative_gap(a, b) -> float:
+    """max |a - b| / max |b|: how far the outputs ``a`` are from the reference ``b``."""
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
 
 
 def try_import_torch():

@@ -8,11 +8,19 @@
 - d with ``sampling="gram"``: the whole call for d from 10³ to 10⁹; the Gram
   matrix is drawn without forming a d-dimensional vector, so the cost is flat
   in d.
+- against JAX, in d (n=200) and in n (d=2000), m=10: time per step of the
+  dynamics alone against the jitted JAX loop of gradient descent on the raw
+  weights (``_jax_baseline.py``), float64 and float32, its arrays already in
+  JAX's memory and compiled beforehand. Per step, neither side counts its
+  one-off work: our data draw and O(n² d) Gram matrix, JAX's transfers and
+  compilation (``bench_single.py`` times whole calls). Each size first checks
+  that both JAX dtypes follow ``simulate``'s trajectory over 20 steps; the
+  fastest repeat of each side is compared. Skipped with a note without JAX.
 
 Usage::
 
     python benchmarks/bench_scaling.py            # full
-    python benchmarks/bench_scaling.py --quick    # a few seconds
+    python benchmarks/bench_scaling.py --quick    # under a minute
 """
 
 from __future__ import annotations
@@ -27,7 +35,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import format_table, machine_info, median_time, print_header, write_json  # noqa: E402
+import _jax_baseline as jaxb  # noqa: E402
+from _common import (  # noqa: E402
+    AGREEMENT_RTOL,
+    FLOAT32_RTOL,
+    format_table,
+    machine_info,
+    median_time,
+    print_header,
+    relative_gap,
+    write_json,
+)
 
 from labelnoise_sim import SimulationConfig, run, simulate  # noqa: E402
 from labelnoise_sim.data import sample_data  # noqa: E402
@@ -40,6 +58,9 @@ FULL = dict(
     steps=(100, 1_000, 10_000, 100_000),
     d_gram=(1e3, 1e5, 1e7, 1e9),
     dynamics_steps=None,
+    jax_d=(1_000, 10_000, 100_000),
+    jax_n=(50, 100, 200, 400, 800, 1600),
+    jax_flop=2e10,
 )
 QUICK = dict(
     n=(50, 100, 200, 400),
@@ -47,6 +68,9 @@ QUICK = dict(
     steps=(100, 1_000, 10_000),
     d_gram=(1e3, 1e6, 1e9),
     dynamics_steps=100,
+    jax_d=(1_000, 10_000),
+    jax_n=(50, 200),
+    jax_flop=2e9,
 )
 
 
@@ -94,6 +118,50 @@ def scaling_in_d_gram(d_list, repeats: int, steps: int = 2000) -> list[dict]:
     return rows
 
 
+def versus_jax(params: dict, repeats: int, flop: float = 2e10, dynamics_steps: int | None = None,
+               check_steps: int = 20) -> dict:
+    """Time per step of the dynamics alone and of the jitted JAX loop, float64 and float32, at one size.
+
+    JAX runs enough steps for about ``flop`` floating-point operations of its
+    own (8·m·n·d a step: forward and backward products) per repeat. Ratios
+    are formed only when both dtypes agree with ``simulate`` over
+    ``check_steps`` steps (float64 to ``AGREEMENT_RTOL``, float32 to
+    ``FLOAT32_RTOL``).
+    """
+    row = time_per_step(params, dynamics_steps, repeats)
+    config = SimulationConfig(**{**params, "steps": check_steps, "record": [check_steps]})
+    row["d"] = config.d
+    data = sample_data(config)
+    reference = run(config, data).outputs[-1]
+    steps = int(np.clip(flop / (8.0 * config.m * config.n * config.d), 5, 2000))
+    row["jax_steps"] = steps
+    agree = True
+    for dtype, rtol in (("float64", AGREEMENT_RTOL), ("float32", FLOAT32_RTOL)):
+        args = jaxb.arrays(data, dtype)  # in JAX's memory before the clock starts
+        gap = relative_gap(reference, jaxb.train(args, config.eta, check_steps)[-1])  # also compiles
+        row[f"jax_{dtype}_rel_gap"] = gap
+        agree = agree and gap < rtol
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            jaxb.train(args, config.eta, steps)
+            times.append((time.perf_counter() - start) / steps)
+        row[f"jax_{dtype}_us_per_step"] = 1e6 * min(times)
+    row["agree"] = agree
+    if agree:
+        for dtype in ("float64", "float32"):
+            row[f"x_jax_{dtype}"] = row[f"jax_{dtype}_us_per_step"] / row["us_per_step_min"]
+    return row
+
+
+JAX_COLUMNS = [
+    ("n", "n"), ("d", "d"), ("us_per_step_min", "simulate µs/step"), ("jax_steps", "JAX steps"),
+    ("jax_float64_us_per_step", "JAX f64 µs/step"), ("jax_float32_us_per_step", "JAX f32 µs/step"),
+    ("x_jax_float64", "x JAX f64"), ("x_jax_float32", "x JAX f32"),
+    ("jax_float64_rel_gap", "f64 gap"), ("jax_float32_rel_gap", "f32 gap"),
+]
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller grids (a few seconds)")
@@ -110,6 +178,10 @@ def main(argv=None) -> dict:
     by_m = [time_per_step({**BASE, "m": m}, steps, repeats) for m in grid["m"]]
     by_steps = scaling_in_steps(grid["steps"], repeats)
     by_d = scaling_in_d_gram(grid["d_gram"], repeats)
+    jax_by_d = jax_by_n = None
+    if jaxb.available():
+        jax_by_d = [versus_jax({**BASE, "d": d}, repeats, grid["jax_flop"], steps) for d in grid["jax_d"]]
+        jax_by_n = [versus_jax({**BASE, "n": n}, repeats, grid["jax_flop"], steps) for n in grid["jax_n"]]
 
     cols = [("n", "n"), ("m", "m"), ("steps", "steps"), ("us_per_step", "µs/step (median)"),
             ("us_per_step_min", "µs/step (min)"), ("gflops", "useful GFLOP/s"),
@@ -122,9 +194,17 @@ def main(argv=None) -> dict:
     print(format_table(by_steps, [("steps", "steps"), ("simulate_s", "simulate s"), ("us_per_step", "µs/step")]))
     print("\n## Whole simulate(sampling='gram') call vs d (n=200, m=10, 2,000 steps)")
     print(format_table(by_d, [("d", "d"), ("simulate_s", "simulate s"), ("us_per_step", "µs/step")]))
+    if jax_by_d is None:
+        print("\n# JAX is not installed: the comparison with it is skipped (pip install -e '.[bench]' adds it)")
+    else:
+        for label, rows in (("d (n=200", jax_by_d), ("n (d=2000", jax_by_n)):
+            print(f"\n## Time per step vs {label}, m=10): dynamics alone vs the jitted JAX loop, fastest repeats; "
+                  "no ratio where a trajectory disagrees")
+            print(format_table(rows, JAX_COLUMNS))
 
     payload = {"machine": info, "quick": args.quick, "repeats": repeats, "dynamics_steps": steps,
-               "by_n": by_n, "by_m": by_m, "by_steps": by_steps, "by_d_gram": by_d}
+               "by_n": by_n, "by_m": by_m, "by_steps": by_steps, "by_d_gram": by_d,
+               "jax_by_d": jax_by_d, "jax_by_n": jax_by_n}
     path = write_json("bench_scaling_quick" if args.quick else "bench_scaling", payload, args.out)
     print(f"# written {path}")
     return payload

@@ -69,10 +69,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _jax_baseline as jaxb  # noqa: E402
 from _common import (  # noqa: E402
+    AGREEMENT_RTOL,
+    FLOAT32_RTOL,
     format_table,
     machine_info,
     median_time,
     print_header,
+    relative_gap,
     try_import_torch,
     write_json,
 )
@@ -84,15 +87,6 @@ from labelnoise_sim.reference import full_weight_gd  # noqa: E402
 DEFAULT = dict(n=200, d=2000, m=10, eta=0.1, steps=2000)
 D_SERIES = (1_000, 10_000, 100_000)
 LARGE = dict(n=2000, d=20000, m=10, eta=0.1, steps=200)
-#: A float64 trajectory "agrees" when max |Δf| / max |f| stays below this.
-AGREEMENT_RTOL = 1e-9
-#: The same for a float32 baseline against simulate's float64 trajectory. Its
-#: rounding (unit 6e-8) accumulates over the steps: 3e-5 to 5e-5 after the
-#: 2,000 default steps. The float32 runs are the float64 code in another dtype,
-#: which the float64 check validates; this bound only asks that rounding has
-#: not taken the run elsewhere, while any change of the network, the loss or
-#: the step would move the outputs by far more.
-FLOAT32_RTOL = 1e-3
 
 
 # Baselines ---------------------------------------------------------------------
@@ -171,10 +165,6 @@ def from_vectors(config: SimulationConfig, data: Data):
 
 
 # Agreement -----------------------------------------------------------------------
-
-def relative_gap(a, b) -> float:
-    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
-
 
 def check_agreement(params: dict, steps: int, with_torch: bool, check_every: int = 10,
                     with_jax: bool = False) -> dict:

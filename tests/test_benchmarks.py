@@ -139,6 +139,14 @@ def test_scaling_benchmark_blocks_run(bench):
     assert [r["d"] for r in rows] == [1000, 10**9]
 
 
+@needs_jax
+def test_scaling_benchmark_against_jax_checks_agreement(bench):
+    scaling = bench("bench_scaling")
+    row = scaling.versus_jax(dict(n=16, d=30, m=2, eta=0.1), repeats=1, flop=1.0, dynamics_steps=5, check_steps=10)
+    assert row["agree"] and row["jax_steps"] == 5  # the fewest it runs
+    assert row["x_jax_float64"] > 0 and row["x_jax_float32"] > 0
+
+
 def test_latency_benchmark_reports_a_fresh_process(bench):
     latency = bench("bench_latency")
     timings = latency.start_process(None, params="n=10, d=20, m=2, steps=3")
