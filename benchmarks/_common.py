@@ -25,13 +25,16 @@ ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL
 #: A float64 baseline's trajectory "agrees" with simulate's when max |Δf| / max |f|
 #: over the compared outputs stays below this.
 AGREEMENT_RTOL = 1e-9
-#: The same for a float32 baseline against simulate's float64 trajectory. Its
-#: rounding (unit 6e-8) accumulates over the steps: 3e-5 to 5e-5 after the
-#: 2,000 default steps. The float32 runs are the float64 code in another dtype,
-#: which the float64 check validates; this bound only asks that rounding has
-#: not taken the run elsewhere, while any change of the network, the loss or
-#: the step would move the outputs by far more.
-FLOAT32_RTOL = 1e-3
+#: The same for a float32 baseline against simulate's float64 trajectory.
+#: Float32 rounding (unit 6e-8) accumulates over the steps, 3e-5 to 5e-5 after
+#: the 2,000 default steps, and where a filter's pre-activation on a sample is
+#: within rounding of 0 it can flip that ReLU, which moves the run's later
+#: outputs by more: 1.5e-3 for the worst of 32 default cells over 500 steps
+#: (seed 4; PyTorch float32 the same). The float32 runs are the float64 code
+#: in another dtype, which the float64 check validates to 1e-9; this bound only
+#: asks that rounding has not taken the run elsewhere (a wrong network, loss
+#: or step moves the outputs by order 1).
+FLOAT32_RTOL = 1e-2
 
 
 def relative_gap(a, b) -> float:
