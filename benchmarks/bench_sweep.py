@@ -1,4 +1,8 @@
-"""Useful FLOP rate of a batched sweep against NumPy's own matrix product, on this machine, in this run.
+"""Sweeps: useful FLOP rate against NumPy's matrix product, and cells per second against JAX's vmap.
+
+Two parts, both measured in one run on this machine.
+
+**FLOP rate** (``--part flops``).
 
 A step of one run costs one (2m × n)·(n × n) product, ρ G, plus O(m n) work;
 we count only that product, 2·(2m)·n² floating-point operations, as "useful".
@@ -20,19 +24,53 @@ and print each rate and the ratio to the better NumPy rate. NumPy is timed
 before and after the sweeps (best of both) and the kernel twice (best), since
 a machine shared with other jobs makes single timings noisy.
 
-    python benchmarks/bench_sweep.py            # 256 cells, n = 200, m = 10, 1000 steps
+**Against JAX** (``--part jax``). The strongest batched baseline a user would
+write: ``jax.vmap`` of the jitted JAX gradient descent (``_jax_baseline.py``)
+over 32 independent default cells (seeds 0..31; n = 200, d = 2000, m = 10,
+500 steps) in float32, the whole loop compiled. It is timed as a whole warm
+call from the drawn data (stacking and moving the arrays in, the outputs out;
+the compilation, first call minus warm call, is reported apart) and returns
+the final outputs only. Against it, the whole ``sweep()`` of the same cells
+with the default record grid, its stage analysis and Monte Carlo test error
+(the table users read), which also draws every cell's data: serial and with
+worker processes. Before any ratio, the JAX cells' outputs every 50 steps are
+checked against the simulator's (``run_many`` on the same data): all 32 in
+float32 to ``FLOAT32_RTOL``, and the first 4 run by the same vmapped code in
+float64 to ``AGREEMENT_RTOL``. Each timing is the fastest of ``--repeats``.
+
+    python benchmarks/bench_sweep.py                 # both parts: 256 cells, n = 200, m = 10, 1000 steps; then JAX
     python benchmarks/bench_sweep.py --steps 200 --cells 64
+    python benchmarks/bench_sweep.py --part jax      # the JAX comparison alone (about three minutes)
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from labelnoise_sim import SimulationConfig, run_many, sweep
-from labelnoise_sim.data import sample_data
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _jax_baseline as jaxb  # noqa: E402
+from _common import (  # noqa: E402
+    AGREEMENT_RTOL,
+    FLOAT32_RTOL,
+    format_table,
+    machine_info,
+    print_header,
+    relative_gap,
+    write_json,
+)
+
+from labelnoise_sim import SimulationConfig, run_many, sweep  # noqa: E402
+from labelnoise_sim.data import sample_data  # noqa: E402
+
+#: The cells of the comparison with JAX: 32 seeds of the default cell, 500 steps.
+JAX_CELLS = 32
+JAX_FIXED = dict(n=200, d=2000, m=10, eta=0.1, steps=500)
 
 
 def best_of(fn, repeats):
@@ -66,19 +104,12 @@ def kernel_time(configs):
     return best_of(lambda: run_many(configs, datas), 2)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=256)
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--m", type=int, default=10)
-    parser.add_argument("--d", type=int, default=2000)
-    parser.add_argument("--steps", type=int, default=1000)
-    args = parser.parse_args(argv)
-    n, m, steps = args.n, args.m, args.steps
-    grid = {"seed": list(range(args.cells))}
-    fixed = dict(n=n, m=m, d=args.d, steps=steps, eta=0.1, record=steps)
+def flop_rates(cells, n, m, d, steps):
+    """The FLOP-rate part: the batched kernel and whole sweeps against NumPy's matrix product."""
+    grid = {"seed": list(range(cells))}
+    fixed = dict(n=n, m=m, d=d, steps=steps, eta=0.1, record=steps)
     configs = [SimulationConfig(seed=s, **fixed) for s in grid["seed"]]
-    useful = args.cells * steps * 2 * (2 * m) * n * n
+    useful = cells * steps * 2 * (2 * m) * n * n
 
     np_small, np_large = numpy_rates(n, m)
     t_kernel = kernel_time(configs)
@@ -96,15 +127,106 @@ def main(argv=None):
     # two-thread product suffers most from other jobs, and the reference should not.
     np_small, np_large = (max(a, b) for a, b in zip((np_small, np_large), numpy_rates(n, m)))
     reference = max(np_small, np_large)
-    print(f"{args.cells} cells, n={n}, m={m}, d={args.d}, {steps} steps; useful work {useful / 1e9:.1f} GFLOP")
+    print(f"{cells} cells, n={n}, m={m}, d={d}, {steps} steps; useful work {useful / 1e9:.1f} GFLOP")
     print(f"NumPy matmul ({2 * m}x{n})@({n}x{n}):  {np_small / 1e9:7.1f} GFLOP/s")
     print(f"NumPy matmul 2000^3:           {np_large / 1e9:7.1f} GFLOP/s   (reference: the better one)")
-    timings = (("batched kernel", t_kernel), ("whole sweep (serial)", t_sweep),
-               ("whole sweep (processes)", t_processes), ("sweep, gram, no test error", t_lean))
-    for label, seconds in timings:
+    timings = {"batched kernel": t_kernel, "whole sweep (serial)": t_sweep,
+               "whole sweep (processes)": t_processes, "sweep, gram, no test error": t_lean}
+    for label, seconds in timings.items():
         rate = useful / seconds
         print(f"{label:<30} {rate / 1e9:7.1f} GFLOP/s   {seconds:7.2f} s   ratio to NumPy {rate / reference:.2f}")
+    return {"cells": cells, "n": n, "m": m, "d": d, "steps": steps, "useful_gflop": useful / 1e9,
+            "numpy_small_gflops": np_small / 1e9, "numpy_large_gflops": np_large / 1e9,
+            "seconds": timings}
 
+
+def versus_jax(cells: int = JAX_CELLS, fixed: dict = JAX_FIXED, repeats: int = 2, check_every: int = 50,
+               workers: int | None = None, f64_cells: int = 4) -> dict:
+    """Cells per second of whole sweeps (serial, processes) and of JAX's vmap over the same cells.
+
+    Ratios are formed only when every JAX float32 cell agrees with the
+    simulator to ``FLOAT32_RTOL``, and the first ``f64_cells`` cells run by the
+    same vmapped code in float64 to ``AGREEMENT_RTOL`` (the outputs every
+    ``check_every`` steps, which must divide the steps).
+    """
+    grid = {"seed": list(range(cells))}
+    configs = [SimulationConfig(seed=seed, **fixed) for seed in grid["seed"]]
+    eta, steps = configs[0].eta, configs[0].steps
+    datas = [sample_data(config) for config in configs]
+    row = {"cells": cells, **fixed}
+
+    checked = run_many([config.replace(record=check_every) for config in configs], datas)
+    for dtype, count in (("float64", f64_cells), ("float32", cells)):
+        f = jaxb.jax_gd_many(datas[:count], eta, steps, dtype, record_every=check_every)
+        row[f"jax_{dtype}_rel_gap"] = max(relative_gap(result.outputs, cell) for result, cell in zip(checked, f))
+    row["agree"] = row["jax_float64_rel_gap"] < AGREEMENT_RTOL and row["jax_float32_rel_gap"] < FLOAT32_RTOL
+
+    jaxb.clear_compiled()  # the compilation of the timed call: its first call minus a warm one
+    start = time.perf_counter()
+    jaxb.jax_gd_many(datas, eta, 2, "float32")
+    first = time.perf_counter() - start
+    row["jax_float32_compile_s"] = max(first - best_of(lambda: jaxb.jax_gd_many(datas, eta, 2, "float32"), 3), 0.0)
+    row["jax_float32_s"] = best_of(lambda: jaxb.jax_gd_many(datas, eta, steps, "float32"), repeats)
+    sweep(grid, {**fixed, "steps": 1}, backend="serial", progress=False)  # load the compiled kernels
+    for backend in ("serial", "processes"):
+        row[f"sweep_{backend}_s"] = best_of(
+            lambda: sweep(grid, fixed, backend=backend, workers=workers, progress=False), repeats)
+    for name in ("jax_float32", "sweep_serial", "sweep_processes"):
+        row[f"{name}_cells_per_s"] = cells / row[f"{name}_s"]
+    row["processes_over_serial"] = row["sweep_serial_s"] / row["sweep_processes_s"]
+    if row["agree"]:
+        for backend in ("serial", "processes"):
+            row[f"x_jax_float32_{backend}"] = row["jax_float32_s"] / row[f"sweep_{backend}_s"]
+    return row
+
+
+def print_versus_jax(row: dict) -> None:
+    print(f"\n## {row['cells']} cells (seeds), n={row['n']}, d={row['d']}, m={row['m']}, {row['steps']} steps: "
+          "cells per second, fastest of the repeats")
+    print(f"JAX cells against the simulator (max |Δf| / max |f| over the cells and the checked steps): "
+          f"float32 {row['jax_float32_rel_gap']:.1e} (tolerance {FLOAT32_RTOL:g}), "
+          f"float64 {row['jax_float64_rel_gap']:.1e} (tolerance {AGREEMENT_RTOL:g})")
+    lines = [
+        {"what": "sweep(), serial: data, dynamics, stage analysis, test error", "s": row["sweep_serial_s"],
+         "rate": row["sweep_serial_cells_per_s"], "x": row.get("x_jax_float32_serial")},
+        {"what": "sweep(), worker processes (the default)", "s": row["sweep_processes_s"],
+         "rate": row["sweep_processes_cells_per_s"], "x": row.get("x_jax_float32_processes")},
+        {"what": "JAX vmap, float32, jitted loop (final outputs only)", "s": row["jax_float32_s"],
+         "rate": row["jax_float32_cells_per_s"], "x": 1.0 if row["agree"] else None},
+    ]
+    print(format_table(lines, [("what", "method"), ("s", "seconds"), ("rate", "cells/s"),
+                               ("x", "faster than JAX by")]))
+    print(f"JAX compilation (not in its time above): {row['jax_float32_compile_s']:.2f} s; "
+          f"processes vs serial: {row['processes_over_serial']:.2f}x")
+    if not row["agree"]:
+        print("# TRAJECTORIES DISAGREE: no ratio against JAX is reported")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all", "flops", "jax"), default="all")
+    parser.add_argument("--cells", type=int, default=256)
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--m", type=int, default=10)
+    parser.add_argument("--d", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=2, help="repeats of each timing of the JAX part (fastest)")
+    parser.add_argument("--out", default=None, help="directory of the JSON result (default benchmarks/results)")
+    args = parser.parse_args(argv)
+    info = machine_info()
+    print_header("bench_sweep: batched sweeps against NumPy's matrix product and JAX's vmap", info)
+    payload = {"machine": info, "flops": None, "versus_jax": None}
+    if args.part in ("all", "flops"):
+        payload["flops"] = flop_rates(args.cells, args.n, args.m, args.d, args.steps)
+    if args.part in ("all", "jax"):
+        if jaxb.available():
+            payload["versus_jax"] = versus_jax(repeats=args.repeats)
+            print_versus_jax(payload["versus_jax"])
+        else:
+            print("# JAX is not installed: the comparison with it is skipped (pip install -e '.[bench]' adds it)")
+    path = write_json("bench_sweep", payload, args.out)
+    print(f"# written {path}")
+    return payload
 
 if __name__ == "__main__":
     main()

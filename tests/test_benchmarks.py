@@ -147,6 +147,24 @@ def test_scaling_benchmark_against_jax_checks_agreement(bench):
     assert row["x_jax_float64"] > 0 and row["x_jax_float32"] > 0
 
 
+def test_sweep_benchmark_times_the_batched_dynamics(bench):
+    sweeps = bench("bench_sweep")
+    from labelnoise_sim import SimulationConfig
+
+    assert sweeps.kernel_time([SimulationConfig(**TINY, seed=seed) for seed in range(2)]) > 0
+
+
+@needs_jax
+def test_sweep_benchmark_against_jax_checks_agreement(bench):
+    sweeps = bench("bench_sweep")
+    row = sweeps.versus_jax(cells=3, fixed=TINY, repeats=1, check_every=10, workers=2, f64_cells=2)
+    assert row["agree"]
+    assert row["jax_float64_rel_gap"] < sweeps.AGREEMENT_RTOL and row["jax_float32_rel_gap"] < sweeps.FLOAT32_RTOL
+    for key in ("jax_float32", "sweep_serial", "sweep_processes"):
+        assert row[f"{key}_cells_per_s"] > 0
+    assert row["x_jax_float32_serial"] > 0 and row["x_jax_float32_processes"] > 0
+
+
 def test_latency_benchmark_reports_a_fresh_process(bench):
     latency = bench("bench_latency")
     timings = latency.start_process(None, params="n=10, d=20, m=2, steps=3")
