@@ -3,9 +3,12 @@
     python benchmarks/make_performance_docs.py           # runs the benchmarks (about 10 minutes)
     python benchmarks/make_performance_docs.py --reuse   # rebuilds the page from benchmarks/results/*.json
 
-Runs bench_single.py, bench_scaling.py and bench_latency.py (full size), which
-write benchmarks/results/*.json, then writes the page, docs/figures/
-performance_speedup_vs_d.png and docs/figures/performance_time_per_step.png.
+Runs bench_single.py, bench_scaling.py, bench_latency.py (full size) and the
+JAX part of bench_sweep.py, which write benchmarks/results/*.json, then writes
+the page, docs/figures/performance_speedup_vs_d.png and
+docs/figures/performance_time_per_step.png. Results without the JAX baseline
+(JAX not installed, or older JSON) give the page without its JAX rows and
+sections.
 """
 
 from __future__ import annotations
@@ -37,14 +40,19 @@ def run_benchmarks() -> None:
     import bench_latency
     import bench_scaling
     import bench_single
+    import bench_sweep
 
-    for module in (bench_single, bench_scaling, bench_latency):
-        module.main([])
+    for module, argv in ((bench_single, []), (bench_scaling, []), (bench_latency, []),
+                         (bench_sweep, ["--part", "jax"])):
+        module.main(argv)
         print()
 
 
-def load(name: str) -> dict:
-    return json.loads((_common.RESULTS_DIR / f"{name}.json").read_text())
+def load(name: str, required: bool = True) -> dict | None:
+    path = _common.RESULTS_DIR / f"{name}.json"
+    if not required and not path.exists():
+        return None
+    return json.loads(path.read_text())
 
 
 def fmt(value, digits=2) -> str:
@@ -100,18 +108,36 @@ def machine_line(info: dict) -> str:
     env = ", ".join(f"{k}={v}" for k, v in info.get("env", {}).items()) or "none set"
     return (f"{info['cpu']}, {info['cores']} cores; Python {info['python']}, NumPy {info['numpy']} "
             f"({info['blas']}), numba {info['numba']}, PyTorch {info.get('torch', 'not installed')} "
-            f"({info.get('torch_threads', '–')} threads by default); threading/BLAS variables: {env}; "
+            f"({info.get('torch_threads', '–')} threads by default), JAX {info.get('jax', 'not installed')}; "
+            f"threading/BLAS variables: {env}; "
             f"load average at start {info.get('load_average_1min', float('nan')):.1f}; {info['date']}")
+
+
+def has_jax(row: dict | None) -> bool:
+    """Whether a result row holds the JAX baseline (older results and runs without JAX do not)."""
+    return row is not None and "jax_float32_s" in row
+
+
+def gaps(agree: dict, dtype: str) -> str:
+    names = {"numpy": "NumPy GD", "torch": "PyTorch", "jax": "JAX"}
+    return ", ".join(f"{names[key.split('_')[0]]} {value:.1e}" for key, value in agree.items()
+                     if key.endswith(f"{dtype}_rel_gap") or (dtype == "float64" and key == "numpy_rel_gap"))
 
 
 def single_tables(single: dict) -> str:
     row = single["default"]
     agree = single["agreement"]
+    jax_rows = [
+        f"| JAX, whole loop jitted, float64 | {fmt(row.get('jax_float64_s'))} "
+        f"| **{fmt(row.get('x_jax_float64'), 1)}x** |",
+        f"| JAX, whole loop jitted, float32 | {fmt(row.get('jax_float32_s'))} "
+        f"| **{fmt(row.get('x_jax_float32'), 1)}x** |",
+    ] if has_jax(row) else []
+    float32 = gaps(agree, "float32")
     lines = [
-        f"Trajectories first (float64, {agree['steps']} steps, max |Δf| / max |f| over the recorded "
-        f"outputs): NumPy GD {agree['numpy_rel_gap']:.1e}, PyTorch float64 "
-        f"{agree.get('torch_float64_rel_gap', float('nan')):.1e}; PyTorch float32 drifts to "
-        f"{agree.get('torch_float32_rel_gap', float('nan')):.1e} (its own rounding, shown for information).",
+        f"Trajectories first ({agree['steps']} steps, max |Δf| / max |f| over the recorded outputs): "
+        f"float64: {gaps(agree, 'float64')} (below {_common.AGREEMENT_RTOL:g} required)"
+        + (f"; float32: {float32} (its own rounding; below {_common.FLOAT32_RTOL:g} required)." if float32 else "."),
         "",
         "| method | seconds for 2,000 steps | simulate is faster by |",
         "| --- | ---: | ---: |",
@@ -121,8 +147,13 @@ def single_tables(single: dict) -> str:
         f"| dynamics alone ({fmt(row['dynamics_per_step_us'], 1)} µs per step) | {fmt(row['dynamics_s'], 3)} | – |",
         f"| PyTorch autograd, float64 | {fmt(row.get('torch_float64_s'))} | **{fmt(row.get('x_torch_float64'), 1)}x** |",
         f"| PyTorch autograd, float32 | {fmt(row.get('torch_float32_s'))} | **{fmt(row.get('x_torch_float32'), 1)}x** |",
+        *jax_rows,
         f"| NumPy full-weight GD (`reference.full_weight_gd`) | {fmt(row['numpy_s'])} | **{fmt(row['x_numpy'], 1)}x** |",
     ]
+    if has_jax(row):
+        lines += ["", f"JAX compiles its loop on the first call: {fmt(row['jax_float64_compile_s'])} s in float64 "
+                  f"and {fmt(row['jax_float32_compile_s'])} s in float32 (first call minus warm call), not counted "
+                  "above; a warm `simulate()` loads its compiled kernels from numba's disk cache instead."]
     pilot = {k: v for k, v in row.items() if "_pilot_ms_per_step_" in k}
     if pilot:
         lines += ["", "Pilot runs that chose each baseline's thread count (ms per step): "
@@ -143,17 +174,41 @@ def single_tables(single: dict) -> str:
         "(their cost per step is constant); `simulate` always ran all 2,000. Each row first checks "
         "that PyTorch float64 and `simulate` agree over the first steps.",
         "",
+    ]
+    with_jax = all(has_jax(r) for r in single["d_series"])
+    jax_head = (" | JAX f64 s | JAX f32 s | x JAX f32 (whole call)", " ---: | ---: | ---: |") if with_jax else ("", "")
+    lines += [
         "| d | baseline steps timed | agreement | PyTorch f64 s | PyTorch f32 s | NumPy GD s | simulate s "
-        "| gram sampling s | x f64 (whole call) | x f64 (from vectors) | x f64 (gram sampling) | x f64 per step |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| gram sampling s | x f64 (whole call) | x f64 (from vectors) | x f64 (gram sampling) | x f64 per step{jax_head[0]} |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + jax_head[1],
     ]
     for r in single["d_series"]:
+        check = max(r["check_rel_gap"], r.get("check_jax_rel_gap", 0.0))
+        jax_cells = (f" | {fmt(r['jax_float64_s'])} | {fmt(r['jax_float32_s'])} | {fmt(r.get('x_jax_float32'))}"
+                     if with_jax else "")
         lines.append(
-            f"| {r['d']:,} | {r['baseline_steps']} | {r['check_rel_gap']:.0e} | {fmt(r.get('torch_float64_s'))} "
+            f"| {r['d']:,} | {r['baseline_steps']} | {check:.0e} | {fmt(r.get('torch_float64_s'))} "
             f"| {fmt(r.get('torch_float32_s'))} | {fmt(r['numpy_s'])} | {fmt(r['simulate_s'], 3)} "
             f"| {fmt(r.get('gram_sampling_s'), 3)} | {fmt(r.get('x_torch_float64'))} "
             f"| {fmt(r.get('x_torch_float64_from_vectors'))} | {fmt(r.get('x_torch_float64_gram_sampling'))} "
-            f"| {fmt(r.get('x_torch_float64_per_step'))} |")
+            f"| {fmt(r.get('x_torch_float64_per_step'))}{jax_cells} |")
+    large = single.get("large")
+    if has_jax(large) and large.get("agree"):
+        lines += [
+            "",
+            f"### A large case (n={large['n']:,}, d={large['d']:,}, m={large['m']}, {large['steps']} steps)",
+            "",
+            "Whole calls: `simulate()` with explicit sampling draws the (n + 2m) × d vectors and forms their "
+            "Gram matrix, O(n² d), which dominates it here; JAX float32 starts from the same vectors, warm "
+            "(credited with its fastest call). JAX float64 agrees over the first "
+            f"{large['check_steps']} steps ({large['jax_float64_rel_gap']:.0e}), float32 over all of them "
+            f"({large['jax_float32_rel_gap']:.0e}).",
+            "",
+            "| `simulate()` s | of which dynamics s | JAX f32 s | JAX f32 compile s | simulate is faster by |",
+            "| ---: | ---: | ---: | ---: | ---: |",
+            f"| {fmt(large['simulate_s'])} | {fmt(large['dynamics_s'])} | {fmt(large['jax_float32_s'])} "
+            f"| {fmt(large['jax_float32_compile_s'])} | **{fmt(large['x_jax_float32'])}x** |",
+        ]
     return "\n".join(lines)
 
 
@@ -170,7 +225,43 @@ def scaling_tables(scaling: dict) -> str:
     lines += [f"| {r['steps']:,} | {fmt(r['simulate_s'], 3)} | {fmt(r['us_per_step'], 1)} |" for r in scaling["by_steps"]]
     lines += ["", "| d (`sampling=\"gram\"`) | whole `simulate()` s, 2,000 steps |", "| ---: | ---: |"]
     lines += [f"| {r['d']:.0e} | {fmt(r['simulate_s'], 3)} |" for r in scaling["by_d_gram"]]
+    if scaling.get("jax_by_d"):
+        lines += ["", "Per step against JAX's jitted loop (m=10; fastest repeats; the arrays already in JAX's "
+                  "memory and compiled; neither side's one-off work counted, see above):"]
+        for key, rows, other in (("d", scaling["jax_by_d"], "n=200"), ("n", scaling["jax_by_n"], "d=2000")):
+            lines += ["", f"| {key} ({other}) | simulate µs per step | JAX f64 µs per step | JAX f32 µs per step "
+                      "| x JAX f64 | x JAX f32 | trajectory gap f64 / f32 |",
+                      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            lines += [f"| {r[key]:,} | {fmt(r['us_per_step_min'], 1)} | {fmt(r['jax_float64_us_per_step'], 1)} "
+                      f"| {fmt(r['jax_float32_us_per_step'], 1)} | {fmt(r.get('x_jax_float64'), 1)} "
+                      f"| {fmt(r.get('x_jax_float32'), 1)} | {r['jax_float64_rel_gap']:.0e} / "
+                      f"{r['jax_float32_rel_gap']:.0e} |" for r in rows]
     return "\n".join(lines)
+
+
+def sweep_section(sweep: dict | None) -> str:
+    """The sweep against JAX's vmap, or nothing when the results lack it."""
+    row = None if sweep is None else sweep.get("versus_jax")
+    if row is None or not row.get("agree"):
+        return ""
+    return "\n".join([
+        f"Against JAX: `jax.vmap` of the jitted loop over {row['cells']} default cells (seeds; n={row['n']}, "
+        f"d={row['d']}, m={row['m']}, {row['steps']} steps) in float32, from the drawn data, returning the final "
+        "outputs only; against it the whole `sweep()` of the same cells, which also draws the data and returns "
+        "the table users read (stage analysis and Monte Carlo test error at the default record grid). "
+        f"Every JAX cell agrees with the simulator ({row['jax_float32_rel_gap']:.0e} in float32; "
+        f"{row['jax_float64_rel_gap']:.0e} in float64 on the first cells). Fastest of the repeats.",
+        "",
+        "| method | seconds | cells per second | faster than JAX by |",
+        "| --- | ---: | ---: | ---: |",
+        f"| `sweep(backend=\"serial\")` | {fmt(row['sweep_serial_s'])} | {fmt(row['sweep_serial_cells_per_s'])} "
+        f"| **{fmt(row['x_jax_float32_serial'])}x** |",
+        f"| `sweep()`, worker processes (the default) | {fmt(row['sweep_processes_s'])} "
+        f"| {fmt(row['sweep_processes_cells_per_s'])} | **{fmt(row['x_jax_float32_processes'])}x** |",
+        f"| JAX `vmap`, float32 (compiling: {fmt(row['jax_float32_compile_s'])} s more) "
+        f"| {fmt(row['jax_float32_s'])} | {fmt(row['jax_float32_cells_per_s'])} | 1 |",
+        "",
+    ])
 
 
 def latency_table(latency: dict) -> str:
@@ -185,11 +276,37 @@ def latency_table(latency: dict) -> str:
     ])
 
 
-def write_page(single: dict, scaling: dict, latency: dict) -> str:
+def jax_headline(default: dict) -> str:
+    if not has_jax(default):
+        return ""
+    return (f" Against JAX with the whole loop compiled (`jax.jit` over `lax.fori_loop`), the strongest "
+            f"baseline we know, it is {fmt(default.get('x_jax_float64'), 1)}x faster in float64 and "
+            f"{fmt(default.get('x_jax_float32'), 1)}x in float32, not counting JAX's compilation.")
+
+
+def jax_method(single: dict) -> str:
+    return f"""
+  The JAX baseline (`benchmarks/_jax_baseline.py`, JAX {single['machine'].get('jax', '–')} from the
+  same extra) is what a researcher who cares about CPU speed writes: the same
+  network and loss, `jax.grad`, and the whole loop of gradient descent inside
+  `jax.jit` (`lax.fori_loop`), in float64 (`jax_enable_x64`) and float32, so
+  no Python runs between steps. It uses ⟨w, y_i μ⟩ = y_i ⟨w, μ⟩ (one
+  (2m×d)·d product for the signal patches), half the work of going through
+  both patches as the PyTorch baseline does. It runs with XLA's default
+  threads (fixed when JAX starts); its compilation, the first call minus a
+  warm call, is reported apart. Float32 runs must agree with `simulate`'s
+  float64 trajectory to {_common.FLOAT32_RTOL:g}: their rounding can flip a ReLU whose input
+  is within rounding of 0, and the float64 run of the same code agrees to {_common.AGREEMENT_RTOL:g}."""
+
+
+def write_page(single: dict, scaling: dict, latency: dict, sweep: dict | None = None) -> str:
     default = single["default"]
     series = {r["d"]: r for r in single["d_series"]}
     big = series.get(100_000, {})
     page = PAGE.format(
+        jax_headline=jax_headline(default),
+        jax_method=jax_method(single) if has_jax(default) else "",
+        sweep_jax=sweep_section(sweep),
         command=COMMAND,
         machine=machine_line(single["machine"]),
         single=single_tables(single),
@@ -224,7 +341,7 @@ At the default size (n=200, d=2000, m=10, 2,000 steps of full-batch gradient
 descent), a whole warm `simulate()` call is **{x64}x faster than PyTorch
 autograd in float64** and {x32}x faster than PyTorch in float32, on the same data
 and with the same trajectory; {xnp}x faster than the plain NumPy gradient descent on
-the weights. At d = 10⁵ the cost of a step is {big_step}x lower than PyTorch's
+the weights.{jax_headline} At d = 10⁵ the cost of a step is {big_step}x lower than PyTorch's
 float64 step; a whole `simulate(sampling="gram")` call is {big_gram}x faster than
 the PyTorch run, and {big_vectors}x when it starts from the same d-dimensional
 vectors (their Gram matrix costs O(n² d) once). A new Python process finishes a
@@ -258,7 +375,7 @@ with `sampling="gram"`, nothing on our side depends on d at all.
   paper), `loss.backward()`, `torch.optim.SGD`. The same network written as a
   `conv1d` with kernel and stride d is slower, and is shown for reference. The
   NumPy baseline is `labelnoise_sim.reference.full_weight_gd`, the textbook
-  algorithm the tests use as the oracle (BLAS matrix products).
+  algorithm the tests use as the oracle (BLAS matrix products).{jax_method}
 - **Threads.** `simulate` runs on one thread. Each baseline is tried with its
   default thread count and with one thread (BLAS threads through threadpoolctl)
   in a short pilot run (20 steps), and timed at the faster: on a busy machine,
@@ -313,7 +430,7 @@ does not depend on d at all, up to d = 10⁹.
 
 ## Sweeps: `benchmarks/bench_sweep.py`
 
-Throughput of batched sweeps (cells per second, and the useful flop rate of the
+{sweep_jax}Throughput of batched sweeps (cells per second, and the useful flop rate of the
 batch against NumPy's own matrix-product rate measured in the same run) is
 measured by `python benchmarks/bench_sweep.py`; its measured table is in
 [sweeps.md](sweeps.md#speed). A sweep hands each run to the same single-run
@@ -374,7 +491,7 @@ def main(argv=None) -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     speedup_figure(single)
     step_figure(scaling)
-    write_page(single, scaling, latency)
+    write_page(single, scaling, latency, load("bench_sweep", required=False))
     print(f"written {DOC.relative_to(ROOT)}, {SPEEDUP_FIG.relative_to(ROOT)}, {STEP_FIG.relative_to(ROOT)}")
 
 

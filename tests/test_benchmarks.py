@@ -196,3 +196,50 @@ def test_chunk_benchmark_checks_the_chunked_run_is_the_one_call_run(bench, monke
     monkeypatch.setattr(dynamics, "CHUNK_WORK", 12 * 2 * 2 * 12 * 7)  # 7 steps a chunk
     row = chunks.time_case(SimulationConfig(**TINY), repeats=1)
     assert row["chunks"] == 5 and row["chunked_s"] > 0 and row["one_call_s"] > 0
+
+
+def _without_jax(value):
+    """A stored result as a run without JAX would have written it."""
+    if isinstance(value, dict):
+        return {k: _without_jax(v) for k, v in value.items() if "jax" not in k}
+    if isinstance(value, list):
+        return [_without_jax(v) for v in value]
+    return value
+
+
+@pytest.fixture
+def performance_page(bench, monkeypatch, tmp_path):
+    docs = bench("make_performance_docs")
+    for name in ("DOC", "SPEEDUP_FIG", "STEP_FIG"):  # write_page writes the page and links the figures
+        monkeypatch.setattr(docs, name, tmp_path / getattr(docs, name).name)
+    stored = {name: _without_jax(docs.load(name)) for name in ("bench_single", "bench_scaling", "bench_latency")}
+    return docs, stored
+
+
+def test_performance_page_without_jax_has_no_jax_rows(performance_page):
+    docs, stored = performance_page
+    page = docs.write_page(stored["bench_single"], stored["bench_scaling"], stored["bench_latency"])
+    assert "JAX" not in page.replace("JAX not installed", "")
+    assert "PyTorch autograd, float64" in page
+
+
+@needs_jax
+def test_performance_page_shows_the_measured_jax_rows(bench, performance_page):
+    docs, stored = performance_page
+    single, scaling, sweeps = bench("bench_single"), bench("bench_scaling"), bench("bench_sweep")
+    results = stored["bench_single"]
+    results["machine"]["jax"] = "probe"
+    results["agreement"] = single.check_agreement(TINY, steps=30, with_torch=False, check_every=5, with_jax=True)
+    results["default"] = single.time_case(TINY, 10, 1, with_torch=False, threads_list=[1], with_jax=True)
+    series = {**single.time_case(TINY, 10, 1, with_torch=False, threads_list=[1], with_jax=True),
+              **single.check_series_agreement(TINY["d"], 5, with_torch=False, with_jax=True)}
+    results["d_series"] = [series]
+    results["large"] = single.time_large(repeats=1, with_jax=True, params=TINY, check_steps=10)
+    scale = stored["bench_scaling"]
+    row = scaling.versus_jax(dict(n=16, d=30, m=2, eta=0.1), repeats=1, flop=1.0, dynamics_steps=5, check_steps=10)
+    scale["jax_by_d"] = scale["jax_by_n"] = [row]
+    sweep = {"versus_jax": sweeps.versus_jax(cells=2, fixed=TINY, repeats=1, check_every=10, workers=1, f64_cells=1)}
+    page = docs.write_page(results, scale, stored["bench_latency"], sweep)
+    for text in ("JAX, whole loop jitted, float64", "JAX compiles its loop", "JAX probe", "x JAX f32 (whole call)",
+                 "### A large case", "JAX f64 µs per step", "JAX `vmap`, float32"):
+        assert text in page
