@@ -44,10 +44,6 @@ def available() -> bool:
     return jax is not None
 
 
-def version() -> str | None:
-    return None if jax is None else jax.__version__
-
-
 def clear_compiled() -> None:
     """Forget every compiled program, so that the next call compiles again (to time compilation)."""
     _require()

@@ -124,7 +124,7 @@ def test_jax_vmap_baseline_trains_each_run_as_alone(bench):
 @needs_jax
 def test_single_run_benchmark_large_case_checks_agreement(bench):
     single = bench("bench_single")
-    row = single.time_large(repeats=1, with_jax=True, params=TINY, check_steps=10)
+    row = single.time_large(repeats=1, params=TINY, check_steps=10)
     assert row["agree"]
     assert row["jax_float64_rel_gap"] < single.AGREEMENT_RTOL
     assert row["jax_float32_rel_gap"] < single.FLOAT32_RTOL
@@ -234,7 +234,7 @@ def test_performance_page_shows_the_measured_jax_rows(bench, performance_page):
     series = {**single.time_case(TINY, 10, 1, with_torch=False, threads_list=[1], with_jax=True),
               **single.check_series_agreement(TINY["d"], 5, with_torch=False, with_jax=True)}
     results["d_series"] = [series]
-    results["large"] = single.time_large(repeats=1, with_jax=True, params=TINY, check_steps=10)
+    results["large"] = single.time_large(repeats=1, params=TINY, check_steps=10)
     scale = stored["bench_scaling"]
     row = scaling.versus_jax(dict(n=16, d=30, m=2, eta=0.1), repeats=1, flop=1.0, dynamics_steps=5, check_steps=10)
     scale["jax_by_d"] = scale["jax_by_n"] = [row]
