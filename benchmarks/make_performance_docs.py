@@ -172,7 +172,9 @@ def single_tables(single: dict) -> str:
         "",
         "The baselines ran the number of steps shown and are extrapolated linearly to 2,000 "
         "(their cost per step is constant); `simulate` always ran all 2,000. Each row first checks "
-        "that PyTorch float64 and `simulate` agree over the first steps.",
+        + ("that PyTorch float64, JAX float64 and `simulate` agree over the first steps (the larger gap is shown)."
+           if all(has_jax(r) for r in single["d_series"]) else
+           "that PyTorch float64 and `simulate` agree over the first steps."),
         "",
     ]
     with_jax = all(has_jax(r) for r in single["d_series"])
@@ -204,7 +206,7 @@ def single_tables(single: dict) -> str:
             f"{large['check_steps']} steps ({large['jax_float64_rel_gap']:.0e}), float32 over all of them "
             f"({large['jax_float32_rel_gap']:.0e}).",
             "",
-            "| `simulate()` s | of which dynamics s | JAX f32 s | JAX f32 compile s | simulate is faster by |",
+            "| `simulate()` s | its dynamics alone s | JAX f32 s | JAX f32 compile s | simulate is faster by |",
             "| ---: | ---: | ---: | ---: | ---: |",
             f"| {fmt(large['simulate_s'])} | {fmt(large['dynamics_s'])} | {fmt(large['jax_float32_s'])} "
             f"| {fmt(large['jax_float32_compile_s'])} | **{fmt(large['x_jax_float32'])}x** |",
@@ -260,6 +262,7 @@ def sweep_section(sweep: dict | None) -> str:
         f"| {fmt(row['sweep_processes_cells_per_s'])} | **{fmt(row['x_jax_float32_processes'])}x** |",
         f"| JAX `vmap`, float32 (compiling: {fmt(row['jax_float32_compile_s'])} s more) "
         f"| {fmt(row['jax_float32_s'])} | {fmt(row['jax_float32_cells_per_s'])} | 1 |",
+        "",
         "",
     ])
 
@@ -366,8 +369,8 @@ with `sampling="gram"`, nothing on our side depends on d at all.
 
 - **Same data, same steps, same trajectory.** Every baseline trains on the data
   of the run it is compared with. Before any ratio is printed, the float64
-  network outputs of `simulate`, the NumPy gradient descent and PyTorch are
-  compared (max |Δf| / max |f| < 1e-9 required; the measured gaps are below).
+  network outputs of `simulate` and of every baseline are compared
+  (max |Δf| / max |f| < 1e-9 required; the measured gaps are below).
 - **Baselines.** PyTorch autograd (`pip install -e ".[bench]"`, which pins
   `torch==2.13.0`, a CPU build) on the raw (2, m, d) weights, written as a user
   would: both patches of a sample go through the same filters (an `einsum`),
@@ -405,8 +408,8 @@ with `sampling="gram"`, nothing on our side depends on d at all.
 ## Single run: `benchmarks/bench_single.py`
 
 `python benchmarks/bench_single.py` (full) or `--quick` (about a minute). It
-also runs without PyTorch: the torch columns are then skipped with a note, and
-the ratio against the NumPy gradient descent is still measured.
+also runs without PyTorch or JAX: their columns are then skipped with a note,
+and the ratio against the NumPy gradient descent is still measured.
 
 {single}
 
