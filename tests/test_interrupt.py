@@ -77,3 +77,21 @@ def test_ctrl_c_stops_a_process_sweep_and_its_workers():
             break
         time.sleep(0.2)
     assert not out.stdout.split(), f"workers still running: {out.stdout.split()}"
+
+
+def test_ctrl_c_ends_the_command_line_with_one_line_and_code_130():
+    script = textwrap.dedent(f"""
+        import sys
+        from labelnoise_sim import simulate
+        from labelnoise_sim.cli import main
+        simulate(n=100, d=500, steps=5)
+        print({READY!r}, flush=True)
+        sys.exit(main(["run", "--n", "100", "--d", "500", "--steps", "1000000000", "--out", sys.argv[1]]))
+    """)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        proc, _ = _interrupt(script, out)
+    err = proc.stderr.read()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "labelnoise-sim: interrupted" in err

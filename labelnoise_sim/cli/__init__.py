@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"labelnoise-sim: error: {exc}\n")
         except DivergenceError as exc:
             parser.exit(1, f"labelnoise-sim: error: {exc}\n")
+        except KeyboardInterrupt:
+            # Ctrl-C is the user's choice, not a bug: no traceback. 130 is the shells' code for it.
+            parser.exit(130, "labelnoise-sim: interrupted (cells already finished are in the --store, if any)\n")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
