@@ -46,13 +46,14 @@ from .analysis import analyze
 from .config import PARAMETERS, SimulationConfig
 from .data import sample_data
 from .dynamics import (DivergenceError, available_memory, batch_key, check_memory, describe_runs, memory_bytes,
-                       result_bytes, run, run_many)
+                       record_count, result_bytes, run, run_many)
+from .generalization import DEFAULT_DRAWS
 from .result import SimulationResult
 from .store import SweepStore, canonical_json
 
-__all__ = ["sweep", "SweepResult", "expand_grid", "BACKENDS", "SWEEP_PARAMETERS"]
+__all__ = ["sweep", "SweepResult", "expand_grid", "choose_backend", "cell_seconds", "BACKENDS", "SWEEP_PARAMETERS"]
 
-BACKENDS = ("serial", "processes", "dask")
+BACKENDS = ("auto", "serial", "processes", "dask")
 #: Parameters a grid or the fixed parameters may set: those of ``simulate``.
 SWEEP_PARAMETERS = tuple(PARAMETERS)
 #: Most cells handed to one batched kernel call (bounds memory: a cell's
@@ -78,6 +79,8 @@ class SweepResult:
         Every cell's full configuration, in table order.
     store : Path or None
         The store directory, if any.
+    backend : str
+        Where the cells ran ("serial", "processes" or "dask"): what "auto" chose.
     """
 
     table: object
@@ -85,6 +88,7 @@ class SweepResult:
     fixed: dict
     configs: tuple
     store: Path | None = None
+    backend: str = "serial"
     _kept: dict = dataclasses.field(default_factory=dict, repr=False)
     _store: SweepStore | None = dataclasses.field(default=None, repr=False)
 
@@ -144,7 +148,7 @@ def sweep(
     fixed: Mapping | None = None,
     *,
     store=None,
-    backend: str = "processes",
+    backend: str = "auto",
     workers: int | None = None,
     client=None,
     progress: bool = True,
@@ -172,9 +176,12 @@ def sweep(
         and so is a store that another running sweep holds
         (:class:`~labelnoise_sim.store.StoreLockedError`, at once, naming its
         process).
-    backend : {"serial", "processes", "dask"}
-        Where cells run: in this process, in local worker processes (default),
-        or on the Dask cluster of ``client``.
+    backend : {"auto", "serial", "processes", "dask"}
+        Where cells run: in this process, in local worker processes, or on
+        the Dask cluster of ``client``. "auto" (default) runs in worker
+        processes when the cells still to compute would take this process
+        long enough to pay for starting them (:func:`choose_backend`), else
+        here. The table is the same whichever runs.
     workers : int, optional
         Worker processes of the "processes" backend (default: the CPUs this
         process may use).
@@ -214,8 +221,8 @@ def sweep(
     cells = expand_grid(grid, fixed)
     backend = check_choice("backend", backend, BACKENDS)
     if client is not None:
-        if backend == "serial":
-            raise ValueError("backend='serial' runs in this process and cannot use client=; drop one of them")
+        if backend in ("serial", "processes"):
+            raise ValueError(f"backend={backend!r} runs on this machine and cannot use client=; drop one of them")
         backend = "dask"
     elif backend == "dask":
         raise ValueError("backend='dask' needs client=, a distributed.Client of the cluster to run on")
@@ -226,12 +233,6 @@ def sweep(
 
     spec = {"grid": _normalise_grid(grid), "fixed": _normalise_fixed(fixed), "test_error": test_error}
     keys = [_cell_key(config) for _, config in cells]
-    if backend == "serial":
-        units = 1
-    elif backend == "processes":
-        units = workers or _available_cpus()
-    else:
-        units = max(1, sum(client.nthreads().values()))
 
     records: dict[int, dict] = {}
     kept: dict[int, SimulationResult] = {}
@@ -247,6 +248,14 @@ def sweep(
                     records[index] = record
         pending = [i for i in range(len(cells)) if i not in records]
         configs = [config for _, config in cells]
+        if backend == "auto":
+            backend = choose_backend([configs[i] for i in pending], test_error, workers)
+        if backend == "serial":
+            units = 1
+        elif backend == "processes":
+            units = workers or _available_cpus()
+        else:
+            units = max(1, sum(client.nthreads().values()))
         batches = _fit_memory(pending, configs, backend, units, trajectories and store is None, test_error)
 
         bar = _progress_bar(len(cells), len(records), progress)
@@ -269,7 +278,7 @@ def sweep(
     table = _table(pd, [records[i] for i in range(len(cells))], _grid_names(spec["grid"]))
     return SweepResult(
         table=table, grid=dict(grid), fixed=dict(fixed), configs=tuple(c for _, c in cells),
-        store=None if store is None else Path(store), _kept=kept, _store=sweep_store,
+        store=None if store is None else Path(store), backend=backend, _kept=kept, _store=sweep_store,
     )
 
 
@@ -393,6 +402,54 @@ def _batches(pending: list[int], configs: list[SimulationConfig], units: int, fi
     return batches
 
 
+#: Seconds of one core per unit of work of each part of a cell, measured at
+#: n = 100..400 on the 2-core development machine (the slower end of what it
+#: measured): dynamics per step·2m·n², drawing explicit data per (n + 2m)²·d/2
+#: (its Gram matrix) or a Bartlett draw per (n + 2m)³, and the Monte Carlo
+#: test error per record·draw·(2m)².
+CELL_COSTS = {"dynamics": 6e-11, "explicit": 3e-10, "gram": 7e-10, "test_error": 1.8e-10}
+#: Starting worker processes costs about 2 s (each imports the library and
+#: loads its compiled kernels); with two of them, work estimated above this
+#: many seconds finishes sooner in workers (measured break-even: about 16
+#: default cells of 500 steps, 3.5 s in this process).
+AUTO_PROCESSES_SECONDS = 5.0
+
+
+def cell_seconds(config: SimulationConfig, test_error: bool = True) -> float:
+    """A rough estimate of the seconds one core spends on a cell: drawing, dynamics, analysis."""
+    q, p = 2 * config.m, config.n + 2 * config.m
+    draw = p * p * config.d / 2 * CELL_COSTS["explicit"] if config.sampling == "explicit" else (
+        p**3 * CELL_COSTS["gram"])
+    dynamics = config.steps * q * config.n**2 * CELL_COSTS["dynamics"]
+    analysis = record_count(config) * DEFAULT_DRAWS * q * q * CELL_COSTS["test_error"] if test_error else 0.0
+    return draw + dynamics + analysis
+
+
+def choose_backend(configs, test_error: bool = True, workers: int | None = None) -> str:
+    """What ``backend="auto"`` picks for these cells: "processes" or "serial".
+
+    Worker processes when there are at least two cells and two CPUs to run
+    them and the cells would take this process more than
+    AUTO_PROCESSES_SECONDS (:func:`cell_seconds`); this process otherwise, and
+    always when the main script cannot be re-run by a worker (a script from
+    standard input).
+    """
+    if len(configs) < 2 or (workers or _available_cpus()) < 2 or _main_script_unreadable() is not None:
+        return "serial"
+    work = sum(cell_seconds(config, test_error) for config in configs)
+    return "processes" if work > AUTO_PROCESSES_SECONDS else "serial"
+
+
+def _main_script_unreadable():
+    """The main script's name if a spawned worker could not run it again (a script from standard input), else None."""
+    main = sys.modules["__main__"]
+    script = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if getattr(spec, "name", None) is None and script is not None and not os.path.isfile(script):
+        return script
+    return None
+
+
 def _fit_memory(pending, configs, backend, units, keep, test_error) -> list[list[int]]:
     """The batches of :func:`_batches`, within the memory of this machine, checked before any cell runs.
 
@@ -443,10 +500,8 @@ def _execute_processes(jobs, options, workers):
 
     # A spawned worker first runs the main script again, found by its __file__; a script read from
     # standard input ("<stdin>") cannot be, and every worker would die with an opaque BrokenProcessPool.
-    main = sys.modules["__main__"]
-    script = getattr(main, "__file__", None)
-    spec = getattr(main, "__spec__", None)
-    if getattr(spec, "name", None) is None and script is not None and not os.path.isfile(script):
+    script = _main_script_unreadable()
+    if script is not None:
         raise RuntimeError(
             f"backend='processes' starts worker processes that run the main script again, and {script!r} is "
             "no file they can read (a script given on standard input?): save the code in a file, with the "

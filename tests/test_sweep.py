@@ -1,5 +1,6 @@
 """sweep(): one row per cell, the same numbers whatever the backend, batched kernels exact."""
 
+import importlib
 import os
 import pickle
 import subprocess
@@ -210,3 +211,22 @@ def test_cells_of_different_shapes_run_in_separate_batches_with_exact_rows():
         assert (row["n"], row["m"], row["steps"]) == (config.n, config.m, config.steps)
         assert row["final_test_error"] == expected["final_test_error"]
         assert row["t2"] == expected["t2"] if expected["t2"] is not None else pd.isna(row["t2"])
+
+
+def test_auto_backend_runs_small_work_here_and_large_work_in_workers(monkeypatch):
+    sweep_module = importlib.import_module("labelnoise_sim.sweep")  # the module, not the function
+    monkeypatch.setattr(sweep_module, "_available_cpus", lambda: 2)
+    small = [SimulationConfig(n=30, d=300, m=3, steps=100, seed=s) for s in range(8)]
+    large = [SimulationConfig(seed=s, steps=500) for s in range(64)]  # about 16 s of one core here
+    assert sweep_module.choose_backend(small) == "serial"
+    assert sweep_module.choose_backend(large) == "processes"
+    assert sweep_module.choose_backend(large[:1]) == "serial"  # one cell: nothing to share
+    assert sweep_module.choose_backend(large, workers=1) == "serial"
+    assert sweep_module.choose_backend(large, test_error=False) == "serial"  # the test error is most of it
+
+
+def test_auto_backend_says_where_the_cells_ran():
+    res = sweep({"seed": [0, 1]}, SMALL, progress=False)
+    assert res.backend == "serial"
+    assert _frame_without_wall_time(res).equals(
+        _frame_without_wall_time(sweep({"seed": [0, 1]}, SMALL, backend="serial", progress=False)))

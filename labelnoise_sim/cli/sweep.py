@@ -158,8 +158,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", default=None, help="CSV file of the table (default: sweep.csv)")
     p.add_argument("--store", default=None, help="store directory: keeps finished cells, resumes a killed sweep "
                                                  "(default: none, nothing kept)")
-    p.add_argument("--backend", default=None, choices=["serial", "processes"],
-                   help="where cells run (default: processes)")
+    p.add_argument("--backend", default=None, choices=["auto", "serial", "processes"],
+                   help="where cells run (default: auto, worker processes when the work pays for starting them)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
     p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None,
                    help="no progress bar (default: a progress bar while standard error is a terminal)")
