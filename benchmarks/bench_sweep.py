@@ -189,7 +189,7 @@ def print_versus_jax(row: dict) -> None:
     lines = [
         {"what": "sweep(), serial: data, dynamics, stage analysis, test error", "s": row["sweep_serial_s"],
          "rate": row["sweep_serial_cells_per_s"], "x": row.get("x_jax_float32_serial")},
-        {"what": "sweep(), worker processes (the default)", "s": row["sweep_processes_s"],
+        {"what": "sweep(backend=\"processes\"), worker processes", "s": row["sweep_processes_s"],
          "rate": row["sweep_processes_cells_per_s"], "x": row.get("x_jax_float32_processes")},
         {"what": "JAX vmap, float32, jitted loop (final outputs only)", "s": row["jax_float32_s"],
          "rate": row["jax_float32_cells_per_s"], "x": 1.0 if row["agree"] else None},

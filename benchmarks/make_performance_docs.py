@@ -258,7 +258,7 @@ def sweep_section(sweep: dict | None) -> str:
         "| --- | ---: | ---: | ---: |",
         f"| `sweep(backend=\"serial\")` | {fmt(row['sweep_serial_s'])} | {fmt(row['sweep_serial_cells_per_s'])} "
         f"| **{fmt(row['x_jax_float32_serial'])}x** |",
-        f"| `sweep()`, worker processes (the default) | {fmt(row['sweep_processes_s'])} "
+        f"| `sweep(backend=\"processes\")`, worker processes | {fmt(row['sweep_processes_s'])} "
         f"| {fmt(row['sweep_processes_cells_per_s'])} | **{fmt(row['x_jax_float32_processes'])}x** |",
         f"| JAX `vmap`, float32 (compiling: {fmt(row['jax_float32_compile_s'])} s more) "
         f"| {fmt(row['jax_float32_s'])} | {fmt(row['jax_float32_cells_per_s'])} | 1 |",
