@@ -37,7 +37,7 @@ def _sequential_gram(V):
     return S
 
 
-@pytest.mark.parametrize("p, d", [(3, 5), (8, 7), (9, 300), (37, 600), (64, 513), (170, 1300)])
+@pytest.mark.parametrize("p, d", [(3, 5), (8, 7), (9, 300), (24, 50), (37, 600), (64, 513), (170, 1300)])
 def test_gram_kernel_is_the_sequential_sum_and_exactly_symmetric(p, d):
     V = np.random.default_rng(p * d).standard_normal((p, d))
     S = _kernels.gram(V)
