@@ -177,7 +177,7 @@ def batch_key(config: SimulationConfig) -> tuple:
 
 
 def _run_batch(configs, datas, parallel):
-    """Dynamics of runs of equal shape in one kernel call: SimulationResult or DivergenceError each."""
+    """Dynamics of runs of equal shape, advanced together chunk by chunk: SimulationResult or DivergenceError each."""
     first = configs[0]
     record_steps = first.record_steps
     C, K, q2, n = len(configs), record_steps.shape[0], 2 * first.m, first.n
