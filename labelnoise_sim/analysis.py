@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from . import _kernels
 from ._validation import check_real
 from .generalization import coefficient_matrix
 
@@ -116,7 +117,8 @@ def filter_products(result, step):
     gram = data.gram
     C = coefficient_matrix(result.gamma[k : k + 1], result.rho[k : k + 1], gram[0, 0],
                            np.diag(gram)[1 : 1 + n])[0]
-    products = C @ gram[:, : 1 + n]  # (2m, 1 + n): against μ, ξ_1..ξ_n
+    # (2m, 1 + n): against μ, ξ_1..ξ_n; in the library's fixed order, not BLAS's thread-dependent one.
+    products = _kernels.product(C, gram[:, : 1 + n])
     signal = products[:, :1] * data.y[None, :]
     return signal.reshape(2, m, n), products[:, 1:].reshape(2, m, n)
 
