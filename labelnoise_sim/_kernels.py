@@ -176,6 +176,73 @@ else:
     vload, vstore, vbroadcast, vmul, vadd = _vload, _vstore, _vbroadcast, _vmul, _vadd
 
 
+# The model family: activations and losses -----------------------------------
+
+#: Codes of the activations (``config.activation_kind``) and of the losses, as the kernels take them.
+ACTIVATION_CODES = {"relu": 0, "relu^q": 1, "leaky_relu": 2, "smoothed_relu": 3}
+LOSS_CODES = {"logistic": 0, "hinge": 1, "exponential": 2, "squared": 3}
+
+
+@njit(cache=True)
+def activation(z, kind, p1, p2):
+    """σ(z) for the activation ``kind`` with parameters p1, p2.
+
+    0 relu max(z, 0); 1 relu^q (q = p1) max(z, 0)^q; 2 leaky_relu (a = p1)
+    z or a z; 3 smoothed_relu (q = p1, κ = p2): 0 for z <= 0, z^q / (q κ^(q-1))
+    on (0, κ], z - (1 - 1/q) κ above.
+    """
+    if kind == 0:
+        return z if z > 0.0 else 0.0
+    if kind == 1:
+        return z**p1 if z > 0.0 else 0.0
+    if kind == 2:
+        return z if z > 0.0 else p1 * z
+    if z <= 0.0:
+        return 0.0
+    if z <= p2:
+        return z**p1 / (p1 * p2 ** (p1 - 1.0))
+    return z - (1.0 - 1.0 / p1) * p2
+
+
+@njit(cache=True)
+def activation_slope(z, kind, p1, p2):
+    """σ'(z), with PyTorch autograd's value at a kink: relu'(0) = 0, leaky_relu'(0) = a.
+
+    (relu^q and smoothed_relu have no kink: their slope is continuous.)
+    """
+    if kind == 0:
+        return 1.0 if z > 0.0 else 0.0
+    if kind == 1:
+        return p1 * z ** (p1 - 1.0) if z > 0.0 else 0.0
+    if kind == 2:
+        return 1.0 if z > 0.0 else p1
+    if z <= 0.0:
+        return 0.0
+    if z <= p2:
+        return (z / p2) ** (p1 - 1.0)
+    return 1.0
+
+
+@njit(cache=True)
+def loss_slope(z, kind):
+    """ℓ'(z) of the loss ``kind`` at the margin z, with PyTorch autograd's value at a kink.
+
+    0 logistic -1 / (1 + e^z) (in a form that cannot overflow); 1 hinge
+    max(0, 1 - z) written ``relu(1 - z)``: -1 for z < 1, 0 from z = 1 on;
+    2 exponential -e^(-z); 3 squared (1 - z)² / 2: z - 1.
+    """
+    if kind == 0:
+        if z > 0.0:
+            ez = math.exp(-z)
+            return -ez / (1.0 + ez)
+        return -1.0 / (1.0 + math.exp(z))
+    if kind == 1:
+        return -1.0 if z < 1.0 else 0.0
+    if kind == 2:
+        return -math.exp(-z)
+    return z - 1.0
+
+
 # The dense product B += ρ G ------------------------------------------------
 
 

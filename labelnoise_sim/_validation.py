@@ -17,8 +17,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 
-__all__ = ["Integer", "Real", "Choice", "check_int", "check_real", "check_choice"]
+import numpy as np
+
+__all__ = ["Integer", "Real", "Choice", "Boolean", "Activation", "check_int", "check_real", "check_choice",
+           "parse_activation", "ACTIVATIONS"]
 
 
 def _fail(name: str, allowed: str, value) -> ValueError:
@@ -118,6 +122,102 @@ class Choice:
     def invalid(self) -> tuple:
         """Values the constraint refuses: the first choice in capitals (a near miss), and None."""
         return tuple(v for v in (str(self.choices[0]).upper(), None) if v not in self.choices)
+
+
+@dataclasses.dataclass(frozen=True)
+class Boolean:
+    """True or False (numpy booleans too; not 0 and 1, which are more often a slip than a choice)."""
+
+    @property
+    def allowed(self) -> str:
+        """What the constraint allows, in the words of the error message."""
+        return "True or False"
+
+    def check(self, name: str, value) -> bool:
+        """Return ``value`` as ``bool``, or raise ValueError naming ``name``."""
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise _fail(name, self.allowed, value)
+
+    def invalid(self) -> tuple:
+        """Values the constraint refuses: 1, text, None."""
+        return (1, "True", None)
+
+
+#: The activations, each with the names and the constraints of its parameters.
+ACTIVATIONS = {
+    "relu": (),
+    "relu^q": (("q", Real(low=1, low_open=True)),),
+    "leaky_relu": (("a", Real(low=0, high=1, low_open=True, high_open=True)),),
+    "smoothed_relu": (("q", Real(low=1, low_open=True)), ("kappa", Real(low=0, low_open=True))),
+}
+_ACTIVATION_FORMS = {"relu": r"relu", "relu^q": r"relu\^(?P<q>[^()]+)",
+                     "leaky_relu": r"leaky_relu\((?P<a>[^,]+)\)",
+                     "smoothed_relu": r"smoothed_relu\((?P<q>[^,]+),(?P<kappa>[^,]+)\)"}
+
+
+def _number_text(x: float) -> str:
+    """A float as it is written in an activation: ``2`` for 2.0, ``0.1``, ``1e-05``."""
+    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Activation:
+    """An activation written as text: 'relu', 'relu^q', 'leaky_relu(a)' or 'smoothed_relu(q,kappa)'.
+
+    :meth:`check` returns the text in a canonical form (numbers as Python
+    writes them, no spaces: ``"leaky_relu( .10)"`` becomes
+    ``"leaky_relu(0.1)"``), so that equal activations are equal strings;
+    :func:`parse_activation` reads it back.
+    """
+
+    @property
+    def allowed(self) -> str:
+        """What the constraint allows, in the words of the error message."""
+        return ("'relu', 'relu^q' with q > 1, 'leaky_relu(a)' with 0 < a < 1 or 'smoothed_relu(q,kappa)' "
+                "with q > 1 and kappa > 0")
+
+    def check(self, name: str, value) -> str:
+        """Return ``value`` in canonical form, or raise ValueError naming ``name``."""
+        kind, values = self._parse(name, value)
+        texts = [_number_text(v) for v in values]
+        if kind == "relu^q":
+            return "relu^" + texts[0]
+        return kind + (f"({','.join(texts)})" if texts else "")
+
+    def _parse(self, name, value):
+        if not isinstance(value, str):
+            raise _fail(name, self.allowed, value)
+        text = "".join(value.split())
+        for kind, form in _ACTIVATION_FORMS.items():
+            match = re.fullmatch(form, text)
+            if match is None:
+                continue
+            values = []
+            for pname, constraint in ACTIVATIONS[kind]:
+                try:
+                    number = float(match[pname])
+                    values.append(constraint.check(pname, number))
+                except ValueError:
+                    raise _fail(name, self.allowed, value) from None
+            return kind, tuple(values)
+        raise _fail(name, self.allowed, value)
+
+    def invalid(self) -> tuple:
+        """Values the constraint refuses: each parameter at or past its bound, unknown names, None."""
+        return ("relu^1", "relu^0.5", "leaky_relu(0)", "leaky_relu(1)", "smoothed_relu(1,1)",
+                "smoothed_relu(2,0)", "tanh", "relu^", None)
+
+
+def parse_activation(text: str) -> tuple[str, tuple[float, ...]]:
+    """The kind of an activation and its parameters: ``"relu^2"`` → ``("relu^q", (2.0,))``.
+
+    Examples
+    --------
+    >>> parse_activation("smoothed_relu(3, 0.5)")
+    ('smoothed_relu', (3.0, 0.5))
+    """
+    return Activation()._parse("activation", text)
 
 
 def check_int(name: str, value, *, low: int = None, high: int = None) -> int:

@@ -45,7 +45,7 @@ import textwrap
 
 import numpy as np
 
-from ._validation import Choice, Integer, Real
+from ._validation import Activation, Boolean, Choice, Integer, Real, parse_activation
 
 __all__ = [
     "SimulationConfig",
@@ -57,6 +57,10 @@ __all__ = [
     "DEFAULT_TAU",
     "NOISE_MODELS",
     "SAMPLINGS",
+    "LOSSES",
+    "LAYOUTS",
+    "FLIPS",
+    "OUTPUT_SCALES",
 ]
 
 #: ``n * snr**2`` used when none of ``mu_norm``, ``snr`` and ``n_snr2`` is given.
@@ -69,11 +73,16 @@ DEFAULT_N_SNR2 = 6.0
 DEFAULT_TAU = 0.2
 NOISE_MODELS = ("isotropic", "orthogonal")
 SAMPLINGS = ("explicit", "gram")
+LOSSES = ("logistic", "hinge", "exponential", "squared")
+LAYOUTS = ("patches", "additive")
+FLIPS = ("bernoulli", "exact")
+OUTPUT_SCALES = ("mean", "sum")
 #: Records per decade of the default logarithmic record grid.
 LOG_RECORDS_PER_DECADE = 50
 
 FLIP_RATE = Real(low=0, high=0.5, high_open=True)
 POSITIVE = Real(low=0, low_open=True)
+NON_NEGATIVE = Real(low=0)
 #: Largest d: Bartlett's draw (``sampling="gram"``) passes the d - 1 - i degrees
 #: of freedom of its chi-square variates to numpy as int64 (past 2**53 numpy
 #: rounds them to float64, by far less than a variate's spread). Explicit
@@ -187,6 +196,38 @@ class SimulationConfig:
         "'explicit' draws the d-dimensional vectors and forms their Gram matrix; 'gram' draws the Gram "
         "matrix itself from the same law (cost free of d)",
     )
+    # The model family: each option changes one piece of the network, the loss, the data or the optimizer.
+    activation: str = param(
+        "relu", Activation(),
+        "activation sigma of every filter: 'relu', 'relu^q' (q > 1), 'leaky_relu(a)' (0 < a < 1) or "
+        "'smoothed_relu(q,kappa)' (z^q / (q kappa^(q-1)) on [0, kappa], linear above)",
+    )
+    loss: str = param("logistic", Choice(LOSSES), "loss of the margin z = y~ f: log(1 + e^-z), max(0, 1 - z), "
+                      "e^-z or (1 - z)^2 / 2")
+    layout: str = param(
+        "patches", Choice(LAYOUTS),
+        "'patches': a signal patch y mu and patches - 1 noise patches, all through the same filters; "
+        "'additive': one vector y mu + xi",
+    )
+    patches: int = param(2, Integer(low=2), "patches per sample with layout='patches' (one signal, the rest noise)")
+    flips: str = param(
+        "bernoulli", Choice(FLIPS),
+        "'bernoulli': each label flipped independently; 'exact': exactly round(tau_pos n+) labels of class +1 "
+        "and round(tau_neg n-) of class -1, chosen at random",
+    )
+    bias: bool = param(False, Boolean(), "a trainable bias per filter, starting at 0, added to every patch")
+    output_scale: str = param("mean", Choice(OUTPUT_SCALES), "second-layer weights +-1/m ('mean') or +-1 ('sum')")
+    batch_size: int | None = param(
+        None, Integer(low=1), "samples per step of minibatch SGD, a fresh seeded permutation each epoch "
+        "(by default the full batch: gradient descent)",
+    )
+    momentum: float = param(0.0, NON_NEGATIVE, "heavy-ball momentum (torch.optim.SGD's convention)")
+    weight_decay: float = param(0.0, NON_NEGATIVE, "coupled L2 penalty lambda of torch.optim.SGD: the gradient "
+                                "gains lambda times the weights, initial component included")
+    label_noise: float = param(
+        0.0, FLIP_RATE, "label-noise GD: each label in the loss flipped with this probability, afresh every step",
+    )
+    sam: float = param(0.0, NON_NEGATIVE, "radius of sharpness-aware minimisation (0: off)")
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
@@ -203,6 +244,12 @@ class SimulationConfig:
             # The orthogonal complement of μ in R^1 is {0}: every noise patch would vanish.
             raise ValueError(f"d must be an integer >= 2 with noise='orthogonal'; got {self.d!r}")
         set_("record", _check_record(self.record, self.steps))
+        if self.batch_size is not None and self.batch_size > self.n:
+            raise ValueError(f"batch_size must be None or an integer in [1, n] = [1, {self.n}]; "
+                             f"got {self.batch_size!r}")
+        if self.layout == "additive" and self.patches != 2:
+            raise ValueError(f"patches must be 2 (its default) with layout='additive', which has one vector "
+                             f"y mu + xi per sample, not patches; got {self.patches!r}")
 
     @classmethod
     def from_params(
@@ -292,6 +339,28 @@ class SimulationConfig:
             return np.unique(np.r_[np.arange(0, self.steps + 1, self.record), self.steps]).astype(np.int64)
         return np.unique(np.asarray(self.record, dtype=np.int64))
 
+    @property
+    def activation_kind(self) -> tuple[str, tuple[float, ...]]:
+        """The activation's kind and parameters: ``"leaky_relu(0.1)"`` gives ``("leaky_relu", (0.1,))``."""
+        return parse_activation(self.activation)
+
+    @property
+    def noise_patches(self) -> int:
+        """Noise vectors per sample: ``patches - 1``, or 1 for the additive layout."""
+        return self.patches - 1 if self.layout == "patches" else 1
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether steps draw from a schedule: minibatches smaller than n, or label-noise GD."""
+        return (self.batch_size is not None and self.batch_size < self.n) or self.label_noise > 0
+
+    @property
+    def paper_model(self) -> bool:
+        """Whether this is the model of Han et al. (ReLU, logistic loss, two patches, full-batch plain GD)."""
+        return all(getattr(self, name) == FIELDS[name].default for name in MODEL_FIELDS) or (
+            all(getattr(self, name) == FIELDS[name].default for name in MODEL_FIELDS if name != "batch_size")
+            and self.batch_size == self.n)
+
     def replace(self, **changes) -> "SimulationConfig":
         """A copy with some fields changed (and validated again)."""
         return dataclasses.replace(self, **changes)
@@ -373,6 +442,9 @@ def _check_record(record, steps: int):
 
 #: The fields of :class:`SimulationConfig`, in order.
 FIELDS = _declared(SimulationConfig)
+#: The fields that choose the model within the family (besides the flips of the labels, a property of the data).
+MODEL_FIELDS = ("activation", "loss", "layout", "patches", "bias", "output_scale", "batch_size", "momentum",
+                "weight_decay", "label_noise", "sam")
 #: Every parameter of ``simulate``, in the order of its signature.
 PARAMETERS = _signature_order(FIELDS, _declared(Alternatives))
 

@@ -25,16 +25,26 @@ from .config import SimulationConfig
 
 __all__ = [
     "Data", "sample_data", "sample_explicit", "explicit_gram", "sample_gram", "seed_streams", "wishart_identity",
-    "check_statistics",
+    "check_statistics", "substream",
 ]
 
-STREAMS = ("labels", "noise", "init", "test")
+#: New streams go at the end: a stream's draws depend only on its position (SeedSequence.spawn).
+STREAMS = ("labels", "noise", "init", "test", "batches", "label_noise")
 
 
 def seed_streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators for each random ingredient of a run."""
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+
+
+def substream(seed: int, name: str, index: int) -> np.random.Generator:
+    """The ``index``-th child of the stream ``name`` of ``seed``: a generator of its own for each epoch or block.
+
+    Equal to ``SeedSequence(seed).spawn(len(STREAMS))[k].spawn(index + 1)[index]`` for the stream's
+    position k, made directly, so that any epoch's draws can be replayed without the ones before it.
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAMS.index(name), index)))
 
 
 class Data:
@@ -46,19 +56,28 @@ class Data:
         True and observed labels in {+1, -1}.
     is_noisy : ndarray of bool, shape (n,)
         ``y_noisy != y``.
-    gram : ndarray of float64, shape (1 + n + 2m, 1 + n + 2m)
-        Inner products of μ, ξ_1..ξ_n and the flattened initial filters.
+    noise_patches : int
+        Noise vectors per sample, P - 1 (1 for two patches or the additive
+        layout); N = n (P - 1) noise vectors in all, sample by sample.
+    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+        Inner products of μ, the noise vectors ξ_1..ξ_N (ξ_{i,p} at
+        i (P - 1) + p) and the flattened initial filters.
     mu : ndarray, shape (d,)
-    xi : ndarray, shape (n, d)
+    xi : ndarray, shape (n, d), or (n, P - 1, d) with more than one noise patch
     W0 : ndarray, shape (2, m, d)
         The vectors themselves; only runs with ``sampling="explicit"`` have them.
+    b0 : ndarray, shape (2, m)
+        The initial bias (zeros), for runs with ``bias=True``.
     """
 
-    def __init__(self, y, y_noisy, gram, *, mu=None, xi=None, W0=None, sampling="explicit"):
+    def __init__(self, y, y_noisy, gram, *, mu=None, xi=None, W0=None, sampling="explicit", noise_patches=1,
+                 bias=False):
         self.y = np.asarray(y, dtype=np.int64)
         self.y_noisy = np.asarray(y_noisy, dtype=np.int64)
         self.gram = np.ascontiguousarray(gram, dtype=np.float64)
         self.sampling = sampling
+        self.noise_patches = int(noise_patches)
+        self.has_bias = bool(bias)
         self._vectors = {"mu": mu, "xi": xi, "W0": W0}
 
     @property
@@ -70,8 +89,20 @@ class Data:
         return self.y.shape[0]
 
     @property
+    def n_vectors(self) -> int:
+        """N = n (P - 1), the number of noise vectors."""
+        return self.n * self.noise_patches
+
+    @property
     def m(self) -> int:
-        return (self.gram.shape[0] - 1 - self.n) // 2
+        return (self.gram.shape[0] - 1 - self.n_vectors) // 2
+
+    @property
+    def b0(self) -> np.ndarray:
+        """The initial bias b⁽⁰⁾, shape (2, m): zeros (the bias starts at 0)."""
+        if not self.has_bias:
+            raise AttributeError("data.b0 exists only for runs with bias=True")
+        return np.zeros((2, self.m))
 
     def _vector(self, name):
         value = self._vectors[name]
@@ -83,7 +114,7 @@ class Data:
         return value
 
     mu = property(lambda self: self._vector("mu"), doc="Signal vector μ, shape (d,).")
-    xi = property(lambda self: self._vector("xi"), doc="Noise patches, shape (n, d).")
+    xi = property(lambda self: self._vector("xi"), doc="Noise patches, shape (n, d) or (n, P - 1, d).")
     W0 = property(lambda self: self._vector("W0"), doc="Initial filters, shape (2, m, d).")
 
     @property
@@ -99,33 +130,43 @@ class Data:
 
     @property
     def xi_sq(self) -> np.ndarray:
-        """‖ξ_i‖², shape (n,)."""
-        return np.ascontiguousarray(np.diag(self.gram)[1 : 1 + self.n])
+        """‖ξ_k‖², shape (N,)."""
+        return np.ascontiguousarray(np.diag(self.gram)[1 : 1 + self.n_vectors])
 
     @property
     def xi_gram(self) -> np.ndarray:
-        """⟨ξ_i, ξ_k⟩, shape (n, n)."""
-        return np.ascontiguousarray(self.gram[1 : 1 + self.n, 1 : 1 + self.n])
+        """⟨ξ_k, ξ_l⟩, shape (N, N)."""
+        N = self.n_vectors
+        return np.ascontiguousarray(self.gram[1 : 1 + N, 1 : 1 + N])
 
     @property
     def xi_mu(self) -> np.ndarray:
-        """⟨ξ_i, μ⟩, shape (n,)."""
-        return np.ascontiguousarray(self.gram[0, 1 : 1 + self.n])
+        """⟨ξ_k, μ⟩, shape (N,)."""
+        return np.ascontiguousarray(self.gram[0, 1 : 1 + self.n_vectors])
 
     @property
     def w0_mu(self) -> np.ndarray:
         """⟨w_{j,r}⁽⁰⁾, μ⟩, shape (2, m)."""
-        return self.gram[1 + self.n :, 0].reshape(2, self.m).copy()
+        return self.gram[1 + self.n_vectors :, 0].reshape(2, self.m).copy()
 
     @property
     def w0_xi(self) -> np.ndarray:
-        """⟨w_{j,r}⁽⁰⁾, ξ_k⟩, shape (2, m, n)."""
-        return self.gram[1 + self.n :, 1 : 1 + self.n].reshape(2, self.m, self.n).copy()
+        """⟨w_{j,r}⁽⁰⁾, ξ_k⟩, shape (2, m, N)."""
+        N = self.n_vectors
+        return self.gram[1 + N :, 1 : 1 + N].reshape(2, self.m, N).copy()
 
 
 def sample_labels(config: SimulationConfig, rng: np.random.Generator):
     """True labels (±1 with probability 1/2) and class-conditionally flipped labels."""
     y = np.where(rng.random(config.n) < 0.5, 1, -1).astype(np.int64)
+    if config.flips == "exact":
+        # round() halves to even, like the authors' NumPy code.
+        flipped = np.concatenate([rng.choice(np.flatnonzero(y == label), round(rate * np.count_nonzero(y == label)),
+                                             replace=False)
+                                  for label, rate in ((1, config.tau_pos), (-1, config.tau_neg))])
+        y_noisy = y.copy()
+        y_noisy[flipped] = -y[flipped]
+        return y, y_noisy
     flip_rate = np.where(y == 1, config.tau_pos, config.tau_neg)
     y_noisy = np.where(rng.random(config.n) < flip_rate, -y, y)
     return y, y_noisy
@@ -156,18 +197,20 @@ def sample_explicit(config: SimulationConfig) -> Data:
     mu = np.zeros(d)
     mu[0] = config.mu_norm
     # An overflow is reported by check_statistics, naming the parameter, not as a warning.
+    shape = (n, d) if config.noise_patches == 1 else (n, config.noise_patches, d)
     with np.errstate(over="ignore"):
-        xi = config.sigma_xi * rngs["noise"].standard_normal((n, d))
+        xi = config.sigma_xi * rngs["noise"].standard_normal(shape)
         if config.noise == "orthogonal":
-            xi[:, 0] = 0.0
+            xi[..., 0] = 0.0
         W0 = config.sigma0 * rngs["init"].standard_normal((2, m, d))
-        gram = explicit_gram(config.mu_norm, xi, W0)
+        gram = explicit_gram(config.mu_norm, xi.reshape(-1, d), W0)
     check_statistics(gram, config)
-    return Data(y, y_noisy, gram, mu=mu, xi=xi, W0=W0, sampling="explicit")
+    return Data(y, y_noisy, gram, mu=mu, xi=xi, W0=W0, sampling="explicit", noise_patches=config.noise_patches,
+                bias=config.bias)
 
 
 def explicit_gram(mu_norm: float, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
-    """The Gram matrix of μ = ‖μ‖ e₁, the rows of xi (n, d) and the filters W0 (2, m, d), in ``Data.gram``'s order.
+    """The Gram matrix of μ = ‖μ‖ e₁, the rows of xi (N, d) and the filters W0 (2, m, d), in ``Data.gram``'s order.
 
     Formed by ``_kernels.gram`` in a fixed order (not by BLAS), so its bits
     do not depend on the thread count; the row of μ is exact, ⟨μ, v⟩ = ‖μ‖ v₁.
@@ -197,7 +240,7 @@ def sample_gram(config: SimulationConfig) -> Data:
     the same stream as in explicit sampling, so both samplings share them.
     """
     rngs = seed_streams(config.seed)
-    n, m = config.n, config.m
+    n, m = config.n * config.noise_patches, config.m  # n noise vectors here: N = n (P - 1)
     p = n + 2 * m
     y, y_noisy = sample_labels(config, rngs["labels"])
     first = np.zeros(p)
@@ -217,7 +260,7 @@ def sample_gram(config: SimulationConfig) -> Data:
         gram[1:, 1:] = scale[:, None] * rest * scale[None, :] + first[:, None] * first[None, :]
         gram = 0.5 * (gram + gram.T)
     check_statistics(gram, config)
-    return Data(y, y_noisy, gram, sampling="gram")
+    return Data(y, y_noisy, gram, sampling="gram", noise_patches=config.noise_patches, bias=config.bias)
 
 
 def check_statistics(gram: np.ndarray, config: SimulationConfig) -> None:
@@ -227,7 +270,7 @@ def check_statistics(gram: np.ndarray, config: SimulationConfig) -> None:
     :class:`~labelnoise_sim.DivergenceError` that blames η. The ValueError
     names the parameters that set the norms at fault.
     """
-    n, d = config.n, config.d
+    n, d = config.n * config.noise_patches, config.d
     diagonal = np.diagonal(gram)
     # The squared norms on the diagonal: what sets them, the parameters with their values, the entries.
     norms = [

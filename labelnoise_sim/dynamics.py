@@ -67,6 +67,18 @@ def simulate(
     seed: int = 0,
     record: None | int | tuple[int, ...] = None,
     sampling: str = "explicit",
+    activation: str = "relu",
+    loss: str = "logistic",
+    layout: str = "patches",
+    patches: int = 2,
+    flips: str = "bernoulli",
+    bias: bool = False,
+    output_scale: str = "mean",
+    batch_size: int | None = None,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    label_noise: float = 0.0,
+    sam: float = 0.0,
 ) -> SimulationResult:
     """Train the two-layer ReLU CNN on signal-noise data with label noise.
 
@@ -153,6 +165,8 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
     """
     configs = list(configs)
     diverged = check_choice("diverged", diverged, ("raise", "return"))
+    if not all(config.paper_model for config in configs):
+        raise NotImplementedError("the model family (activation, loss, layout, optimizer options) is not built yet")
     if datas is not None and len(datas) != len(configs):
         raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
     check_memory(memory_bytes(configs, draw=datas is None), describe_runs(configs))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from .._validation import Choice
+from .._validation import Activation, Boolean, Choice
 from ..config import PARAMETERS
 
 __all__ = ["add_simulation_options", "simulation_kwargs", "parse_number"]
@@ -29,6 +29,17 @@ def parse_number(text: str):
             return text
 
 
+def parse_bool(text: str):
+    """'true'/'false' (any case, or 1/0) as bool; anything else is passed on for the library to refuse."""
+    return {"true": True, "1": True, "false": False, "0": False}.get(text.strip().lower(), text)
+
+
+def _value_type(constraint):
+    if isinstance(constraint, (Choice, Activation)):
+        return str
+    return parse_bool if isinstance(constraint, Boolean) else parse_number
+
+
 def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     """Add one ``--name`` option per simulate() parameter (``--tau_pos`` also as ``--tau-pos``)."""
     group = parser.add_argument_group("simulation parameters (as in simulate())")
@@ -36,7 +47,7 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
         flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
         # None means "not given": the description says what then applies (tau_pos and tau_neg for tau, ...).
         default = f" (default: {'not given' if parameter.default is None else parameter.default})"
-        group.add_argument(*flags, dest=name, type=str if isinstance(parameter.constraint, Choice) else parse_number,
+        group.add_argument(*flags, dest=name, type=_value_type(parameter.constraint),
                            metavar=name.upper(), help=(parameter.description + default).replace("%", "%%"))
 
 
