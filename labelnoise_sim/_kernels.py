@@ -66,6 +66,11 @@ __all__ = [
     "update",
     "run_dynamics",
     "run_batch",
+    "Model",
+    "FamilyState",
+    "new_family_state",
+    "run_family",
+    "run_family_batch",
     "gram",
     "misclassified_draws",
 ]
@@ -723,6 +728,289 @@ def run_batch(stats, state, eta, steps, record_steps, first, last, gamma_out, rh
     for b in prange(eta.shape[0]):
         if state.status[b] < 0:
             run_dynamics(stats, state, b, eta[b], steps, record_steps, first, last, gamma_out[b], rho_out[b], f_out[b])
+
+
+# The model family --------------------------------------------------------------
+#
+# ``run_family`` runs every model of the family; ``run_dynamics`` stays the
+# kernel of the paper's model, whose sparse increment it cannot use in
+# general. With N = n (P - 1) noise vectors ξ_k (sample i owns k = i (P-1) + p),
+# the statistics are those of ``Statistics`` over the N vectors, and
+#
+#     w_q = α w_q⁽⁰⁾ + j γ_q μ/‖μ‖² + Σ_k ρ_{q,k} ξ_k/‖ξ_k‖²,   bias β_q
+#     A[q]    = ⟨w_q, μ⟩   = α a0[q] + j γ[q] + Σ_k ρ[q, k] c[k]
+#     B[q, k] = ⟨w_q, ξ_k⟩ = α b0[q, k] + j γ[q] e[k] + (ρ G)[q, k]
+#
+# The gradient of the step's loss in w_q is a combination g_μ μ + Σ_k g_k ξ_k,
+# kept in coefficient form, Γ_q = j ‖μ‖² g_μ and R_{q,k} = ‖ξ_k‖² g_k (the
+# change of γ and ρ that a step -η times it makes, divided by -η).
+
+
+class Model(NamedTuple):
+    """The options of a model of the family, as ``run_family`` takes them (built by ``dynamics.kernel_model``)."""
+
+    activation: int  #: ACTIVATION_CODES
+    p1: float  #: first parameter of the activation (q or a)
+    p2: float  #: second parameter (κ)
+    loss: int  #: LOSS_CODES
+    additive: bool  #: layout "additive"
+    divisor: float  #: the output is the sum over filters divided by this: m ("mean") or 1 ("sum")
+    bias: bool
+    momentum: float
+    weight_decay: float
+    sam: float
+    stochastic: bool  #: read the schedule of each step (else its first row serves every step)
+
+
+class FamilyState(NamedTuple):
+    """``State`` with what the options add, run index first; made by ``new_family_state``."""
+
+    gamma: np.ndarray  #: (C, 2m)
+    rho: np.ndarray  #: (C, 2m, N)
+    P: np.ndarray  #: (C, 2m, N)  ρ G
+    status: np.ndarray  #: (C,) int64
+    alpha: np.ndarray  #: (C,)  the factor of the initial filters (weight decay)
+    bias: np.ndarray  #: (C, 2m)
+    v_gamma: np.ndarray  #: (C, 2m)  the heavy-ball buffer, in coefficient form;
+    v_rho: np.ndarray  #: (C, 2m, N)  (C, 0, 0) without momentum
+    v_alpha: np.ndarray  #: (C,)
+    v_bias: np.ndarray  #: (C, 2m)
+
+
+def new_family_state(runs, m, N, momentum):
+    """The state of ``runs`` runs at step 0: γ = ρ = β = 0, α = 1, an empty heavy-ball buffer."""
+    q2 = 2 * m
+    width = N if momentum else 0
+    return FamilyState(gamma=np.zeros((runs, q2)), rho=np.zeros((runs, q2, N)), P=np.zeros((runs, q2, N)),
+                       status=np.full(runs, -1, dtype=np.int64), alpha=np.ones(runs), bias=np.zeros((runs, q2)),
+                       v_gamma=np.zeros((runs, q2)), v_rho=np.zeros((runs, q2 if momentum else 0, width)),
+                       v_alpha=np.zeros(runs), v_bias=np.zeros((runs, q2)))
+
+
+@njit(cache=True)
+def family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B):
+    """A (2m,) and B (2m, N) from the coefficients, with ρ G read from P."""
+    q2, N = rho.shape
+    for q in range(q2):
+        jg = jsign[q] * gamma[q]
+        s = alpha * a0[q] + jg
+        for k in range(N):
+            s += rho[q, k] * c[k]
+        A[q] = s
+        for k in range(N):
+            B[q, k] = alpha * b0[q, k] + jg * e[k] + P[q, k]
+
+
+@njit(cache=True)
+def family_outputs(A, B, bias, y, model, f):
+    """f_i = (1/divisor) Σ_q j_q [σ(y_i A_q + β_q) + Σ_p σ(B[q, i(P-1)+p] + β_q)], or Σ_q j_q σ(y_i A_q + B[q, i] + β_q)
+    for the additive layout; written to f (n,)."""
+    q2, N = B.shape
+    n = f.shape[0]
+    per = N // n
+    m = q2 // 2
+    kind, p1, p2 = model.activation, model.p1, model.p2
+    for i in range(n):
+        f[i] = 0.0
+    for q in range(q2):
+        j = 1.0 if q < m else -1.0
+        b = bias[q]
+        for i in range(n):
+            if model.additive:
+                total = activation(y[i] * A[q] + B[q, i] + b, kind, p1, p2)
+            else:
+                total = activation(y[i] * A[q] + b, kind, p1, p2)
+                for k in range(i * per, (i + 1) * per):
+                    total += activation(B[q, k] + b, kind, p1, p2)
+            f[i] += j * total
+    for i in range(n):
+        f[i] /= model.divisor
+
+
+@njit(cache=True)
+def family_gradient(A, B, bias, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq, model, g_gamma, g_rho, g_bias):
+    """The gradient of the step's loss (1/|B_t|) Σ_i ℓ(ε_i ỹ_i f_i) in coefficient form: Γ (2m,), R (2m, N), and
+    the bias's (2m,); ε_i = 0 leaves sample i out of the step.
+
+    With φ_i = ℓ'(ε_i ỹ_i f_i) ε_i ỹ_i / |B_t| and s = 1/divisor (patches layout):
+
+        Γ_q     = ‖μ‖² s Σ_i φ_i σ'(y_i A_q + β_q) y_i
+        R_{q,k} = ‖ξ_k‖² s j_q φ_i σ'(B_{q,k} + β_q)            (k a noise vector of sample i)
+        ∂β_q    = s j_q Σ_i φ_i [σ'(y_i A_q + β_q) + Σ_p σ'(B_{q,k(i,p)} + β_q)]
+
+    and for the additive layout the same with the one pre-activation y_i A_q + B_{q,i} + β_q.
+    """
+    q2, N = B.shape
+    n = f.shape[0]
+    per = N // n
+    m = q2 // 2
+    kind, p1, p2 = model.activation, model.p1, model.p2
+    s = 1.0 / model.divisor
+    phi = np.empty(n)
+    for i in range(n):
+        if eps[i] == 0:
+            phi[i] = 0.0
+        else:
+            label = eps[i] * y_noisy[i]
+            phi[i] = loss_slope(label * f[i], model.loss) * label * inverse_size
+    for q in range(q2):
+        j = 1.0 if q < m else -1.0
+        b = bias[q]
+        signal = 0.0
+        shift = 0.0
+        if model.additive:
+            for i in range(n):
+                slope = phi[i] * activation_slope(y[i] * A[q] + B[q, i] + b, kind, p1, p2)
+                signal += slope * y[i]
+                shift += slope
+                g_rho[q, i] = xi_sq[i] * (s * j * slope)
+        else:
+            slope_pos = activation_slope(A[q] + b, kind, p1, p2)
+            slope_neg = activation_slope(-A[q] + b, kind, p1, p2)
+            for i in range(n):
+                slope = phi[i] * (slope_pos if y[i] > 0 else slope_neg)
+                signal += slope * y[i]
+                shift += slope
+                for k in range(i * per, (i + 1) * per):
+                    slope_k = phi[i] * activation_slope(B[q, k] + b, kind, p1, p2)
+                    shift += slope_k
+                    g_rho[q, k] = xi_sq[k] * (s * j * slope_k)
+        g_gamma[q] = mu_sq * (s * signal)
+        g_bias[q] = s * j * shift if model.bias else 0.0
+
+
+@njit(cache=True, nogil=True)
+def run_family(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records):
+    """``run_dynamics`` for any model of the family: run ``b`` through the steps first..last-1.
+
+    eps (C, S, n) int8, inverse_size (C, S): the schedule of the steps
+    first..first+S-1 (``schedule.step_weights``), or of every step in its
+    first row when not ``model.stochastic``. records: ``FamilyState``-like
+    arrays with a record axis after the run axis (``FamilyRecords``).
+
+    A step: the pre-activations and outputs at θ; the gradient of the step's
+    loss (``family_gradient``); for SAM, the same at θ + r ∇/‖∇‖, where
+    ‖∇‖² = Σ_q [(Γ_q² + 2 j Γ_q Σ_k R_{q,k} c_k)/‖μ‖² + Σ_k R_{q,k} Q_{q,k}/‖ξ_k‖²] + Σ_q ∂β_q²
+    with Q = R G, which also gives the perturbed B = B + t (j Γ e + Q); then
+    torch.optim.SGD's step: g ← ∇ + λ θ, v ← μ v + g (with momentum),
+    θ ← θ - η v, on (γ, ρ, α, β), and P ← P + Δρ G.
+    """
+    a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
+    mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
+    gamma, rho, P = state.gamma[b].copy(), state.rho[b].copy(), state.P[b].copy()
+    alpha, bias = state.alpha[b], state.bias[b].copy()
+    v_gamma, v_rho, v_alpha, v_bias = state.v_gamma[b].copy(), state.v_rho[b].copy(), state.v_alpha[b], state.v_bias[b].copy()
+    n = y.shape[0]
+    q2, N = rho.shape
+    jsign = class_signs(q2 // 2)
+    A = np.empty(q2)
+    B = np.empty((q2, N))
+    f = np.empty(n)
+    g_gamma = np.empty(q2)
+    g_rho = np.empty((q2, N))
+    g_bias = np.empty(q2)
+    delta = np.empty((q2, N))
+    sam = model.sam > 0.0
+    Q = np.empty((q2, N) if sam else (0, 0))
+    A_sam = np.empty(q2)
+    B_sam = np.empty((q2, N) if sam else (0, 0))
+    bias_sam = np.empty(q2)
+    lam, mom = model.weight_decay, model.momentum
+    k = np.searchsorted(record_steps, first)
+    n_records = record_steps.shape[0]
+    for t in range(first, min(last, steps + 1)):
+        family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B)
+        family_outputs(A, B, bias, y, model, f)
+        for i in range(n):
+            if not math.isfinite(f[i]):
+                state.status[b] = t
+                return
+        if k < n_records and record_steps[k] == t:
+            records.gamma[b, k] = gamma
+            records.rho[b, k] = rho
+            records.f[b, k] = f
+            records.alpha[b, k] = alpha
+            records.bias[b, k] = bias
+            records.v_gamma[b, k] = v_gamma
+            records.v_rho[b, k] = v_rho
+            records.v_alpha[b, k] = v_alpha
+            records.v_bias[b, k] = v_bias
+            k += 1
+        if t == steps:
+            break
+        row = t - first if model.stochastic else 0
+        family_gradient(A, B, bias, f, y, y_noisy, eps[b, row], inverse_size[b, row], mu_sq, xi_sq, model,
+                        g_gamma, g_rho, g_bias)
+        if sam:
+            Q[:] = 0.0
+            accumulate_product(g_rho, G, Q)
+            norm_sq = 0.0
+            for q in range(q2):
+                gc = 0.0
+                for kk in range(N):
+                    gc += g_rho[q, kk] * c[kk]
+                A_sam[q] = jsign[q] * g_gamma[q] + gc  # the change of A per unit of the perturbation
+                quad = 0.0
+                for kk in range(N):
+                    quad += g_rho[q, kk] * Q[q, kk] / xi_sq[kk]
+                norm_sq += (g_gamma[q] * g_gamma[q] + 2.0 * jsign[q] * g_gamma[q] * gc) / mu_sq + quad
+                norm_sq += g_bias[q] * g_bias[q]
+            if norm_sq > 0.0:
+                step_size = model.sam / math.sqrt(norm_sq)
+                for q in range(q2):
+                    jg = jsign[q] * g_gamma[q]
+                    A_sam[q] = A[q] + step_size * A_sam[q]
+                    for kk in range(N):
+                        B_sam[q, kk] = B[q, kk] + step_size * (jg * e[kk] + Q[q, kk])
+                    bias_sam[q] = bias[q] + step_size * g_bias[q]
+                family_outputs(A_sam, B_sam, bias_sam, y, model, f)
+                family_gradient(A_sam, B_sam, bias_sam, f, y, y_noisy, eps[b, row], inverse_size[b, row], mu_sq,
+                                xi_sq, model, g_gamma, g_rho, g_bias)
+        g_alpha = 0.0
+        if lam > 0.0:
+            g_alpha = lam * alpha
+            for q in range(q2):
+                g_gamma[q] += lam * gamma[q]
+                g_bias[q] += lam * bias[q]
+                for kk in range(N):
+                    g_rho[q, kk] += lam * rho[q, kk]
+        if mom > 0.0:
+            v_alpha = mom * v_alpha + g_alpha
+            g_alpha = v_alpha
+            for q in range(q2):
+                v_gamma[q] = mom * v_gamma[q] + g_gamma[q]
+                g_gamma[q] = v_gamma[q]
+                v_bias[q] = mom * v_bias[q] + g_bias[q]
+                g_bias[q] = v_bias[q]
+                for kk in range(N):
+                    v_rho[q, kk] = mom * v_rho[q, kk] + g_rho[q, kk]
+                    g_rho[q, kk] = v_rho[q, kk]
+        alpha -= eta * g_alpha
+        for q in range(q2):
+            gamma[q] -= eta * g_gamma[q]
+            if model.bias:
+                bias[q] -= eta * g_bias[q]
+            for kk in range(N):
+                delta[q, kk] = -eta * g_rho[q, kk]
+                rho[q, kk] += delta[q, kk]
+        accumulate_product(delta, G, P)
+    state.gamma[b] = gamma
+    state.rho[b] = rho
+    state.P[b] = P
+    state.alpha[b] = alpha
+    state.bias[b] = bias
+    state.v_gamma[b] = v_gamma
+    state.v_rho[b] = v_rho
+    state.v_alpha[b] = v_alpha
+    state.v_bias[b] = v_bias
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def run_family_batch(stats, model, state, eta, steps, record_steps, first, last, eps, inverse_size, records):
+    """``run_family`` for every run of the batch that has not diverged, in parallel over runs (as ``run_batch``)."""
+    for b in prange(eta.shape[0]):
+        if state.status[b] < 0:
+            run_family(stats, model, state, b, eta[b], steps, record_steps, first, last, eps, inverse_size, records)
 
 
 # Gram matrices ----------------------------------------------------------------

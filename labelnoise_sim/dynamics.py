@@ -29,7 +29,8 @@ from ._validation import check_choice
 from .config import PARAMETERS, SimulationConfig, fill_parameters_doc, log_grid
 from .data import Data, sample_data
 from .generalization import DEFAULT_DRAWS
-from .result import SimulationResult
+from .result import SimulationResult, Velocity
+from .schedule import step_weights
 
 __all__ = ["simulate", "run", "run_many", "DivergenceError", "memory_bytes", "result_bytes", "record_count",
            "available_memory", "check_memory", "describe_runs", "MEMORY_ENV"]
@@ -165,8 +166,6 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
     """
     configs = list(configs)
     diverged = check_choice("diverged", diverged, ("raise", "return"))
-    if not all(config.paper_model for config in configs):
-        raise NotImplementedError("the model family (activation, loss, layout, optimizer options) is not built yet")
     if datas is not None and len(datas) != len(configs):
         raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
     check_memory(memory_bytes(configs, draw=datas is None), describe_runs(configs))
@@ -186,12 +185,27 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
 
 
 def batch_key(config: SimulationConfig) -> tuple:
-    """What runs must share to go through the kernel as one batch: n, m, steps and the recorded steps."""
-    return config.n, config.m, config.steps, config.record_steps.tobytes()
+    """What runs must share to go through a kernel as one batch: n, m, steps, the recorded steps and the model."""
+    model = None if config.paper_model else kernel_model(config)
+    return config.n, config.m, config.steps, config.record_steps.tobytes(), config.noise_patches, model
+
+
+def kernel_model(config: SimulationConfig) -> _kernels.Model:
+    """The model options of ``config`` as the family kernel takes them."""
+    kind, values = config.activation_kind
+    values = values + (0.0,) * (2 - len(values))
+    return _kernels.Model(
+        activation=_kernels.ACTIVATION_CODES[kind], p1=float(values[0]), p2=float(values[1]),
+        loss=_kernels.LOSS_CODES[config.loss], additive=config.layout == "additive",
+        divisor=float(config.m) if config.output_scale == "mean" else 1.0, bias=config.bias,
+        momentum=config.momentum, weight_decay=config.weight_decay, sam=config.sam, stochastic=config.stochastic,
+    )
 
 
 def _run_batch(configs, datas, parallel):
     """Dynamics of runs of equal shape, advanced together chunk by chunk: SimulationResult or DivergenceError each."""
+    if not configs[0].paper_model:
+        return _run_family_batch(configs, datas, parallel)
     first = configs[0]
     record_steps = first.record_steps
     C, K, q2, n = len(configs), record_steps.shape[0], 2 * first.m, first.n
@@ -230,6 +244,89 @@ def _run_batch(configs, datas, parallel):
     return results
 
 
+class FamilyRecords(NamedTuple):
+    """The records of a batch of runs of the family kernel, run index first, then the record index."""
+
+    gamma: np.ndarray  #: (C, K, 2m)
+    rho: np.ndarray  #: (C, K, 2m, N)
+    f: np.ndarray  #: (C, K, n)
+    alpha: np.ndarray  #: (C, K)
+    bias: np.ndarray  #: (C, K, 2m)
+    v_gamma: np.ndarray  #: (C, K, 2m)
+    v_rho: np.ndarray  #: (C, K, 2m, N), or (C, K, 0, 0) without momentum
+    v_alpha: np.ndarray  #: (C, K)
+    v_bias: np.ndarray  #: (C, K, 2m)
+
+
+#: Label multipliers (int8, one per sample and step) of a stochastic batch per chunk, at most.
+SCHEDULE_CHUNK = 2**24
+
+
+def _run_family_batch(configs, datas, parallel):
+    """``_run_batch`` for runs of one model of the family (``_kernels.run_family``)."""
+    first = configs[0]
+    record_steps = first.record_steps
+    C, K, q2, n, N = len(configs), record_steps.shape[0], 2 * first.m, first.n, first.n * first.noise_patches
+    momentum = first.momentum > 0
+    width = N if momentum else 0
+    records = FamilyRecords(
+        gamma=np.empty((C, K, q2)), rho=np.empty((C, K, q2, N)), f=np.empty((C, K, n)), alpha=np.empty((C, K)),
+        bias=np.empty((C, K, q2)), v_gamma=np.empty((C, K, q2)), v_rho=np.empty((C, K, q2 if momentum else 0, width)),
+        v_alpha=np.empty((C, K)), v_bias=np.empty((C, K, q2)),
+    )
+    model = kernel_model(first)
+    eta = np.array([c.eta for c in configs])
+    stats = kernel_statistics(datas)
+    state = _kernels.new_family_state(C, first.m, N, momentum)
+    threads = parallel and C > 1
+    # A SAM step forms two products; the chunk keeps its time, and a stochastic chunk its schedule, bounded.
+    chunk = chunk_steps(C, first.m, N) // (2 if first.sam > 0 else 1)
+    if first.stochastic:
+        chunk = min(chunk, SCHEDULE_CHUNK // (C * n))
+    chunk = max(chunk, 1)
+    eps = np.ones((C, 1, n), dtype=np.int8)
+    inverse_size = np.full((C, 1), 1.0 / n)
+    for start in range(0, first.steps + 1, chunk):
+        stop = start + chunk
+        if first.stochastic:
+            # The steps start..stop-1 that take a gradient step: none for the last step.
+            rows = [step_weights(config, start, min(stop, first.steps)) if start < first.steps else
+                    (np.zeros((0, n), np.int8), np.zeros(0)) for config in configs]
+            length = max(1, min(stop, first.steps) - start)
+            eps = np.ones((C, length, n), dtype=np.int8)
+            inverse_size = np.ones((C, length))
+            for b, (e, inv) in enumerate(rows):
+                eps[b, : e.shape[0]] = e
+                inverse_size[b, : inv.shape[0]] = inv
+        if threads:
+            _kernels.run_family_batch(stats, model, state, eta, first.steps, record_steps, start, stop, eps,
+                                      inverse_size, records)
+        else:
+            for b in np.flatnonzero(state.status < 0):
+                _kernels.run_family(stats, model, state, b, eta[b], first.steps, record_steps, start, stop, eps,
+                                    inverse_size, records)
+        if (state.status >= 0).all():
+            break
+    results = []
+    shape = (K, 2, first.m, n) + ((first.noise_patches,) if first.noise_patches > 1 else ())
+    for b, (config, data) in enumerate(zip(configs, datas)):
+        if state.status[b] >= 0:
+            results.append(DivergenceError(int(state.status[b]), config.eta))
+            continue
+        velocity = None
+        if momentum:
+            velocity = Velocity(gamma=records.v_gamma[b].reshape(K, 2, first.m), rho=records.v_rho[b].reshape(shape),
+                                alpha=records.v_alpha[b] if config.weight_decay > 0 else None,
+                                bias=records.v_bias[b].reshape(K, 2, first.m) if config.bias else None)
+        results.append(SimulationResult(
+            config=config, data=data, t=record_steps.copy(), gamma=records.gamma[b].reshape(K, 2, first.m),
+            rho=records.rho[b].reshape(shape), outputs=records.f[b],
+            alpha=records.alpha[b] if config.weight_decay > 0 else None,
+            bias=records.bias[b].reshape(K, 2, first.m) if config.bias else None, velocity=velocity,
+        ))
+    return results
+
+
 #: Multiply-adds of the product ρ G per chunk of steps: about a tenth of a second.
 CHUNK_WORK = 2**31
 
@@ -241,7 +338,7 @@ def chunk_steps(runs: int, m: int, n: int) -> int:
 
 def kernel_statistics(datas) -> _kernels.Statistics:
     """The fixed statistics of the kernels for runs of equal n and m, stacked with the run index first."""
-    n, m = datas[0].n, datas[0].m
+    n, m = datas[0].n_vectors, datas[0].m  # n noise vectors: N = n (P - 1)
 
     def stack(per_run):
         values = [per_run(data) for data in datas]

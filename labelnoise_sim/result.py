@@ -12,15 +12,16 @@ import zipfile
 import zlib
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from . import generalization
+from . import generalization, schedule
 from .analysis import record_index
 from .config import SAMPLINGS, SimulationConfig
 from .data import Data
 
-__all__ = ["SimulationResult", "load", "logistic_loss"]
+__all__ = ["SimulationResult", "Velocity", "load", "logistic_loss", "loss_value"]
 
 FORMAT_VERSION = 1
 
@@ -34,6 +35,39 @@ def logistic_loss(z):
     array([6.93147181e-01, 0.00000000e+00, 1.00000000e+03])
     """
     return np.logaddexp(0.0, -np.asarray(z, dtype=np.float64))
+
+
+def loss_value(z, loss: str = "logistic"):
+    """ℓ(z) of the loss named ``loss`` (see ``SimulationConfig.loss``), elementwise, without overflow where finite.
+
+    Examples
+    --------
+    >>> loss_value([0.0, 2.0], "hinge")
+    array([1., 0.])
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if loss == "logistic":
+        return logistic_loss(z)
+    if loss == "hinge":
+        return np.maximum(1.0 - z, 0.0)
+    if loss == "exponential":
+        with np.errstate(over="ignore"):
+            return np.exp(-z)
+    return 0.5 * (1.0 - z) ** 2
+
+
+class Velocity(NamedTuple):
+    """The heavy-ball buffer of a run with momentum, in the coefficients of the weights, at each record.
+
+    v_{j,r} = v_α w_{j,r}⁽⁰⁾ + j v_γ μ/‖μ‖² + Σ_k v_ρ ξ_k/‖ξ_k‖² (the buffer of
+    torch.optim.SGD for the filters), and v_β for the bias. ``alpha`` is None
+    without weight decay (it stays 0), ``bias`` None without a bias.
+    """
+
+    gamma: np.ndarray  #: (K, 2, m)
+    rho: np.ndarray  #: the shape of ``SimulationResult.rho``
+    alpha: np.ndarray | None  #: (K,)
+    bias: np.ndarray | None  #: (K, 2, m)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -51,10 +85,17 @@ class SimulationResult:
         Recorded steps.
     gamma : ndarray, shape (K, 2, m)
         Signal coefficients γ_{j,r}.
-    rho : ndarray, shape (K, 2, m, n)
-        Noise coefficients ρ_{j,r,i} (signed).
+    rho : ndarray, shape (K, 2, m, n), or (K, 2, m, n, P - 1) with more than one noise patch
+        Noise coefficients ρ_{j,r,i} (signed), ρ_{j,r,i,p} of noise patch p.
     outputs : ndarray, shape (K, n)
         Network outputs f(W⁽ᵗ⁾, x_i) on the training samples.
+    alpha : ndarray, shape (K,), or None
+        With weight decay, the factor α of the initial filters in
+        w = α w⁽⁰⁾ + j γ μ/‖μ‖² + Σ ρ ξ/‖ξ‖²; None (α = 1) without.
+    bias : ndarray, shape (K, 2, m), or None
+        The trained bias b_{j,r} (``bias=True``).
+    velocity : Velocity or None
+        The heavy-ball buffer (``momentum > 0``).
 
     Derived arrays (``sample_loss``, ``test_error``, ...) are computed on first
     access and cached.
@@ -66,6 +107,9 @@ class SimulationResult:
     gamma: np.ndarray
     rho: np.ndarray
     outputs: np.ndarray
+    alpha: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    velocity: Velocity | None = None
 
     # Coefficients ----------------------------------------------------------
 
@@ -82,7 +126,7 @@ class SimulationResult:
     def weights(self, step) -> np.ndarray:
         """Filters at the recorded step ``step`` (a value of ``t``), shape (2, m, d).
 
-        Rebuilt from the coefficients, W = W⁽⁰⁾ + j γ μ/‖μ‖² + Σ_i ρ_i ξ_i/‖ξ_i‖²;
+        Rebuilt from the coefficients, W = α W⁽⁰⁾ + j γ μ/‖μ‖² + Σ_k ρ_k ξ_k/‖ξ_k‖²;
         needs explicit sampling. A step that was not recorded raises ValueError.
         """
         data = self.data
@@ -92,11 +136,20 @@ class SimulationResult:
                 f"sampling={data.sampling!r} never draws; rerun with sampling='explicit' to rebuild filters"
             )
         k = record_index(self, step)
-        xi, mu = data.xi, data.mu
+        xi, mu = data.xi.reshape(data.n_vectors, -1), data.mu
         jsign = np.array([1.0, -1.0])[:, None, None]
         signal = jsign * self.gamma[k][:, :, None] * (mu / data.mu_sq)
-        noise = self.rho[k] @ (xi / data.xi_sq[:, None])
-        return data.W0 + signal + noise
+        noise = self.rho[k].reshape(2, self.config.m, -1) @ (xi / data.xi_sq[:, None])
+        alpha = 1.0 if self.alpha is None else self.alpha[k]
+        return alpha * data.W0 + signal + noise
+
+    def schedule(self, step) -> tuple[np.ndarray, np.ndarray]:
+        """The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
+
+        See :func:`labelnoise_sim.schedule.schedule`: with them an outside
+        implementation replays a stochastic run exactly.
+        """
+        return schedule.schedule(self.config, step)
 
     # Training set ----------------------------------------------------------
 
@@ -107,8 +160,8 @@ class SimulationResult:
 
     @cached_property
     def sample_loss(self) -> np.ndarray:
-        """ℓ(ỹ_i f(x_i)), shape (K, n)."""
-        return logistic_loss(self.margins)
+        """ℓ(ỹ_i f(x_i)) of the run's loss, shape (K, n)."""
+        return loss_value(self.margins, self.config.loss)
 
     @cached_property
     def train_loss(self) -> np.ndarray:
