@@ -189,43 +189,47 @@ LOSS_CODES = {"logistic": 0, "hinge": 1, "exponential": 2, "squared": 3}
 
 
 @njit(cache=True)
-def activation(z, kind, p1, p2):
-    """σ(z) for the activation ``kind`` with parameters p1, p2.
-
-    0 relu max(z, 0); 1 relu^q (q = p1) max(z, 0)^q; 2 leaky_relu (a = p1)
-    z or a z; 3 smoothed_relu (q = p1, κ = p2): 0 for z <= 0, z^q / (q κ^(q-1))
-    on (0, κ], z - (1 - 1/q) κ above.
-    """
-    if kind == 0:
-        return z if z > 0.0 else 0.0
-    if kind == 1:
-        return z**p1 if z > 0.0 else 0.0
-    if kind == 2:
-        return z if z > 0.0 else p1 * z
-    if z <= 0.0:
-        return 0.0
-    if z <= p2:
-        return z**p1 / (p1 * p2 ** (p1 - 1.0))
-    return z - (1.0 - 1.0 / p1) * p2
+def _power(z, q):
+    """z**q, by repeated products for a small integral q (relu^2, relu^3: several times cheaper than pow)."""
+    if q == math.floor(q) and q <= 8.0:
+        out = z
+        for _ in range(int(q) - 1):
+            out *= z
+        return out
+    return z**q
 
 
 @njit(cache=True)
-def activation_slope(z, kind, p1, p2):
-    """σ'(z), with PyTorch autograd's value at a kink: relu'(0) = 0, leaky_relu'(0) = a.
+def activation_pair(z, kind, p1, p2):
+    """(σ(z), σ'(z)) for the activation ``kind`` with parameters p1, p2.
 
-    (relu^q and smoothed_relu have no kink: their slope is continuous.)
+    0 relu max(z, 0); 1 relu^q (q = p1) max(z, 0)^q; 2 leaky_relu (a = p1)
+    z or a z; 3 smoothed_relu (q = p1, κ = p2): 0 for z <= 0, z^q / (q κ^(q-1))
+    on (0, κ], z - (1 - 1/q) κ above. The slope at a kink is PyTorch
+    autograd's: relu'(0) = 0, leaky_relu'(0) = a (relu^q and smoothed_relu
+    have continuous slopes).
     """
-    if kind == 0:
-        return 1.0 if z > 0.0 else 0.0
-    if kind == 1:
-        return p1 * z ** (p1 - 1.0) if z > 0.0 else 0.0
-    if kind == 2:
-        return 1.0 if z > 0.0 else p1
     if z <= 0.0:
-        return 0.0
+        if kind == 2:
+            return p1 * z, p1
+        return 0.0, 0.0
+    if kind == 0:
+        return z, 1.0
+    if kind == 1:
+        lower = _power(z, p1 - 1.0)
+        return lower * z, p1 * lower
+    if kind == 2:
+        return z, 1.0
     if z <= p2:
-        return (z / p2) ** (p1 - 1.0)
-    return 1.0
+        ratio = _power(z / p2, p1 - 1.0)
+        return ratio * z / p1, ratio
+    return z - (1.0 - 1.0 / p1) * p2, 1.0
+
+
+@njit(cache=True)
+def activation(z, kind, p1, p2):
+    """σ(z) (see ``activation_pair``)."""
+    return activation_pair(z, kind, p1, p2)[0]
 
 
 @njit(cache=True)
@@ -509,8 +513,8 @@ def pack_strips(G):
 
 
 @njit(cache=True)
-def _gather3(idx, first, stop, w, strips, P, q, s, j):
-    """P[q, cols] += j Σ_p w[i_p] G[i_p, cols] over i_p = idx[q, p], first <= p < stop; 3 strips s, s+1, s+2.
+def _gather3(idx, first, stop, w, row, strips, P, q, s, j):
+    """P[q, cols] += j Σ_p w[row, i_p] G[i_p, cols] over i_p = idx[q, p], first <= p < stop; 3 strips s, s+1, s+2.
 
     The sum of each vector starts at zero and takes the terms in list order,
     one rounded multiply and one rounded add each; it is then multiplied by
@@ -522,7 +526,7 @@ def _gather3(idx, first, stop, w, strips, P, q, s, j):
     acc0, acc1, acc2 = vbroadcast(0.0), vbroadcast(0.0), vbroadcast(0.0)
     for p in range(first, stop):
         i = idx[q, p]
-        r = vbroadcast(w[i])
+        r = vbroadcast(w[row, i])
         at = base + i * LANES
         acc0 = vadd(acc0, vmul(r, vload(strips, at)))
         acc1 = vadd(acc1, vmul(r, vload(strips, at + n * LANES)))
@@ -535,16 +539,76 @@ def _gather3(idx, first, stop, w, strips, P, q, s, j):
 
 
 @njit(cache=True)
-def _gather1(idx, first, stop, w, strips, P, q, s, j):
+def _gather1(idx, first, stop, w, row, strips, P, q, s, j):
     """``_gather3`` for the one strip s."""
     n = P.shape[1]
     base = s * n * LANES
     acc = vbroadcast(0.0)
     for p in range(first, stop):
         i = idx[q, p]
-        acc = vadd(acc, vmul(vbroadcast(w[i]), vload(strips, base + i * LANES)))
+        acc = vadd(acc, vmul(vbroadcast(w[row, i]), vload(strips, base + i * LANES)))
     at = q * n + s * LANES
     vstore(P, at, vadd(vload(P, at), vmul(vbroadcast(j), acc)))
+
+
+@njit(cache=True)
+def _active_lists(X, positive, idx):
+    """The i with X[q, i] > 0 (``positive``) or X[q, i] != 0, per row q and block of GATHER_BLOCK i.
+
+    They are idx[q, starts[q, b] : starts[q, b + 1]] for block b; returns
+    starts (2m, blocks + 1). Every i is written and only the active ones
+    kept: no branch to mispredict.
+    """
+    q2, n = X.shape
+    n_blocks = (n + GATHER_BLOCK - 1) // GATHER_BLOCK
+    starts = np.empty((q2, n_blocks + 1), np.int64)
+    for q in range(q2):
+        row_x = X[q]
+        row_idx = idx[q]
+        count = 0
+        for i in range(n):
+            if i % GATHER_BLOCK == 0:
+                starts[q, i // GATHER_BLOCK] = count
+            row_idx[count] = i
+            count += (row_x[i] > 0.0) if positive else (row_x[i] != 0.0)
+        starts[q, n_blocks] = count
+    return starts
+
+
+@njit(cache=True)
+def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
+    """P[q] += j_q Σ_{i active} w[0, i] G[i], or Σ_{i active} w[q, i] G[i] when ``per_pair``.
+
+    The sum runs over the blocks of GATHER_BLOCK consecutive i in order;
+    within a block, over the active i in ascending order as ``_gather3``
+    describes, the block's sum then added to P.
+    """
+    q2, n = P.shape
+    n_blocks = starts.shape[1] - 1
+    n_strips = n // LANES
+    s = 0
+    while s + GATHER_STRIPS <= n_strips:
+        for b in range(n_blocks):
+            for q in range(q2):
+                row, j = (q, 1.0) if per_pair else (0, jsign[q])
+                _gather3(idx, starts[q, b], starts[q, b + 1], w, row, strips, P, q, s, j)
+        s += GATHER_STRIPS
+    while s < n_strips:
+        for b in range(n_blocks):
+            for q in range(q2):
+                row, j = (q, 1.0) if per_pair else (0, jsign[q])
+                _gather1(idx, starts[q, b], starts[q, b + 1], w, row, strips, P, q, s, j)
+        s += 1
+    # Columns left over by the strips: the same sums, in plain loops.
+    for q in range(q2):
+        row, j = (q, 1.0) if per_pair else (0, jsign[q])
+        for col in range(n_strips * LANES, n):
+            for b in range(n_blocks):
+                total = 0.0
+                for p in range(starts[q, b], starts[q, b + 1]):
+                    i = idx[q, p]
+                    total += w[row, i] * G[i, col]
+                P[q, col] += j * total
 
 
 @njit(cache=True)
@@ -552,47 +616,18 @@ def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     """P += Δρ G, for the increment Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ.
 
     ΔP[q] = j_q Σ_{i active} w_i G[i]: only the active rows of G are read
-    (G also given as ``pack_strips(G)``). The sum runs over the blocks of
-    GATHER_BLOCK consecutive i in order; within a block, over the active i in
-    ascending order as ``_gather3`` describes, the block's sum then added to
-    P. idx (2m, n) uint32 is scratch.
+    (G also given as ``pack_strips(G)``), in the order ``_gather_lists``
+    describes. idx (2m, n) uint32 is scratch.
     """
-    q2, n = B.shape
-    n_blocks = (n + GATHER_BLOCK - 1) // GATHER_BLOCK
-    # The active i of row q and block b are idx[q, starts[q, b] : starts[q, b + 1]].
-    starts = np.empty((q2, n_blocks + 1), np.int64)
-    for q in range(q2):
-        row_b = B[q]
-        row_idx = idx[q]
-        count = 0
-        # Written for every i, kept for the active ones: no branch to mispredict.
-        for i in range(n):
-            if i % GATHER_BLOCK == 0:
-                starts[q, i // GATHER_BLOCK] = count
-            row_idx[count] = i
-            count += row_b[i] > 0.0
-        starts[q, n_blocks] = count
-    n_strips = n // LANES
-    s = 0
-    while s + GATHER_STRIPS <= n_strips:
-        for b in range(n_blocks):
-            for q in range(q2):
-                _gather3(idx, starts[q, b], starts[q, b + 1], w, strips, P, q, s, jsign[q])
-        s += GATHER_STRIPS
-    while s < n_strips:
-        for b in range(n_blocks):
-            for q in range(q2):
-                _gather1(idx, starts[q, b], starts[q, b + 1], w, strips, P, q, s, jsign[q])
-        s += 1
-    # Columns left over by the strips: the same sums, in plain loops.
-    for q in range(q2):
-        for col in range(n_strips * LANES, n):
-            for b in range(n_blocks):
-                total = 0.0
-                for p in range(starts[q, b], starts[q, b + 1]):
-                    i = idx[q, p]
-                    total += w[i] * G[i, col]
-                P[q, col] += jsign[q] * total
+    starts = _active_lists(B, True, idx)
+    _gather_lists(idx, starts, w.reshape((1, w.shape[0])), False, jsign, strips, G, P)
+
+
+@njit(cache=True)
+def _accumulate_pairs(W, jsign, strips, G, P, idx):
+    """P += W G over the nonzero entries of W (2m, N), in the order of ``_gather_lists``; idx is scratch."""
+    starts = _active_lists(W, False, idx)
+    _gather_lists(idx, starts, W, True, jsign, strips, G, P)
 
 
 # Whole runs -----------------------------------------------------------------
@@ -752,6 +787,7 @@ class Model(NamedTuple):
     activation: int  #: ACTIVATION_CODES
     p1: float  #: first parameter of the activation (q or a)
     p2: float  #: second parameter (κ)
+    low: float  #: the slope of the activation below 0: a for leaky_relu, else 0
     loss: int  #: LOSS_CODES
     additive: bool  #: layout "additive"
     divisor: float  #: the output is the sum over filters divided by this: m ("mean") or 1 ("sum")
@@ -773,6 +809,7 @@ class FamilyState(NamedTuple):
     bias: np.ndarray  #: (C, 2m)
     v_gamma: np.ndarray  #: (C, 2m)  the heavy-ball buffer, in coefficient form;
     v_rho: np.ndarray  #: (C, 2m, N)  (C, 0, 0) without momentum
+    V: np.ndarray  #: (C, 2m, N)  v_ρ G, kept like P; (C, 0, 0) without momentum
     v_alpha: np.ndarray  #: (C,)
     v_bias: np.ndarray  #: (C, 2m)
 
@@ -780,10 +817,10 @@ class FamilyState(NamedTuple):
 def new_family_state(runs, m, N, momentum):
     """The state of ``runs`` runs at step 0: γ = ρ = β = 0, α = 1, an empty heavy-ball buffer."""
     q2 = 2 * m
-    width = N if momentum else 0
+    buffer = (runs, q2, N) if momentum else (runs, 0, 0)
     return FamilyState(gamma=np.zeros((runs, q2)), rho=np.zeros((runs, q2, N)), P=np.zeros((runs, q2, N)),
                        status=np.full(runs, -1, dtype=np.int64), alpha=np.ones(runs), bias=np.zeros((runs, q2)),
-                       v_gamma=np.zeros((runs, q2)), v_rho=np.zeros((runs, q2 if momentum else 0, width)),
+                       v_gamma=np.zeros((runs, q2)), v_rho=np.zeros(buffer), V=np.zeros(buffer),
                        v_alpha=np.zeros(runs), v_bias=np.zeros((runs, q2)))
 
 
@@ -802,81 +839,181 @@ def family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B):
 
 
 @njit(cache=True)
-def family_outputs(A, B, bias, y, model, f):
-    """f_i = (1/divisor) Σ_q j_q [σ(y_i A_q + β_q) + Σ_p σ(B[q, i(P-1)+p] + β_q)], or Σ_q j_q σ(y_i A_q + B[q, i] + β_q)
-    for the additive layout; written to f (n,)."""
-    q2, N = B.shape
-    n = f.shape[0]
-    per = N // n
-    m = q2 // 2
-    kind, p1, p2 = model.activation, model.p1, model.p2
-    for i in range(n):
-        f[i] = 0.0
-    for q in range(q2):
-        j = 1.0 if q < m else -1.0
-        b = bias[q]
-        for i in range(n):
-            if model.additive:
-                total = activation(y[i] * A[q] + B[q, i] + b, kind, p1, p2)
+def activate(x, kind, p1, p2, value, slope):
+    """value[k], slope[k] = σ(x[k]), σ'(x[k]) (``activation_pair``), with one loop per kind so that the loops
+    of the kinds without powers run in vectors."""
+    if kind == 0:
+        for k in range(x.shape[0]):
+            z = x[k]
+            value[k] = z if z > 0.0 else 0.0
+            slope[k] = 1.0 if z > 0.0 else 0.0
+    elif kind == 2:
+        for k in range(x.shape[0]):
+            z = x[k]
+            value[k] = z if z > 0.0 else p1 * z
+            slope[k] = 1.0 if z > 0.0 else p1
+    elif kind == 1 and p1 == 2.0:  # squared ReLU: the power as the product activation_pair forms
+        for k in range(x.shape[0]):
+            z = x[k] if x[k] > 0.0 else 0.0
+            value[k] = z * z
+            slope[k] = 2.0 * z
+    elif kind == 1 and p1 == 3.0:
+        for k in range(x.shape[0]):
+            z = x[k] if x[k] > 0.0 else 0.0
+            lower = z * z
+            value[k] = lower * z
+            slope[k] = 3.0 * lower
+    elif kind == 3:
+        tail = (1.0 - 1.0 / p1) * p2
+        for k in range(x.shape[0]):
+            z = x[k]
+            if z <= 0.0:
+                value[k], slope[k] = 0.0, 0.0
+            elif z > p2:
+                value[k], slope[k] = z - tail, 1.0
             else:
-                total = activation(y[i] * A[q] + b, kind, p1, p2)
-                for k in range(i * per, (i + 1) * per):
-                    total += activation(B[q, k] + b, kind, p1, p2)
-            f[i] += j * total
-    for i in range(n):
-        f[i] /= model.divisor
+                ratio = _power(z / p2, p1 - 1.0)
+                value[k], slope[k] = ratio * z / p1, ratio
+    else:
+        for k in range(x.shape[0]):
+            value[k], slope[k] = activation_pair(x[k], kind, p1, p2)
 
 
 @njit(cache=True)
-def family_gradient(A, B, bias, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq, model, g_gamma, g_rho, g_bias):
-    """The gradient of the step's loss (1/|B_t|) Σ_i ℓ(ε_i ỹ_i f_i) in coefficient form: Γ (2m,), R (2m, N), and
-    the bias's (2m,); ε_i = 0 leaves sample i out of the step.
+def family_outputs(A, B, bias, y, model, f, S, S_signal):
+    """The outputs f (n,) and the slopes of the activation at every pre-activation.
 
-    With φ_i = ℓ'(ε_i ỹ_i f_i) ε_i ỹ_i / |B_t| and s = 1/divisor (patches layout):
-
-        Γ_q     = ‖μ‖² s Σ_i φ_i σ'(y_i A_q + β_q) y_i
-        R_{q,k} = ‖ξ_k‖² s j_q φ_i σ'(B_{q,k} + β_q)            (k a noise vector of sample i)
-        ∂β_q    = s j_q Σ_i φ_i [σ'(y_i A_q + β_q) + Σ_p σ'(B_{q,k(i,p)} + β_q)]
-
-    and for the additive layout the same with the one pre-activation y_i A_q + B_{q,i} + β_q.
+    Patches layout: f_i = (1/divisor) Σ_q j_q [σ(y_i A_q + β_q) + Σ_p σ(B[q, k] + β_q)]
+    over the noise vectors k = i (P-1) + p of sample i; S[q, k] = σ'(B[q, k] + β_q),
+    S_signal[q] = (σ'(A_q + β_q), σ'(-A_q + β_q)). Additive layout:
+    f_i = (1/divisor) Σ_q j_q σ(y_i A_q + B[q, i] + β_q), S[q, i] its slope.
     """
     q2, N = B.shape
     n = f.shape[0]
     per = N // n
     m = q2 // 2
     kind, p1, p2 = model.activation, model.p1, model.p2
+    x = np.empty(N)
+    value = np.empty(N)
+    for i in range(n):
+        f[i] = 0.0
+    for q in range(q2):
+        j = 1.0 if q < m else -1.0
+        b = bias[q]
+        row = B[q]
+        if model.additive:
+            for i in range(n):
+                x[i] = y[i] * A[q] + row[i] + b
+            activate(x, kind, p1, p2, value, S[q])
+            for i in range(n):
+                f[i] += j * value[i]
+            continue
+        for k in range(N):
+            x[k] = row[k] + b
+        activate(x, kind, p1, p2, value, S[q])
+        sig_pos, S_signal[q, 0] = activation_pair(A[q] + b, kind, p1, p2)
+        sig_neg, S_signal[q, 1] = activation_pair(-A[q] + b, kind, p1, p2)
+        if per == 1:
+            for i in range(n):
+                f[i] += j * ((sig_pos if y[i] > 0 else sig_neg) + value[i])
+        else:
+            for i in range(n):
+                total = sig_pos if y[i] > 0 else sig_neg
+                for k in range(i * per, (i + 1) * per):
+                    total += value[k]
+                f[i] += j * total
+    for i in range(n):
+        f[i] /= model.divisor
+
+
+@njit(cache=True)
+def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq, model, g_gamma, g_rho, g_bias,
+                    sparse, u):
+    """The gradient of the step's loss (1/|B_t|) Σ_i ℓ(ε_i ỹ_i f_i) in coefficient form, from the slopes of
+    ``family_outputs``; ε_i = 0 leaves sample i out of the step.
+
+    With φ_i = ℓ'(ε_i ỹ_i f_i) ε_i ỹ_i / |B_t| and s = 1/divisor (patches layout):
+
+        Γ_q     = ‖μ‖² s Σ_i φ_i σ'(y_i A_q + β_q) y_i                        g_gamma (2m,)
+        R_{q,k} = ‖ξ_k‖² s j_q φ_i σ'(B_{q,k} + β_q)   (k a noise vector of i)  g_rho (2m, N)
+        ∂β_q    = s j_q Σ_i φ_i [σ'(y_i A_q + β_q) + Σ_p σ'(B_{q,k(i,p)} + β_q)]  g_bias (2m,)
+
+    and for the additive layout the same with the one pre-activation
+    y_i A_q + B_{q,i} + β_q. The signal slope of the patches layout depends on
+    i only through y_i, so Γ_q = ‖μ‖² s (σ'_+ Φ_+ - σ'_- Φ_-) with Φ_± the sums
+    of φ_i over each true class. For a slope a ≠ 0 below zero (leaky_relu),
+    R = sparse + j_q u_k with u_k = ‖ξ_k‖² s φ_i a the same for every filter
+    and ``sparse`` zero wherever the pre-activation is not positive: the
+    product R G then needs the dense rows of G only once (``gradient_product``).
+    """
+    q2, N = S.shape
+    n = f.shape[0]
+    per = N // n
+    m = q2 // 2
     s = 1.0 / model.divisor
+    low = model.low
     phi = np.empty(n)
+    phi_pos = 0.0
+    phi_neg = 0.0
     for i in range(n):
         if eps[i] == 0:
             phi[i] = 0.0
         else:
             label = eps[i] * y_noisy[i]
             phi[i] = loss_slope(label * f[i], model.loss) * label * inverse_size
+        if y[i] > 0:
+            phi_pos += phi[i]
+        else:
+            phi_neg += phi[i]
+    # The weight of each noise vector's slope: w_k = ‖ξ_k‖² s φ_i.
+    w = np.empty(N)
+    for k in range(N):
+        w[k] = xi_sq[k] * (s * phi[k // per])
+    if low != 0.0:
+        for k in range(N):
+            u[k] = w[k] * low
     for q in range(q2):
         j = 1.0 if q < m else -1.0
-        b = bias[q]
-        signal = 0.0
-        shift = 0.0
+        row_s, row_g = S[q], g_rho[q]
+        for k in range(N):
+            row_g[k] = j * (w[k] * row_s[k])
+        if low != 0.0:
+            row_sparse = sparse[q]
+            for k in range(N):
+                row_sparse[k] = j * (w[k] * (row_s[k] - low))
         if model.additive:
+            signal = 0.0
             for i in range(n):
-                slope = phi[i] * activation_slope(y[i] * A[q] + B[q, i] + b, kind, p1, p2)
-                signal += slope * y[i]
-                shift += slope
-                g_rho[q, i] = xi_sq[i] * (s * j * slope)
+                signal += phi[i] * row_s[i] * y[i]
         else:
-            slope_pos = activation_slope(A[q] + b, kind, p1, p2)
-            slope_neg = activation_slope(-A[q] + b, kind, p1, p2)
-            for i in range(n):
-                slope = phi[i] * (slope_pos if y[i] > 0 else slope_neg)
-                signal += slope * y[i]
-                shift += slope
-                for k in range(i * per, (i + 1) * per):
-                    slope_k = phi[i] * activation_slope(B[q, k] + b, kind, p1, p2)
-                    shift += slope_k
-                    g_rho[q, k] = xi_sq[k] * (s * j * slope_k)
+            signal = S_signal[q, 0] * phi_pos - S_signal[q, 1] * phi_neg
         g_gamma[q] = mu_sq * (s * signal)
-        g_bias[q] = s * j * shift if model.bias else 0.0
+        if model.bias:
+            shift = 0.0
+            for k in range(N):
+                shift += phi[k // per] * row_s[k]
+            if not model.additive:
+                shift += S_signal[q, 0] * phi_pos + S_signal[q, 1] * phi_neg
+            g_bias[q] = s * j * shift
+        else:
+            g_bias[q] = 0.0
+
+
+@njit(cache=True)
+def gradient_product(g_rho, sparse, u, low, jsign, strips, G, out, idx, uG):
+    """out = R G for the gradient R of ``family_gradient``: a gather over its nonzero entries, or for a slope
+    below zero, the gather of ``sparse`` plus j_q (u G), one dense row."""
+    out[:] = 0.0
+    if low == 0.0:
+        _accumulate_pairs(g_rho, jsign, strips, G, out, idx)
+        return
+    _accumulate_pairs(sparse, jsign, strips, G, out, idx)
+    uG[:] = 0.0
+    accumulate_product(u.reshape((1, u.shape[0])), G, uG)
+    q2, N = out.shape
+    for q in range(q2):
+        for k in range(N):
+            out[q, k] += jsign[q] * uG[0, k]
 
 
 @njit(cache=True, nogil=True)
@@ -885,33 +1022,47 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
 
     eps (C, S, n) int8, inverse_size (C, S): the schedule of the steps
     first..first+S-1 (``schedule.step_weights``), or of every step in its
-    first row when not ``model.stochastic``. records: ``FamilyState``-like
-    arrays with a record axis after the run axis (``FamilyRecords``).
+    first row when not ``model.stochastic``. records: the arrays of
+    ``dynamics.FamilyRecords``, a record axis after the run axis.
 
-    A step: the pre-activations and outputs at θ; the gradient of the step's
-    loss (``family_gradient``); for SAM, the same at θ + r ∇/‖∇‖, where
-    ‖∇‖² = Σ_q [(Γ_q² + 2 j Γ_q Σ_k R_{q,k} c_k)/‖μ‖² + Σ_k R_{q,k} Q_{q,k}/‖ξ_k‖²] + Σ_q ∂β_q²
-    with Q = R G, which also gives the perturbed B = B + t (j Γ e + Q); then
-    torch.optim.SGD's step: g ← ∇ + λ θ, v ← μ v + g (with momentum),
-    θ ← θ - η v, on (γ, ρ, α, β), and P ← P + Δρ G.
+    A step: the pre-activations, outputs and slopes at θ; the gradient of the
+    step's loss (``family_gradient``) and its product with G, RG
+    (``gradient_product``, over the pairs where the slope is not zero); for
+    SAM, the same again at θ + r ∇/‖∇‖, where
+
+        ‖∇‖² = Σ_q [(Γ_q² + 2 j_q Γ_q Σ_k R_{q,k} c_k)/‖μ‖² + Σ_k R_{q,k} (RG)_{q,k}/‖ξ_k‖² + ∂β_q²]
+
+    and the perturbed B is B + t (j Γ e + RG); then torch.optim.SGD's step on
+    (γ, ρ, α, β): g ← ∇ + λ θ, v ← μ v + g (momentum), θ ← θ - η v. P = ρ G
+    (and V = v_ρ G) move by the same combination of RG and P, so no step
+    forms a dense product of the whole ρ.
     """
     a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
     mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
+    # Working copies, fresh allocations (see run_dynamics).
     gamma, rho, P = state.gamma[b].copy(), state.rho[b].copy(), state.P[b].copy()
     alpha, bias = state.alpha[b], state.bias[b].copy()
-    v_gamma, v_rho, v_alpha, v_bias = state.v_gamma[b].copy(), state.v_rho[b].copy(), state.v_alpha[b], state.v_bias[b].copy()
+    v_gamma, v_rho, V = state.v_gamma[b].copy(), state.v_rho[b].copy(), state.V[b].copy()
+    v_alpha, v_bias = state.v_alpha[b], state.v_bias[b].copy()
     n = y.shape[0]
     q2, N = rho.shape
     jsign = class_signs(q2 // 2)
+    strips = pack_strips(G)
+    idx = np.empty((q2, N), np.uint32)
     A = np.empty(q2)
     B = np.empty((q2, N))
     f = np.empty(n)
+    S = np.empty((q2, N))
+    S_signal = np.empty((q2, 2))
     g_gamma = np.empty(q2)
     g_rho = np.empty((q2, N))
     g_bias = np.empty(q2)
-    delta = np.empty((q2, N))
+    RG = np.empty((q2, N))
+    leaky = model.low != 0.0
+    sparse = np.empty((q2, N) if leaky else (0, 0))
+    u = np.empty(N if leaky else 0)
+    uG = np.empty((1, N) if leaky else (0, 0))
     sam = model.sam > 0.0
-    Q = np.empty((q2, N) if sam else (0, 0))
     A_sam = np.empty(q2)
     B_sam = np.empty((q2, N) if sam else (0, 0))
     bias_sam = np.empty(q2)
@@ -920,7 +1071,7 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     n_records = record_steps.shape[0]
     for t in range(first, min(last, steps + 1)):
         family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B)
-        family_outputs(A, B, bias, y, model, f)
+        family_outputs(A, B, bias, y, model, f, S, S_signal)
         for i in range(n):
             if not math.isfinite(f[i]):
                 state.status[b] = t
@@ -939,20 +1090,18 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
         if t == steps:
             break
         row = t - first if model.stochastic else 0
-        family_gradient(A, B, bias, f, y, y_noisy, eps[b, row], inverse_size[b, row], mu_sq, xi_sq, model,
-                        g_gamma, g_rho, g_bias)
+        family_gradient(S, S_signal, f, y, y_noisy, eps[b, row], inverse_size[b, row], mu_sq, xi_sq, model,
+                        g_gamma, g_rho, g_bias, sparse, u)
+        gradient_product(g_rho, sparse, u, model.low, jsign, strips, G, RG, idx, uG)
         if sam:
-            Q[:] = 0.0
-            accumulate_product(g_rho, G, Q)
             norm_sq = 0.0
             for q in range(q2):
                 gc = 0.0
-                for kk in range(N):
-                    gc += g_rho[q, kk] * c[kk]
-                A_sam[q] = jsign[q] * g_gamma[q] + gc  # the change of A per unit of the perturbation
                 quad = 0.0
                 for kk in range(N):
-                    quad += g_rho[q, kk] * Q[q, kk] / xi_sq[kk]
+                    gc += g_rho[q, kk] * c[kk]
+                    quad += g_rho[q, kk] * RG[q, kk] / xi_sq[kk]
+                A_sam[q] = jsign[q] * g_gamma[q] + gc  # the change of A per unit of perturbation
                 norm_sq += (g_gamma[q] * g_gamma[q] + 2.0 * jsign[q] * g_gamma[q] * gc) / mu_sq + quad
                 norm_sq += g_bias[q] * g_bias[q]
             if norm_sq > 0.0:
@@ -961,11 +1110,12 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
                     jg = jsign[q] * g_gamma[q]
                     A_sam[q] = A[q] + step_size * A_sam[q]
                     for kk in range(N):
-                        B_sam[q, kk] = B[q, kk] + step_size * (jg * e[kk] + Q[q, kk])
+                        B_sam[q, kk] = B[q, kk] + step_size * (jg * e[kk] + RG[q, kk])
                     bias_sam[q] = bias[q] + step_size * g_bias[q]
-                family_outputs(A_sam, B_sam, bias_sam, y, model, f)
-                family_gradient(A_sam, B_sam, bias_sam, f, y, y_noisy, eps[b, row], inverse_size[b, row], mu_sq,
-                                xi_sq, model, g_gamma, g_rho, g_bias)
+                family_outputs(A_sam, B_sam, bias_sam, y, model, f, S, S_signal)
+                family_gradient(S, S_signal, f, y, y_noisy, eps[b, row], inverse_size[b, row], mu_sq, xi_sq,
+                                model, g_gamma, g_rho, g_bias, sparse, u)
+                gradient_product(g_rho, sparse, u, model.low, jsign, strips, G, RG, idx, uG)
         g_alpha = 0.0
         if lam > 0.0:
             g_alpha = lam * alpha
@@ -974,6 +1124,7 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
                 g_bias[q] += lam * bias[q]
                 for kk in range(N):
                     g_rho[q, kk] += lam * rho[q, kk]
+                    RG[q, kk] += lam * P[q, kk]
         if mom > 0.0:
             v_alpha = mom * v_alpha + g_alpha
             g_alpha = v_alpha
@@ -985,15 +1136,16 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
                 for kk in range(N):
                     v_rho[q, kk] = mom * v_rho[q, kk] + g_rho[q, kk]
                     g_rho[q, kk] = v_rho[q, kk]
+                    V[q, kk] = mom * V[q, kk] + RG[q, kk]
+                    RG[q, kk] = V[q, kk]
         alpha -= eta * g_alpha
         for q in range(q2):
             gamma[q] -= eta * g_gamma[q]
             if model.bias:
                 bias[q] -= eta * g_bias[q]
             for kk in range(N):
-                delta[q, kk] = -eta * g_rho[q, kk]
-                rho[q, kk] += delta[q, kk]
-        accumulate_product(delta, G, P)
+                rho[q, kk] -= eta * g_rho[q, kk]
+                P[q, kk] -= eta * RG[q, kk]
     state.gamma[b] = gamma
     state.rho[b] = rho
     state.P[b] = P
@@ -1001,6 +1153,7 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     state.bias[b] = bias
     state.v_gamma[b] = v_gamma
     state.v_rho[b] = v_rho
+    state.V[b] = V
     state.v_alpha[b] = v_alpha
     state.v_bias[b] = v_bias
 

@@ -196,6 +196,7 @@ def kernel_model(config: SimulationConfig) -> _kernels.Model:
     values = values + (0.0,) * (2 - len(values))
     return _kernels.Model(
         activation=_kernels.ACTIVATION_CODES[kind], p1=float(values[0]), p2=float(values[1]),
+        low=float(values[0]) if kind == "leaky_relu" else 0.0,
         loss=_kernels.LOSS_CODES[config.loss], additive=config.layout == "additive",
         divisor=float(config.m) if config.output_scale == "mean" else 1.0, bias=config.bias,
         momentum=config.momentum, weight_decay=config.weight_decay, sam=config.sam, stochastic=config.stochastic,
