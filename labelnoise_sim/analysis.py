@@ -25,6 +25,7 @@ from .generalization import coefficient_matrix
 
 __all__ = [
     "LOG2",
+    "small_loss_threshold",
     "StageAnalysis",
     "SelectionQuality",
     "analyze",
@@ -38,8 +39,25 @@ __all__ = [
     "roc_auc",
 ]
 
-#: The loss of a sample on the decision boundary, ℓ(0) = log 2.
+#: The logistic loss of a sample on the decision boundary, ℓ(0) = log 2.
 LOG2 = math.log(2.0)
+#: ℓ(0) of each loss that decreases in the margin: the small-loss threshold that selects the fitted samples.
+BOUNDARY_LOSS = {"logistic": LOG2, "hinge": 1.0, "exponential": 1.0}
+
+
+def small_loss_threshold(loss: str) -> float:
+    """ℓ(0) of ``loss``: a sample's loss is at most this exactly when it is fitted (ỹ f ≥ 0).
+
+    Proposition 4.3's log 2 rule for the logistic loss; 1 for the hinge and
+    exponential losses. The squared loss has none: (1 - z)²/2 is not
+    monotone in the margin z, so a small loss does not mean a fitted sample
+    (z = 2 has the loss of z = 0), and the rule is undefined.
+    """
+    if loss not in BOUNDARY_LOSS:
+        raise ValueError(f"the small-loss selection rule needs a loss that decreases in the margin "
+                         f"({', '.join(map(repr, BOUNDARY_LOSS))}); it is undefined for loss={loss!r}, which is not "
+                         "monotone (pass an explicit threshold to select by loss anyway)")
+    return BOUNDARY_LOSS[loss]
 
 
 def record_index(result, step) -> int:
@@ -77,12 +95,17 @@ def _class_index(labels: np.ndarray) -> np.ndarray:
 def own_class_noise(result, step=None) -> np.ndarray:
     """max_r ρ̄_{ỹ_i, r, i}: the memorisation of each sample's noise patch by the filters of its observed label.
 
+    With more than one noise patch, the largest over the patches, max_{r,p} ρ̄_{ỹ_i, r, i, p}.
+
     Shape (n,) at the recorded step ``step``; with ``step=None`` (the
     default), shape (K, n): one row per recorded step, as in ``result.t``.
     """
     k = slice(None) if step is None else record_index(result, step)
     cls = _class_index(result.data.y_noisy)
-    own = result.rho[k][..., cls, :, np.arange(result.data.n)]  # (n, m) or (n, K, m)
+    rho = result.rho[k]
+    if rho.ndim == result.gamma.ndim + (2 if step is None else 1):  # more noise patches: the largest of them
+        rho = rho.max(axis=-1)
+    own = rho[..., cls, :, np.arange(result.data.n)]  # (n, m) or (n, K, m)
     return np.maximum(own.max(axis=-1), 0.0).T
 
 
@@ -131,7 +154,11 @@ def stuck_samples(result, step) -> np.ndarray:
     For such a sample i, F_{ỹ_i}(x_i) = 0, so ỹ_i f(x_i) = -F_{-ỹ_i}(x_i) ≤ 0,
     and its own gradient leaves the filters of class ỹ_i untouched (σ'(x) = 0
     for x ≤ 0): only cross-talk from other samples could switch them on.
+    Undefined (ValueError) for leaky_relu, whose slope is never 0.
     """
+    if result.config.activation_kind[0] == "leaky_relu":
+        raise ValueError("stuck samples need an activation with slope 0 below zero; leaky_relu's slope there is "
+                         f"a > 0 (activation={result.config.activation!r}), so no sample is ever stuck")
     signal, noise = filter_products(result, step)
     n = result.data.n
     own = _class_index(result.data.y_noisy)
@@ -166,14 +193,18 @@ def roc_auc(scores, positive) -> float:
     return float(u / (n_pos * n_neg))
 
 
-def select_clean(result, step, threshold: float = LOG2) -> np.ndarray:
+def select_clean(result, step, threshold: float | None = None) -> np.ndarray:
     """Small-loss selection: samples whose loss at ``step`` is at most ``threshold``.
 
     ``step`` is a recorded step number (see :func:`record_index`). Returns a
-    bool array of shape (n,), True for samples selected as clean. With the
-    default threshold log 2 a sample is selected exactly when it is fitted
-    (ỹ_i f(x_i) ≥ 0).
+    bool array of shape (n,), True for samples selected as clean. The default
+    threshold is ℓ(0) of the run's loss (:func:`small_loss_threshold`: log 2
+    for the logistic loss), with which a sample is selected exactly when it
+    is fitted (ỹ_i f(x_i) ≥ 0); the squared loss has no default and raises
+    ValueError.
     """
+    if threshold is None:
+        threshold = small_loss_threshold(result.config.loss)
     threshold = check_real("threshold", threshold, low=0, low_open=True)
     k = record_index(result, step)
     return result.sample_loss[k] <= threshold
@@ -198,8 +229,10 @@ class SelectionQuality:
     auc: float
 
 
-def selection_quality(result, step, threshold: float = LOG2) -> SelectionQuality:
+def selection_quality(result, step, threshold: float | None = None) -> SelectionQuality:
     """Precision, recall, F1 and loss ROC AUC of :func:`select_clean` at ``step``."""
+    if threshold is None:
+        threshold = small_loss_threshold(result.config.loss)
     selected = select_clean(result, step, threshold)
     k = record_index(result, step)
     clean = ~result.data.is_noisy
@@ -248,14 +281,17 @@ class StageAnalysis:
     noise_beats_signal_t1, noise_beats_signal_end : int or None
         How many noisy samples have noise coefficient above signal coefficient
         (Theorem 4.2's τ'n), at t1 and at the end.
-    stuck_samples_end : int
+    stuck_samples_end : int or None
         Unfitted samples at the last record on which every filter of their
         observed label's class is inactive, on both patches (see
         :func:`stuck_samples`). Their own gradient cannot switch those filters
         on (σ'(x) = 0 for x ≤ 0), so they stay unfitted, their margin creeping
         up to 0 from below, and t2 is never reached however long the run.
+        None for leaky_relu (no sample is ever stuck).
     selection_t1, selection_end : SelectionQuality or None
-        The log 2 selection scored at t1 and at the last record.
+        The small-loss selection (log 2 for the logistic loss, ℓ(0) for the
+        others: :func:`small_loss_threshold`) scored at t1 and at the last
+        record; None where undefined (t1 not reached; the squared loss).
     """
 
     n: int
@@ -275,9 +311,9 @@ class StageAnalysis:
     signal_coef_end: np.ndarray = dataclasses.field(repr=False)
     noise_beats_signal_t1: int | None
     noise_beats_signal_end: int
-    stuck_samples_end: int
+    stuck_samples_end: int | None
     selection_t1: SelectionQuality | None
-    selection_end: SelectionQuality
+    selection_end: SelectionQuality | None
 
     @property
     def stage_one(self) -> bool:
@@ -343,8 +379,9 @@ class StageAnalysis:
         if self.selection_t1 is not None and self.n_noisy:
             s = self.selection_t1
             lines.append(
-                f"  log 2 selection at t1: {s.selected} kept, precision {pct(s.precision)}, "
-                f"recall {pct(s.recall)}, F1 {s.f1:.3f}, loss AUC {s.auc:.3f}"
+                f"  {'log 2' if s.threshold == LOG2 else f'small-loss (<= {s.threshold:g})'} selection at t1: "
+                f"{s.selected} kept, precision {pct(s.precision)}, recall {pct(s.recall)}, F1 {s.f1:.3f}, "
+                f"loss AUC {s.auc:.3f}"
             )
         lines.append(f"Stage II (t2, every sample fitted, noisy ones by noisy label): {step(self.t2)}")
         if self.n_noisy:
@@ -395,11 +432,12 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     kbest = int(np.argmin(errors)) if test_error else None
     n_noisy = int(noisy.sum())
 
+    selects = result.config.loss in BOUNDARY_LOSS
     if k1 is not None:
         share = float(result.train_acc_noisy_true[k1]) if n_noisy else None
         noise1, signal1 = noise_vs_signal(result, int(t[k1]))
         beats1 = int((noise1 > signal1).sum())
-        sel1 = selection_quality(result, int(t[k1]))
+        sel1 = selection_quality(result, int(t[k1])) if selects else None
         err1 = float(errors[k1]) if test_error else None
     else:
         share, beats1, sel1, err1 = None, None, None, None
@@ -424,7 +462,8 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
         signal_coef_end=signal_end,
         noise_beats_signal_t1=beats1,
         noise_beats_signal_end=int((noise_end > signal_end).sum()),
-        stuck_samples_end=int(stuck_samples(result, int(t[-1])).sum()),
+        stuck_samples_end=(None if result.config.activation_kind[0] == "leaky_relu"
+                           else int(stuck_samples(result, int(t[-1])).sum())),
         selection_t1=sel1,
-        selection_end=selection_quality(result, int(t[-1])),
+        selection_end=selection_quality(result, int(t[-1])) if selects else None,
     )

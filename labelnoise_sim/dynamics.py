@@ -382,7 +382,8 @@ class _Footprint(NamedTuple):
 def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
     """Every large array of a run, counted from the code that makes it (Python ints: no overflow)."""
     n, m, d = config.n, config.m, config.d
-    q, p = 2 * m, config.n + 2 * config.m
+    N = n * config.noise_patches  # noise vectors; ρ, G and the Gram matrix grow with them
+    q, p = 2 * m, N + 2 * config.m
     K = record_count(config)
     labels = 2 * n  # y and y_noisy, int64
     if config.sampling == "explicit":
@@ -397,14 +398,24 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
         # matrix for dof < p or Bartlett's factor, is gone by then) and two products of that size.
         data = (1 + p) ** 2 + labels
         drawing = 3 * p * p
-    records = K * (q + q * n + n + 1)  # γ (2m), ρ (2m × n), outputs (n), the step
+    records = K * (q + q * N + n + 1)  # γ (2m), ρ (2m × N), outputs (n), the step
     # kernel_statistics: G (n × n), b0 (2m × n), c, e, ‖ξ_i‖², y, ỹ (n each). Making them holds one more
     # of each: the copy of ⟨ξ_i, ξ_k⟩ divided into G, or, for a batch, the list of runs it stacks.
-    statistics = n * n + q * n + 5 * n
-    state = 2 * q * n  # ρ and ρ G (new_state)
+    statistics = N * N + q * N + 5 * N
+    state = 2 * q * N  # ρ and ρ G (new_state)
     # run_dynamics: its working copies of ρ and ρ G, the strips of G (pack_strips), B, the uint32
     # indices, f, g, w.
-    scratch = 2 * q * n + (n // _kernels.LANES) * _kernels.LANES * n + _kernels.LANES + q * n + q * n // 2 + 3 * n
+    scratch = 2 * q * N + (N // _kernels.LANES) * _kernels.LANES * N + _kernels.LANES + q * N + q * N // 2 + 3 * N
+    if not config.paper_model:
+        # run_family also keeps the slopes S, the gradient R and its product R G (2m × N each), for leaky_relu
+        # the sparse part of R, for SAM the perturbed B; with momentum the buffers v_ρ and v_ρ G (state, working
+        # copies and, for v_ρ, every record) and the schedule of a chunk (int8).
+        family = 3 + (config.activation_kind[0] == "leaky_relu") + (config.sam > 0)
+        momentum = config.momentum > 0
+        scratch += family * q * N + 4 * q * N * momentum
+        records += K * q * N * momentum + 3 * K * q
+        if config.stochastic:
+            scratch += SCHEDULE_CHUNK // _FLOAT
     working = statistics + max(statistics, state + scratch)
     # analyze caches ỹ f and the losses (K × n), and the fitted mask (bool); it also forms a (K × n) product.
     cached = 2 * K * n + K * n // _FLOAT
@@ -474,7 +485,7 @@ def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_erro
     feet = [_footprint(config, test_error) for config in configs]
     batches: dict[tuple, int] = {}
     for config, foot in zip(configs, feet):
-        key = config.n, config.m, config.steps
+        key = config.n, config.m, config.steps, config.noise_patches
         batches[key] = batches.get(key, 0) + foot.working
     data = sum(f.data for f in feet) if draw else 0
     drawing = max((f.drawing for f in feet), default=0) if draw else 0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import LOG2, analyze, own_class_noise, record_index
+from .analysis import BOUNDARY_LOSS, analyze, own_class_noise, record_index
 from .generalization import DEFAULT_DRAWS
 
 __all__ = ["stage_figure", "save_figure", "twin_without_noise"]
@@ -119,14 +119,19 @@ def _panel_losses(ax, result, step, title):
     loss = result.sample_loss[k]
     noisy = result.data.is_noisy
     floor = max(loss.min(), 1e-12)
-    bins = np.geomspace(min(floor, 0.1 * LOG2), max(loss.max(), 2 * LOG2), 30)
+    # The small-loss threshold ℓ(0) where the loss has one (analysis.small_loss_threshold).
+    boundary = BOUNDARY_LOSS.get(result.config.loss)
+    scale = 1.0 if boundary is None else boundary
+    bins = np.geomspace(min(floor, 0.1 * scale), max(loss.max(), 2 * scale), 30)
     data = [loss[~noisy]] + ([loss[noisy]] if noisy.any() else [])
     colors = [CLEAN] + ([NOISY] if noisy.any() else [])
     labels = ["clean"] + (["noisy"] if noisy.any() else [])
     ax.hist(data, bins=bins, stacked=True, color=colors, label=labels)
-    ax.axvline(LOG2, color="k", lw=1)
-    ax.annotate("log 2", (LOG2, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
-                textcoords="offset points", fontsize="small")
+    if boundary is not None:
+        ax.axvline(boundary, color="k", lw=1)
+        ax.annotate("log 2" if result.config.loss == "logistic" else f"ℓ(0) = {boundary:g}", (boundary, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(2, -10), textcoords="offset points",
+                    fontsize="small")
     ax.set_xscale("log")
     ax.set_title(title, fontsize="small")
     ax.set_xlabel("sample loss")

@@ -143,6 +143,12 @@ class SimulationResult:
         alpha = 1.0 if self.alpha is None else self.alpha[k]
         return alpha * data.W0 + signal + noise
 
+    def _options(self) -> dict:
+        """The arrays that options add (see ``_optional_members``), by member name; None where absent."""
+        velocity = self.velocity or Velocity(None, None, None, None)
+        return {"alpha": self.alpha, "bias": self.bias, "velocity_gamma": velocity.gamma,
+                "velocity_rho": velocity.rho, "velocity_alpha": velocity.alpha, "velocity_bias": velocity.bias}
+
     def schedule(self, step) -> tuple[np.ndarray, np.ndarray]:
         """The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
 
@@ -199,6 +205,8 @@ class SimulationResult:
         the training outputs can stay finite longer than W Σ Wᵀ).
         """
         c = self.config
+        if not c.paper_model:
+            raise NotImplementedError("the test error of the model family is not built yet")
         errors = generalization.class_errors(
             self.gamma, self.rho, self.data.gram, c.n, c.noise, c.sigma_xi, c.seed
         )
@@ -270,6 +278,7 @@ class SimulationResult:
         )
         if self.data.has_vectors:
             arrays.update(mu=self.data.mu, xi=self.data.xi, W0=self.data.W0)
+        arrays.update({name: value for name, value in self._options().items() if value is not None})
         meta = {"format": FORMAT_VERSION, "config": self.config.to_dict(), "sampling": self.data.sampling}
         with open(path, "wb") as fh:
             np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
@@ -317,15 +326,24 @@ class SimulationResult:
             if present and sampling != "explicit":
                 raise ValueError(f"{path}: members mu, xi and W0 are present but sampling={sampling!r} "
                                  "never draws them")
+            optional = _optional_members(config)
+            absent = [name for name in optional if name not in archive.files]
+            if absent:
+                raise ValueError(f"{path}: missing member {absent[0]!r}, which its config's options imply")
             arrays = {name: _read_member(path, archive, name, *expected[name], config)
-                      for name in _REQUIRED + tuple(present)}
+                      for name in _REQUIRED + tuple(present) + optional}
         if not np.array_equal(arrays["t"], config.record_steps):
             raise ValueError(f"{path}: member 't' does not hold the recorded steps of its config "
                              f"(record={config.record!r}, steps={config.steps})")
         vectors = {name: arrays.get(name) for name in _VECTORS}
-        data = Data(arrays["y"], arrays["y_noisy"], arrays["gram"], sampling=sampling, **vectors)
+        data = Data(arrays["y"], arrays["y_noisy"], arrays["gram"], sampling=sampling,
+                    noise_patches=config.noise_patches, bias=config.bias, **vectors)
+        velocity = None
+        if config.momentum > 0:
+            velocity = Velocity(*(arrays.get(f"velocity_{name}") for name in Velocity._fields))
         return cls(config=config, data=data, t=arrays["t"], gamma=arrays["gamma"],
-                   rho=arrays["rho"], outputs=arrays["outputs"])
+                   rho=arrays["rho"], outputs=arrays["outputs"], alpha=arrays.get("alpha"),
+                   bias=arrays.get("bias"), velocity=velocity)
 
     def __repr__(self) -> str:
         c = self.config
@@ -345,15 +363,28 @@ _REQUIRED = ("t", "gamma", "rho", "outputs", "y", "y_noisy", "gram")
 _VECTORS = ("mu", "xi", "W0")
 
 
+def _optional_members(config: SimulationConfig) -> tuple[str, ...]:
+    """The members that ``config``'s options add: α (weight decay), the bias, the heavy-ball buffer (momentum)."""
+    names = (["alpha"] if config.weight_decay > 0 else []) + (["bias"] if config.bias else [])
+    if config.momentum > 0:
+        names += ["velocity_gamma", "velocity_rho"] + [f"velocity_{name}" for name in names]
+    return tuple(names)
+
+
 def _expected_members(config: SimulationConfig) -> dict:
     """Per member of a result file: the dtype (a numpy type or abstract type) and shape that ``config`` implies."""
     K, n, m, d = len(config.record_steps), config.n, config.m, config.d
-    p = 1 + n + 2 * m
+    per = config.noise_patches
+    p = 1 + n * per + 2 * m
+    patch = (per,) if per > 1 else ()
     floats, ints = np.float64, np.integer
+    rho = (floats, (K, 2, m, n) + patch)
     return {
-        "t": (ints, (K,)), "gamma": (floats, (K, 2, m)), "rho": (floats, (K, 2, m, n)),
+        "t": (ints, (K,)), "gamma": (floats, (K, 2, m)), "rho": rho,
         "outputs": (floats, (K, n)), "y": (ints, (n,)), "y_noisy": (ints, (n,)), "gram": (floats, (p, p)),
-        "mu": (floats, (d,)), "xi": (floats, (n, d)), "W0": (floats, (2, m, d)),
+        "mu": (floats, (d,)), "xi": (floats, (n,) + patch + (d,)), "W0": (floats, (2, m, d)),
+        "alpha": (floats, (K,)), "bias": (floats, (K, 2, m)), "velocity_gamma": (floats, (K, 2, m)),
+        "velocity_rho": rho, "velocity_alpha": (floats, (K,)), "velocity_bias": (floats, (K, 2, m)),
     }
 
 

@@ -417,10 +417,13 @@ AUTO_PROCESSES_SECONDS = 5.0
 
 def cell_seconds(config: SimulationConfig, test_error: bool = True) -> float:
     """A rough estimate of the seconds one core spends on a cell: drawing, dynamics, analysis."""
-    q, p = 2 * config.m, config.n + 2 * config.m
+    N = config.n * config.noise_patches
+    q, p = 2 * config.m, N + 2 * config.m
     draw = p * p * config.d / 2 * CELL_COSTS["explicit"] if config.sampling == "explicit" else (
         p**3 * CELL_COSTS["gram"])
-    dynamics = config.steps * q * config.n**2 * CELL_COSTS["dynamics"]
+    # The family kernel takes up to about twice the paper's per step, SAM twice that again (benchmarks).
+    family = 1.0 if config.paper_model else 2.0 * (2.0 if config.sam > 0 else 1.0)
+    dynamics = config.steps * q * N**2 * CELL_COSTS["dynamics"] * family
     analysis = record_count(config) * DEFAULT_DRAWS * q * q * CELL_COSTS["test_error"] if test_error else 0.0
     return draw + dynamics + analysis
 

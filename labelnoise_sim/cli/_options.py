@@ -15,7 +15,7 @@ import argparse
 from .._validation import Activation, Boolean, Choice
 from ..config import PARAMETERS
 
-__all__ = ["add_simulation_options", "simulation_kwargs", "parse_number"]
+__all__ = ["add_simulation_options", "simulation_kwargs", "parse_number", "parse_bool", "value_type"]
 
 
 def parse_number(text: str):
@@ -34,7 +34,8 @@ def parse_bool(text: str):
     return {"true": True, "1": True, "false": False, "0": False}.get(text.strip().lower(), text)
 
 
-def _value_type(constraint):
+def value_type(constraint):
+    """The parser of a command-line value of a parameter with this constraint."""
     if isinstance(constraint, (Choice, Activation)):
         return str
     return parse_bool if isinstance(constraint, Boolean) else parse_number
@@ -47,7 +48,7 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
         flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
         # None means "not given": the description says what then applies (tau_pos and tau_neg for tau, ...).
         default = f" (default: {'not given' if parameter.default is None else parameter.default})"
-        group.add_argument(*flags, dest=name, type=_value_type(parameter.constraint),
+        group.add_argument(*flags, dest=name, type=value_type(parameter.constraint),
                            metavar=name.upper(), help=(parameter.description + default).replace("%", "%%"))
 
 

@@ -9,21 +9,26 @@ Takes its grid from ``--grid NAME=VALUES`` options and/or a TOML file (tables
 from __future__ import annotations
 
 import math
+import re
 import time
 import tomllib
 
 from ..config import PARAMETERS
 from ._checks import CommandError, check_output, require
-from ._options import add_simulation_options, parse_number, simulation_kwargs
+from ._options import add_simulation_options, parse_number, simulation_kwargs, value_type
 
 __all__ = ["add_parser", "parse_values"]
 
 SWEEP_OPTIONS = ("store", "backend", "workers", "progress", "test_error", "out")
 
 
-def parse_values(text: str) -> list:
+#: A comma between values, not one inside parentheses (``smoothed_relu(3,0.5),relu``).
+_VALUE_SEPARATOR = re.compile(r",(?![^()]*\))")
+
+
+def parse_values(text: str, parse=parse_number) -> list:
     """Values of one grid axis: ``0,0.1,0.2``; ``lin:A:B:K`` or ``geom:A:B:K`` (K values from A to B);
-    ``range:A:B`` (the integers A..B-1)."""
+    ``range:A:B`` (the integers A..B-1). ``parse`` reads one listed value (the parameter's kind of value)."""
     kind, _, rest = text.partition(":")
     if kind in ("lin", "geom", "range") and rest:
         parts = [parse_number(p) for p in rest.split(":")]
@@ -37,7 +42,7 @@ def parse_values(text: str) -> list:
                 lambda: [a * (b / a) ** (i / (k - 1)) for i in range(k)])
             return [float(f"{v:.6g}") for v in (spaced() if k > 1 else [a])]
         raise ValueError(f"grid values {text!r}: use lin:A:B:K, geom:A:B:K or range:A:B")
-    values = [parse_number(v.strip()) for v in text.split(",") if v.strip()]
+    values = [parse(v.strip()) for v in _VALUE_SEPARATOR.split(text) if v.strip()]
     if not values:
         raise ValueError(f"grid values {text!r}: give a comma-separated list")
     return values
@@ -50,13 +55,21 @@ def _grid_option(text: str) -> tuple[str, list]:
     if not sep or not name:
         raise ValueError(f"--grid takes NAME=VALUES (e.g. tau=0,0.1,0.2); got {text!r}")
     if "+" not in name:
-        return name, parse_values(values)
-    width = len(name.split("+"))
-    zipped = [[parse_number(v) for v in item.split("/")] for item in values.split(",") if item.strip()]
+        return name, parse_values(values, _parser(name))
+    names = name.split("+")
+    width = len(names)
+    zipped = [[_parser(key)(v) for key, v in zip(names, item.split("/"))]
+              for item in _VALUE_SEPARATOR.split(values) if item.strip()]
     if not zipped or any(len(item) != width for item in zipped):
         raise ValueError(f"--grid {name}=... zips {width} parameters: give items like "
                          f"{'/'.join(['v'] * width)}, comma-separated; got {values!r}")
     return name, zipped
+
+
+def _parser(name: str):
+    """How a grid value of parameter ``name`` is read from text (numbers, or text, or true/false)."""
+    parameter = PARAMETERS.get(name.strip())
+    return parse_number if parameter is None else value_type(parameter.constraint)
 
 
 def _read_config(path) -> dict:
