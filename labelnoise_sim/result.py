@@ -240,8 +240,10 @@ class SimulationResult:
         """The trajectory as an ``xarray.Dataset`` with dimensions t, j, r, i.
 
         Coordinates: ``t`` (recorded steps), ``j`` (+1, -1), ``r`` (filter),
-        ``i`` (sample). Holds the coefficients, outputs and per-sample losses,
-        the training curves and the labels; the parameters are in ``attrs``.
+        ``i`` (sample), and ``p`` (noise patch) with more than two patches.
+        Holds the coefficients (α and the bias where trained), outputs and
+        per-sample losses, the training curves and the labels; the
+        parameters are in ``attrs``.
         The test error is left out: ask for it on the result (it costs a Monte
         Carlo integral per record). Needs the optional ``xarray`` package.
         """
@@ -251,9 +253,12 @@ class SimulationResult:
             raise ImportError("to_xarray() needs xarray: pip install 'labelnoise-sim[xarray]'") from exc
         c, data = self.config, self.data
         coords = {"t": self.t, "j": [1, -1], "r": np.arange(c.m), "i": np.arange(c.n)}
+        rho_dims = ("t", "j", "r", "i") + (("p",) if self.rho.ndim == 5 else ())
+        if self.rho.ndim == 5:
+            coords["p"] = np.arange(1, c.patches)  # the noise patches, after the signal patch 0
         variables = {
             "gamma": (("t", "j", "r"), self.gamma),
-            "rho": (("t", "j", "r", "i"), self.rho),
+            "rho": (rho_dims, self.rho),
             "outputs": (("t", "i"), self.outputs),
             "sample_loss": (("t", "i"), self.sample_loss),
             "train_loss": ("t", self.train_loss),
@@ -264,7 +269,14 @@ class SimulationResult:
             "y_noisy": ("i", data.y_noisy),
             "is_noisy": ("i", data.is_noisy),
         }
-        attrs = {k: v for k, v in self.config.to_dict().items() if k != "record"}
+        if self.alpha is not None:
+            variables["alpha"] = ("t", self.alpha)
+        if self.bias is not None:
+            variables["bias"] = (("t", "j", "r"), self.bias)
+        # netCDF attributes hold no None nor bool: the full-batch batch_size is n, a bias flag 0 or 1.
+        attrs = {k: (int(v) if isinstance(v, bool) else v) for k, v in self.config.to_dict().items()
+                 if k != "record"}
+        attrs["batch_size"] = c.batch_size or c.n
         return xr.Dataset(variables, coords=coords, attrs=attrs)
 
     # Persistence -------------------------------------------------------------
