@@ -15,7 +15,7 @@ own here), both unbiased for p. Their difference has standard deviation
 sqrt(p (1 - p) (1/S + 1/T)), and S p and T p run to thousands, so it is
 normal to good accuracy. With p estimated by the pooled rate, a correct law
 fails the check |difference| <= 4.5 sd with probability 2 Φ(-4.5) = 6.8e-6;
-over the 54 comparisons of this file (27 networks, two classes each), at
+over the 58 comparisons of this file (29 networks, two classes each), at
 most 4e-4 (union bound). At S = 2^17, T = 2 10^5 and p = 0.25 the
 threshold is 0.0069: a mistake that moves an error rate by more than about
 0.7 percentage points fails. Every draw is seeded, so the outcome is fixed:
@@ -37,7 +37,7 @@ import pytest
 from labelnoise_sim import _kernels, simulate
 from labelnoise_sim.config import SimulationConfig
 from labelnoise_sim.data import sample_explicit, seed_streams
-from labelnoise_sim.generalization import class_errors, coefficient_matrix, filter_statistics
+from labelnoise_sim.generalization import DEFAULT_DRAWS, class_errors, coefficient_matrix, filter_statistics
 
 #: Monte Carlo draws of the law (more than the default, for a tighter comparison).
 DRAWS = 2**17
@@ -94,44 +94,51 @@ class Network:
 
     def explicit(self, seed=0):
         """Misclassification rates (2,) of classes +1 and -1 on a fresh explicit test set."""
-        c = self.config
-        m, P1, d = c.m, c.noise_patches, c.d
-        mu = self.data.mu
-        b = np.zeros(2 * m) if self.bias is None else self.bias.reshape(-1)
-        jsign = np.repeat([1.0, -1.0], m)
-        s = 1.0 / m if c.output_scale == "mean" else 1.0
-        signal = self.W @ mu
-        rng = np.random.default_rng(10_000 + seed)
-        wrong = np.zeros(2)
-        for start in range(0, TEST_SET, CHUNK):
-            xi = c.sigma_xi * rng.standard_normal((min(CHUNK, TEST_SET - start), P1, d))
-            if c.noise == "orthogonal":
-                xi -= (xi @ mu)[..., None] * mu / (mu @ mu)
-            Z = xi @ self.W.T  # (chunk, P1, 2m)
-            for index, y in enumerate((1.0, -1.0)):
-                if c.layout == "additive":
-                    act = _sigma(y * signal + Z[:, 0, :] + b, c.activation)
-                else:
-                    act = _sigma(y * signal + b, c.activation) + _sigma(Z + b, c.activation).sum(axis=1)
-                f = s * (act * jsign).sum(axis=1)
-                wrong[index] += np.count_nonzero(y * f <= 0)
-        return wrong / TEST_SET
+        return _explicit_errors(self.config, self.data.mu, self.W, self.bias, seed)
 
 
-def _sd(p_law, p_test):
+def _explicit_errors(c, mu, W, bias, seed):
+    """Error rates (2,) of classes +1 and -1 of the filters W (2m, d) and bias (2m,) or None on a fresh test set."""
+    m, P1, d = c.m, c.noise_patches, c.d
+    b = np.zeros(2 * m) if bias is None else np.reshape(bias, -1)
+    jsign = np.repeat([1.0, -1.0], m)
+    s = 1.0 / m if c.output_scale == "mean" else 1.0
+    signal = W @ mu
+    rng = np.random.default_rng(10_000 + seed)
+    wrong = np.zeros(2)
+    for start in range(0, TEST_SET, CHUNK):
+        xi = c.sigma_xi * rng.standard_normal((min(CHUNK, TEST_SET - start), P1, d))
+        if c.noise == "orthogonal":
+            xi -= (xi @ mu)[..., None] * mu / (mu @ mu)
+        Z = xi @ W.T  # (chunk, P1, 2m)
+        for index, y in enumerate((1.0, -1.0)):
+            if c.layout == "additive":
+                act = _sigma(y * signal + Z[:, 0, :] + b, c.activation)
+            else:
+                act = _sigma(y * signal + b, c.activation) + _sigma(Z + b, c.activation).sum(axis=1)
+            f = s * (act * jsign).sum(axis=1)
+            wrong[index] += np.count_nonzero(y * f <= 0)
+    return wrong / TEST_SET
+
+
+def _sd(p_law, p_test, draws=DRAWS):
     """Standard deviation of the difference of the two estimates, at their pooled rate."""
-    p = (DRAWS * p_law + TEST_SET * p_test) / (DRAWS + TEST_SET)
-    return np.sqrt(p * (1 - p) * (1 / DRAWS + 1 / TEST_SET))
+    p = (draws * p_law + TEST_SET * p_test) / (draws + TEST_SET)
+    return np.sqrt(p * (1 - p) * (1 / draws + 1 / TEST_SET))
 
 
 def _check_law(net, seed=0):
     """The law agrees with the explicit test set within Z_MAX sd, at errors in [0.05, 0.45]; returns the law."""
-    law, test = net.law(), net.explicit(seed)
+    law = net.law()
+    _check_agreement(law, net.explicit(seed), DRAWS)
+    return law
+
+
+def _check_agreement(law, test, draws):
     for cls, p_law, p_test in zip((+1, -1), law, test):
         assert 0.05 <= p_test <= 0.45, f"class {cls}: error {p_test:.4f}, pick a network with an informative error"
-        assert abs(p_law - p_test) <= Z_MAX * _sd(p_law, p_test), \
-            f"class {cls}: law {p_law:.5f}, test set {p_test:.5f} (sd {_sd(p_law, p_test):.5f})"
-    return law
+        sd = _sd(p_law, p_test, draws)
+        assert abs(p_law - p_test) <= Z_MAX * sd, f"class {cls}: law {p_law:.5f}, test set {p_test:.5f} (sd {sd:.5f})"
 
 
 def _differs(law, other):
@@ -224,6 +231,22 @@ def test_every_ingredient_at_once_has_its_gaussian_law(layout, patches, activati
     config = _config(layout=layout, patches=patches, activation=activation, noise="orthogonal", output_scale="sum",
                      sigma0=0.2)
     _check_law(Network(config, seed=seed, rho_scale=rho_scale, gamma_scale=gamma_scale, bias_scale=0.4, alpha=0.6))
+
+
+# A trained run ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [
+    dict(patches=3, activation="leaky_relu(0.1)", bias=True, weight_decay=1e-2, output_scale="sum", n_snr2=2.0),
+    dict(layout="additive", activation="smoothed_relu(2,0.5)", bias=True, weight_decay=5e-3, noise="orthogonal",
+         n_snr2=1.0)])
+def test_a_trained_family_runs_test_error_is_its_gaussian_law(options):
+    """SimulationResult.test_error_by_class (its α, bias and ρ of every noise patch) at the default draws."""
+    result = simulate(n=40, d=120, m=3, eta=0.3, steps=300, record=[0, 300], tau=0.2, seed=3, **options)
+    assert result.alpha[-1] < 0.9 and np.abs(result.bias[-1]).max() > 0.1, "weight decay and the bias at work"
+    W = result.weights(result.t[-1]).reshape(2 * result.config.m, -1)
+    test = _explicit_errors(result.config, result.data.mu, W, result.bias[-1], seed=1)
+    _check_agreement(result.test_error_by_class[-1], test, DEFAULT_DRAWS)
 
 
 # The family kernel ---------------------------------------------------------------
