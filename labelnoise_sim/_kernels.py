@@ -1344,3 +1344,74 @@ def misclassified_draws(root, z_t, sigma_xi, s_pos, s_neg, m):
             if s_neg + h >= 0.0:
                 wrong_neg += 1
     return wrong_pos, wrong_neg
+
+
+@njit(cache=True)
+def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive):
+    """``misclassified_draws`` for any network of the model family: activation, noise patches, layout, bias, scale.
+
+    root (2m, 2m)        a square root of the noise covariance per unit σ_ξ² (W Σ Wᵀ = root rootᵀ)
+    z_t (P1 2m, S)       the fixed standard normal draws, one column per draw; rows p 2m .. p 2m + 2m - 1
+                         are the draw of noise patch p (P1 = ``patches``)
+    A (2m,), bias (2m,)  ⟨w_q, μ⟩ and b_q
+    scale                the output scale s (1/m or 1)
+    kind, p1, p2         the activation, as ``activation`` takes it
+    additive             the layout: False for patches, True for one vector y μ + ξ (then P1 = 1)
+
+    With Z_{s,p} = σ_ξ (root z_{s,p}) and j_q = +1 for q < m, -1 after, the output for true class y is
+    f_s(y) = s Σ_q j_q [σ(y A_q + b_q) + Σ_p σ(Z_{s,p,q} + b_q)] (patches) or
+    f_s(y) = s Σ_q j_q σ(y A_q + Z_{s,q} + b_q) (additive). Returns
+    (#{s : f_s(+1) <= 0}, #{s : -f_s(-1) <= 0}).
+
+    Each projection is ``accumulate_product`` over blocks of DRAW_BLOCK draws
+    (sums in ascending order); every other sum runs over the patches p, then
+    the filters q, in ascending order. No BLAS: the counts do not depend on
+    the thread count.
+    """
+    q2, S = root.shape[0], z_t.shape[1]
+    m = q2 // 2
+    # The signal patch's part of f(+1) and f(-1) (patches layout).
+    signal_pos = 0.0
+    signal_neg = 0.0
+    for q in range(q2):
+        j = 1.0 if q < m else -1.0
+        signal_pos += j * activation(A[q] + bias[q], kind, p1, p2)
+        signal_neg += j * activation(-A[q] + bias[q], kind, p1, p2)
+    wrong_pos = 0
+    wrong_neg = 0
+    for start in range(0, S, DRAW_BLOCK):
+        width = min(DRAW_BLOCK, S - start)
+        Z = np.zeros((q2, width))
+        # Patches: total_pos is the noise patches' part of f / s, the same for both classes.
+        # Additive: total_pos and total_neg are f(+1) / s and f(-1) / s.
+        total_pos = np.zeros(width)
+        total_neg = np.zeros(width)
+        for p in range(patches):
+            block = np.ascontiguousarray(z_t[p * q2 : (p + 1) * q2, start : start + width])
+            Z[:] = 0.0
+            accumulate_product(root, block, Z)
+            for q in range(q2):
+                j = 1.0 if q < m else -1.0
+                a = A[q]
+                b = bias[q]
+                row = Z[q]
+                if additive:
+                    for s in range(width):
+                        x = sigma_xi * row[s]
+                        total_pos[s] += j * activation(a + x + b, kind, p1, p2)
+                        total_neg[s] += j * activation(-a + x + b, kind, p1, p2)
+                else:
+                    for s in range(width):
+                        total_pos[s] += j * activation(sigma_xi * row[s] + b, kind, p1, p2)
+        for s in range(width):
+            if additive:
+                f_pos = scale * total_pos[s]
+                f_neg = scale * total_neg[s]
+            else:
+                f_pos = scale * (signal_pos + total_pos[s])
+                f_neg = scale * (signal_neg + total_pos[s])
+            if f_pos <= 0.0:
+                wrong_pos += 1
+            if -f_neg <= 0.0:
+                wrong_neg += 1
+    return wrong_pos, wrong_neg

@@ -422,8 +422,9 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
     analysis = K * n
     if test_error:
         # generalization.filter_statistics: the coefficient matrices C and C M (K × 2m × (1 + p)), the
-        # latter twice while it is stacked, and the covariances (K × 2m × 2m); class_errors: the draws, twice.
-        analysis += 3 * K * q * (1 + p) + 2 * K * q * q + 2 * DEFAULT_DRAWS * q
+        # latter twice while it is stacked, and the covariances (K × 2m × 2m); class_errors: the draws
+        # (DEFAULT_DRAWS × P1 × 2m, one block per noise patch), twice.
+        analysis += 3 * K * q * (1 + p) + 2 * K * q * q + 2 * DEFAULT_DRAWS * config.noise_patches * q
     return _Footprint(*(_FLOAT * x for x in (data, drawing, records, working, cached, analysis)))
 
 

@@ -205,10 +205,8 @@ class SimulationResult:
         the training outputs can stay finite longer than W Σ Wᵀ).
         """
         c = self.config
-        if not c.paper_model:
-            raise NotImplementedError("the test error of the model family is not built yet")
         errors = generalization.class_errors(
-            self.gamma, self.rho, self.data.gram, c.n, c.noise, c.sigma_xi, c.seed
+            self.gamma, self.rho, self.data.gram, c, alpha=self.alpha, bias=self.bias
         )
         undefined = np.flatnonzero(np.isnan(errors).any(axis=1))
         if undefined.size:

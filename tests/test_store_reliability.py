@@ -84,7 +84,7 @@ def test_a_run_whose_test_statistics_overflow_raises_divergence_naming_eta():
     step = info.value.step
     assert step in result.t
     with np.errstate(over="ignore", invalid="ignore"):
-        A, cov = filter_statistics(result.gamma, result.rho, result.data.gram, TINY["n"], "isotropic")
+        A, cov = filter_statistics(result.gamma, result.rho, result.data.gram, result.config)
     finite = np.isfinite(A).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
     k = int(np.searchsorted(result.t, step))
     assert finite[:k].all() and not finite[k], "the first record whose statistics are not finite"
