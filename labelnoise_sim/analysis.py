@@ -129,42 +129,56 @@ def noise_vs_signal(result, step):
 
 
 def filter_products(result, step):
-    """⟨w_{j,r}, y_i μ⟩ and ⟨w_{j,r}, ξ_i⟩ at the recorded step ``step``, each of shape (2, m, n).
+    """⟨w_{j,r}, y_i μ⟩ and ⟨w_{j,r}, ξ_i⟩ at the recorded step ``step``, shapes (2, m, n) and (2, m, n) or,
+    with more noise patches, (2, m, n, P - 1) for ⟨w_{j,r}, ξ_{i,p}⟩.
 
     From the coefficients and the Gram matrix: W = C V with
-    V = [μ; ξ_1..ξ_n; W⁽⁰⁾] (see ``generalization.coefficient_matrix``).
+    V = [μ; ξ_1..ξ_N; W⁽⁰⁾] (see ``generalization.coefficient_matrix``). The
+    bias, where trained, is not included: it is ``result.bias``.
     """
     k = record_index(result, step)
     data = result.data
-    n, m = data.n, result.config.m
+    n, m, N = data.n, result.config.m, data.n_vectors
     gram = data.gram
+    alpha = None if result.alpha is None else result.alpha[k : k + 1]
     C = coefficient_matrix(result.gamma[k : k + 1], result.rho[k : k + 1], gram[0, 0],
-                           np.diag(gram)[1 : 1 + n])[0]
-    # (2m, 1 + n): against μ, ξ_1..ξ_n; in the library's fixed order, not BLAS's thread-dependent one.
-    products = _kernels.product(C, gram[:, : 1 + n])
+                           np.diag(gram)[1 : 1 + N], alpha)[0]
+    # (2m, 1 + N): against μ, ξ_1..ξ_N; in the library's fixed order, not BLAS's thread-dependent one.
+    products = _kernels.product(C, gram[:, : 1 + N])
     signal = products[:, :1] * data.y[None, :]
-    return signal.reshape(2, m, n), products[:, 1:].reshape(2, m, n)
+    noise = products[:, 1:].reshape((2, m, n) + ((data.noise_patches,) if data.noise_patches > 1 else ()))
+    return signal.reshape(2, m, n), noise
 
 
 def stuck_samples(result, step) -> np.ndarray:
     """Unfitted samples on which every filter of their observed class is inactive, at ``step``.
 
     ``step`` is a recorded step number. Returns a bool array of shape (n,).
+    Inactive: every pre-activation of the filter on the sample is ≤ 0 (each
+    patch's ⟨w, x⁽ᵖ⁾⟩ + b, or ⟨w, y μ + ξ⟩ + b in the additive layout).
 
     For such a sample i, F_{ỹ_i}(x_i) = 0, so ỹ_i f(x_i) = -F_{-ỹ_i}(x_i) ≤ 0,
     and its own gradient leaves the filters of class ỹ_i untouched (σ'(x) = 0
     for x ≤ 0): only cross-talk from other samples could switch them on.
     Undefined (ValueError) for leaky_relu, whose slope is never 0.
     """
-    if result.config.activation_kind[0] == "leaky_relu":
+    config = result.config
+    if config.activation_kind[0] == "leaky_relu":
         raise ValueError("stuck samples need an activation with slope 0 below zero; leaky_relu's slope there is "
-                         f"a > 0 (activation={result.config.activation!r}), so no sample is ever stuck")
+                         f"a > 0 (activation={config.activation!r}), so no sample is ever stuck")
     signal, noise = filter_products(result, step)
+    k = record_index(result, step)
+    bias = np.zeros((2, config.m)) if result.bias is None else result.bias[k]
     n = result.data.n
     own = _class_index(result.data.y_noisy)
     idx = np.arange(n)
-    inactive = (signal[own, :, idx] <= 0).all(axis=1) & (noise[own, :, idx] <= 0).all(axis=1)
-    return inactive & ~result.fitted[record_index(result, step)]
+    signal = signal + bias[:, :, None]
+    noise = noise.reshape(2, config.m, n, -1) + bias[:, :, None, None]
+    if config.layout == "additive":
+        inactive = (signal[own, :, idx] + noise[own, :, idx, 0] <= 0).all(axis=1)
+    else:
+        inactive = (signal[own, :, idx] <= 0).all(axis=1) & (noise[own, :, idx] <= 0).all(axis=(1, 2))
+    return inactive & ~result.fitted[k]
 
 
 def roc_auc(scores, positive) -> float:

@@ -24,9 +24,10 @@ import numpy as np
 from ._validation import check_choice, check_real
 from .config import SimulationConfig
 from .data import Data, sample_data
-from .dynamics import check_memory, describe_runs, memory_bytes, run
+from . import _kernels
+from .dynamics import check_memory, describe_runs, kernel_model, memory_bytes, run
 from .generalization import coefficient_matrix
-from .result import SimulationResult, logistic_loss
+from .result import SimulationResult, loss_value
 
 __all__ = ["HoldoutRun", "simulate_holdout", "holdout_outputs"]
 
@@ -35,16 +36,17 @@ CRITERIA = ("error", "loss")
 
 def holdout_outputs(result: SimulationResult, gram_rows: np.ndarray, gram_cols: np.ndarray,
                     y: np.ndarray) -> np.ndarray:
-    """Network outputs f(W⁽ᵗ⁾, x) on samples x = [y μ, ξ] outside the training set.
+    """Network outputs f(W⁽ᵗ⁾, x) on samples x = [y μ, ξ⁽²⁾, …] outside the training set.
 
     Parameters
     ----------
     result : SimulationResult
-        The training run (coefficients γ (K, 2, m), ρ (K, 2, m, n_train)).
-    gram_rows : ndarray, shape (1 + n_train + 2m, n_out)
-        ⟨v, ξ⟩ for every training vector v = μ, ξ_1..ξ_{n_train}, w⁽⁰⁾ (rows, in
-        that order) and every new noise patch ξ (columns).
-    gram_cols : ndarray, shape (1 + n_train + 2m,)
+        The training run (coefficients γ (K, 2, m), ρ over its N_train noise vectors).
+    gram_rows : ndarray, shape (1 + N_train + 2m, n_out (P - 1))
+        ⟨v, ξ⟩ for every training vector v = μ, ξ_1..ξ_{N_train}, w⁽⁰⁾ (rows, in
+        that order) and every noise vector of the new samples (columns,
+        sample by sample).
+    gram_cols : ndarray, shape (1 + N_train + 2m,)
         ⟨v, μ⟩ for the same training vectors.
     y : ndarray, shape (n_out,)
         True labels of the new samples (their signal patch is y μ).
@@ -52,15 +54,29 @@ def holdout_outputs(result: SimulationResult, gram_rows: np.ndarray, gram_cols: 
     Returns
     -------
     ndarray, shape (K, n_out)
-        f = (1/m) Σ_r [σ(⟨w_{+1,r}, yμ⟩) + σ(⟨w_{+1,r}, ξ⟩)] − (same for j = −1).
+        The outputs of the run's network: for the paper's model
+        f = (1/m) Σ_r [σ(⟨w_{+1,r}, yμ⟩) + σ(⟨w_{+1,r}, ξ⟩)] − (same for j = −1);
+        for the family, the very function the dynamics kernel evaluates
+        (``_kernels.family_outputs``).
     """
     gram = result.data.gram
-    n, m = result.data.n, result.config.m
-    C = coefficient_matrix(result.gamma, result.rho, gram[0, 0], np.diag(gram)[1 : 1 + n])
+    config = result.config
+    N, m = result.data.n_vectors, config.m
+    C = coefficient_matrix(result.gamma, result.rho, gram[0, 0], np.diag(gram)[1 : 1 + N], result.alpha)
     A = C @ gram_cols  # (K, 2m): ⟨w_q, μ⟩
-    B = C @ gram_rows  # (K, 2m, n_out): ⟨w_q, ξ⟩
-    act = np.maximum(A[:, :, None] * np.asarray(y, dtype=np.float64), 0.0) + np.maximum(B, 0.0)
-    return (act[:, :m].sum(axis=1) - act[:, m:].sum(axis=1)) / m
+    B = C @ gram_rows  # (K, 2m, n_out (P - 1)): ⟨w_q, ξ⟩
+    y = np.asarray(y, dtype=np.float64)
+    if config.paper_model:
+        act = np.maximum(A[:, :, None] * y, 0.0) + np.maximum(B, 0.0)
+        return (act[:, :m].sum(axis=1) - act[:, m:].sum(axis=1)) / m
+    model = kernel_model(config)
+    bias = np.zeros((len(result.t), 2 * m)) if result.bias is None else result.bias.reshape(len(result.t), 2 * m)
+    outputs = np.empty((len(result.t), y.shape[0]))
+    slopes, signal_slopes = np.empty(B.shape[1:]), np.empty((2 * m, 2))
+    for k in range(len(result.t)):
+        _kernels.family_outputs(A[k], np.ascontiguousarray(B[k]), bias[k], y, model, outputs[k], slopes,
+                                signal_slopes)
+    return outputs
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -92,8 +108,8 @@ class HoldoutRun:
 
     @property
     def val_loss_noisy(self) -> np.ndarray:
-        """Mean logistic loss on the held-out samples against observed labels, shape (K,)."""
-        return logistic_loss(self.val_outputs * self.val_y_noisy).mean(axis=1)
+        """Mean loss (the run's) on the held-out samples against observed labels, shape (K,)."""
+        return loss_value(self.val_outputs * self.val_y_noisy, self.result.config.loss).mean(axis=1)
 
     @property
     def stop_index(self) -> int:
@@ -131,8 +147,8 @@ def simulate_holdout(*, holdout: float = 0.2, criterion: str = "loss", **params)
     ``simulate(**params)``'s first samples. The signal norm is resolved for the
     whole draw (``n_snr2`` refers to n) and kept for the training part.
 
-    ``criterion``: ``"loss"`` (default) stops at the least held-out logistic
-    loss against the observed labels, ``"error"`` at the least held-out error.
+    ``criterion``: ``"loss"`` (default) stops at the least held-out loss (the
+    run's: logistic by default) against the observed labels, ``"error"`` at the least held-out error.
     The loss is the steadier guide: the error of a split of a few dozen
     samples moves in steps of 1/n_val, and its minimum is often an early
     chance dip (docs/early_stopping.md compares the two).
@@ -150,14 +166,18 @@ def simulate_holdout(*, holdout: float = 0.2, criterion: str = "loss", **params)
     data = sample_data(config)
     train = np.arange(n_train)
     val = np.arange(n_train, n)
-    rows = np.r_[0, 1 + train, 1 + n + np.arange(2 * m)]
+    per = config.noise_patches
+    N = n * per
+    # The noise vectors of sample i are i P1 .. i P1 + P1 - 1 (P1 = per); rows of the Gram matrix add 1 for μ.
+    rows = np.r_[0, 1 + np.arange(n_train * per), 1 + N + np.arange(2 * m)]
+    val_vectors = 1 + np.arange(n_train * per, N)
     train_data = Data(
         data.y[train], data.y_noisy[train], data.gram[np.ix_(rows, rows)],
         mu=data.mu if data.has_vectors else None,
         xi=data.xi[train] if data.has_vectors else None,
         W0=data.W0 if data.has_vectors else None,
-        sampling=data.sampling,
+        sampling=data.sampling, noise_patches=per, bias=config.bias,
     )
     result = run(config.replace(n=n_train), train_data)
-    outputs = holdout_outputs(result, data.gram[np.ix_(rows, 1 + val)], data.gram[rows, 0], data.y[val])
+    outputs = holdout_outputs(result, data.gram[np.ix_(rows, val_vectors)], data.gram[rows, 0], data.y[val])
     return HoldoutRun(result, data.y[val], data.y_noisy[val], outputs, criterion)

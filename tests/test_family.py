@@ -172,3 +172,41 @@ def test_the_command_line_runs_a_family_model(tmp_path):
     result = load(out / "result.npz")
     assert result.config.activation == "leaky_relu(0.1)" and result.config.bias and result.bias is not None
     assert "Stage I" in (out / "summary.txt").read_text()
+
+
+@pytest.mark.parametrize("options", [dict(patches=3, bias=True), dict(layout="additive", bias=True),
+                                     dict(weight_decay=0.05)], ids=lambda o: ",".join(o))
+def test_stuck_samples_are_those_whose_own_filters_are_inactive_on_every_patch(options):
+    result = simulate(n=40, d=400, m=1, steps=100, seed=0, sigma0=0.1, record=[0, 2, 100], **options)
+    data, c = result.data, result.config
+    xi = data.xi.reshape(c.n, c.noise_patches, c.d)
+    for k, step in enumerate(result.t):
+        W = result.weights(step)  # (2, 1, d)
+        b = np.zeros((2, 1)) if result.bias is None else result.bias[k]
+        signal = (W @ data.mu)[:, :, None] * data.y + b[:, :, None]  # (2, 1, n)
+        noise = np.einsum("jrd,ipd->jrip", W, xi) + b[:, :, None, None]  # (2, 1, n, P - 1)
+        if c.layout == "additive":
+            active = (signal + noise[..., 0] > 0).any(axis=1)
+        else:
+            active = (signal > 0).any(axis=1) | (noise > 0).any(axis=(1, 3))
+        own = np.where(data.y_noisy == 1, 0, 1)
+        expected = ~active[own, np.arange(c.n)] & ~result.fitted[k]
+        np.testing.assert_array_equal(stuck_samples(result, step), expected)
+    assert stuck_samples(result, result.t[0]).any()  # the case has stuck samples to find
+
+
+@pytest.mark.parametrize("options", [dict(patches=3, bias=True, activation="relu^2"),
+                                     dict(layout="additive", activation="leaky_relu(0.1)", weight_decay=0.01),
+                                     dict(output_scale="sum", activation="smoothed_relu(3,0.5)")],
+                         ids=lambda o: ",".join(o))
+def test_held_out_outputs_of_the_family_are_the_network_the_run_trained(options):
+    from labelnoise_sim.early_stopping import holdout_outputs, simulate_holdout
+
+    result = simulate(**SMALL, record=20, **options)
+    N, m = result.data.n_vectors, result.config.m
+    rows = np.r_[0, 1 + np.arange(N), 1 + N + np.arange(2 * m)]
+    # The training samples seen as new samples: their outputs are the recorded ones.
+    again = holdout_outputs(result, result.data.gram[np.ix_(rows, 1 + np.arange(N))], result.data.gram[rows, 0],
+                            result.data.y)
+    np.testing.assert_allclose(again, result.outputs, rtol=1e-10, atol=1e-12 * np.abs(result.outputs).max())
+    assert simulate_holdout(**SMALL, **options).stop_step > 0
