@@ -57,7 +57,7 @@ def test_single_run_benchmark_checks_agreement_before_timing(bench):
 def test_single_run_benchmark_refuses_a_disagreeing_baseline(bench, monkeypatch):
     single = bench("bench_single")
     monkeypatch.setattr(single, "numpy_gd", lambda data, eta, steps: single.full_weight_gd(
-        data, 1.01 * eta, steps, record_steps=[steps])[1])
+        data, 1.01 * eta, steps, record_steps=[steps]).outputs)
     assert not single.check_agreement(TINY, steps=30, with_torch=False, check_every=5)["agree"]
 
 
