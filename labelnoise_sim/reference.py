@@ -114,8 +114,9 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
     whose gradient, with c_{j,i} = j s ℓ'(ε_{t,i} ỹ_i f(x_i)) ε_{t,i} ỹ_i / |B_t|
     for i ∈ B_t (0 otherwise), is
 
-        ∂L_t/∂w_{j,r} = Σ_i c_{j,i} [σ'(·) y_i μ + Σ_p σ'(·) ξ_{i,p}]   (patches; σ'(y_i μ + ξ_i) for additive)
-        ∂L_t/∂b_{j,r} = Σ_i c_{j,i} [σ'(·) + Σ_p σ'(·)]
+        patches:   ∂L_t/∂w_{j,r} = Σ_i c_{j,i} [σ'(·) y_i μ + Σ_p σ'(·) ξ_{i,p}]
+                   ∂L_t/∂b_{j,r} = Σ_i c_{j,i} [σ'(·) + Σ_p σ'(·)]
+        additive:  ∂L_t/∂w_{j,r} = Σ_i c_{j,i} σ'(·) (y_i μ + ξ_i),   ∂L_t/∂b_{j,r} = Σ_i c_{j,i} σ'(·)
 
     each σ' at the pre-activation of its patch. The step is torch.optim.SGD's
     on θ = (W, b) (b only when trained), with λ = ``weight_decay`` and
@@ -168,8 +169,10 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
     record = np.arange(steps + 1) if record_steps is None else np.asarray(record_steps)
 
     def forward(W, b):
-        """The pre-activations (2, m, n) of the signal patch and (2, m, n, P - 1) of the noise patches (additive:
-        (2, m, n) and None), and the outputs f (n,)."""
+        """Pre-activations of the signal patch (2, m, n) and of the noise patches (2, m, n, P - 1), and f (n,).
+
+        Additive layout: the pre-activations of y_i μ + ξ_i (2, m, n), None, and f.
+        """
         if additive:
             signal, noise = W @ X.T + b[:, :, None], None
             per_filter = sigma(signal)
@@ -180,8 +183,10 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
         return signal, noise, (JSIGN * per_filter.sum(axis=1)).sum(axis=0) / divisor
 
     def gradient(state, member, labels, size):
-        """(∂L_t/∂W, ∂L_t/∂b) at the point whose ``forward`` is ``state``, over the samples with ``member`` 1 and
-        the labels ε ỹ."""
+        """(∂L_t/∂W, ∂L_t/∂b) at the point whose ``forward`` is ``state``.
+
+        The loss is over the samples whose ``member`` is 1, of ``size`` in all, with the labels ε ỹ.
+        """
         signal, noise, f = state
         dloss = loss_slope(labels * f, config.loss)
         coef = (dloss * labels * member)[None, None, :] * JSIGN[:, :, None] / (size * divisor)  # c_{j,i}, (2, 1, n)
