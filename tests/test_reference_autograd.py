@@ -1,16 +1,19 @@
 """The reference takes the steps PyTorch autograd and torch.optim.SGD take, for every option of the model family.
 
 This is what makes ``reference.full_weight_gd`` an oracle: its gradients are
-written by hand, so here they meet autograd's. The PyTorch side is written as
-a user would write the model: every patch of a sample through the same
-filters, the activation as ``torch.relu``, ``F.leaky_relu`` or a
-``torch.where``, the loss as ``F.softplus(-z)``, ``torch.relu(1 - z)``,
-``torch.exp(-z)`` or ``(1 - z)**2 / 2``, ``loss.backward()`` and
-``torch.optim.SGD`` with its momentum and weight decay; SAM by hand, as the
-sam package of davda54 does it (the step at the perturbed weights, taken
-from the unperturbed ones). Everything is float64.
+written by hand, so here they meet autograd's. The PyTorch side
+(benchmarks/_torch_family.py) is written as a user would write the model:
+every patch of a sample through the same filters, the activation as
+``torch.relu``, ``F.leaky_relu`` or a ``torch.where``, the loss as
+``F.softplus(-z)``, ``torch.relu(1 - z)``, ``torch.exp(-z)`` or
+``(1 - z)**2 / 2``, ``loss.backward()`` and ``torch.optim.SGD`` with its
+momentum and weight decay; SAM by hand, as the sam package of davda54 does it
+(the step at the perturbed weights, taken from the unperturbed ones).
+Everything is float64.
 """
 
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,6 +21,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from _torch_family import full_batch, torch_family_gd  # noqa: E402
 
 from labelnoise_sim import SimulationConfig  # noqa: E402
 from labelnoise_sim.data import sample_data  # noqa: E402
@@ -63,84 +69,6 @@ CASES = {
 }
 
 
-def torch_activation(config):
-    kind, params = config.activation_kind
-    if kind == "relu":
-        return torch.relu
-    if kind == "relu^q":
-        return lambda z: torch.relu(z) ** params[0]
-    if kind == "leaky_relu":
-        return lambda z: F.leaky_relu(z, params[0])
-    q, kappa = params
-    # relu inside the power keeps the branch that where() discards finite (a NaN there would poison the gradient).
-    return lambda z: torch.where(z <= kappa, torch.relu(z) ** q / (q * kappa ** (q - 1)), z - (1 - 1 / q) * kappa)
-
-
-TORCH_LOSSES = {
-    # Linear past -z = 20 (softplus's threshold): its slope there is -1, not -1/(1 + e^z); see assert_same_run.
-    "logistic": lambda z: F.softplus(-z),
-    "hinge": lambda z: torch.relu(1 - z),
-    "exponential": lambda z: torch.exp(-z),
-    "squared": lambda z: (1 - z) ** 2 / 2,
-}
-
-
-def full_batch(n):
-    return lambda step: (np.arange(n), np.ones(n))
-
-
-def torch_sgd(data, config, steps, steps_schedule):
-    """Train with autograd; returns the outputs (steps + 1, n), filters (steps + 1, 2, m, d) and bias (steps + 1, 2, m)."""
-    n, m, d = data.y.shape[0], data.W0.shape[1], data.W0.shape[2]
-    y = torch.tensor(data.y, dtype=torch.float64)
-    y_noisy = torch.tensor(data.y_noisy, dtype=torch.float64)
-    mu = torch.tensor(data.mu)
-    xi = torch.tensor(data.xi).reshape(n, -1, d)
-    if config.layout == "additive":
-        x = (y[:, None] * mu + xi[:, 0])[:, None, :]  # (n, 1, d)
-    else:
-        x = torch.cat([(y[:, None] * mu)[:, None, :], xi], dim=1)  # (n, P, d), the signal patch first
-    W = torch.tensor(data.W0, requires_grad=True)
-    b = torch.zeros(2, m, dtype=torch.float64, requires_grad=config.bias)
-    params = [W, b] if config.bias else [W]
-    optimizer = torch.optim.SGD(params, lr=config.eta, momentum=config.momentum, weight_decay=config.weight_decay)
-    sigma, ell = torch_activation(config), TORCH_LOSSES[config.loss]
-
-    def network(x):
-        per_class = sigma(torch.einsum("npd,jrd->njrp", x, W) + b[None, :, :, None]).sum(dim=(2, 3))  # (n, 2)
-        f = per_class[:, 0] - per_class[:, 1]
-        return f / m if config.output_scale == "mean" else f
-
-    def loss(indices, signs):
-        return ell(signs * y_noisy[indices] * network(x[indices])).mean()
-
-    outputs, weights, biases = [], [], []
-    for t in range(steps + 1):
-        with torch.no_grad():
-            outputs.append(network(x).numpy().copy())
-            weights.append(W.numpy().copy())
-            biases.append(b.numpy().copy())
-        if t == steps:
-            break
-        indices, signs = (torch.as_tensor(a) for a in steps_schedule(t))
-        optimizer.zero_grad()
-        loss(indices, signs).backward()
-        if config.sam > 0:
-            with torch.no_grad():
-                norm = torch.norm(torch.stack([p.grad.norm(p=2) for p in params]), p=2)
-                unperturbed = [p.clone() for p in params]
-                if norm > 0:
-                    for p in params:
-                        p.add_(p.grad * (config.sam / norm))
-            optimizer.zero_grad()
-            loss(indices, signs).backward()
-            with torch.no_grad():
-                for p, p0 in zip(params, unperturbed):
-                    p.copy_(p0)
-        optimizer.step()
-    return np.array(outputs), np.array(weights), np.array(biases)
-
-
 def assert_close(a, b):
     """max |a - b| <= RTOL max |b|: relative to the largest entry, and exact where b is all zeros."""
     assert np.max(np.abs(a - b)) <= RTOL * np.max(np.abs(b))
@@ -150,7 +78,7 @@ def assert_same_run(data, config, steps, steps_schedule=None):
     reference = full_weight_gd(data, config.eta, steps, config=config, schedule=steps_schedule)
     if steps_schedule is None:
         steps_schedule = (lambda t: schedule(config, t)) if config.stochastic else full_batch(data.y.shape[0])
-    outputs, weights, bias = torch_sgd(data, config, steps, steps_schedule)
+    outputs, weights, bias = torch_family_gd(data, config, steps, steps_schedule)
     if config.loss == "logistic":
         assert np.abs(outputs).max() < 20  # no margin where F.softplus(-z) has turned linear
     assert_close(reference.outputs, outputs)
