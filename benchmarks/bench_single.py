@@ -155,7 +155,7 @@ def _torch_model(torch, kind: str, W0, m: int, d: int):
 
 def numpy_gd(data: Data, eta: float, steps: int):
     """The reference full-weight NumPy gradient descent; outputs at the last step."""
-    return full_weight_gd(data, eta, steps, record_steps=[steps])[1]
+    return full_weight_gd(data, eta, steps, record_steps=[steps]).outputs
 
 
 def from_vectors(config: SimulationConfig, data: Data):

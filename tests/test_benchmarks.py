@@ -57,7 +57,7 @@ def test_single_run_benchmark_checks_agreement_before_timing(bench):
 def test_single_run_benchmark_refuses_a_disagreeing_baseline(bench, monkeypatch):
     single = bench("bench_single")
     monkeypatch.setattr(single, "numpy_gd", lambda data, eta, steps: single.full_weight_gd(
-        data, 1.01 * eta, steps, record_steps=[steps])[1])
+        data, 1.01 * eta, steps, record_steps=[steps]).outputs)
     assert not single.check_agreement(TINY, steps=30, with_torch=False, check_every=5)["agree"]
 
 
@@ -248,3 +248,42 @@ def test_performance_page_shows_the_measured_jax_rows(bench, performance_page):
     page = docs.write_page(results, scale, stored["bench_latency"], sweep)
     for text in JAX_ROWS + ("JAX probe",):
         assert text in page
+
+
+FAMILY_SIZE = dict(n=60, d=40, m=2, eta=0.1)
+
+
+def test_family_benchmark_checks_each_variant_before_timing_it(bench):
+    family = bench("bench_family_autograd")
+    names = ("relu (the paper's model)", "sam", "relu^2 + label_noise + minibatch")
+    rows = family.measure({name: family.VARIANTS[name] for name in names}, FAMILY_SIZE, steps=10, check_steps=10,
+                          check_every=5, repeats=1)
+    for row in rows:
+        assert row["gap"] <= family.RTOL
+        assert row["against"] == ("autograd" if _has_torch() else "reference")
+        assert row["s_per_step"] > 0 and row["ratio"] > 0
+    assert rows[0]["ratio"] == 1.0
+    assert "| sam | sam=0.05 |" in family.markdown(rows)
+
+
+def test_family_benchmark_prints_a_variant_the_kernel_does_not_run_as_not_built(bench, monkeypatch):
+    family = bench("bench_family_autograd")
+
+    def not_built(**params):
+        raise NotImplementedError("not built yet")
+
+    monkeypatch.setattr(family, "simulate", not_built)
+    rows = family.measure({"sam": {"sam": 0.05}}, FAMILY_SIZE, steps=10, check_steps=10, check_every=5, repeats=1)
+    assert rows[0]["status"] == "not built" and "s_per_step" not in rows[0]
+    assert "| sam | sam=0.05 | not built |" in family.markdown(rows)
+
+
+def test_family_benchmark_exits_non_zero_on_a_gap_above_its_tolerance(bench, monkeypatch):
+    family = bench("bench_family_autograd")
+    monkeypatch.setattr(family, "VARIANTS", {"bias": {"bias": True}})
+    sizes = ["--n", "12", "--d", "40", "--m", "2", "--steps", "5", "--check-steps", "5", "--repeats", "1"]
+    assert family.main(sizes) == 0
+    monkeypatch.setattr(family, "check_variant", lambda params, steps, every: (2 * family.RTOL, "autograd"))
+    assert family.main(sizes) == 1
+    rows = family.measure(family.VARIANTS, FAMILY_SIZE, steps=5, check_steps=5, check_every=5, repeats=1)
+    assert "s_per_step" not in rows[0]  # a run that disagrees is not timed

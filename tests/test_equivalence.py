@@ -27,10 +27,10 @@ def _relative_gap(a, b):
 def test_outputs_and_loss_match_full_weight_gradient_descent(params):
     steps = 1000
     result = simulate(steps=steps, record=1, seed=3, **params)
-    t, outputs, weights = full_weight_gd(result.data, result.config.eta, steps)
-    np.testing.assert_array_equal(result.t, t)
-    assert _relative_gap(result.outputs, outputs) < RTOL
-    loss = logistic_loss(outputs * result.data.y_noisy).mean(axis=1)
+    reference = full_weight_gd(result.data, result.config.eta, steps)
+    np.testing.assert_array_equal(result.t, reference.t)
+    assert _relative_gap(result.outputs, reference.outputs) < RTOL
+    loss = logistic_loss(reference.outputs * result.data.y_noisy).mean(axis=1)
     assert _relative_gap(result.train_loss, loss) < RTOL
     # The run must actually have moved: memorisation of noisy labels happened.
     assert result.train_loss[-1] < 0.5 * result.train_loss[0]
@@ -38,9 +38,9 @@ def test_outputs_and_loss_match_full_weight_gradient_descent(params):
 
 def test_rebuilt_weights_match_full_weight_gradient_descent():
     result = simulate(**CASES["odd sizes"], steps=300, record=[0, 17, 300])
-    t, _, weights = full_weight_gd(result.data, result.config.eta, 300, record_steps=result.t)
-    for k in range(len(t)):
-        assert _relative_gap(result.weights(t[k]), weights[k]) < RTOL
+    reference = full_weight_gd(result.data, result.config.eta, 300, record_steps=result.t)
+    for k, step in enumerate(reference.t):
+        assert _relative_gap(result.weights(step), reference.weights[k]) < RTOL
 
 
 def test_coefficients_reproduce_the_recorded_outputs():
