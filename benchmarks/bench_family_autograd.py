@@ -21,27 +21,40 @@ size (by default n=200, d=2000, m=10, η=0.1 or as the variant says):
 A variant the kernel does not run (NotImplementedError) prints as "not built".
 The table is Markdown.
 
+A full run keeps its rows in benchmarks/results/bench_family_autograd.json;
+``--docs`` writes the table into docs/family.md (tests/test_benchmarks.py
+checks that the page shows the table of the kept rows).
+
 Usage::
 
-    python benchmarks/bench_family_autograd.py            # 2,000 timed steps, 100 checked
+    python benchmarks/bench_family_autograd.py --docs     # 2,000 timed steps, 100 checked; the docs table
     python benchmarks/bench_family_autograd.py --quick    # 200 timed steps, 30 checked
+    python benchmarks/bench_family_autograd.py --reuse    # the table of the kept rows
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine_info, print_header, relative_gap, try_import_torch  # noqa: E402
+from _common import RESULTS_DIR, machine_info, print_header, relative_gap, try_import_torch, write_json  # noqa: E402
 
 from labelnoise_sim import SimulationConfig, run, simulate  # noqa: E402
 from labelnoise_sim.data import sample_data  # noqa: E402
 from labelnoise_sim.reference import full_weight_gd  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "scripts"))
+from _docblock import fill_block  # noqa: E402
+
+#: Where a full run keeps its rows, and the page block they fill (``--docs``).
+RESULT = RESULTS_DIR / "bench_family_autograd.json"
+FAMILY_PAGE = Path(__file__).resolve().parents[1] / "docs" / "family.md"
+START, END = "<!-- table: bench_family_autograd -->", "<!-- end table: bench_family_autograd -->"
 #: The largest relative gap to autograd a float64 run may show.
 RTOL = 1e-10
 SIZE = dict(n=200, d=2000, m=10, eta=0.1)
@@ -88,33 +101,42 @@ def check_variant(params: dict, steps: int, every: int) -> tuple[float, str]:
     return relative_gap(result.outputs, outputs), "autograd"
 
 
-def time_per_step(params: dict, steps: int, repeats: int) -> float:
-    """Seconds per step of the dynamics, the best of ``repeats`` calls after a warm-up one."""
-    config = SimulationConfig.from_params(**params, steps=steps, record=steps)
-    data = sample_data(config)
-    run(config, data)  # compiles the kernel, or loads it from numba's cache
-    times = []
+def time_per_step(variants: dict, steps: int, repeats: int) -> dict:
+    """Seconds per step of the dynamics of each variant (name: params), the best of ``repeats`` calls after a
+    warm-up one; the variants take turns within each repeat, so that a busy machine slows them alike."""
+    runs = {}
+    for name, params in variants.items():
+        config = SimulationConfig.from_params(**params, steps=steps, record=steps)
+        runs[name] = config, sample_data(config)
+        run(*runs[name])  # compiles the kernel, or loads it from numba's cache
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        run(config, data)
-        times.append(time.perf_counter() - start)
-    return min(times) / steps
+        for name, (config, data) in runs.items():
+            start = time.perf_counter()
+            run(config, data)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: seconds / steps for name, seconds in best.items()}
 
 
 def measure(variants: dict, size: dict, steps: int, check_steps: int, check_every: int, repeats: int) -> list[dict]:
     """One row per variant: its check, its time per step and the ratio to the first variant's."""
     rows = []
+    timed = {}
     for name, options in variants.items():
         params = {**size, **options}
         row = {"variant": name, "options": ", ".join(f"{k}={v}" for k, v in options.items()) or "defaults"}
         try:
             row["gap"], row["against"] = check_variant(params, check_steps, check_every)
             if row["gap"] <= RTOL:
-                row["s_per_step"] = time_per_step(params, steps, repeats)
+                timed[name] = params
         except NotImplementedError:
             row["status"] = "not built"
         rows.append(row)
         print(f"# {name}: {describe(row)}", file=sys.stderr, flush=True)
+    seconds = time_per_step(timed, steps, repeats)
+    for row in rows:
+        if row["variant"] in seconds:
+            row["s_per_step"] = seconds[row["variant"]]
     base = rows[0].get("s_per_step")
     for row in rows:
         if base is not None and "s_per_step" in row:
@@ -128,7 +150,7 @@ def describe(row: dict) -> str:
     text = f"gap {row['gap']:.1e} against {row['against']}"
     if row["gap"] > RTOL:
         return text + f", above {RTOL:g}: not timed"
-    return text + f", {row['s_per_step'] * 1e6:.1f} µs/step"
+    return text
 
 
 def markdown(rows: list[dict]) -> str:
@@ -155,6 +177,8 @@ def main(argv=None) -> int:
     parser.add_argument("--check-steps", type=int, default=None, help="steps checked (100; 30 with --quick)")
     parser.add_argument("--check-every", type=int, default=None, help="check every k-th step (5; 3 with --quick)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help=f"print the table of the last full run ({RESULT.name})")
+    parser.add_argument("--docs", action="store_true", help="write the table into docs/family.md")
     args = parser.parse_args(argv)
     steps = args.steps or (200 if args.quick else 2000)
     check_steps = args.check_steps or (30 if args.quick else 100)
@@ -164,8 +188,17 @@ def main(argv=None) -> int:
     print_header("The model family: simulate against PyTorch autograd (float64), time per step", machine_info())
     print(f"# n={size['n']}, d={size['d']}, m={size['m']}; outputs checked over {check_steps} steps, every "
           f"{check_every} steps; timed over {steps} steps, best of {args.repeats}\n")
-    rows = measure(VARIANTS, size, steps, check_steps, check_every, args.repeats)
+    if args.reuse:
+        rows = json.loads(RESULT.read_text())["rows"]
+    else:
+        rows = measure(VARIANTS, size, steps, check_steps, check_every, args.repeats)
+        if not args.quick:
+            write_json(RESULT.stem, {"machine": machine_info(), "size": size, "steps": steps,
+                                     "check_steps": check_steps, "repeats": args.repeats, "rows": rows},
+                       RESULT.parent)
     print(markdown(rows))
+    if args.docs:
+        fill_block(FAMILY_PAGE, START, END, markdown(rows) + "\n")
     failed = [row["variant"] for row in rows if row.get("gap", 0) > RTOL]
     if failed:
         print(f"\nFAILED: relative gap above {RTOL:g} for {', '.join(failed)}", file=sys.stderr)

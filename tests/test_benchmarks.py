@@ -278,12 +278,25 @@ def test_family_benchmark_prints_a_variant_the_kernel_does_not_run_as_not_built(
     assert "| sam | sam=0.05 | not built |" in family.markdown(rows)
 
 
-def test_family_benchmark_exits_non_zero_on_a_gap_above_its_tolerance(bench, monkeypatch):
+def test_family_benchmark_exits_non_zero_on_a_gap_above_its_tolerance(bench, monkeypatch, tmp_path):
     family = bench("bench_family_autograd")
     monkeypatch.setattr(family, "VARIANTS", {"bias": {"bias": True}})
+    # Keep the committed rows of the last full run (the docs table) out of this test's reach.
+    monkeypatch.setattr(family, "RESULT", tmp_path / "bench_family_autograd.json")
     sizes = ["--n", "12", "--d", "40", "--m", "2", "--steps", "5", "--check-steps", "5", "--repeats", "1"]
     assert family.main(sizes) == 0
     monkeypatch.setattr(family, "check_variant", lambda params, steps, every: (2 * family.RTOL, "autograd"))
     assert family.main(sizes) == 1
     rows = family.measure(family.VARIANTS, FAMILY_SIZE, steps=5, check_steps=5, check_every=5, repeats=1)
     assert "s_per_step" not in rows[0]  # a run that disagrees is not timed
+
+
+def test_family_page_shows_the_table_of_the_kept_benchmark_rows(bench):
+    family = bench("bench_family_autograd")
+    rows = json.loads(family.RESULT.read_text())["rows"]
+    page = family.FAMILY_PAGE.read_text()
+    block = page[page.index(family.START) + len(family.START) : page.index(family.END)]
+    assert block.strip() == family.markdown(rows).strip(), (
+        "docs/family.md's table is not that of benchmarks/results/bench_family_autograd.json; run "
+        "python benchmarks/bench_family_autograd.py --reuse --docs")
+    assert all(row["gap"] <= family.RTOL for row in rows)
