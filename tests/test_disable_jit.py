@@ -5,7 +5,7 @@ primitive is also an ordinary Python/NumPy function doing the same operations
 in the same order. The pure-Python path is slow, so these runs are tiny, but
 they reach every branch of the kernels: the 4-, 2- and 1-row tiles, the
 columns the tiles leave, one and three strips of the incremental product, the
-Monte Carlo test error and a batched sweep.
+family kernel, the Monte Carlo test error and a batched sweep.
 """
 
 import os
@@ -23,6 +23,12 @@ RUNS = [
     dict(n=19, d=50, m=3, steps=30, record=10),
     dict(n=12, d=40, m=1, steps=20, record=5, noise="orthogonal", seed=3),
     dict(n=26, d=60, m=2, steps=12, record=4, sampling="gram", seed=5),
+    # The family kernel: its gathers, leaky ReLU's dense row, decay and momentum, more patches; then SAM,
+    # a stochastic schedule and the additive layout.
+    dict(n=12, d=40, m=2, steps=10, record=5, activation="leaky_relu(0.1)", bias=True, momentum=0.5,
+         weight_decay=0.01, patches=3),
+    dict(n=10, d=30, m=2, steps=8, record=4, activation="relu^2", sam=0.05, batch_size=4, label_noise=0.1,
+         layout="additive", loss="hinge"),
 ]
 SWEEP = ({"seed": [0, 1]}, dict(n=10, d=30, m=2, steps=20, record=10))
 
