@@ -1,0 +1,54 @@
+"""The paper gallery: the synthetic experiments of the papers of this line, run on the simulator.
+
+Each entry is one small module here declaring a :class:`Paper` named
+``PAPER``: the citation, the setup the paper states beside the one we run
+(every difference named), the claims it makes, and the run that measures
+them. ``labelnoise-sim reproduce KEY`` (or :func:`reproduce`) runs an entry;
+docs/papers/KEY.md shows its full run beside the paper's statements.
+Adding an entry means adding its module to :data:`MODULES` and its page.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._base import Context, Outcome, Paper, Setting, Verdict, markdown_table
+from ._base import reproduce as _reproduce
+
+__all__ = ["Paper", "Setting", "Verdict", "Context", "Outcome", "papers", "paper", "reproduce", "markdown_table",
+           "MODULES"]
+
+#: The entries' modules, in the order of ``labelnoise-sim reproduce --list``.
+MODULES = ("han2025",)
+
+
+def papers() -> dict[str, Paper]:
+    """Every entry, by key, in the order of :data:`MODULES`."""
+    entries = (importlib.import_module(f".{name}", __name__).PAPER for name in MODULES)
+    return {entry.key: entry for entry in entries}
+
+
+def paper(key: str) -> Paper:
+    """The entry ``key``; ValueError naming the keys there are."""
+    entries = papers()
+    if key not in entries:
+        raise ValueError(f"paper must be one of {', '.join(map(repr, entries))}; got {key!r}")
+    return entries[key]
+
+
+def reproduce(key: str, out=None, *, quick: bool = False, seeds: int | None = None,
+              progress: bool = True) -> Outcome:
+    """Run the entry ``key`` into ``out`` (default ``reproduce_KEY``): figures (PNG and PDF), tables (CSV and
+    Markdown) and ``KEY_claims.md``, each claim beside what was measured.
+
+    ``quick`` shrinks grids and steps so that the entry finishes in a minute or
+    two on 2 cores; ``seeds`` sets the repetitions per cell. Sweeps keep a
+    store in ``out/store``, so an interrupted run resumes.
+    """
+    from .._validation import check_int
+
+    if seeds is not None:
+        seeds = check_int("seeds", seeds, low=1)
+    entry = paper(key)
+    return _reproduce(entry, out if out is not None else f"reproduce_{key}", quick=quick, seeds=seeds,
+                      progress=progress)

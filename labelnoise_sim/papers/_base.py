@@ -1,0 +1,151 @@
+"""What a gallery entry declares, and how :func:`reproduce` runs one.
+
+An entry is a :class:`Paper`: data (its citation, the setup the paper states
+beside the setup we run, the claims it makes) and one function, ``run``, that
+takes a :class:`Context` and returns the :class:`Verdict` of each claim. The
+context is the entry's view of its output directory: sweeps go through
+:func:`labelnoise_sim.sweep` with a store of their own there (so an
+interrupted run resumes where it stopped), and figures and tables are written
+there under the entry's key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["Setting", "Verdict", "Paper", "Context", "Outcome", "reproduce", "markdown_table"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """A row of an entry's setup table: one setting as the paper states it and as the simulator runs it."""
+
+    name: str
+    paper: str
+    ours: str
+    note: str = ""  #: why the two differ, when they do
+
+    @property
+    def differs(self) -> bool:
+        return self.paper != self.ours
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What the run measured about one claim of the paper, and whether it agrees."""
+
+    measured: str
+    verdict: str  #: "confirmed", "partly" or "not confirmed": in words a reviewer reads, not a score
+    region: str = ""  #: where it was measured (the parameters run)
+
+    @classmethod
+    def judge(cls, measured: str, confirmed: bool, partly: bool, region: str = "") -> "Verdict":
+        """"confirmed" if ``confirmed``, else "partly" if ``partly``, else "not confirmed"."""
+        return cls(measured, "confirmed" if confirmed else ("partly" if partly else "not confirmed"), region)
+
+
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    """One entry of the gallery, declared as data."""
+
+    key: str
+    citation: str
+    setup: tuple[Setting, ...]
+    claims: tuple[str, ...]
+    #: run(context) -> list of Verdict, one per claim (in the order of ``claims``)
+    run: Callable[["Context"], list]
+    #: the full run's time, as measured on the machine that made docs/papers/KEY
+    runtime: str = ""
+
+
+@dataclasses.dataclass
+class Context:
+    """Where an entry writes, and how big it runs."""
+
+    key: str
+    out: Path
+    quick: bool = False
+    seeds: int | None = None  #: repetitions per cell, or None for the entry's own choice
+    progress: bool = True
+    written: list = dataclasses.field(default_factory=list)
+
+    def repetitions(self, full: int, quick: int = 1) -> int:
+        """Seeds per cell: ``seeds`` if the user gave it, else ``quick`` or ``full``."""
+        return self.seeds if self.seeds is not None else (quick if self.quick else full)
+
+    def sweep(self, name: str, grid, fixed=None, **options):
+        """:func:`labelnoise_sim.sweep` with the store ``out/store/KEY-name``: rerunning resumes it."""
+        from ..sweep import sweep
+
+        store = self.out / "store" / f"{self.key}-{name}{'-quick' if self.quick else ''}"
+        return sweep(grid, fixed, store=store, progress=self.progress, **options)
+
+    def figure(self, fig, name: str) -> None:
+        """Write ``fig`` as ``out/KEY_name.png`` and ``.pdf``."""
+        from ..figures import save_figure
+
+        self.written += save_figure(fig, self.out / f"{self.key}_{name}")
+
+    def table(self, frame, name: str) -> None:
+        """Write a pandas DataFrame as ``out/KEY_name.csv`` and ``.md``."""
+        stem = self.out / f"{self.key}_{name}"
+        frame.to_csv(stem.with_suffix(".csv"), index=False)
+        stem.with_suffix(".md").write_text(markdown_table(frame.columns, frame.itertuples(index=False)) + "\n")
+        self.written += [stem.with_suffix(".csv"), stem.with_suffix(".md")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What :func:`reproduce` did: the verdicts, the files written, the seconds it took."""
+
+    paper: Paper
+    verdicts: list
+    written: list
+    seconds: float
+
+    def claims_table(self) -> str:
+        """The Markdown table of the claims: the paper's statement, what was measured, the verdict, the region."""
+        return markdown_table(("claim", "measured", "verdict", "region"),
+                              [(claim, v.measured, v.verdict, v.region)
+                               for claim, v in zip(self.paper.claims, self.verdicts)])
+
+    def summary(self) -> str:
+        lines = [f"{self.paper.key}: {self.paper.citation}"]
+        lines += [f"  [{v.verdict}] {claim}: {v.measured}" for claim, v in zip(self.paper.claims, self.verdicts)]
+        lines.append(f"  {len(self.written)} files in {self.written[0].parent if self.written else '-'}; "
+                     f"{self.seconds:.0f} s")
+        return "\n".join(lines)
+
+
+def reproduce(paper: Paper, out, *, quick: bool = False, seeds: int | None = None,
+              progress: bool = True) -> Outcome:
+    """Run ``paper``'s experiments into the directory ``out``; write its figures, tables and ``KEY_claims.md``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    context = Context(paper.key, out, quick=quick, seeds=seeds, progress=progress)
+    start = time.perf_counter()
+    verdicts = paper.run(context)
+    if len(verdicts) != len(paper.claims):
+        raise RuntimeError(f"entry {paper.key} returned {len(verdicts)} verdicts for {len(paper.claims)} claims")
+    outcome = Outcome(paper, verdicts, context.written, time.perf_counter() - start)
+    claims = out / f"{paper.key}_claims.md"
+    claims.write_text(outcome.claims_table() + "\n")
+    context.written.append(claims)
+    return outcome
+
+
+def markdown_table(header, rows) -> str:
+    """A Markdown table; floats with 4 significant digits, NaN and None as a dash, "|" escaped."""
+    def cell(value):
+        if value is None or isinstance(value, float) and math.isnan(value):
+            return "-"
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines)
