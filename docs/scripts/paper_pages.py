@@ -28,7 +28,7 @@ BLOCK = re.compile(r"(<!-- (setup|claims|table (\w+)) -->\n)(.*?)(<!-- end -->)"
 
 def setup_table(entry) -> str:
     return markdown_table(("setting", "the paper", "what we run", "why they differ"),
-                          [(s.name, s.paper, s.ours, s.note or ("" if not s.differs else "-")) for s in entry.setup])
+                          [(s.name, s.paper, s.ours, s.note) for s in entry.setup])
 
 
 def filled(page: str, entry) -> str:

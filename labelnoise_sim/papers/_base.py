@@ -31,7 +31,8 @@ class Setting:
 
     @property
     def differs(self) -> bool:
-        return self.paper != self.ours
+        """Whether what we run is not what the paper states ("the same" says it is)."""
+        return self.ours not in ("the same", self.paper)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""The paper gallery: its command, its framework, its pages, and every entry in quick mode (slow)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labelnoise_sim import papers
+from labelnoise_sim.cli import main
+from labelnoise_sim.papers import Paper, Setting, Verdict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_list_prints_one_line_per_entry_key_first(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    entries = papers.papers()
+    assert [line.split()[0] for line in lines] == list(entries)
+    for line, entry in zip(lines, entries.values()):
+        assert line.endswith(entry.citation)
+
+
+def test_an_unknown_entry_is_one_line_naming_the_entries(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["reproduce", "nobody2099", "--quick"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "paper must be one of 'han2025'" in err and "got 'nobody2099'" in err and len(err.splitlines()) == 1
+
+
+def _fake(verdicts):
+    def run(context):
+        import pandas as pd
+
+        context.table(pd.DataFrame({"a": [1.0, float("nan")], "b": ["x|y", None]}), "numbers")
+        return verdicts
+
+    return Paper("fake", "Nobody, Nothing, 2099", (Setting("n", "10", "20", "cheaper"),), ("it works", "it is fast"),
+                 run)
+
+
+def test_reproduce_writes_the_tables_and_the_claims_beside_the_measurements(tmp_path):
+    pytest.importorskip("pandas")
+    from labelnoise_sim.papers._base import reproduce
+
+    outcome = reproduce(_fake([Verdict.judge("yes", True, True), Verdict.judge("no", False, False, "n=20")]),
+                        tmp_path)
+    claims = (tmp_path / "fake_claims.md").read_text()
+    assert "| it works | yes | confirmed |  |" in claims and "| it is fast | no | not confirmed | n=20 |" in claims
+    assert (tmp_path / "fake_numbers.md").read_text().splitlines()[2:] == ["| 1 | x\\|y |", "| - | - |"]
+    assert (tmp_path / "fake_numbers.csv").exists() and len(outcome.written) == 3
+    with pytest.raises(RuntimeError, match="1 verdicts for 2 claims"):
+        reproduce(_fake([Verdict.judge("yes", True, True)]), tmp_path)
+
+
+def test_every_entry_declares_its_setup_and_names_each_difference():
+    for key, entry in papers.papers().items():
+        assert entry.claims and entry.setup and entry.runtime, key
+        for setting in entry.setup:
+            assert not setting.differs or setting.note, f"{key}: {setting.name} differs without a reason"
+
+
+def test_every_page_shows_what_its_command_wrote():
+    script = ROOT / "docs" / "scripts" / "paper_pages.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for key in papers.papers():
+        page = (ROOT / "docs" / "papers" / f"{key}.md").read_text()
+        assert f"labelnoise-sim reproduce {key}" in page
+        for image in (ROOT / "docs" / "papers" / key).glob("*.png"):
+            assert f"{key}/{image.name}" in page, f"{image.name} is not shown on {key}.md"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", papers.MODULES)
+def test_every_entry_runs_in_quick_mode(key, tmp_path):
+    pytest.importorskip("pandas")
+    entry = papers.papers()[key.replace("_", "-")] if key not in papers.papers() else papers.papers()[key]
+    outcome = papers.reproduce(entry.key, tmp_path, quick=True, progress=False)
+    assert {v.verdict for v in outcome.verdicts} <= {"confirmed", "partly", "not confirmed"}
+    assert len(outcome.verdicts) == len(entry.claims)
+    written = {path.suffix for path in outcome.written}
+    assert {".png", ".pdf", ".csv", ".md"} <= written
+    # Run again: every sweep resumes from its store, nothing is recomputed, the claims are the same.
+    again = papers.reproduce(entry.key, tmp_path, quick=True, progress=False)
+    assert [v.measured for v in again.verdicts] == [v.measured for v in outcome.verdicts]
