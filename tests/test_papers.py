@@ -62,6 +62,12 @@ def test_every_entry_declares_its_setup_and_names_each_difference():
             assert not setting.differs or setting.note, f"{key}: {setting.name} differs without a reason"
 
 
+def test_the_gallery_lists_every_entry():
+    gallery = (ROOT / "docs" / "gallery.md").read_text()
+    for key in papers.papers():
+        assert f"(papers/{key}.md)" in gallery
+
+
 def test_every_page_shows_what_its_command_wrote():
     script = ROOT / "docs" / "scripts" / "paper_pages.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
@@ -74,10 +80,10 @@ def test_every_page_shows_what_its_command_wrote():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("key", papers.MODULES)
+@pytest.mark.parametrize("key", list(papers.papers()))
 def test_every_entry_runs_in_quick_mode(key, tmp_path):
     pytest.importorskip("pandas")
-    entry = papers.papers()[key.replace("_", "-")] if key not in papers.papers() else papers.papers()[key]
+    entry = papers.paper(key)
     outcome = papers.reproduce(entry.key, tmp_path, quick=True, progress=False)
     assert {v.verdict for v in outcome.verdicts} <= {"confirmed", "partly", "not confirmed"}
     assert len(outcome.verdicts) == len(entry.claims)

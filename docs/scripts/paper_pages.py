@@ -8,7 +8,9 @@ Each page holds three kinds of block, each filled from one source:
 - ``setup``: the setup table, from the entry's declaration (``PAPER.setup``);
 - ``claims``: docs/papers/KEY/KEY_claims.md, written by the full run,
   ``labelnoise-sim reproduce KEY --out docs/papers/KEY``;
-- ``table NAME``: docs/papers/KEY/KEY_NAME.md, a table of that run.
+- ``table NAME``: docs/papers/KEY/KEY_NAME.md, a table of that run;
+
+and docs/gallery.md an ``index`` block, one row per entry.
 
 So every number on a page is the output of the command the page names.
 """
@@ -23,6 +25,8 @@ from pathlib import Path
 from labelnoise_sim.papers import markdown_table, papers
 
 DOCS = Path(__file__).resolve().parents[1] / "papers"
+GALLERY = DOCS.parent / "gallery.md"
+INDEX = re.compile(r"(<!-- index -->\n)(.*?)(<!-- end -->)", re.S)
 BLOCK = re.compile(r"(<!-- (setup|claims|table (\w+)) -->\n)(.*?)(<!-- end -->)", re.S)
 
 
@@ -48,6 +52,18 @@ def filled(page: str, entry) -> str:
     return BLOCK.sub(source, page)
 
 
+def index(entries) -> str:
+    """The gallery's table: key, citation, page, and how many claims the full run confirmed."""
+    rows = []
+    for key, entry in entries.items():
+        claims = DOCS / key / f"{key}_claims.md"
+        verdicts = [line.split(" | ")[2] for line in claims.read_text().splitlines()[2:]] if claims.exists() else []
+        tally = ", ".join(f"{verdicts.count(v)} {v}" for v in ("confirmed", "partly", "not confirmed")
+                          if verdicts.count(v))
+        rows.append((f"`{key}`", entry.citation, f"[{key}.md](papers/{key}.md)", tally or "-"))
+    return markdown_table(("key", "paper", "page", "claims (full run)"), rows) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that the pages' blocks are up to date")
@@ -63,6 +79,14 @@ def main() -> None:
             else:
                 page.write_text(new)
                 print(f"updated {page}")
+    text = GALLERY.read_text()
+    new = INDEX.sub(lambda match: match[1] + index(papers()) + match[3], text)
+    if new != text:
+        if args.check:
+            stale.append(str(GALLERY))
+        else:
+            GALLERY.write_text(new)
+            print(f"updated {GALLERY}")
     if stale:
         sys.exit(f"out of date: {', '.join(stale)}; run python docs/scripts/paper_pages.py")
 
