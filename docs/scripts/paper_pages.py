@@ -68,28 +68,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that the pages' blocks are up to date")
     args = parser.parse_args()
+    entries = papers()
+    pages = {DOCS / f"{key}.md": lambda text, entry=entry: filled(text, entry) for key, entry in entries.items()}
+    pages[GALLERY] = lambda text: INDEX.sub(lambda match: match[1] + index(entries) + match[3], text)
     stale = []
-    for key, entry in papers().items():
-        page = DOCS / f"{key}.md"
+    for page, fill in pages.items():
         text = page.read_text()
-        new = filled(text, entry)
-        if new != text:
-            if args.check:
-                stale.append(str(page))
-            else:
-                page.write_text(new)
-                print(f"updated {page}")
-    text = GALLERY.read_text()
-    new = INDEX.sub(lambda match: match[1] + index(papers()) + match[3], text)
-    if new != text:
+        new = fill(text)
+        if new == text:
+            continue
         if args.check:
-            stale.append(str(GALLERY))
+            stale.append(str(page))
         else:
-            GALLERY.write_text(new)
-            print(f"updated {GALLERY}")
+            page.write_text(new)
+            print(f"updated {page}")
     if stale:
         sys.exit(f"out of date: {', '.join(stale)}; run python docs/scripts/paper_pages.py")
-
 
 if __name__ == "__main__":
     main()
