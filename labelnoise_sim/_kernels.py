@@ -1191,15 +1191,18 @@ def _pack_rows(V, first, width):
 
 
 @njit(cache=True)
-def _tile4_wide(rho, G, B, q, b_col, start, stop):
-    """B[q:q+4, b_col:b_col+16] += Σ_{start <= i < stop} ρ[q:q+4, i] G[i, 0:16], eight sums in vectors."""
+def _tile4_wide(rho, G, B, q, b_col, start, stop, g_row):
+    """B[q:q+4, b_col:b_col+16] += Σ_{start <= i < stop} ρ[q:q+4, i] G[g_row + i - start, 0:16], eight sums in
+    vectors."""
     ld_g, ld_b = G.shape[1], B.shape[1]
     a0, a1, a2, a3 = q * ld_b + b_col, (q + 1) * ld_b + b_col, (q + 2) * ld_b + b_col, (q + 3) * ld_b + b_col
     s0, s1, s2, s3 = vload(B, a0), vload(B, a1), vload(B, a2), vload(B, a3)
     t0, t1, t2, t3 = vload(B, a0 + LANES), vload(B, a1 + LANES), vload(B, a2 + LANES), vload(B, a3 + LANES)
+    at = g_row * ld_g
     for i in range(start, stop):
-        g = vload(G, i * ld_g)
-        h = vload(G, i * ld_g + LANES)
+        g = vload(G, at)
+        h = vload(G, at + LANES)
+        at += ld_g
         r = vbroadcast(rho[q, i])
         s0 = vadd(s0, vmul(r, g))
         t0 = vadd(t0, vmul(r, h))
@@ -1232,8 +1235,9 @@ def gram(V):
     Every S[a, b] is Σ_k V[a, k] V[b, k] in ascending k, one rounded multiply
     and one rounded add per term (as ``accumulate_product`` forms its sums),
     whatever the blocking and the thread count: the threads split the output
-    columns, never a sum. Columns come in strips of 16 (``_gram_strip``),
-    then one of 8 and single columns for what is left (``_gram_finish``);
+    columns, never a sum. Columns come in strips of 16, GRAM_GROUP strips to
+    a pass over V (``_gram_group``), then one of 8 and single columns for
+    what is left (``_gram_finish``);
     S[b, a] is then copied from S[a, b], which is the same number since each
     product commutes exactly. Small products run on one thread, which spares
     the first call of a process compiling the threaded kernel.
@@ -1249,39 +1253,59 @@ def gram(V):
     return S
 
 
-@njit(cache=True)
-def _gram_strip(V, S, s):
-    """S[:16(s+1), 16s:16s+16] = the strip s of V Vᵀ: its columns against every row up to its last.
+#: Strips of 16 columns that share each pass over a block of V: a block of the rows of V (4 rows × GRAM_BLOCK
+#: coordinates, 8 KB), loaded once, meets all their columns. One strip alone was bound by reading V from
+#: memory (each element of V met 16 columns per load).
+GRAM_GROUP = 8
 
-    The 16 rows of V behind the strip are packed as a (d, 16) block
-    (``_pack_rows``), and the sums run over blocks of GRAM_BLOCK coordinates
-    in order, each 4 × 16 tile of S held in vectors within a block.
+
+@njit(cache=True)
+def _gram_group(V, S, g):
+    """Columns of group g of V Vᵀ (strips GRAM_GROUP g .. GRAM_GROUP (g+1) - 1 of 16), against every row up to
+    each strip's last, into S.
+
+    The sums run over blocks of GRAM_BLOCK coordinates in order; for each
+    block, the rows of V behind the group's columns are packed (16 to a
+    strip, coordinates down the rows), and every 4 × 16 tile of S takes its
+    terms of the block in ascending order, held in vectors (``_tile4_wide``).
     """
-    d = V.shape[1]
-    first = GRAM_STRIP * s
-    packed = _pack_rows(V, first, GRAM_STRIP)
+    p, d = V.shape
+    first_strip = GRAM_GROUP * g
+    strips = min(GRAM_GROUP, p // GRAM_STRIP - first_strip)
+    packed = np.empty((strips * GRAM_BLOCK, GRAM_STRIP))
     for start in range(0, d, GRAM_BLOCK):
         stop = min(start + GRAM_BLOCK, d)
-        for q in range(0, first + GRAM_STRIP, 4):
-            _tile4_wide(V, packed, S, q, first, start, stop)
+        for j in range(strips):
+            first = GRAM_STRIP * (first_strip + j)
+            for c in range(GRAM_STRIP):
+                row = V[first + c]
+                for k in range(start, stop):
+                    packed[j * GRAM_BLOCK + k - start, c] = row[k]
+        last = GRAM_STRIP * (first_strip + strips)
+        for q in range(0, last, 4):
+            for j in range(strips):
+                first = GRAM_STRIP * (first_strip + j)
+                if q < first + GRAM_STRIP:
+                    _tile4_wide(V, packed, S, q, first, start, stop, j * GRAM_BLOCK)
 
 
 @njit(cache=True, nogil=True)
 def _gram_strips(V, S):
-    """Every strip of 16 columns of S, on the calling thread."""
-    for s in range(V.shape[0] // GRAM_STRIP):
-        _gram_strip(V, S, s)
+    """Every group of strips of 16 columns of S, on the calling thread."""
+    n_groups = -(-(V.shape[0] // GRAM_STRIP) // GRAM_GROUP)
+    for g in range(n_groups):
+        _gram_group(V, S, g)
 
 
 @njit(cache=True, parallel=True)
 def _gram_strips_threaded(V, S):
-    """Every strip of 16 columns of S, the strips shared among numba threads."""
-    n_strips = V.shape[0] // GRAM_STRIP
-    # Strips ordered 0, last, 1, last - 1, ...: the work of strip s grows with
-    # s, and this order gives each thread's contiguous share of the
+    """Every group of strips of 16 columns of S, the groups shared among numba threads."""
+    n_groups = -(-(V.shape[0] // GRAM_STRIP) // GRAM_GROUP)
+    # Groups ordered 0, last, 1, last - 1, ...: the work of group g grows with
+    # g, and this order gives each thread's contiguous share of the
     # iterations about the same work.
-    for t in prange(n_strips):
-        _gram_strip(V, S, t // 2 if t % 2 == 0 else n_strips - 1 - t // 2)
+    for t in prange(n_groups):
+        _gram_group(V, S, t // 2 if t % 2 == 0 else n_groups - 1 - t // 2)
 
 
 @njit(cache=True, nogil=True)
