@@ -678,6 +678,29 @@ def class_signs(m):
     return jsign
 
 
+@njit(cache=True)
+def _first_at_least(steps, value):
+    """``np.searchsorted(steps, value)`` for sorted steps, as a loop (numba's searchsorted takes half a second to
+    compile on a first call, this a tenth)."""
+    k = 0
+    while k < steps.shape[0] and steps[k] < value:
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def _put(dst, src):
+    """dst[...] = src for C-contiguous arrays of one shape, element by element.
+
+    The same values as numba's slice assignment, whose shape check comes with
+    an error message formatted in compiled code: seconds of compilation on a
+    process's first call.
+    """
+    flat_dst, flat_src = dst.reshape(dst.size), src.reshape(src.size)
+    for i in range(flat_src.shape[0]):
+        flat_dst[i] = flat_src[i]
+
+
 @njit(cache=True, nogil=True)
 def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
     """Advance run ``b`` through the steps first..last-1 of a run of ``steps`` steps, recording at ``record_steps``.
@@ -719,7 +742,7 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
     w = np.empty(n)
     idx = np.empty((q2, n), np.uint32)
     scale = eta / (n * m)
-    k = np.searchsorted(record_steps, first)
+    k = _first_at_least(record_steps, first)
     n_records = record_steps.shape[0]
     for t in range(first, min(last, steps + 1)):
         # products(), with ρ G read from P
@@ -733,17 +756,17 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
                 state.status[b] = t
                 return
         if k < n_records and record_steps[k] == t:
-            gamma_out[k] = gamma
-            rho_out[k] = rho
-            f_out[k] = f
+            _put(gamma_out[k], gamma)
+            _put(rho_out[k], rho)
+            _put(f_out[k], f)
             k += 1
         if t == steps:
             break
         _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w)
         _accumulate_increment(B, w, jsign, strips, G, P, idx)
-    state.gamma[b] = gamma
-    state.rho[b] = rho
-    state.P[b] = P
+    _put(state.gamma[b], gamma)
+    _put(state.rho[b], rho)
+    _put(state.P[b], P)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -1067,7 +1090,7 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     B_sam = np.empty((q2, N) if sam else (0, 0))
     bias_sam = np.empty(q2)
     lam, mom = model.weight_decay, model.momentum
-    k = np.searchsorted(record_steps, first)
+    k = _first_at_least(record_steps, first)
     n_records = record_steps.shape[0]
     for t in range(first, min(last, steps + 1)):
         family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B)
@@ -1077,15 +1100,15 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
                 state.status[b] = t
                 return
         if k < n_records and record_steps[k] == t:
-            records.gamma[b, k] = gamma
-            records.rho[b, k] = rho
-            records.f[b, k] = f
+            _put(records.gamma[b, k], gamma)
+            _put(records.rho[b, k], rho)
+            _put(records.f[b, k], f)
             records.alpha[b, k] = alpha
-            records.bias[b, k] = bias
-            records.v_gamma[b, k] = v_gamma
-            records.v_rho[b, k] = v_rho
+            _put(records.bias[b, k], bias)
+            _put(records.v_gamma[b, k], v_gamma)
+            _put(records.v_rho[b, k], v_rho)
             records.v_alpha[b, k] = v_alpha
-            records.v_bias[b, k] = v_bias
+            _put(records.v_bias[b, k], v_bias)
             k += 1
         if t == steps:
             break
@@ -1146,16 +1169,16 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
             for kk in range(N):
                 rho[q, kk] -= eta * g_rho[q, kk]
                 P[q, kk] -= eta * RG[q, kk]
-    state.gamma[b] = gamma
-    state.rho[b] = rho
-    state.P[b] = P
+    _put(state.gamma[b], gamma)
+    _put(state.rho[b], rho)
+    _put(state.P[b], P)
     state.alpha[b] = alpha
-    state.bias[b] = bias
-    state.v_gamma[b] = v_gamma
-    state.v_rho[b] = v_rho
-    state.V[b] = V
+    _put(state.bias[b], bias)
+    _put(state.v_gamma[b], v_gamma)
+    _put(state.v_rho[b], v_rho)
+    _put(state.V[b], V)
     state.v_alpha[b] = v_alpha
-    state.v_bias[b] = v_bias
+    _put(state.v_bias[b], v_bias)
 
 
 @njit(parallel=True, cache=True, nogil=True)
