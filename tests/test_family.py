@@ -210,3 +210,14 @@ def test_held_out_outputs_of_the_family_are_the_network_the_run_trained(options)
                             result.data.y)
     np.testing.assert_allclose(again, result.outputs, rtol=1e-10, atol=1e-12 * np.abs(result.outputs).max())
     assert simulate_holdout(**SMALL, **options).stop_step > 0
+
+
+def test_a_family_sweep_gives_the_same_table_in_worker_processes():
+    pytest.importorskip("pandas")
+    from labelnoise_sim import sweep
+
+    grid = {"activation": ["relu", "relu^2"], "sam": [0.0, 0.05]}
+    fixed = dict(n=30, d=100, steps=60, label_noise=0.1, batch_size=10)
+    here = sweep(grid, fixed, backend="serial", progress=False).table.drop(columns="wall_time")
+    there = sweep(grid, fixed, backend="processes", workers=2, progress=False).table.drop(columns="wall_time")
+    assert here.equals(there)
