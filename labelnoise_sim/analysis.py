@@ -144,7 +144,7 @@ def filter_products(result, step):
     C = coefficient_matrix(result.gamma[k : k + 1], result.rho[k : k + 1], gram[0, 0],
                            np.diag(gram)[1 : 1 + N], alpha)[0]
     # (2m, 1 + N): against μ, ξ_1..ξ_N; in the library's fixed order, not BLAS's thread-dependent one.
-    products = _kernels.product(C, gram[:, : 1 + N])
+    products = _kernels.product(C, np.ascontiguousarray(gram[:, : 1 + N]))
     signal = products[:, :1] * data.y[None, :]
     noise = products[:, 1:].reshape((2, m, n) + ((data.noise_patches,) if data.noise_patches > 1 else ()))
     return signal.reshape(2, m, n), noise

@@ -79,7 +79,8 @@ def filter_statistics(gamma, rho, gram, config, *, alpha=None):
         raise ValueError(f"coefficients over {C.shape[2]} vectors for a Gram matrix of side {gram.shape[0]}")
     CM = np.stack([_kernels.product(Ck, gram) for Ck in C])
     A = CM[:, :, 0]
-    cov = np.stack([_kernels.product(CMk, Ck.T) for CMk, Ck in zip(CM, C)])
+    # Contiguous operands only: each layout would compile product() anew on a process's first call.
+    cov = np.stack([_kernels.product(CMk, np.ascontiguousarray(Ck.T)) for CMk, Ck in zip(CM, C)])
     if config.noise == "orthogonal":
         cov -= A[:, :, None] * A[:, None, :] / mu_sq
     return A, 0.5 * (cov + cov.transpose(0, 2, 1))
