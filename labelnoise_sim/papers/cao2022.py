@@ -97,12 +97,13 @@ def _figures(context: Context, frame):
     context.figure(fig, "transition")
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    half = np.log10(snrs[1] / snrs[0]) / 2  # the SNR grid is geometric: each cell spans half a step either side
     for ax, column, cmap, log in ((axes[0], "final test error", "magma_r", False),
                                   (axes[1], "final train loss (max)", "viridis", True)):
         grid = frame.pivot(index="n", columns="SNR", values=column).loc[ns, snrs].to_numpy()
         shown = np.log10(np.maximum(grid, 1e-12)) if log else grid
         image = ax.imshow(shown, origin="lower", aspect="auto", cmap=cmap,
-                          extent=(np.log10(snrs[0]), np.log10(snrs[-1]), -0.5, len(ns) - 0.5))
+                          extent=(np.log10(snrs[0]) - half, np.log10(snrs[-1]) + half, -0.5, len(ns) - 0.5))
         ax.set_yticks(range(len(ns)), [str(n) for n in ns])
         ax.set_xlabel("log10 SNR")
         ax.set_ylabel("n")
@@ -184,5 +185,5 @@ PAPER = Paper(
         "The transition between the two is governed by n·SNR^q: the boundary SNR scales as n^(-1/q)",
     ),
     run=run,
-    runtime="",
+    runtime="about 20 s on 2 shared cores (2026-11-26), 40 s with a cold numba cache; --quick about 5 s",
 )
