@@ -122,7 +122,7 @@ def run(context: Context) -> list:
     _figures(context, frame)
     trained = frame[frame.trained]
     untrained = len(frame) - len(trained)
-    region = (f"q={Q}, n in {sorted(frame.n.unique())}, SNR {frame.SNR.min():.3g}-{frame.SNR.max():.3g}, "
+    region = (f"q={Q}, n in {sorted(int(v) for v in frame.n.unique())}, SNR {frame.SNR.min():.3g}-{frame.SNR.max():.3g}, "
               f"d={FIXED['d']}, m={FIXED['m']}, sigma0={FIXED['sigma0']:g}, eta={FIXED['eta']:g}, "
               f"{FIXED['steps']} steps; {len(trained)} of {len(frame)} cells trained to loss < {TRAINED_LOSS:g}")
     nq = f"n SNR^{Q}"
