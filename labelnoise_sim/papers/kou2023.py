@@ -167,20 +167,22 @@ PAPER = Paper(
                 "the initial weights and dividing η by 4 (exact, the bias starting at 0); a third variant sums "
                 "the patches to show the effect"),
         Setting("noise", "paper: ξ ~ N(0, σ_p² (I − μμᵀ/‖μ‖²)); code: N(0, σ_p² I)",
-                "paper: noise=\"orthogonal\"; code: noise=\"isotropic\""),
+                "paper: noise=\"orthogonal\"; code: noise=\"isotropic\"", "each variant as its source states"),
         Setting("initialisation", "paper: Gaussian, σ₀ small; code: PyTorch default, uniform U(±1/√d) "
                 "weights and bias", "Gaussian with σ₀ = 1/√(3d) (the uniform law's variance) in both variants; "
                 "bias starting at 0", "the library draws Gaussian filters and a zero bias: same variance, "
                 "another law; the paper's σ₀ is not stated as a number"),
         Setting("n, d, m, σ_p, η, steps", "20, 100, 10 per class, 1, 0.1, 100 (full-batch GD, logistic loss)",
-                "the same (η/4 in the code variant, see network)"),
+                "the same (η/4 in the code variant, see network)",
+                "the code variant's η/4 and σ₀/2 are its mean over the patches, not another learning rate"),
         Setting("label flips", "rate p = 0.1", "paper: each label flipped with probability 0.1; code: "
                 "flips=\"exact\", round(0.1 n₊) and round(0.1 n₋) labels flipped",
                 "whether the code flips a fixed number was not checked against its source: our assumption"),
-        Setting("test set", "1,000 samples with flipped labels",
+        Setting("test set", "1,000 samples",
                 "the exact law of a fresh sample (Monte Carlo, 2^15 draws a record, resolution about 1e-4), "
                 "against the true label, turned into p + (1 − 2p)·error for flipped test labels",
-                "no finite test set: no sampling noise of 1,000 samples"),
+                "no finite test set: no sampling noise of 1,000 samples; the paper's test error is against flipped "
+                "labels (its bound is p + ε); whether the code flips its test labels was not checked"),
         Setting("grid", "‖μ‖ ∈ {0, 0.1, …, 9.9} × d ∈ {100, 110, …, 1090}, 10 repetitions (100,000 runs)",
                 "‖μ‖ ∈ {0.1, 0.25, 0.5, …, 9.75} × d ∈ {100, 150, …, 1050}, 5 seeds (4,000 runs a variant); "
                 "quick: 6 × 3 cells, 1 seed",
