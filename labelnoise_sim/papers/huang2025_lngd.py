@@ -131,7 +131,7 @@ def run(context: Context) -> list:
     context.table(summary, "curves")
     for s0 in sigma0s:
         if (s0, 0.0) in per and (s0, LABEL_NOISE) in per:
-            name = "curves" if s0 == SIGMA0 else f"curves_sigma0_{s0:g}"
+            name = "curves" if s0 == SIGMA0 else "curves_sigma0_" + f"{s0:g}".replace(".", "p")
             title = (f"n=200, d=2000, m=20, eta=0.5, ||mu||=2, sigma_p=0.5, sigma0={s0:g}, {fixed['steps']} steps "
                      "(seed 0)")
             context.figure(_curves_figure(per[(s0, 0.0)], per[(s0, LABEL_NOISE)], title), name)
@@ -154,7 +154,7 @@ def run(context: Context) -> list:
               f"{seeds} seeds")
     others = summary[summary.sigma0 != SIGMA0]
 
-    def across(column, test):
+    def across(test):
         """σ₀ values (other than the main one) where ``test`` holds of the GD and label-noise GD rows."""
         held = []
         for s0, group in others.groupby("sigma0"):
@@ -167,12 +167,12 @@ def run(context: Context) -> list:
     verdicts.append(Verdict.judge(
         f"GD at sigma0={SIGMA0:g}: final rho/gamma ratio {gd.final_ratio:.3g}, final test error "
         f"{gd.final_test_error:.4f}, training loss {gd.final_train_loss:.2g}; test error >= {GD_FLOOR} also at "
-        f"sigma0 = {across('', lambda g, l: g.final_test_error >= GD_FLOOR)}",
+        f"sigma0 = {across(lambda g, l: g.final_test_error >= GD_FLOOR)}",
         gd.final_ratio > 1 and gd.final_test_error >= GD_FLOOR,
         gd.final_ratio > 1 or gd.final_test_error >= SMALL, region))
     verdicts.append(Verdict.judge(
         f"final ratio: label-noise GD {ln.final_ratio:.3g} against GD {gd.final_ratio:.3g}; smaller by half "
-        f"also at sigma0 = {across('', lambda g, l: l.final_ratio <= 0.5 * g.final_ratio)}",
+        f"also at sigma0 = {across(lambda g, l: l.final_ratio <= 0.5 * g.final_ratio)}",
         ln.final_ratio <= 0.5 * gd.final_ratio, ln.final_ratio < gd.final_ratio, region))
     verdicts.append(Verdict.judge(
         f"max gamma: label-noise GD {ln.gamma_at_half:.3g} at half-time -> {ln.final_gamma:.3g} at the end; "
@@ -181,7 +181,7 @@ def run(context: Context) -> list:
         ln.final_gamma > ln.gamma_at_half or ln.final_gamma > gd.final_gamma, region))
     verdicts.append(Verdict.judge(
         f"final test error: label-noise GD {ln.final_test_error:.4f} against GD {gd.final_test_error:.4f}; "
-        f"label-noise GD <= {SMALL} also at sigma0 = {across('', lambda g, l: l.final_test_error <= SMALL)}",
+        f"label-noise GD <= {SMALL} also at sigma0 = {across(lambda g, l: l.final_test_error <= SMALL)}",
         ln.final_test_error <= SMALL, ln.final_test_error < 0.5 * gd.final_test_error, region))
     both = cells.pivot_table(index=["snr", "n"], columns="label_noise", values="test_error").dropna()
     better = float((both[LABEL_NOISE] < both[0.0] - 0.01).mean()) if len(both) else float("nan")
@@ -231,5 +231,5 @@ PAPER = Paper(
         "Across SNR ∈ [0.03, 0.10] × n ∈ [100, 700] label-noise GD tests better than GD",
     ),
     run=run,
-    runtime="",
+    runtime="about 4 min on 2 shared cores (2026-11-26); --quick about 25 s",
 )
