@@ -192,7 +192,8 @@ def save_figure(fig, stem) -> list[Path]:
     """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns both paths and closes the figure."""
     plt = _pyplot()
     stem = Path(stem)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    # The suffixes are added, not swapped: a stem may hold a dot (curves_sigma0_0.01).
+    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
     for path in paths:
         fig.savefig(path, dpi=130)
     plt.close(fig)
