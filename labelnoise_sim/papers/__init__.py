@@ -19,7 +19,7 @@ __all__ = ["Paper", "Setting", "Verdict", "Context", "Outcome", "papers", "paper
            "MODULES"]
 
 #: The entries' modules, in the order of ``labelnoise-sim reproduce --list``.
-MODULES = ("han2025", "huang2025_lngd", "kou2023", "cao2022")
+MODULES = ("han2025", "huang2025_lngd", "kou2023", "karhadkar2024", "cao2022")
 
 
 def papers() -> dict[str, Paper]:

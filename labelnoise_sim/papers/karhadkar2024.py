@@ -54,6 +54,9 @@ def run(context: Context) -> list:
         ax.errorbar(cells.x, cells.error, yerr=cells.spread.fillna(0), marker="o", label="test error (true labels)")
         ax.axhline(TAU, color="gray", ls="--", label=f"flip rate {TAU}")
         ax.set_xscale("log")
+        # The values run as ticks, written plainly: the log axis's own minor labels overlap.
+        ax.set_xticks(cells.x, [f"{x:g}" for x in cells.x])
+        ax.minorticks_off()
         ax.set_xlabel("d / n" if name == "d/n" else r"$\gamma$")
         ax.set_ylabel("test error")
         ax.set_title(f"n={N}, " + (f"γ={GAMMA}" if name == "d/n" else f"d={D}"), fontsize="medium")
