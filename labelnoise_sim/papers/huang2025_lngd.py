@@ -202,11 +202,11 @@ PAPER = Paper(
              "generalization in the low SNR regime?, NeurIPS 2025 (arXiv 2510.17526)",
     setup=(
         Setting("network", "two-layer CNN, squared ReLU, second layer ±1/m, two patches [yμ, ξ]",
-                "activation=\"relu^2\", the same layout"),
-        Setting("noise", "ξ ~ N(0, σ_p² (I − μμᵀ/‖μ‖²)), orthogonal to μ", "noise=\"orthogonal\""),
-        Setting("training labels", "clean", "tau = 0"),
+                "activation=\"relu^2\", the same layout", "the same, in the library's parameters"),
+        Setting("noise", "ξ ~ N(0, σ_p² (I − μμᵀ/‖μ‖²)), orthogonal to μ", "noise=\"orthogonal\"", "the same, in the library's parameters"),
+        Setting("training labels", "clean", "tau = 0", "the same, in the library's parameters"),
         Setting("optimizer", "full-batch GD; label-noise GD flips each label in the loss with probability p = 0.1 "
-                "at every step", "label_noise = 0 and 0.1"),
+                "at every step", "label_noise = 0 and 0.1", "GD beside label-noise GD, as the paper compares them"),
         Setting("n, d, m, η, steps", "200, 2000, 20, 0.5, 2000", "the same"),
         Setting("‖μ‖, σ_p", "2 (μ = 2e₁), σ_p² = 0.25", "mu_norm = 2, sigma_xi = 0.5",
                 "μ's direction does not matter: the noise is orthogonal to it and the model is rotation invariant"),

@@ -103,7 +103,7 @@ PAPER = Paper(
         Setting("loss, learning rate", "hinge loss summed over samples, lr 1/(m n)",
                 "hinge loss averaged over samples, η = 1/m = 1/64",
                 "a sum with lr η equals a mean with lr n·η: the same iterates"),
-        Setting("initialisation", "std 1/(m√d)", "σ₀ = 1/(64√d)", ""),
+        Setting("initialisation", "std 1/(m√d)", "σ₀ = 1/(64√d)", "m = 64 read as the neurons in total (see network)"),
         Setting("labels", "10% flipped", "tau=0.1, flips=\"exact\" (exactly 10% of each class)",
                 "whether the authors flip an exact count was not checked"),
         Setting("stopping", "until training error 0", "a fixed 10,000 steps (quick: 4,000), recorded every 200; the first "
