@@ -289,16 +289,12 @@ def _run_family_batch(configs, datas, parallel):
     inverse_size = np.full((C, 1), 1.0 / n)
     for start in range(0, first.steps + 1, chunk):
         stop = start + chunk
-        if first.stochastic:
-            # The steps start..stop-1 that take a gradient step: none for the last step.
-            rows = [step_weights(config, start, min(stop, first.steps)) if start < first.steps else
-                    (np.zeros((0, n), np.int8), np.zeros(0)) for config in configs]
-            length = max(1, min(stop, first.steps) - start)
-            eps = np.ones((C, length, n), dtype=np.int8)
-            inverse_size = np.ones((C, length))
-            for b, (e, inv) in enumerate(rows):
-                eps[b, : e.shape[0]] = e
-                inverse_size[b, : inv.shape[0]] = inv
+        if first.stochastic and start < first.steps:
+            # The schedule of the chunk's steps that take a gradient step (the last step takes none, so a chunk
+            # of that step alone keeps the arrays it is given and never reads them).
+            weights = [step_weights(config, start, min(stop, first.steps)) for config in configs]
+            eps = np.stack([e for e, _ in weights])
+            inverse_size = np.stack([inverse for _, inverse in weights])
         if threads:
             _kernels.run_family_batch(stats, model, state, eta, first.steps, record_steps, start, stop, eps,
                                       inverse_size, records)
