@@ -38,12 +38,18 @@ def steps_per_epoch(config: SimulationConfig) -> int:
     return -(-config.n // size)
 
 
+def _epoch_batches(config: SimulationConfig, epoch: int) -> list[np.ndarray]:
+    """The minibatches of epoch ``epoch``: consecutive slices of batch_size samples of a fresh permutation."""
+    size = config.batch_size
+    order = substream(config.seed, "batches", epoch).permutation(config.n)
+    return [order[start : start + size] for start in range(0, config.n, size)]
+
+
 def _batch(config: SimulationConfig, step: int) -> np.ndarray:
-    n, size = config.n, config.batch_size or config.n
-    if size >= n:
-        return np.arange(n)
-    epoch, position = divmod(step, steps_per_epoch(config))  # the same slices as step_weights takes
-    return substream(config.seed, "batches", epoch).permutation(n)[position * size : (position + 1) * size]
+    if (config.batch_size or config.n) >= config.n:
+        return np.arange(config.n)
+    epoch, position = divmod(step, steps_per_epoch(config))
+    return _epoch_batches(config, epoch)[position]
 
 
 def _signs(config: SimulationConfig, first: int, last: int) -> np.ndarray:
@@ -95,9 +101,8 @@ def step_weights(config: SimulationConfig, first: int, last: int) -> tuple[np.nd
         member = np.zeros(eps.shape, dtype=bool)
         per_epoch = steps_per_epoch(config)
         for epoch in range(first // per_epoch, (last - 1) // per_epoch + 1):
-            order = substream(config.seed, "batches", epoch).permutation(n)
+            batches = _epoch_batches(config, epoch)
             for t in range(max(first, epoch * per_epoch), min(last, (epoch + 1) * per_epoch)):
-                position = t - epoch * per_epoch
-                member[t - first, order[position * size : (position + 1) * size]] = True
+                member[t - first, batches[t - epoch * per_epoch]] = True
         eps[~member] = 0
     return eps, 1.0 / np.count_nonzero(eps, axis=1).astype(np.float64)
