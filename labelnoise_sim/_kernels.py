@@ -72,7 +72,9 @@ __all__ = [
     "run_family",
     "run_family_batch",
     "gram",
-    "misclassified_draws",
+    "misclassified_draws_family",
+    "design_direction",
+    "failure_masses",
 ]
 
 #: Lanes of a vector: one zmm register with AVX-512, two ymm registers with AVX2.
@@ -1359,43 +1361,11 @@ DRAW_BLOCK = 256
 
 
 @njit(cache=True)
-def misclassified_draws(root, z_t, sigma_xi, s_pos, s_neg, m):
-    """Count the Monte Carlo draws of the test error that are misclassified, per true class.
-
-    root (2m, 2m)  a square root of the noise covariance per unit σ_ξ² (W Σ Wᵀ = root rootᵀ)
-    z_t (2m, S)    the fixed standard normal draws, one column per draw
-
-    With Z_s = σ_ξ (root z_s) and h_s = (1/m) Σ_r [σ(Z_{s,(+1,r)}) - σ(Z_{s,(-1,r)})],
-    returns (#{s : s_pos + h_s <= 0}, #{s : s_neg + h_s >= 0}).
-    """
-    q2, S = z_t.shape
-    wrong_pos = 0
-    wrong_neg = 0
-    for start in range(0, S, DRAW_BLOCK):
-        width = min(DRAW_BLOCK, S - start)
-        block = np.ascontiguousarray(z_t[:, start : start + width])
-        Z = np.zeros((q2, width))
-        accumulate_product(root, block, Z)
-        h_pos = np.zeros(width)
-        h_neg = np.zeros(width)
-        for r in range(m):
-            row_pos = Z[r]
-            row_neg = Z[m + r]
-            for s in range(width):
-                h_pos[s] += max(sigma_xi * row_pos[s], 0.0)
-                h_neg[s] += max(sigma_xi * row_neg[s], 0.0)
-        for s in range(width):
-            h = (h_pos[s] - h_neg[s]) / m
-            if s_pos + h <= 0.0:
-                wrong_pos += 1
-            if s_neg + h >= 0.0:
-                wrong_neg += 1
-    return wrong_pos, wrong_neg
-
-
-@njit(cache=True)
 def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive):
-    """``misclassified_draws`` for any network of the model family: activation, noise patches, layout, bias, scale.
+    """Count the plain Monte Carlo draws of a fresh sample that are misclassified, per true class.
+
+    This is the brute-force estimate (``class_errors(method="monte_carlo")``),
+    kept to check the precise one (``failure_masses``) where it can.
 
     root (2m, 2m)        a square root of the noise covariance per unit σ_ξ² (W Σ Wᵀ = root rootᵀ)
     z_t (P1 2m, S)       the fixed standard normal draws, one column per draw; rows p 2m .. p 2m + 2m - 1
@@ -1475,3 +1445,458 @@ def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2
             if -f_neg <= 0.0:
                 wrong_neg += 1
     return wrong_pos, wrong_neg
+
+
+# Test error: line sampling --------------------------------------------------
+#
+# For one recorded step and one true class y, a fresh sample is misclassified
+# when g(u) = y (c_y + Σ_d j_d σ(x_d(u))) <= 0, with u ~ N(0, I_D) the whitened
+# noise of its P1 noise patches (D = P1 2m, coordinate d = p 2m + q) and
+#
+#     x_d(u) = o_q + σ_ξ (root u_p)_q,   o_q = b_q (+ y A_q in the additive layout),
+#     c_y    = Σ_q j_q σ(y A_q + b_q) (patches layout; 0 in the additive one).
+#
+# ``design_direction`` finds a unit vector e towards the most likely failing
+# point, and ``failure_masses`` averages, over draws u, the exact normal mass
+# of the failing part of the line {u - (u·e) e + t e : t real}. For ReLU and
+# leaky ReLU, g is piecewise linear along the line, so that mass is a sum of
+# normal interval probabilities: exact in the far tail, where a plain Monte
+# Carlo estimate only sees zeros. For the other activations the draws are
+# shifted to the failing point instead, and weighted back (importance
+# sampling).
+
+#: Activation codes whose networks are piecewise linear: their lines' failing masses are exact.
+PIECEWISE_LINEAR = (0, 2)
+
+#: The lines of ``_line_mass`` are cut to |t| <= LINE_REACH: the normal mass beyond, 2 Φ(-12) < 4e-33, is
+#: below any error the estimate reports (relative to an error of 1e-12, below 4e-21).
+LINE_REACH = 12.0
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True)
+def normal_mass(lo, hi):
+    """Φ(hi) - Φ(lo) for lo <= hi (either may be infinite), without cancellation in either tail."""
+    if lo >= 0.0:
+        return 0.5 * (math.erfc(lo * _SQRT_HALF) - math.erfc(hi * _SQRT_HALF))
+    if hi <= 0.0:
+        return 0.5 * (math.erfc(-hi * _SQRT_HALF) - math.erfc(-lo * _SQRT_HALF))
+    return 1.0 - 0.5 * (math.erfc(-lo * _SQRT_HALF) + math.erfc(hi * _SQRT_HALF))
+
+
+@njit(cache=True)
+def normal_moment(lo, hi):
+    """∫ t φ(t) dt over [lo, hi] = φ(lo) - φ(hi), φ the standard normal density."""
+    return (math.exp(-0.5 * lo * lo) - math.exp(-0.5 * hi * hi)) * _INV_SQRT_2PI
+
+
+@njit(cache=True)
+def _class_terms(A, bias, y, kind, p1, p2, additive, offset):
+    """offset[q] <- o_q for true class y; returns c_y (see the section's comment)."""
+    q2 = A.shape[0]
+    m = q2 // 2
+    const = 0.0
+    for q in range(q2):
+        j = 1.0 if q < m else -1.0
+        if additive:
+            offset[q] = y * A[q] + bias[q]
+        else:
+            offset[q] = bias[q]
+            const += j * activation(y * A[q] + bias[q], kind, p1, p2)
+    return const
+
+
+@njit(cache=True)
+def _project(root, sigma_xi, u, out):
+    """out <- σ_ξ (root u_p), patch by patch (u and out of length D = P1 2m)."""
+    q2 = root.shape[0]
+    for p in range(u.shape[0] // q2):
+        for q in range(q2):
+            x = 0.0
+            for k in range(q2):
+                x += root[q, k] * u[p * q2 + k]
+            out[p * q2 + q] = sigma_xi * x
+
+
+@njit(cache=True)
+def _dot(a, b):
+    """Σ_d a_d b_d in ascending d (np.sum would sum pairwise in plain Python and in order compiled)."""
+    total = 0.0
+    for d in range(a.shape[0]):
+        total += a[d] * b[d]
+    return total
+
+
+@njit(cache=True)
+def _signs(q2, D):
+    """j_d = +1 for the first m filters of each patch, -1 for the others."""
+    jq = np.empty(D)
+    for d in range(D):
+        jq[d] = 1.0 if d % q2 < q2 // 2 else -1.0
+    return jq
+
+
+@njit(cache=True)
+def _inverses(c):
+    """1 / c_d, 0 where c_d = 0."""
+    out = np.empty(c.shape[0])
+    for d in range(c.shape[0]):
+        out[d] = 1.0 / c[d] if c[d] != 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad):
+    """g(u) (see the section's comment), and its gradient in ``grad``.
+
+    ``relu_like`` replaces σ by the ReLU (the leaky ReLU for kind 2), with
+    slope 1 at 0: the direction search starts at u = 0, where ReLU'(0) = 0
+    would give it no gradient.
+    """
+    q2 = root.shape[0]
+    m = q2 // 2
+    low = p1 if kind == 2 else 0.0
+    total = const
+    for d in range(u.shape[0]):
+        grad[d] = 0.0
+    for p in range(u.shape[0] // q2):
+        base = p * q2
+        for q in range(q2):
+            x = 0.0
+            for k in range(q2):
+                x += root[q, k] * u[base + k]
+            x = offset[q] + sigma_xi * x
+            j = 1.0 if q < m else -1.0
+            if relu_like or kind == 0 or kind == 2:
+                value = x if x >= 0.0 else low * x
+                slope = 1.0 if x >= 0.0 else low
+            else:
+                value, slope = activation_pair(x, kind, p1, p2)
+            total += j * value
+            weight = y * j * slope * sigma_xi
+            if weight != 0.0:
+                for k in range(q2):
+                    grad[base + k] += weight * root[q, k]
+    return y * total
+
+
+@njit(cache=True, error_model="numpy")
+def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment=False):
+    """Normal mass of {|t| <= LINE_REACH : y (const + Σ_d j_d σ(a_d + t c_d)) <= 0}, σ(x) = x above 0, low x below.
+
+    inv_c holds 1 / c_d (0 where c_d = 0). Along the line the sum is linear
+    between the kinks t_d = -a_d / c_d; it is formed once at t = -LINE_REACH,
+    then updated at each kink in increasing order. Its sign at the ends of a
+    piece tells whether the piece fails in whole, in part (then its root is
+    taken) or not at all; the failing intervals of adjacent pieces are merged
+    before their masses are taken. A piece where every ReLU is off takes
+    the value const exactly: with const = 0 (the additive layout) f = 0
+    there, a mistake, as plain sampling counts it. With ``moment``, returns ∫ t φ(t) dt over
+    the failing set instead of its mass.
+    """
+    D = a.shape[0]
+    reach = LINE_REACH
+    intercept = const
+    slope = 0.0
+    kinks = 0
+    active = 0  # terms above their kink
+    for d in range(D):
+        cd = c[d]
+        ad = a[d]
+        j = jq[d]
+        if ad - reach * cd > 0.0:  # above the kink at t = -reach
+            intercept += j * ad
+            slope += j * cd
+            active += 1
+        else:
+            intercept += j * low * ad
+            slope += j * low * cd
+        t = -ad * inv_c[d]
+        if cd != 0.0 and -reach < t < reach:
+            k = kinks
+            while k > 0 and times[k - 1] > t:
+                times[k] = times[k - 1]
+                order[k] = order[k - 1]
+                k -= 1
+            times[k] = t
+            order[k] = d
+            kinks += 1
+    mass = 0.0
+    is_open = False
+    open_lo = 0.0
+    open_hi = 0.0
+    lo = -reach
+    value_lo = y * (intercept + slope * lo)
+    for k in range(kinks + 1):
+        level = y * intercept
+        rising = y * slope
+        hi = times[k] if k < kinks else reach
+        value_hi = level + rising * hi
+        if hi > lo and (value_lo <= 0.0 or value_hi <= 0.0):
+            if value_lo <= 0.0 and value_hi <= 0.0:
+                fail_lo, fail_hi = lo, hi
+            elif value_lo <= 0.0:
+                fail_lo, fail_hi = lo, max(lo, min(hi, -level / rising))
+            else:
+                fail_lo, fail_hi = min(hi, max(lo, -level / rising)), hi
+            if is_open and fail_lo <= open_hi:
+                open_hi = fail_hi
+            else:
+                if is_open:
+                    mass += normal_moment(open_lo, open_hi) if moment else normal_mass(open_lo, open_hi)
+                open_lo, open_hi, is_open = fail_lo, fail_hi, True
+        if k < kinks:
+            d = order[k]
+            rises = c[d] > 0.0
+            change = (1.0 if rises else -1.0) * jq[d] * (1.0 - low)
+            intercept += change * a[d]
+            slope += change * c[d]
+            active += 1 if rises else -1
+            if active == 0 and low == 0.0:
+                # Every ReLU is off: the sum is const exactly (f = 0 counts as a mistake when const = 0), not
+                # the rounding that adding and taking back the terms leaves.
+                intercept, slope = const, 0.0
+            lo = hi
+            value_lo = value_hi
+    if is_open:
+        mass += normal_moment(open_lo, open_hi) if moment else normal_mass(open_lo, open_hi)
+    return mass
+
+
+@njit(cache=True)
+def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive, e):
+    """e <- a unit vector towards the most likely failing point of true class y; returns its distance β.
+
+    Hasofer-Lind-Rackwitz-Fiessler steps (the first-order reliability
+    method) on the ReLU or leaky ReLU version of the network, from u = 0;
+    each iterate proposes its direction (the first, the steepest descent of
+    g at 0), and the one whose line through 0 holds the most failing mass
+    wins. For ReLU and leaky ReLU, β is then the distance at which a
+    half-line would hold that mass; for the other activations it is the
+    distance to the first failing point of the network itself along e,
+    found by bisection (inf if there is none within 40). Any unit vector
+    keeps ``failure_masses`` unbiased; a good one makes its variance small.
+    """
+    q2 = root.shape[0]
+    D = patches * q2
+    low = p1 if kind == 2 else 0.0
+    offset = np.empty(q2)
+    const = _class_terms(A, bias, y, 2 if kind == 2 else 0, p1, p2, additive, offset)
+    u = np.zeros(D)
+    grad = np.empty(D)
+    c = np.empty(D)
+    a = np.empty(D)
+    jq = _signs(q2, D)
+    times = np.empty(D)
+    order = np.empty(D, dtype=np.int64)
+    candidate = np.empty(D)
+    best = -1.0
+    e[:] = 0.0
+    e[0] = 1.0
+    for it in range(31):
+        g = _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, True, grad)
+        size = _dot(grad, grad)
+        candidate[:] = -grad if it == 0 else u
+        norm = math.sqrt(_dot(candidate, candidate))
+        if norm > 0.0:
+            for d in range(D):
+                candidate[d] /= norm
+            _project(root, sigma_xi, candidate, c)
+            for d in range(D):
+                a[d] = offset[d % q2]
+            mass = _line_mass(a, c, _inverses(c), jq, low, const, y, times, order)
+            if mass > best:
+                best = mass
+                e[:] = candidate
+        if size == 0.0:
+            break
+        lam = (_dot(grad, u) - g) / size
+        change = 0.0
+        for d in range(D):
+            step = lam * grad[d]
+            change += (step - u[d]) * (step - u[d])
+            u[d] = step
+        if change <= 1e-24 * (1.0 + _dot(u, u)):
+            break
+    if kind in PIECEWISE_LINEAR:
+        return _upper_quantile(best)
+    # The network itself: the first failing point along e, by doubling then bisection.
+    const = _class_terms(A, bias, y, kind, p1, p2, additive, offset)
+    if _surface(0.0 * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) <= 0.0:
+        return 0.0
+    hi = 0.5
+    while _surface(hi * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) > 0.0:
+        hi *= 2.0
+        if hi > 40.0:
+            return math.inf
+    lo = 0.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if _surface(mid * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@njit(cache=True)
+def _upper_quantile(mass):
+    """β with 1 - Φ(β) = mass (inf for a mass of 0), by bisection."""
+    if mass <= 0.0:
+        return math.inf
+    lo, hi = -40.0, 40.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if normal_mass(mid, math.inf) > mass:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@njit(cache=True, error_model="numpy")
+def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta, out):
+    """out[c, s] <- draw s's estimate of the misclassification probability of true class y = (+1, -1)[c].
+
+    root (2m, 2m)   a square root of the noise covariance per unit σ_ξ²
+    z_t (D, S)      standard normal draws, one column per draw (D = P1 2m)
+    e (2, D)        the unit directions of the lines (``design_direction``) for y = +1 and y = -1
+    beta (2,)       the distances of ``design_direction`` (the shifted draws only)
+
+    For ReLU and leaky ReLU, a draw z's estimate is the exact mass of the
+    failing part of its line along e_y (``_line_mass``): an unbiased
+    estimate of the probability whatever e_y, with a small variance when e_y
+    points to the failure region. For the other activations it is
+    1(g(z + β_y e_y) <= 0) exp(-β_y z·e_y - β_y²/2) (importance sampling;
+    β_y = 0 where it is infinite).
+
+    Projections are ``accumulate_product`` over blocks of DRAW_BLOCK draws;
+    every other sum runs in ascending order of its index: the estimates do
+    not depend on the thread count.
+    """
+    q2 = root.shape[0]
+    D, S = z_t.shape
+    piecewise = kind in PIECEWISE_LINEAR
+    low = p1 if kind == 2 else 0.0
+    jq = _signs(q2, D)
+    base = np.empty((2, D))  # o_q of each coordinate
+    consts = np.empty(2)
+    slopes = np.empty((2, D))  # σ_ξ root e_y, patch by patch
+    inverse = np.empty((2, D))
+    shift = np.zeros(2)
+    offset = np.empty(q2)
+    for c in range(2):
+        consts[c] = _class_terms(A, bias, 1.0 if c == 0 else -1.0, kind, p1, p2, additive, offset)
+        for d in range(D):
+            base[c, d] = offset[d % q2]
+        _project(root, sigma_xi, e[c], slopes[c])
+        inverse[c] = _inverses(slopes[c])
+        if not piecewise and beta[c] < math.inf:
+            shift[c] = beta[c]
+    a = np.empty(D)
+    times = np.empty(D)
+    order = np.empty(D, dtype=np.int64)
+    for first in range(0, S, DRAW_BLOCK):
+        width = min(DRAW_BLOCK, S - first)
+        block = np.ascontiguousarray(z_t[:, first : first + width])
+        along = np.zeros((2, width))  # z·e_y = u·e_y
+        accumulate_product(e, block, along)
+        Z = np.zeros((D, width))
+        for p in range(patches):
+            accumulate_product(root, block[p * q2 : (p + 1) * q2], Z[p * q2 : (p + 1) * q2])
+        for c in range(2):
+            y = 1.0 if c == 0 else -1.0
+            for s in range(width):
+                w = along[c, s]
+                if piecewise:
+                    for d in range(D):
+                        a[d] = base[c, d] + sigma_xi * Z[d, s] - w * slopes[c, d]
+                    out[c, first + s] = _line_mass(a, slopes[c], inverse[c], jq, low, consts[c], y, times, order)
+                else:
+                    total = consts[c]
+                    for d in range(D):
+                        x = base[c, d] + sigma_xi * Z[d, s] + shift[c] * slopes[c, d]
+                        total += jq[d] * activation(x, kind, p1, p2)
+                    fails = y * total <= 0.0
+                    out[c, first + s] = math.exp(-shift[c] * w - 0.5 * shift[c] * shift[c]) if fails else 0.0
+
+
+@njit(cache=True, parallel=True)
+def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta,
+                 records, sums):
+    """sums[k, c, r] += the sum of ``failure_masses`` over draws lo..hi-1 of replicate r, for r in
+    first..first+count-1 and each record k in ``records``.
+
+    z (replicates, points, D) the draws; roots (K, 2m, 2m), A (K, 2m),
+    bias (K, 2m), e (K, 2, D), beta (K, 2) per record; sums (K, 2,
+    replicates). The pairs (record, replicate) are shared among numba
+    threads, each summed by one thread in a fixed order: the sums do not
+    depend on the thread count.
+    """
+    for item in prange(records.shape[0] * count):
+        k = records[item // count]
+        r = first + item % count
+        out = np.empty((2, hi - lo))
+        failure_masses(roots[k], z[r, lo:hi].T, sigma_xi, A[k], bias[k], kind, p1, p2, patches, additive, e[k],
+                       beta[k], out)
+        for c in range(2):
+            total = 0.0
+            for s in range(hi - lo):
+                total += out[c, s]
+            sums[k, c, r] += total
+
+
+@njit(cache=True, error_model="numpy")
+def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e):
+    """e <- the direction of E[u 1(fail)] for true class y, by plain line sampling of the draws z_t along e.
+
+    E[u 1(fail)] = E[v P(v) + e M(v)] over the lines v + t e (v ⊥ e), with
+    P the failing mass of a line and M = ∫ t φ(t) dt over its failing part
+    (φ(lo) - φ(hi) for each failing interval [lo, hi]). For ReLU and leaky
+    ReLU; e is left as it is if no line fails.
+    """
+    q2 = root.shape[0]
+    D, S = z_t.shape
+    low = p1 if kind == 2 else 0.0
+    offset = np.empty(q2)
+    const = _class_terms(A, bias, y, kind, p1, 0.0, additive, offset)
+    slope = np.empty(D)
+    _project(root, sigma_xi, e, slope)
+    inverse = _inverses(slope)
+    jq = _signs(q2, D)
+    a = np.empty(D)
+    v = np.empty(D)
+    x = np.empty(D)
+    times = np.empty(D)
+    order = np.empty(D, dtype=np.int64)
+    total = np.zeros(D)
+    for s in range(S):
+        along = 0.0
+        for d in range(D):
+            along += e[d] * z_t[d, s]
+        for d in range(D):
+            v[d] = z_t[d, s] - along * e[d]
+        _project(root, sigma_xi, v, x)
+        for d in range(D):
+            a[d] = offset[d % q2] + x[d]
+        mass = _line_mass(a, slope, inverse, jq, low, const, y, times, order)
+        if mass > 0.0:
+            moment = _line_mass(a, slope, inverse, jq, low, const, y, times, order, True)
+            for d in range(D):
+                total[d] += v[d] * mass + e[d] * moment
+    size = math.sqrt(_dot(total, total))
+    if size > 0.0:
+        for d in range(D):
+            e[d] = total[d] / size
+
+
+@njit(cache=True, parallel=True)
+def failing_means(roots, z_t, sigma_xi, A, bias, kind, p1, patches, additive, e, records):
+    """``failing_mean`` of both classes of each record k in ``records`` (e (K, 2, D)), shared among threads."""
+    for item in prange(records.shape[0] * 2):
+        k = records[item // 2]
+        c = item % 2
+        failing_mean(roots[k], z_t, sigma_xi, A[k], bias[k], 1.0 if c == 0 else -1.0, kind, p1, patches, additive,
+                     e[k, c])

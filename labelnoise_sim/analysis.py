@@ -432,7 +432,7 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     which the condition holds, so a coarse record grid gives upper bounds.
     Without clean samples t1 is the first record (the condition is vacuous).
 
-    ``test_error=False`` skips the Monte Carlo test error (the costly part for
+    ``test_error=False`` skips the test error (the costly part for
     long record grids): ``best_step``, ``best_test_error``, ``final_test_error``
     and ``test_error_at_t1`` are then None.
     """

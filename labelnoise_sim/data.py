@@ -11,7 +11,7 @@ themselves.
 
 Randomness: the run's seed is split (``numpy.random.SeedSequence.spawn``) into
 independent streams for the labels, the noise patches, the initial weights and
-the Monte Carlo draws of the test error, so each can be drawn on its own.
+the draws of the test-error estimate, so each can be drawn on its own.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from . import _kernels
 from ._validation import check_choice
 from .config import PARAMETERS, SimulationConfig, fill_parameters_doc, log_grid
 from .data import Data, sample_data
-from .generalization import DEFAULT_DRAWS
+from .generalization import MAX_DRAWS
 from .result import SimulationResult, Velocity
 from .schedule import step_weights
 
@@ -420,9 +420,9 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
     analysis = K * n
     if test_error:
         # generalization.filter_statistics: the coefficient matrices C and C M (K × 2m × (1 + p)), the
-        # latter twice while it is stacked, and the covariances (K × 2m × 2m); class_errors: the draws
-        # (DEFAULT_DRAWS × P1 × 2m, one block per noise patch), twice.
-        analysis += 3 * K * q * (1 + p) + 2 * K * q * q + 2 * DEFAULT_DRAWS * config.noise_patches * q
+        # latter twice while it is stacked, and the covariances (K × 2m × 2m); estimate: the roots and lines
+        # (K × 2m × 2m, K × 2 × P1 2m) and at most 2 MAX_DRAWS draws of P1 × 2m normals.
+        analysis += 3 * K * q * (1 + p) + 3 * K * q * q + 2 * MAX_DRAWS * config.noise_patches * q
     return _Footprint(*(_FLOAT * x for x in (data, drawing, records, working, cached, analysis)))
 
 

@@ -31,15 +31,40 @@ BLAS library or its threads.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from scipy.special import ndtri
 
 from . import _kernels
-from .data import seed_streams
+from .data import seed_streams, substream
 
-__all__ = ["coefficient_matrix", "filter_statistics", "class_errors", "DEFAULT_DRAWS"]
+__all__ = ["coefficient_matrix", "filter_statistics", "estimate", "class_errors", "TestErrorEstimate",
+           "TARGET_RSE", "REPLICATES", "FIRST_POINTS", "MAX_DRAWS", "DEFAULT_DRAWS"]
 
-#: Monte Carlo draws of the noise projection per recorded step; the standard
-#: error of an error rate p is sqrt(p (1 - p) / DEFAULT_DRAWS).
+#: Relative standard error :func:`estimate` aims at for each class: 2 % with 95 % confidence.
+TARGET_RSE = 0.02 / 2.131449545559323  # the 0.975 quantile of Student's t, REPLICATES - 1 = 15 degrees of freedom
+
+#: Independent randomisations of the quasi-Monte Carlo draws of :func:`estimate`: its standard errors come
+#: from their spread.
+REPLICATES = 16
+
+#: Points of each replicate at the first try of a recorded step (REPLICATES × FIRST_POINTS draws).
+FIRST_POINTS = 16
+
+#: A step short of its target by at most twice its draws adds this many times the replicates its spread asks for.
+GROWTH_MARGIN = 1.2
+
+#: A step whose first draws show it needs more than AIM_ABOVE times as many aims its lines at the mean failing
+#: draw of PILOT_DRAWS plain draws of its own, and starts again.
+AIM_ABOVE = 9.0
+PILOT_DRAWS = 512
+
+#: Most draws :func:`estimate` takes for one recorded step.
+MAX_DRAWS = 2**16
+
+#: Plain draws of ``class_errors(method="monte_carlo")``: the standard error of
+#: an error rate p is sqrt(p (1 - p) / DEFAULT_DRAWS).
 DEFAULT_DRAWS = 2**15
 
 
@@ -86,26 +111,38 @@ def filter_statistics(gamma, rho, gram, config, *, alpha=None):
     return A, 0.5 * (cov + cov.transpose(0, 2, 1))
 
 
-def _is_paper_network(config, alpha, bias) -> bool:
-    """Whether the test error is the paper's: ReLU, two patches, s = 1/m, and α = 1, b = 0 at every record."""
-    return (config.activation_kind[0] == "relu" and config.layout == "patches" and config.noise_patches == 1
-            and config.output_scale == "mean" and (alpha is None or bool(np.all(np.asarray(alpha) == 1.0)))
-            and (bias is None or bool(np.all(np.asarray(bias) == 0.0))))
+class TestErrorEstimate(NamedTuple):
+    """The clean test error of each recorded step, with its standard errors (:func:`estimate`)."""
+
+    by_class: np.ndarray  #: (K, 2) P(y f ≤ 0 | y) for y = +1, -1
+    stderr_by_class: np.ndarray  #: (K, 2) their standard errors
+    stderr: np.ndarray  #: (K,) the standard error of the clean test error, by_class.mean(axis=1)
+    draws: np.ndarray  #: (K,) the number of draws each step used
 
 
-def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, draws=DEFAULT_DRAWS):
-    """Misclassification probability of each true class, shape (K, 2): [y = +1, y = -1].
+def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE, max_draws=MAX_DRAWS):
+    """Misclassification probability of each true class, with standard errors, to a relative error ``rse``.
 
     gamma (K, 2, m); rho (K, 2, m, N) (or (K, 2, m, n, P1)); alpha (K,) or
     None (α = 1); bias (K, 2, m) or None (b = 0); ``config`` the run's
     SimulationConfig (n, noise, sigma_xi, seed, activation, layout, patches,
-    output_scale). The draws are ``draws × P1 × 2m`` standard normals of the
-    seed's "test" stream, draw by draw; for one noise patch, those of the
-    paper's model.
+    output_scale).
 
-    The paper's network (ReLU, two patches, s = 1/m, α = 1, b = 0) is counted
-    by ``_kernels.misclassified_draws`` as it always was, every other by
-    ``_kernels.misclassified_draws_family``.
+    For ReLU and leaky ReLU, a draw's estimate is the exact normal mass of
+    the failing part of a line through it, along the direction of the most
+    likely failure (line sampling). For the other activations a draw is
+    moved to the most likely failing point and weighted back (importance
+    sampling). See ``_kernels.failure_masses``: both are unbiased whatever
+    the direction.
+
+    The draws are :data:`REPLICATES` independently scrambled Sobol sequences
+    (randomised quasi-Monte Carlo) seeded by the run's seed, the same at
+    every step, so the curve over time is smooth; the standard errors come
+    from the spread of the replicates. Each step doubles the points of every
+    replicate, from :data:`FIRST_POINTS`, until the clean test error's
+    standard error is at most ``rse`` times it, or ``max_draws`` draws.
+    The steps are shared among numba's threads; the result does not depend
+    on their number.
 
     A record whose statistics A, W Σ Wᵀ or bias are not finite gets NaN: its
     error is undefined. That happens when η is so large that the filters
@@ -114,42 +151,192 @@ def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, draws=DEFAU
     """
     K, _, m = gamma.shape
     q2 = 2 * m
+    A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)
+    kind, p1, p2 = _activation_args(config)
+    P1 = config.noise_patches
+    D = P1 * q2
+    additive = config.layout == "additive"
+    sigma_xi = float(config.sigma_xi)
+    records = np.flatnonzero(finite)
+    roots = np.zeros((K, q2, q2))
+    roots[records] = _roots(cov[records])
+    A = np.ascontiguousarray(np.where(finite[:, None], A, 0.0))
+    e = np.zeros((K, 2, D))
+    beta = np.zeros((K, 2))
+    for k in records:
+        for c, y in enumerate((1.0, -1.0)):
+            beta[k, c] = _kernels.design_direction(roots[k], sigma_xi, A[k], bias[k], y, kind, p1, p2, P1, additive,
+                                                   e[k, c])
+    most = max(max_draws // REPLICATES, FIRST_POINTS)  # points per replicate
+    draws = _Draws(config.seed, D, 2 * REPLICATES, most)
+    sums = np.zeros((K, 2, 2 * REPLICATES))
+    replicates = np.full(K, REPLICATES)
+    points = np.full(K, FIRST_POINTS)
+    args = (sigma_xi, A, bias, kind, p1, p2, P1, additive, e, beta)
+
+    def add(first, count, lo, hi, chosen):
+        _kernels.failure_sums(roots, draws.upto(first + count, hi), lo, hi, first, count, *args, chosen, sums)
+
+    add(0, REPLICATES, 0, FIRST_POINTS, records)
+    if kind in _kernels.PIECEWISE_LINEAR:
+        # Steps that will need many draws: aim their lines at the mean failing draw instead, and start again.
+        again = records[_need(sums, replicates, points, rse)[records] > AIM_ABOVE]
+        if again.size:
+            _kernels.failing_means(roots, draws.pilot(), sigma_xi, A, bias, kind, p1, P1, additive, e, again)
+            sums[again] = 0.0
+            add(0, REPLICATES, 0, FIRST_POINTS, again)
+    pending = records
+    while True:
+        need = _need(sums, replicates, points, rse)
+        pending = pending[(need[pending] > 1.0) & ((points[pending] < most) | (replicates[pending] < 2 * REPLICATES))]
+        if not pending.size:
+            break
+        # Short by at most 2x, with replicates to spare: more replicates of the same length, as many as the
+        # spread asks for (with a margin), up to 2 REPLICATES. Otherwise twice the points of every replicate
+        # (scrambled Sobol points keep their balance in powers of 2).
+        grow = ((need[pending] <= 2.0) | (points[pending] >= most)) & (replicates[pending] < 2 * REPLICATES)
+        extra = np.minimum(np.ceil(replicates[pending] * (need[pending] - 1.0) * GROWTH_MARGIN),
+                           2 * REPLICATES - replicates[pending]).astype(np.int64)
+        steps = {}
+        for k, g, x in zip(pending, grow, extra):
+            R, n = int(replicates[k]), int(points[k])
+            steps.setdefault((R, x, 0, n) if g else (0, R, n, 2 * n), []).append(k)
+        for (first, count, lo, hi), chosen in steps.items():
+            chosen = np.array(chosen)
+            add(first, count, lo, hi, chosen)
+            if lo == 0:
+                replicates[chosen] += count
+            else:
+                points[chosen] = hi
+    errors = np.full((K, 2), np.nan)
+    stderr = np.full((K, 2), np.nan)
+    for k in records:
+        replicate = sums[k, :, : replicates[k]] / points[k]
+        errors[k] = replicate.mean(axis=1)
+        stderr[k] = np.std(replicate, axis=1, ddof=1) / np.sqrt(replicates[k])
+    stderr_mean = np.where(finite, _spread(sums, replicates, points), np.nan)
+    return TestErrorEstimate(errors, stderr, stderr_mean, np.where(finite, replicates * points, 0))
+
+
+def _spread(sums, replicates, points):
+    """The standard error of the clean test error of each record (K,), from the spread of its replicates:
+    sums (K, 2, replicates), the replicates used and the points of each (K,)."""
+    used = np.arange(sums.shape[2]) < replicates[:, None]
+    value = np.where(used, sums.mean(axis=1) / points[:, None], 0.0)  # (K, replicates)
+    mean = value.sum(axis=1) / replicates
+    square = np.where(used, (value - mean[:, None]) ** 2, 0.0).sum(axis=1)
+    return np.sqrt(square / ((replicates - 1) * replicates))
+
+
+def _need(sums, replicates, points, rse):
+    """How many times its draws each record needs to bring the clean test error's standard error to ``rse`` times
+    the error: sums (K, 2, replicates), replicates and points per replicate (K,)."""
+    mean = sums.sum(axis=(1, 2)) / (2 * replicates * points)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mean > 0, (_spread(sums, replicates, points) / (rse * mean)) ** 2, 0.0)
+
+
+def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, method="precise", draws=DEFAULT_DRAWS):
+    """Misclassification probability of each true class, shape (K, 2): [y = +1, y = -1].
+
+    ``method="precise"`` is :func:`estimate` (to 2 % at 95 % confidence).
+    ``method="monte_carlo"`` counts the misclassified ones among ``draws``
+    plain draws of a fresh sample (``draws × P1 × 2m`` standard normals of
+    the seed's "test" stream, draw by draw): the brute-force estimate, with
+    standard error sqrt(p (1 - p) / draws), which reads 0 below about
+    1 / draws. Arguments as :func:`estimate` takes them.
+    """
+    if method == "precise":
+        return estimate(gamma, rho, gram, config, alpha=alpha, bias=bias).by_class
+    if method != "monte_carlo":
+        raise ValueError(f"method must be 'precise' or 'monte_carlo', got {method!r}")
+    K, _, m = gamma.shape
+    q2 = 2 * m
+    A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)
+    kind, p1, p2 = _activation_args(config)
+    P1 = config.noise_patches
+    scale = 1.0 / m if config.output_scale == "mean" else 1.0
+    z = seed_streams(config.seed)["test"].standard_normal((draws, P1, q2))
+    # Row p 2m + q holds coordinate q of noise patch p, one column per draw.
+    z_t = np.ascontiguousarray(z.reshape(draws, P1 * q2).T)
+    errors = np.full((K, 2), np.nan)
+    for k in np.flatnonzero(finite):
+        wrong = _kernels.misclassified_draws_family(
+            _root(cov[k]), z_t, float(config.sigma_xi), np.ascontiguousarray(A[k]), bias[k], scale,
+            kind, p1, p2, P1, config.layout == "additive")
+        errors[k] = np.asarray(wrong) / draws
+    return errors
+
+
+def _statistics(gamma, rho, gram, config, alpha, bias):
+    """A (K, 2m), W Σ Wᵀ (K, 2m, 2m), the bias (K, 2m) (zeros for None), and which records are finite (K,)."""
+    K, _, m = gamma.shape
     # Overflow here is a diverged run, reported as NaN rows rather than as warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         A, cov = filter_statistics(gamma, rho, gram, config, alpha=alpha)
     finite = np.isfinite(A).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
-    if bias is not None:
-        bias = np.ascontiguousarray(bias, dtype=np.float64).reshape(K, q2)
-        finite &= np.isfinite(bias).all(axis=1)
-    errors = np.full((K, 2), np.nan)
-    if _is_paper_network(config, alpha, bias):
-        with np.errstate(over="ignore", invalid="ignore"):
-            relu = np.maximum
-            s_pos = (relu(A[:, :m], 0).sum(1) - relu(A[:, m:], 0).sum(1)) / m
-            s_neg = (relu(-A[:, :m], 0).sum(1) - relu(-A[:, m:], 0).sum(1)) / m
-        z = seed_streams(config.seed)["test"].standard_normal((draws, q2))
-        # One column per draw, so the kernel's product runs along contiguous rows.
-        z_t = np.ascontiguousarray(z.T)
-        for k in np.flatnonzero(finite):
-            wrong = _kernels.misclassified_draws(_root(cov[k]), z_t, float(config.sigma_xi), s_pos[k], s_neg[k], m)
-            errors[k] = np.asarray(wrong) / draws
-        return errors
-    P1 = config.noise_patches
+    if bias is None:
+        bias = np.zeros((K, 2 * m))
+    bias = np.ascontiguousarray(bias, dtype=np.float64).reshape(K, 2 * m)
+    finite &= np.isfinite(bias).all(axis=1)
+    return A, cov, bias, finite
+
+
+def _activation_args(config):
+    """(code, p1, p2) of the run's activation, as the kernels take them."""
     kind, params = config.activation_kind
     p1, p2 = (tuple(float(v) for v in params) + (0.0, 0.0))[:2]
-    scale = 1.0 / m if config.output_scale == "mean" else 1.0
-    additive = config.layout == "additive"
-    if bias is None:
-        bias = np.zeros((K, q2))
-    z = seed_streams(config.seed)["test"].standard_normal((draws, P1, q2))
-    # Row p 2m + q holds coordinate q of noise patch p, one column per draw.
-    z_t = np.ascontiguousarray(z.reshape(draws, P1 * q2).T)
-    for k in np.flatnonzero(finite):
-        wrong = _kernels.misclassified_draws_family(
-            _root(cov[k]), z_t, float(config.sigma_xi), np.ascontiguousarray(A[k]), bias[k], scale,
-            _kernels.ACTIVATION_CODES[kind], p1, p2, P1, additive)
-        errors[k] = np.asarray(wrong) / draws
-    return errors
+    return _kernels.ACTIVATION_CODES[kind], p1, p2
+
+
+class _Draws:
+    """The draws of :func:`estimate`: scrambled Sobol sequences (replicates) in D dimensions, as normals.
+
+    ``upto(R, n)`` holds the first n points of the first R replicates in an
+    array (replicates, points, D) made once; points are drawn when first
+    asked for, in order.
+    """
+
+    def __init__(self, seed, D, replicates, points):
+        self._seed, self._D = seed, D
+        self._z = np.empty((replicates, points, D))
+        self._engines = []
+        self._have = []
+        self._pilot = None
+
+    def upto(self, count, points):
+        """The draws array, with at least the first ``points`` points of replicates 0..count-1 filled in."""
+        from scipy.stats import qmc  # scipy.stats takes a while to import: only when a test error is asked for
+
+        while len(self._engines) < count:
+            replicate = len(self._engines)
+            self._engines.append(qmc.Sobol(self._D, scramble=True, seed=substream(self._seed, "test", replicate)))
+            self._have.append(0)
+        for r in range(count):
+            have = self._have[r]
+            if have < points:
+                self._z[r, have:points] = _normals(self._engines[r].random(points - have))
+                self._have[r] = points
+        return self._z
+
+    def pilot(self):
+        """PILOT_DRAWS plain standard normal draws of their own, shape (D, PILOT_DRAWS)."""
+        if self._pilot is None:
+            rng = substream(self._seed, "test", self._z.shape[0])
+            self._pilot = np.ascontiguousarray(rng.standard_normal((PILOT_DRAWS, self._D)).T)
+        return self._pilot
+
+
+def _normals(u):
+    """Standard normals from points of (0, 1) (scrambled points lie strictly inside; the clip only guards ndtri)."""
+    return ndtri(np.clip(u, 2.0**-64, 1.0 - 2.0**-53))
+
+
+def _roots(cov):
+    """Square roots R of a stack of covariances (R Rᵀ = cov), from their eigendecompositions, negative eigenvalues
+    clipped."""
+    lam, vec = np.linalg.eigh(cov)
+    return np.ascontiguousarray(vec * np.sqrt(np.clip(lam, 0.0, None))[..., None, :])
 
 
 def _root(cov):

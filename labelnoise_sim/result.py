@@ -197,18 +197,18 @@ class SimulationResult:
     # Test error ---------------------------------------------------------
 
     @cached_property
-    def test_error_by_class(self) -> np.ndarray:
-        """P(y f(x) ≤ 0 | y) for a fresh sample, shape (K, 2): columns y = +1, y = -1.
+    def test_error_estimate(self) -> generalization.TestErrorEstimate:
+        """The test error of every recorded step with its standard errors (:func:`generalization.estimate`).
 
+        Each step's clean test error is estimated to 2 % at 95 % confidence,
+        down to errors of 1e-12 and below, from draws fixed by the run's seed.
         Raises :class:`~labelnoise_sim.DivergenceError` naming the first
         recorded step whose test statistics are not finite (η far too large:
         the training outputs can stay finite longer than W Σ Wᵀ).
         """
         c = self.config
-        errors = generalization.class_errors(
-            self.gamma, self.rho, self.data.gram, c, alpha=self.alpha, bias=self.bias
-        )
-        undefined = np.flatnonzero(np.isnan(errors).any(axis=1))
+        estimate = generalization.estimate(self.gamma, self.rho, self.data.gram, c, alpha=self.alpha, bias=self.bias)
+        undefined = np.flatnonzero(np.isnan(estimate.by_class).any(axis=1))
         if undefined.size:
             # dynamics imports this module, so its error is imported where it is raised.
             from .dynamics import DivergenceError
@@ -218,12 +218,22 @@ class SimulationResult:
                 what="the statistics of the test error (the filters' covariance W Σ Wᵀ) are no longer "
                      "finite, although the outputs on the training set are",
             )
-        return errors
+        return estimate
+
+    @property
+    def test_error_by_class(self) -> np.ndarray:
+        """P(y f(x) ≤ 0 | y) for a fresh sample, shape (K, 2): columns y = +1, y = -1."""
+        return self.test_error_estimate.by_class
 
     @property
     def test_error(self) -> np.ndarray:
         """Clean test error (against true labels), shape (K,)."""
         return self.test_error_by_class.mean(axis=1)
+
+    @property
+    def test_error_stderr(self) -> np.ndarray:
+        """Standard error of :attr:`test_error`, shape (K,): at most 1/106 of it (2 % at 95 % confidence)."""
+        return self.test_error_estimate.stderr
 
     @property
     def test_error_noisy(self) -> np.ndarray:

@@ -47,7 +47,6 @@ from .config import PARAMETERS, SimulationConfig
 from .data import sample_data
 from .dynamics import (DivergenceError, available_memory, batch_key, check_memory, describe_runs, memory_bytes,
                        record_count, result_bytes, run, run_many)
-from .generalization import DEFAULT_DRAWS
 from .result import SimulationResult
 from .store import SweepStore, canonical_json
 
@@ -193,7 +192,7 @@ def sweep(
         Keep every cell's :class:`~labelnoise_sim.SimulationResult` (in the
         store if there is one, else in memory) for :meth:`SweepResult.result`.
     test_error : bool
-        Compute the Monte Carlo test error of every record (``analyze``'s
+        Compute the test error of every record (``analyze``'s
         ``best_test_error``, ``final_test_error``, ...). It is usually the
         largest cost of a cell; ``False`` leaves those columns empty.
 
@@ -405,9 +404,10 @@ def _batches(pending: list[int], configs: list[SimulationConfig], units: int, fi
 #: Seconds of one core per unit of work of each part of a cell, measured at
 #: n = 100..400 on the 2-core development machine (the slower end of what it
 #: measured): dynamics per step·2m·n², drawing explicit data per (n + 2m)²·d/2
-#: (its Gram matrix) or a Bartlett draw per (n + 2m)³, and the Monte Carlo
-#: test error per record·draw·(2m)².
-CELL_COSTS = {"dynamics": 6e-11, "explicit": 3e-10, "gram": 7e-10, "test_error": 1.8e-10}
+#: (its Gram matrix) or a Bartlett draw per (n + 2m)³, and the test error per
+#: record·P1·(2m)² (its estimate takes a few thousand draws a record: about
+#: 0.5 s of one core for the 121 records of a default run).
+CELL_COSTS = {"dynamics": 6e-11, "explicit": 3e-10, "gram": 7e-10, "test_error": 1e-5}
 #: Starting worker processes costs about 2 s (each imports the library and
 #: loads its compiled kernels); with two of them, work estimated above this
 #: many seconds finishes sooner in workers (measured break-even: about 16
@@ -424,7 +424,7 @@ def cell_seconds(config: SimulationConfig, test_error: bool = True) -> float:
     # The family kernel takes up to about twice the paper's per step, SAM twice that again (benchmarks).
     family = 1.0 if config.paper_model else 2.0 * (2.0 if config.sam > 0 else 1.0)
     dynamics = config.steps * q * N**2 * CELL_COSTS["dynamics"] * family
-    analysis = record_count(config) * DEFAULT_DRAWS * q * q * CELL_COSTS["test_error"] if test_error else 0.0
+    analysis = record_count(config) * config.noise_patches * q * q * CELL_COSTS["test_error"] if test_error else 0.0
     return draw + dynamics + analysis
 
 

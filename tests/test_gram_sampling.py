@@ -82,7 +82,7 @@ def _outcomes(sampling, seeds):
         clean_fit = r.fitted[:, ~r.data.is_noisy].all(axis=1)
         t1.append(r.t[np.argmax(clean_fit)] if clean_fit.any() else r.t[-1] + 1)
         c = r.config
-        err.append(class_errors(r.gamma[-1:], r.rho[-1:], r.data.gram, c, draws=2**12).mean())
+        err.append(class_errors(r.gamma[-1:], r.rho[-1:], r.data.gram, c).mean())
     return np.array(loss), np.array(t1), np.array(err)
 
 

@@ -37,21 +37,6 @@ def test_register_tiled_product_is_bit_identical_to_the_sequential_sum(rows, inn
     np.testing.assert_array_equal(B2, _sequential(rho, G, np.zeros_like(B)))
 
 
-@pytest.mark.parametrize("m, draws", [(10, 2**12), (3, 1000), (1, 257)])
-def test_monte_carlo_kernel_counts_what_the_numpy_expression_counts(m, draws):
-    rng = np.random.default_rng(m)
-    M = rng.standard_normal((2 * m, 2 * m))
-    lam, vec = np.linalg.eigh(M @ M.T)
-    root = np.ascontiguousarray(vec * np.sqrt(lam))
-    z = seed_streams(7)["test"].standard_normal((draws, 2 * m))
-    sigma_xi, s_pos, s_neg = 1.3, 0.4, -0.2
-    Z = sigma_xi * (z @ root.T)
-    h = (np.maximum(Z[:, :m], 0).sum(1) - np.maximum(Z[:, m:], 0).sum(1)) / m
-    expected = (np.sum(s_pos + h <= 0), np.sum(s_neg + h >= 0))
-    got = _kernels.misclassified_draws(root, np.ascontiguousarray(z.T), sigma_xi, s_pos, s_neg, m)
-    assert tuple(got) == expected
-
-
 def _sparse_increment(B, w, jsign, G, P):
     """P + j_q Σ_{i: B[q, i] > 0} w_i G[i], block by block of GATHER_BLOCK i.
 

@@ -37,7 +37,7 @@ import pytest
 from labelnoise_sim import _kernels, simulate
 from labelnoise_sim.config import SimulationConfig
 from labelnoise_sim.data import sample_explicit, seed_streams
-from labelnoise_sim.generalization import DEFAULT_DRAWS, class_errors, coefficient_matrix, filter_statistics
+from labelnoise_sim.generalization import class_errors, filter_statistics
 
 #: Monte Carlo draws of the law (more than the default, for a tighter comparison).
 DRAWS = 2**17
@@ -88,7 +88,7 @@ class Network:
 
     def law(self, config=None, **changes):
         """class_errors (2,) of the network; ``config`` or keyword changes (alpha=, bias=) to leave an ingredient out."""
-        kwargs = dict(alpha=self.alpha, bias=self.bias, draws=DRAWS)
+        kwargs = dict(alpha=self.alpha, bias=self.bias, method="monte_carlo", draws=DRAWS)
         kwargs.update(changes)
         return class_errors(self.gamma, self.rho, self.data.gram, config or self.config, **kwargs)[0]
 
@@ -130,15 +130,16 @@ def _sd(p_law, p_test, draws=DRAWS):
 def _check_law(net, seed=0):
     """The law agrees with the explicit test set within Z_MAX sd, at errors in [0.05, 0.45]; returns the law."""
     law = net.law()
-    _check_agreement(law, net.explicit(seed), DRAWS)
+    test = net.explicit(seed)
+    _check_agreement(law, test, [_sd(a, b) for a, b in zip(law, test)])
     return law
 
 
-def _check_agreement(law, test, draws):
-    for cls, p_law, p_test in zip((+1, -1), law, test):
+def _check_agreement(law, test, sd):
+    """Each class's error of the law within Z_MAX sd (sd (2,): of the difference) of the test set's."""
+    for cls, p_law, p_test, s in zip((+1, -1), law, test, sd):
         assert 0.05 <= p_test <= 0.45, f"class {cls}: error {p_test:.4f}, pick a network with an informative error"
-        sd = _sd(p_law, p_test, draws)
-        assert abs(p_law - p_test) <= Z_MAX * sd, f"class {cls}: law {p_law:.5f}, test set {p_test:.5f} (sd {sd:.5f})"
+        assert abs(p_law - p_test) <= Z_MAX * s, f"class {cls}: law {p_law:.5f}, test set {p_test:.5f} (sd {s:.5f})"
 
 
 def _differs(law, other):
@@ -241,12 +242,14 @@ def test_every_ingredient_at_once_has_its_gaussian_law(layout, patches, activati
     dict(layout="additive", activation="smoothed_relu(2,0.5)", bias=True, weight_decay=5e-3, noise="orthogonal",
          n_snr2=1.0)])
 def test_a_trained_family_runs_test_error_is_its_gaussian_law(options):
-    """SimulationResult.test_error_by_class (its α, bias and ρ of every noise patch) at the default draws."""
+    """SimulationResult.test_error_by_class (its α, bias and ρ of every noise patch), the precise estimate."""
     result = simulate(n=40, d=120, m=3, eta=0.3, steps=300, record=[0, 300], tau=0.2, seed=3, **options)
     assert result.alpha[-1] < 0.9 and np.abs(result.bias[-1]).max() > 0.1, "weight decay and the bias at work"
     W = result.weights(result.t[-1]).reshape(2 * result.config.m, -1)
     test = _explicit_errors(result.config, result.data.mu, W, result.bias[-1], seed=1)
-    _check_agreement(result.test_error_by_class[-1], test, DEFAULT_DRAWS)
+    # The precise estimate's own standard error, and the test set's binomial one.
+    law_sd = result.test_error_estimate.stderr_by_class[-1]
+    _check_agreement(result.test_error_by_class[-1], test, np.sqrt(law_sd**2 + test * (1 - test) / TEST_SET))
 
 
 # The family kernel ---------------------------------------------------------------
@@ -282,55 +285,22 @@ def test_family_kernel_counts_what_the_numpy_expression_counts(activation, layou
     assert 0 < min(expected) and max(expected) < draws, "both classes should have misclassified and right draws"
 
 
-# The paper's model keeps its numbers -----------------------------------------------
-
-
-def _class_errors_before(gamma, rho, gram, n, noise, sigma_xi, seed, draws):
-    """class_errors as it was before the model family (main at b12c952), with its kernel."""
-    K, _, m, _ = rho.shape
-    C = coefficient_matrix(gamma, rho, gram[0, 0], np.diag(gram)[1 : 1 + n])
-    CM = np.stack([_kernels.product(Ck, gram) for Ck in C])
-    A = CM[:, :, 0]
-    cov = np.stack([_kernels.product(CMk, Ck.T) for CMk, Ck in zip(CM, C)])
-    if noise == "orthogonal":
-        cov -= A[:, :, None] * A[:, None, :] / gram[0, 0]
-    cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-    relu = np.maximum
-    s_pos = (relu(A[:, :m], 0).sum(1) - relu(A[:, m:], 0).sum(1)) / m
-    s_neg = (relu(-A[:, :m], 0).sum(1) - relu(-A[:, m:], 0).sum(1)) / m
-    z_t = np.ascontiguousarray(seed_streams(seed)["test"].standard_normal((draws, 2 * m)).T)
-    errors = np.full((K, 2), np.nan)
-    for k in range(K):
-        lam, vec = np.linalg.eigh(cov[k])
-        root = np.ascontiguousarray(vec * np.sqrt(np.clip(lam, 0.0, None)))
-        errors[k] = np.asarray(_kernels.misclassified_draws(root, z_t, float(sigma_xi), s_pos[k], s_neg[k], m)) / draws
-    return errors
-
+# The output scale ------------------------------------------------------------------
 
 PAPER_RUNS = [dict(n=40, d=120, m=3, steps=200, record=40, tau=0.2, n_snr2=2.0, seed=3),
               dict(n=30, d=100, m=4, steps=100, record=50, noise="orthogonal", sampling="gram", seed=1)]
 
 
 @pytest.mark.parametrize("kwargs", PAPER_RUNS)
-def test_paper_model_test_error_is_bit_identical_to_the_code_before_the_family(kwargs):
+def test_the_output_scale_leaves_the_test_error_as_it_is(kwargs):
+    """s > 0 scales f, not its sign: output_scale="sum" gives the same estimate, bit for bit, of both estimators."""
     result = simulate(**kwargs)
     c = result.config
-    before = _class_errors_before(result.gamma, result.rho, result.data.gram, c.n, c.noise, c.sigma_xi, c.seed,
-                                  2**15)
-    np.testing.assert_array_equal(result.test_error_by_class, before)
-    assert ((before > 0) & (before < 0.5)).any()
-    # α = 1 and b = 0 at every record are the paper's network too, with the same bits.
-    K, m = len(result.t), c.m
-    same = class_errors(result.gamma, result.rho, result.data.gram, c, alpha=np.ones(K), bias=np.zeros((K, 2, m)))
-    np.testing.assert_array_equal(same, before)
-
-
-def test_family_kernel_with_one_noise_patch_uses_the_paper_models_draws():
-    """output_scale="sum" takes the family kernel; with ReLU, two patches and no bias, its counts are the paper's."""
-    result = simulate(**PAPER_RUNS[0])
-    c = result.config
-    family = class_errors(result.gamma, result.rho, result.data.gram, c.replace(output_scale="sum"))
-    np.testing.assert_array_equal(family, result.test_error_by_class)
+    for method in ("precise", "monte_carlo"):
+        mean = class_errors(result.gamma, result.rho, result.data.gram, c, method=method)
+        summed = class_errors(result.gamma, result.rho, result.data.gram, c.replace(output_scale="sum"), method=method)
+        np.testing.assert_array_equal(summed, mean)
+        assert ((mean > 0) & (mean < 0.5)).any()
 
 
 def test_filter_statistics_take_every_noise_vector_and_alpha():
@@ -344,7 +314,8 @@ def test_filter_statistics_take_every_noise_vector_and_alpha():
     # The 5-D layout of the noise coefficients (K, 2, m, n, P1) is the same vectors, sample by sample.
     rho5 = net.rho.reshape(1, 2, net.config.m, net.config.n, 3)
     np.testing.assert_array_equal(
-        class_errors(net.gamma, rho5, net.data.gram, net.config, alpha=net.alpha, draws=4096)[0], net.law(draws=4096))
+        class_errors(net.gamma, rho5, net.data.gram, net.config, alpha=net.alpha, method="monte_carlo", draws=4096)[0],
+        net.law(draws=4096))
 
 
 # Plain Python -----------------------------------------------------------------------
@@ -360,7 +331,7 @@ JIT_SCRIPT = textwrap.dedent("""
     import numpy as np
     from labelnoise_sim.config import SimulationConfig
     from labelnoise_sim.data import sample_explicit
-    from labelnoise_sim.generalization import class_errors
+    from labelnoise_sim.generalization import class_errors, estimate
 
     def errors(kwargs):
         config = SimulationConfig(**kwargs)
@@ -368,7 +339,10 @@ JIT_SCRIPT = textwrap.dedent("""
         rng = np.random.default_rng(config.seed)
         gamma, rho = rng.uniform(0.3, 1.5, (2, 2, m)), rng.standard_normal((2, 2, m, N))
         bias, alpha = 0.3 * rng.standard_normal((2, 2, m)), np.array([0.5, 0.8])
-        return class_errors(gamma, rho, sample_explicit(config).gram, config, alpha=alpha, bias=bias, draws=2**11)
+        gram = sample_explicit(config).gram
+        plain = class_errors(gamma, rho, gram, config, alpha=alpha, bias=bias, method="monte_carlo", draws=2**11)
+        precise = estimate(gamma, rho, gram, config, alpha=alpha, bias=bias, max_draws=2**10)
+        return np.concatenate([plain, precise.by_class, precise.stderr_by_class])
 
     if __name__ == "__main__":
         assert numba.config.DISABLE_JIT

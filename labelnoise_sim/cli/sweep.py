@@ -177,7 +177,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None,
                    help="no progress bar (default: a progress bar while standard error is a terminal)")
     p.add_argument("--no-test-error", dest="test_error", action="store_const", const=False, default=None,
-                   help="skip the Monte Carlo test error, faster; the test-error columns stay empty "
+                   help="skip the test error, faster; the test-error columns stay empty "
                         "(default: computed)")
     add_simulation_options(p)
     p.set_defaults(handler=_sweep)
