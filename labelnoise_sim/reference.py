@@ -112,7 +112,7 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
         L_t(W, b) = (1/|B_t|) Σ_{i ∈ B_t} ℓ(ε_{t,i} ỹ_i f(x_i)),
 
     whose gradient, with c_{j,i} = j s ℓ'(ε_{t,i} ỹ_i f(x_i)) ε_{t,i} ỹ_i / |B_t|
-    for i ∈ B_t (0 otherwise), is
+    for i ∈ B_t (0 otherwise), is::
 
         patches:   ∂L_t/∂w_{j,r} = Σ_i c_{j,i} [σ'(·) y_i μ + Σ_p σ'(·) ξ_{i,p}]
                    ∂L_t/∂b_{j,r} = Σ_i c_{j,i} [σ'(·) + Σ_p σ'(·)]
