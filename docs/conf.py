@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 import labelnoise_sim
 
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+import paper_tables  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 project = "labelnoise-sim"
@@ -33,13 +36,16 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-# docs/papers/KEY/ and docs/phase/ hold what the commands write; the pages include them, they are not pages.
-exclude_patterns = ["_build", "papers/*/*", "phase/*", "auto_examples/*.ipynb", "auto_examples/*.py",
+# docs/papers/KEY/, docs/phase/ and docs/tables/ hold what the commands write; the pages include them, they
+# are not pages.
+exclude_patterns = ["_build", "papers/*/*", "phase/*", "tables/*", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
 
-# Markdown pages: $…$ maths, ::: fences, anchors for the ## headings that the pages link to.
-myst_enable_extensions = ["dollarmath", "colon_fence", "attrs_inline"]
+# Markdown pages: $…$ maths, ::: fences, anchors for the ## headings that the pages link to, and {{ name }}
+# substitutions: the paper gallery's setup tables and index, made from the entries (_ext/paper_tables.py).
+myst_enable_extensions = ["dollarmath", "colon_fence", "attrs_inline", "substitution"]
 myst_heading_anchors = 3
+myst_substitutions = paper_tables.substitutions()
 
 # The API reference: one page per public name, from its numpydoc docstring. The top level's names are on
 # reference/index.rst; every other public module gets a page listing its own __all__ but the names the top
@@ -99,7 +105,6 @@ intersphinx_timeout = 5
 
 # sphinx-gallery runs every script of examples/ and fails the build on any error, or on an example over its
 # time budget (_ext/gallery_budget.py; named by a string, so that Sphinx can cache the configuration).
-sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
