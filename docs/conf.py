@@ -8,6 +8,7 @@ Build (warnings are errors; the gallery's examples run as part of the build)::
 from __future__ import annotations
 
 import importlib
+import json
 import socket
 import sys
 from pathlib import Path
@@ -36,16 +37,18 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-# docs/papers/KEY/, docs/phase/ and docs/tables/ hold what the commands write; the pages include them, they
-# are not pages.
-exclude_patterns = ["_build", "papers/*/*", "phase/*", "tables/*", "auto_examples/*.ipynb", "auto_examples/*.py",
+# docs/papers/KEY/, docs/performance/, docs/phase/ and docs/tables/ hold what the commands write; the pages
+# include them, they are not pages.
+exclude_patterns = ["_build", "papers/*/*", "performance/*", "phase/*", "tables/*", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
 
 # Markdown pages: $…$ maths, ::: fences, anchors for the ## headings that the pages link to, and {{ name }}
-# substitutions: the paper gallery's setup tables and index, made from the entries (_ext/paper_tables.py).
+# substitutions: the paper gallery's setup tables and index, made from the entries (_ext/paper_tables.py),
+# and the numbers the performance page quotes, as benchmarks/make_performance_docs.py wrote them.
 myst_enable_extensions = ["dollarmath", "colon_fence", "attrs_inline", "substitution"]
 myst_heading_anchors = 3
-myst_substitutions = paper_tables.substitutions()
+myst_substitutions = {**paper_tables.substitutions(),
+                      **json.loads((Path(__file__).parent / "performance" / "numbers.json").read_text())}
 
 # The API reference: one page per public name, from its numpydoc docstring. The top level's names are on
 # reference/index.rst; every other public module gets a page listing its own __all__ but the names the top
