@@ -37,6 +37,8 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+# The pages quote parameter values in plain text ("sum", "relu"): keep their quotes straight.
+smartquotes = False
 # docs/papers/KEY/, docs/performance/, docs/phase/ and docs/tables/ hold what the commands write; the pages
 # include them, they are not pages.
 exclude_patterns = ["_build", "papers/*/*", "performance/*", "phase/*", "tables/*", "auto_examples/*.ipynb", "auto_examples/*.py",
