@@ -41,7 +41,8 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 smartquotes = False
 # docs/papers/KEY/, docs/performance/, docs/phase/ and docs/tables/ hold what the commands write; the pages
 # include them, they are not pages.
-exclude_patterns = ["_build", "papers/*/*", "performance/*", "phase/*", "tables/*", "auto_examples/*.ipynb", "auto_examples/*.py",
+exclude_patterns = ["_build", "papers/*/*", "performance/*", "phase/*", "tables/*",
+                    "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
 
 # Markdown pages: $…$ maths, ::: fences, anchors for the ## headings that the pages link to, and {{ name }}

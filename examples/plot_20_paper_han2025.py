@@ -2,7 +2,8 @@
 Paper gallery: han2025
 ======================
 
-A. Han, W. Huang, Z. Zhou, G. Niu, W. Chen, J. Yan, A. Takeda, T. Suzuki, On the Role of Label Noise in the Feature Learning Process, ICML 2025.
+A. Han, W. Huang, Z. Zhou, G. Niu, W. Chen, J. Yan, A. Takeda, T. Suzuki, On
+the Role of Label Noise in the Feature Learning Process, ICML 2025.
 
 The entry ``han2025`` of the paper gallery in its quick mode: smaller grids,
 fewer steps and seeds than the full run of :doc:`/papers/han2025`, so its

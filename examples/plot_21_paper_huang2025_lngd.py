@@ -2,7 +2,8 @@
 Paper gallery: huang2025-lngd
 =============================
 
-W. Huang, A. Han et al., How does label noise gradient descent improve generalization in the low SNR regime?, NeurIPS 2025 (arXiv 2510.17526).
+W. Huang, A. Han et al., How does label noise gradient descent improve
+generalization in the low SNR regime?, NeurIPS 2025 (arXiv 2510.17526).
 
 The entry ``huang2025-lngd`` of the paper gallery in its quick mode: smaller grids,
 fewer steps and seeds than the full run of :doc:`/papers/huang2025-lngd`, so its

@@ -2,7 +2,8 @@
 Paper gallery: kou2023
 ======================
 
-Y. Kou, Z. Chen, Y. Chen, Q. Gu, Benign Overfitting in Two-layer ReLU Convolutional Neural Networks, ICML 2023.
+Y. Kou, Z. Chen, Y. Chen, Q. Gu, Benign Overfitting in Two-layer ReLU
+Convolutional Neural Networks, ICML 2023.
 
 The entry ``kou2023`` of the paper gallery in its quick mode: smaller grids,
 fewer steps and seeds than the full run of :doc:`/papers/kou2023`, so its

@@ -2,7 +2,9 @@
 Paper gallery: karhadkar2024
 ============================
 
-K. Karhadkar, E. George, M. Murray, G. Montúfar, D. Needell, Benign Overfitting in Leaky ReLU Networks with Moderate Input Dimension, NeurIPS 2024.
+K. Karhadkar, E. George, M. Murray, G. Montúfar, D. Needell, Benign
+Overfitting in Leaky ReLU Networks with Moderate Input Dimension, NeurIPS
+2024.
 
 The entry ``karhadkar2024`` of the paper gallery in its quick mode: smaller grids,
 fewer steps and seeds than the full run of :doc:`/papers/karhadkar2024`, so its

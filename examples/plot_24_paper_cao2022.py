@@ -2,7 +2,8 @@
 Paper gallery: cao2022
 ======================
 
-Y. Cao, Z. Chen, M. Belkin, Q. Gu, Benign Overfitting in Two-layer Convolutional Neural Networks, NeurIPS 2022.
+Y. Cao, Z. Chen, M. Belkin, Q. Gu, Benign Overfitting in Two-layer
+Convolutional Neural Networks, NeurIPS 2022.
 
 The entry ``cao2022`` of the paper gallery in its quick mode: smaller grids,
 fewer steps and seeds than the full run of :doc:`/papers/cao2022`, so its

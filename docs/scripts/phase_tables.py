@@ -1,4 +1,4 @@
-"""The table that docs/phase.md includes: final clean test error against R = n‖μ‖⁴/(σ_ξ⁴ d), from docs/phase/dn_snr.csv.
+"""The table docs/phase.md includes: final test error against R = n‖μ‖⁴/(σ_ξ⁴ d), from docs/phase/dn_snr.csv.
 
 Usage::
 
