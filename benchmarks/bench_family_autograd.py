@@ -22,8 +22,9 @@ A variant the kernel does not run (NotImplementedError) prints as "not built".
 The table is Markdown.
 
 A full run keeps its rows in benchmarks/results/bench_family_autograd.json;
-``--docs`` writes the table into docs/family.md (tests/test_benchmarks.py
-checks that the page shows the table of the kept rows).
+``--docs`` writes the table to docs/tables/family_autograd.md, which
+docs/family.md includes (tests/test_benchmarks.py checks that it is the
+table of the kept rows).
 
 Usage::
 
@@ -48,13 +49,9 @@ from labelnoise_sim import SimulationConfig, run, simulate  # noqa: E402
 from labelnoise_sim.data import sample_data  # noqa: E402
 from labelnoise_sim.reference import full_weight_gd  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "scripts"))
-from _docblock import fill_block  # noqa: E402
-
-#: Where a full run keeps its rows, and the page block they fill (``--docs``).
+#: Where a full run keeps its rows, and the table of them that docs/family.md includes (``--docs``).
 RESULT = RESULTS_DIR / "bench_family_autograd.json"
-FAMILY_PAGE = Path(__file__).resolve().parents[1] / "docs" / "family.md"
-START, END = "<!-- table: bench_family_autograd -->", "<!-- end table: bench_family_autograd -->"
+TABLE = Path(__file__).resolve().parents[1] / "docs" / "tables" / "family_autograd.md"
 #: The largest relative gap to autograd a float64 run may show.
 RTOL = 1e-10
 SIZE = dict(n=200, d=2000, m=10, eta=0.1)
@@ -178,7 +175,7 @@ def main(argv=None) -> int:
     parser.add_argument("--check-every", type=int, default=None, help="check every k-th step (5; 3 with --quick)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help=f"print the table of the last full run ({RESULT.name})")
-    parser.add_argument("--docs", action="store_true", help="write the table into docs/family.md")
+    parser.add_argument("--docs", action="store_true", help="write the table that docs/family.md includes")
     args = parser.parse_args(argv)
     steps = args.steps or (200 if args.quick else 2000)
     check_steps = args.check_steps or (30 if args.quick else 100)
@@ -198,7 +195,8 @@ def main(argv=None) -> int:
                        RESULT.parent)
     print(markdown(rows))
     if args.docs:
-        fill_block(FAMILY_PAGE, START, END, markdown(rows) + "\n")
+        TABLE.write_text(markdown(rows) + "\n")
+        print(f"wrote {TABLE}")
     failed = [row["variant"] for row in rows if row.get("gap", 0) > RTOL]
     if failed:
         print(f"\nFAILED: relative gap above {RTOL:g} for {', '.join(failed)}", file=sys.stderr)

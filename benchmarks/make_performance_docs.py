@@ -1,14 +1,16 @@
-"""Regenerate docs/performance.md and its figures from fresh benchmark runs.
+"""Regenerate the tables, numbers and figures of docs/performance.md from fresh benchmark runs.
 
     python benchmarks/make_performance_docs.py           # runs the benchmarks (about 10 minutes)
-    python benchmarks/make_performance_docs.py --reuse   # rebuilds the page from benchmarks/results/*.json
+    python benchmarks/make_performance_docs.py --reuse   # rewrites them from benchmarks/results/*.json
 
 Runs bench_single.py, bench_scaling.py, bench_latency.py (full size) and the
 JAX part of bench_sweep.py, which write benchmarks/results/*.json, then writes
-the page, docs/figures/performance_speedup_vs_d.png and
-docs/figures/performance_time_per_step.png. Results without the JAX baseline
-(JAX not installed, or older JSON) give the page without its JAX rows and
-sections.
+docs/performance/ (the tables, the machine, the JAX sections, and
+numbers.json: the numbers the page's prose quotes, which the site shows as
+MyST substitutions), docs/figures/performance_speedup_vs_d.png and
+docs/figures/performance_time_per_step.png. The page itself, its prose,
+includes them. Results without the JAX baseline (JAX not installed, or older
+JSON) leave the JAX files empty.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ sys.path.insert(0, str(HERE))
 import _common  # noqa: E402
 
 ROOT = HERE.parent
-DOC = ROOT / "docs" / "performance.md"
+#: The tables and numbers the page includes, written by this script.
+OUT = ROOT / "docs" / "performance"
 FIGURES = ROOT / "docs" / "figures"
 SPEEDUP_FIG = FIGURES / "performance_speedup_vs_d.png"
 STEP_FIG = FIGURES / "performance_time_per_step.png"
@@ -288,200 +291,51 @@ def jax_headline(default: dict) -> str:
 
 
 def jax_method(single: dict) -> str:
-    return f"""
-  The JAX baseline (`benchmarks/_jax_baseline.py`, JAX {single['machine'].get('jax', '–')} from the
-  same extra) is what a researcher who cares about CPU speed writes: the same
-  network and loss, `jax.grad`, and the whole loop of gradient descent inside
-  `jax.jit` (`lax.fori_loop`), in float64 (`jax_enable_x64`) and float32, so
-  no Python runs between steps. It uses ⟨w, y_i μ⟩ = y_i ⟨w, μ⟩ (one
-  (2m×d)·d product for the signal patches), half the work of going through
-  both patches as the PyTorch baseline does. It runs with XLA's default
-  threads (fixed when JAX starts); its compilation, the first call minus a
-  warm call, is reported apart. Float32 runs must agree with `simulate`'s
-  float64 trajectory to {_common.FLOAT32_RTOL:g}: their rounding can flip a ReLU whose input
-  is within rounding of 0, and the float64 run of the same code agrees to {_common.AGREEMENT_RTOL:g}."""
+    return f"""The JAX baseline (`benchmarks/_jax_baseline.py`, JAX {single['machine'].get('jax', '–')} from the
+same extra) is what a researcher who cares about CPU speed writes: the same
+network and loss, `jax.grad`, and the whole loop of gradient descent inside
+`jax.jit` (`lax.fori_loop`), in float64 (`jax_enable_x64`) and float32, so
+no Python runs between steps. It uses ⟨w, y_i μ⟩ = y_i ⟨w, μ⟩ (one
+(2m×d)·d product for the signal patches), half the work of going through
+both patches as the PyTorch baseline does. It runs with XLA's default
+threads (fixed when JAX starts); its compilation, the first call minus a
+warm call, is reported apart. Float32 runs must agree with `simulate`'s
+float64 trajectory to {_common.FLOAT32_RTOL:g}: their rounding can flip a ReLU whose input
+is within rounding of 0, and the float64 run of the same code agrees to {_common.AGREEMENT_RTOL:g}."""
 
 
-def write_page(single: dict, scaling: dict, latency: dict, sweep: dict | None = None) -> str:
+def numbers(single: dict, latency: dict) -> dict[str, str]:
+    """The numbers the page's prose quotes, by the name of its MyST substitution (``{{ perf_x64 }}``)."""
     default = single["default"]
-    series = {r["d"]: r for r in single["d_series"]}
-    big = series.get(100_000, {})
-    page = PAGE.format(
-        jax_headline=jax_headline(default),
-        jax_method=jax_method(single) if has_jax(default) else "",
-        sweep_jax=sweep_section(sweep),
-        command=COMMAND,
-        machine=machine_line(single["machine"]),
-        single=single_tables(single),
-        scaling=scaling_tables(scaling),
-        latency=latency_table(latency),
-        x64=fmt(default.get("x_torch_float64"), 1),
-        x32=fmt(default.get("x_torch_float32"), 1),
-        xnp=fmt(default["x_numpy"], 1),
-        big_step=fmt(big.get("x_torch_float64_per_step")),
-        big_gram=fmt(big.get("x_torch_float64_gram_sampling")),
-        big_vectors=fmt(big.get("x_torch_float64_from_vectors")),
-        big_whole=fmt(big.get("x_torch_float64")),
-        us_step=fmt(default["dynamics_per_step_us"], 1),
-        cached=fmt(latency["cached_median"]["process_wall_s"]),
-        speedup_fig=SPEEDUP_FIG.relative_to(DOC.parent).as_posix(),
-        step_fig=STEP_FIG.relative_to(DOC.parent).as_posix(),
-    )
-    DOC.write_text(page)
-    return page
+    big = {r["d"]: r for r in single["d_series"]}.get(100_000, {})
+    return {
+        "perf_x64": fmt(default.get("x_torch_float64"), 1),
+        "perf_x32": fmt(default.get("x_torch_float32"), 1),
+        "perf_xnp": fmt(default["x_numpy"], 1),
+        "perf_jax_headline": jax_headline(default),
+        "perf_big_step": fmt(big.get("x_torch_float64_per_step")),
+        "perf_big_gram": fmt(big.get("x_torch_float64_gram_sampling")),
+        "perf_big_vectors": fmt(big.get("x_torch_float64_from_vectors")),
+        "perf_us_step": fmt(default["dynamics_per_step_us"], 1),
+        "perf_cached": fmt(latency["cached_median"]["process_wall_s"]),
+    }
 
 
-PAGE = """# Performance
-
-*Generated by `{command}`, which reruns every benchmark below and rewrites
-this page and its figures (`--reuse` rebuilds it from the stored JSON
-results). Timings are from one machine on one day; the ratios are what carries
-over.*
-
-## Headline
-
-At the default size (n=200, d=2000, m=10, 2,000 steps of full-batch gradient
-descent), a whole warm `simulate()` call is **{x64}x faster than PyTorch
-autograd in float64** and {x32}x faster than PyTorch in float32, on the same data
-and with the same trajectory; {xnp}x faster than the plain NumPy gradient descent on
-the weights.{jax_headline} At d = 10⁵ the cost of a step is {big_step}x lower than PyTorch's
-float64 step; a whole `simulate(sampling="gram")` call is {big_gram}x faster than
-the PyTorch run, and {big_vectors}x when it starts from the same d-dimensional
-vectors (their Gram matrix costs O(n² d) once). A new Python process finishes a
-default run in {cached} s, the compiled kernels coming from numba's disk cache.
-
-## Reading the ratios
-
-A step of gradient descent on the weights costs about 4·2m·n·d flop (two
-(2m×d)·(d×n) products, forward and backward); recomputing the products of the
-coefficient dynamics would cost 2·2m·n² flop (one (2m×n)·(n×n) product), and
-updating them, as the kernel does, costs that times the share of active
-(filter, sample) pairs, about 38% over a default run. Against a baseline that
-runs at the machine's matrix-product rate, the speed-up per step is therefore
-about 2d/n, 20 at the default size, divided by the active share, times how
-much closer to that rate each side runs. The NumPy baseline spends its time in two large BLAS products and is
-efficient, so against it the ratio stays near 2d/n; PyTorch autograd adds a
-graph, a dozen small kernels and their dispatch to every step, which is where
-the larger ratio against it comes from. The ratio grows linearly with d and,
-with `sampling="gram"`, nothing on our side depends on d at all.
-
-## Method
-
-- **Same data, same steps, same trajectory.** Every baseline trains on the data
-  of the run it is compared with. Before any ratio is printed, the float64
-  network outputs of `simulate` and of every baseline are compared
-  (max |Δf| / max |f| < 1e-9 required; the measured gaps are below).
-- **Baselines.** PyTorch autograd (`pip install -e ".[bench]"`, which pins
-  `torch==2.13.0`, a CPU build) on the raw (2, m, d) weights, written as a user
-  would: both patches of a sample go through the same filters (an `einsum`),
-  ReLU, the mean over filters, `soft_margin_loss` (the logistic loss of the
-  paper), `loss.backward()`, `torch.optim.SGD`. The same network written as a
-  `conv1d` with kernel and stride d is slower, and is shown for reference. The
-  NumPy baseline is `labelnoise_sim.reference.full_weight_gd`, the textbook
-  algorithm the tests use as the oracle (BLAS matrix products).{jax_method}
-- **Threads.** `simulate` runs on one thread. Each baseline is tried with its
-  default thread count and with one thread (BLAS threads through threadpoolctl)
-  in a short pilot run (20 steps), and timed at the faster: on a busy machine,
-  oversubscribed BLAS threads can be many times slower than a single one. A
-  baseline is credited with the faster of its timed run and its pilot rate, so
-  a disturbance during the long run cannot inflate a ratio.
-- **What is timed on our side.** `simulate()` is timed as a whole, warm: it draws
-  the d-dimensional vectors, forms their Gram matrix and runs the dynamics. The
-  baselines do not pay for drawing data, so this is the conservative ratio. The
-  tables also give the time from the same vectors (Gram + dynamics), the whole
-  call with `sampling="gram"` (no d-dimensional vector at all), and the
-  dynamics alone, per step.
-- **Timing.** `time.perf_counter`, median of 5 repeats for `simulate` and 3
-  for the baselines (3 and 1 at d = 10⁵); every ratio comes from timings taken in the
-  same process, minutes apart at most. At large d the baselines run fewer steps
-  (shown) and are extrapolated linearly to 2,000: their cost per step does not
-  change.
-- **The machine is shared.** The load average at the start is recorded; other
-  processes slow multi-threaded baselines most.
-  `OPENBLAS_CORETYPE`, when the environment sets it, makes NumPy's products much
-  slower; the benchmarks leave it as they find it and record it below.
-
-## Machine
-
-{machine}
-
-## Single run: `benchmarks/bench_single.py`
-
-`python benchmarks/bench_single.py` (full) or `--quick` (about a minute). It
-also runs without PyTorch or JAX: their columns are then skipped with a note,
-and the ratio against the NumPy gradient descent is still measured.
-
-{single}
-
-![Speed-up over PyTorch float64 vs d]({speedup_fig})
-
-## Scaling: `benchmarks/bench_scaling.py`
-
-Time per step of the dynamics alone (data drawn beforehand) grows as m·n²: the
-change of a (2m×n)·(n×n) product over the active pairs per step, plus O(m n)
-elementwise work. "Useful GFLOP/s" counts 2·2m·n² flop per step, the product a
-step would recompute; the kernel updates it instead, at a fraction of that work
-(the active share), so the rate shown can exceed the machine's. Each size runs enough steps for about 2 GFLOP
-per repeat; on this shared machine the fastest of 5 repeats is the least
-disturbed estimate and is shown beside the median. The whole call is linear in
-the steps once the draw of the data is amortised, and with `sampling="gram"` it
-does not depend on d at all, up to d = 10⁹.
-
-{scaling}
-
-![Time per step vs n and m]({step_fig})
-
-## Sweeps: `benchmarks/bench_sweep.py`
-
-{sweep_jax}Throughput of batched sweeps (cells per second, and the useful flop rate of the
-batch against NumPy's own matrix-product rate measured in the same run) is
-measured by `python benchmarks/bench_sweep.py`; its measured table is in
-[sweeps.md](sweeps.md#speed). A sweep hands each run to the same single-run
-kernel (`run_dynamics`), so the per-step figures above carry over, and a run in
-a sweep is bit-identical to the same `simulate()` call.
-
-## First-call latency: `benchmarks/bench_latency.py`
-
-The kernels are compiled with numba's `cache=True`: the first process compiles
-them and stores the machine code on disk (in the package's `__pycache__`);
-later processes load it. The benchmark starts fresh interpreters with an empty,
-temporary cache directory, then again with that cache filled.
-
-{latency}
-
-## What makes the kernel fast
-
-- **O(m n²) per step, independent of d.** The dynamics run on the Gram
-  statistics of the data, never on the d-dimensional weights (see
-  [model.md](model.md)).
-- **Only the active pairs.** A step changes ρ_{{q,i}} only where filter q is
-  active on sample i (⟨w_q, ξ_i⟩ > 0), and then by j_q·w_i with one weight w_i
-  per sample. So `run_dynamics` keeps the term ρ·G of B = ⟨w, ξ⟩ up to date,
-  adding j_q Σ_{{i active}} w_i G[i, :] to row q, instead of recomputing the
-  (2m×n)·(n×n) product: it reads only the active rows of G, about 38% of the
-  pairs over a default run (49% at the start, 38% once the noisy samples are
-  memorised). The sums are register-tiled like the product they replace: G is
-  copied once into contiguous 8-column strips (64-byte aligned, so no 8-double
-  row straddles two cache lines), three strips (in blocks of 256 rows) stay in
-  cache while every row of B gathers its active rows from them, and each 8-column piece of the sum lives
-  in a vector register (an 8-lane vector type with five one-line primitives,
-  `labelnoise_sim/_kernels.py`: numba does not run LLVM's SLP vectoriser). At the default size a step takes
-  {us_step} µs, against 32.6 µs when every step recomputed the product with the
-  register-tiled dense kernel (itself about twice as fast as the plain loop).
-- **Fixed order, any blocking; drift measured.** Each sum over i runs in
-  ascending order, one rounded multiply and one rounded add per term (no fused
-  multiply-add, no reassociation, one thread), so results are bit-identical on
-  any instruction set and thread count. Updating instead of recomputing makes
-  ρ·G carry the rounding of its updates from step to step: against the
-  recomputing kernel, the network outputs differ by 2e-15 (relative) after
-  2,000 steps at the default size and by 2.4e-14 after 10⁵ steps, growing about
-  as √t, far inside the 1e-10 to which both match gradient descent on the raw
-  weights (`tests/test_equivalence.py`, `tests/test_kernels.py`).
-- **Fused elementwise work.** Outputs, the logistic derivative and the update
-  of (γ, ρ) are single passes over (2m, n) arrays with no temporaries; the
-  signal term's activation depends on the sample only through its label, so the
-  γ update is two sums.
-"""
+def write_results(single: dict, scaling: dict, latency: dict, sweep: dict | None = None) -> str:
+    """Write the page's tables and numbers into OUT; returns all of it as one text."""
+    files = {
+        "machine.md": machine_line(single["machine"]) + "\n",
+        "single.md": single_tables(single) + "\n",
+        "scaling.md": scaling_tables(scaling) + "\n",
+        "sweep_jax.md": sweep_section(sweep),
+        "latency.md": latency_table(latency) + "\n",
+        "jax_method.md": jax_method(single) + "\n" if has_jax(single["default"]) else "",
+        "numbers.json": json.dumps(numbers(single, latency), indent=1, ensure_ascii=False) + "\n",
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (OUT / name).write_text(text)
+    return "\n".join(files.values())
 
 
 def main(argv=None) -> None:
@@ -494,8 +348,8 @@ def main(argv=None) -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     speedup_figure(single)
     step_figure(scaling)
-    write_page(single, scaling, latency, load("bench_sweep", required=False))
-    print(f"written {DOC.relative_to(ROOT)}, {SPEEDUP_FIG.relative_to(ROOT)}, {STEP_FIG.relative_to(ROOT)}")
+    write_results(single, scaling, latency, load("bench_sweep", required=False))
+    print(f"written {OUT.relative_to(ROOT)}/, {SPEEDUP_FIG.relative_to(ROOT)}, {STEP_FIG.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

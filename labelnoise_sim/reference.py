@@ -100,19 +100,19 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
     """Train the filters W ∈ R^{2×m×d} from ``data.W0`` (and the bias b ∈ R^{2×m} from 0) on the raw weights.
 
     The network, with s = 1/m (``output_scale="mean"``) or 1 (``"sum"``), σ the
-    activation and b = 0 unless ``config.bias``:
+    activation and b = 0 unless ``config.bias``::
 
         patches:  f(x_i) = s Σ_j j Σ_r [σ(⟨w_{j,r}, y_i μ⟩ + b_{j,r}) + Σ_p σ(⟨w_{j,r}, ξ_{i,p}⟩ + b_{j,r})]
         additive: f(x_i) = s Σ_j j Σ_r σ(⟨w_{j,r}, y_i μ + ξ_i⟩ + b_{j,r})
 
     with ξ_{i,p} the P - 1 noise patches of sample i (``data.xi`` (n, d) or
     (n, P - 1, d)). The loss of step t, over the minibatch B_t with label
-    multipliers ε_{t,i} = ±1, ``(B_t, ε_t) = schedule(t)``:
+    multipliers ε_{t,i} = ±1, ``(B_t, ε_t) = schedule(t)``::
 
         L_t(W, b) = (1/|B_t|) Σ_{i ∈ B_t} ℓ(ε_{t,i} ỹ_i f(x_i)),
 
-    whose gradient, with c_{j,i} = j s ℓ'(ε_{t,i} ỹ_i f(x_i)) ε_{t,i} ỹ_i / |B_t|
-    for i ∈ B_t (0 otherwise), is
+    whose gradient, with c_{j,i} = j s ℓ'(ε_{t,i} ỹ_i f(x_i)) ε_{t,i} ỹ_i / ``|B_t|``
+    for i ∈ B_t (0 otherwise), is::
 
         patches:   ∂L_t/∂w_{j,r} = Σ_i c_{j,i} [σ'(·) y_i μ + Σ_p σ'(·) ξ_{i,p}]
                    ∂L_t/∂b_{j,r} = Σ_i c_{j,i} [σ'(·) + Σ_p σ'(·)]
@@ -120,7 +120,7 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
 
     each σ' at the pre-activation of its patch. The step is torch.optim.SGD's
     on θ = (W, b) (b only when trained), with λ = ``weight_decay`` and
-    β = ``momentum``:
+    β = ``momentum``::
 
         g = ∇L_t(θ + e) + λ θ,   v = β v + g (v = g at step 0),   θ ← θ - η v   (θ ← θ - η g without momentum)
 

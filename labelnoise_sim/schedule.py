@@ -11,7 +11,7 @@ t to step t + 1 then uses
 - a multiplier ε_{t,i} = ±1 of each label: -1 with probability ``label_noise``,
   drawn afresh every step (all +1 without label noise).
 
-and its loss is (1/|B_t|) Σ_{i ∈ B_t} ℓ(ε_{t,i} ỹ_i f_i). Every draw comes from
+and its loss is ``(1/|B_t|) Σ_{i ∈ B_t} ℓ(ε_{t,i} ỹ_i f_i)``. Every draw comes from
 the run's seed, epoch by epoch and block by block of steps
 (:func:`labelnoise_sim.data.substream`), so :func:`schedule` replays any one
 step without the steps before it, and an outside implementation of the same
@@ -70,10 +70,10 @@ def schedule(config: SimulationConfig, step: int) -> tuple[np.ndarray, np.ndarra
 
     Returns
     -------
-    indices : ndarray of int64, shape (|B_t|,)
+    indices : ndarray of int64, shape ``(|B_t|,)``
         The samples of the step, in the order of the epoch's permutation
         (all n in order for full-batch runs).
-    signs : ndarray of float64, shape (|B_t|,)
+    signs : ndarray of float64, shape ``(|B_t|,)``
         ε_{t,i} = ±1 for those samples: the loss of the step uses the label
         ε_{t,i} ỹ_i.
 
@@ -93,7 +93,7 @@ def step_weights(config: SimulationConfig, first: int, last: int) -> tuple[np.nd
     """The schedule of the steps first..last-1 in the form the kernel takes.
 
     Returns ``eps`` (last - first, n) int8, ε_{t,i} for the samples of B_t and
-    0 for the others, and ``inverse_size`` (last - first,) float64, 1 / |B_t|.
+    0 for the others, and ``inverse_size`` (last - first,) float64, 1 / ``|B_t|``.
     """
     eps = _signs(config, first, last)
     n, size = config.n, config.batch_size or config.n

@@ -215,15 +215,32 @@ JAX_ROWS = ("JAX, whole loop jitted, float64", "JAX compiles its loop", "x JAX f
 @pytest.fixture
 def performance_page(bench, monkeypatch, tmp_path):
     docs = bench("make_performance_docs")
-    for name in ("DOC", "SPEEDUP_FIG", "STEP_FIG"):  # write_page writes the page and links the figures
-        monkeypatch.setattr(docs, name, tmp_path / getattr(docs, name).name)
+    monkeypatch.setattr(docs, "OUT", tmp_path)  # write_results writes the page's tables and numbers there
     stored = {name: _without_jax(docs.load(name)) for name in ("bench_single", "bench_scaling", "bench_latency")}
     return docs, stored
 
 
+def test_performance_page_includes_what_its_command_writes_from_the_stored_results(performance_page):
+    """docs/performance/ is what ``make_performance_docs.py --reuse`` writes, and the page includes all of it."""
+    docs, _ = performance_page
+    committed = BENCHMARKS.parent / "docs" / "performance"
+    docs.write_results(docs.load("bench_single"), docs.load("bench_scaling"), docs.load("bench_latency"),
+                       docs.load("bench_sweep", required=False))
+    written = sorted(path.name for path in docs.OUT.iterdir())
+    assert written == sorted(path.name for path in committed.iterdir())
+    page = (BENCHMARKS.parent / "docs" / "performance.md").read_text()
+    for name in written:
+        assert (committed / name).read_text() == (docs.OUT / name).read_text(), (
+            f"docs/performance/{name} is not what python benchmarks/make_performance_docs.py --reuse writes")
+        if name.endswith(".md"):
+            assert f"```{{include}} performance/{name}" in page, f"docs/performance.md does not include {name}"
+    for key in json.loads((committed / "numbers.json").read_text()):
+        assert f"{{{{ {key} }}}}" in page, f"docs/performance.md does not quote {key}"
+
+
 def test_performance_page_without_jax_has_no_jax_rows(performance_page):
     docs, stored = performance_page
-    page = docs.write_page(stored["bench_single"], stored["bench_scaling"], stored["bench_latency"])
+    page = docs.write_results(stored["bench_single"], stored["bench_scaling"], stored["bench_latency"])
     for text in JAX_ROWS:
         assert text not in page
     assert "PyTorch autograd, float64" in page and "JAX not installed" in page
@@ -245,7 +262,7 @@ def test_performance_page_shows_the_measured_jax_rows(bench, performance_page):
     row = scaling.versus_jax(dict(n=16, d=30, m=2, eta=0.1), repeats=1, flop=1.0, dynamics_steps=5, check_steps=10)
     scale["jax_by_d"] = scale["jax_by_n"] = [row]
     sweep = {"versus_jax": sweeps.versus_jax(cells=2, fixed=TINY, repeats=1, check_every=10, workers=1, f64_cells=1)}
-    page = docs.write_page(results, scale, stored["bench_latency"], sweep)
+    page = docs.write_results(results, scale, stored["bench_latency"], sweep)
     for text in JAX_ROWS + ("JAX probe",):
         assert text in page
 
@@ -294,9 +311,8 @@ def test_family_benchmark_exits_non_zero_on_a_gap_above_its_tolerance(bench, mon
 def test_family_page_shows_the_table_of_the_kept_benchmark_rows(bench):
     family = bench("bench_family_autograd")
     rows = json.loads(family.RESULT.read_text())["rows"]
-    page = family.FAMILY_PAGE.read_text()
-    block = page[page.index(family.START) + len(family.START) : page.index(family.END)]
-    assert block.strip() == family.markdown(rows).strip(), (
-        "docs/family.md's table is not that of benchmarks/results/bench_family_autograd.json; run "
+    assert f"{{include}} tables/{family.TABLE.name}" in (BENCHMARKS.parent / "docs" / "family.md").read_text()
+    assert family.TABLE.read_text().strip() == family.markdown(rows).strip(), (
+        "docs/tables/family_autograd.md is not the table of benchmarks/results/bench_family_autograd.json; run "
         "python benchmarks/bench_family_autograd.py --reuse --docs")
     assert all(row["gap"] <= family.RTOL for row in rows)

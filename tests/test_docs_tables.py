@@ -7,7 +7,9 @@ committed numbers exactly:
 - docs/phase/*.csv (``labelnoise-sim sweep --config docs/phase/NAME.toml``):
   a few cells of each grid, recomputed, against their committed rows;
 - docs/stages.md: the ``analyze()`` summary that ``labelnoise-sim figure``
-  prints, against the one quoted on the page.
+  prints, against the one quoted on the page;
+- docs/tables/*.md, the tables the pages include: each is included by its
+  page, and each script's table is what it computes now.
 """
 
 import re
@@ -69,10 +71,21 @@ def test_early_stopping_page_rows_are_what_its_script_measures(monkeypatch):
     monkeypatch.syspath_prepend(str(DOCS / "scripts"))
     import early_stopping_tables as script
 
-    page = (DOCS / "early_stopping.md").read_text()
+    page = script.TABLE.read_text()
     seeds = int(re.search(r"--seeds (\d+)", page)[1])
     title, base = next(iter(script.SETTINGS.items()))
     section = page[page.index(f"**{title}**"):]
     section = section[: section.index("\n**")] if "\n**" in section else section
     for line in script.row_lines(0.2, script.mean_row(base, 0.2, seeds)):
         assert line in section, line
+
+
+#: The tables of docs/tables/, each with the page that includes it.
+INCLUDED = {"parameters.md": "api.md", "early_stopping.md": "early_stopping.md", "family_autograd.md": "family.md",
+            "phase_r.md": "phase.md", "thresholds.md": "stages.md"}
+
+
+def test_every_table_is_included_by_its_page():
+    assert {path.name for path in (DOCS / "tables").glob("*.md")} == set(INCLUDED)
+    for table, page in INCLUDED.items():
+        assert f"```{{include}} tables/{table}\n```" in (DOCS / page).read_text(), f"{page} does not include {table}"

@@ -1,6 +1,5 @@
 """The paper gallery: its command, its framework, its pages, and every entry in quick mode (slow)."""
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -62,20 +61,37 @@ def test_every_entry_declares_its_setup_and_names_each_difference():
             assert not setting.differs or setting.note, f"{key}: {setting.name} differs without a reason"
 
 
+def _paper_tables():
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        import paper_tables
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+    return paper_tables
+
+
 def test_the_gallery_lists_every_entry():
     gallery = (ROOT / "docs" / "gallery.md").read_text()
+    index = _paper_tables().substitutions()["paper_index"]
+    assert "{{ paper_index }}" in gallery
     for key in papers.papers():
-        assert f"(papers/{key}.md)" in gallery
+        assert f"(papers/{key}.md)" in index and f"\npapers/{key}\n" in gallery
+    assert "| `han2025` |" in index and " confirmed |" in index  # the tally of a committed full run
 
 
 def test_every_page_shows_what_its_command_wrote():
-    script = ROOT / "docs" / "scripts" / "paper_pages.py"
-    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    for key in papers.papers():
+    """A page shows its setup, includes every table its full run wrote and shows every figure."""
+    tables = _paper_tables().substitutions()
+    for key, entry in papers.papers().items():
         page = (ROOT / "docs" / "papers" / f"{key}.md").read_text()
         assert f"labelnoise-sim reproduce {key}" in page
-        for image in (ROOT / "docs" / "papers" / key).glob("*.png"):
+        name = f"setup_{key.replace('-', '_')}"
+        assert f"{{{{ {name} }}}}" in page and tables[name].count("\n") == len(entry.setup) + 1
+        written = ROOT / "docs" / "papers" / key
+        assert (written / f"{key}_claims.md").exists()
+        for table in written.glob("*.md"):
+            assert f"```{{include}} {key}/{table.name}\n```" in page, f"{table.name} is not included in {key}.md"
+        for image in written.glob("*.png"):
             assert f"{key}/{image.name}" in page, f"{image.name} is not shown on {key}.md"
 
 

@@ -1,6 +1,6 @@
 """Measure the stage statistics over the parameter regions of the property tests.
 
-    python docs/scripts/measure_thresholds.py            # rewrites the table in docs/stages.md
+    python docs/scripts/measure_thresholds.py            # writes docs/tables/thresholds.md (docs/stages.md includes it)
     python docs/scripts/measure_thresholds.py --draws 20 --no-write
 
 Draws random settings from the three regions that tests/test_properties.py
@@ -25,8 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from _docblock import fill_block
-
 from labelnoise_sim import analyze, simulate
 from labelnoise_sim.analysis import noise_vs_signal, stuck_samples
 from labelnoise_sim.early_stopping import simulate_holdout
@@ -45,8 +43,8 @@ from property_regions import (  # noqa: E402
     stage_region,
 )
 
-DOC = Path(__file__).resolve().parents[1] / "stages.md"
-START, END = "<!-- measured-thresholds:start -->", "<!-- measured-thresholds:end -->"
+#: The table, which docs/stages.md includes.
+TABLE = Path(__file__).resolve().parents[1] / "tables" / "thresholds.md"
 
 
 class NumpyDraws:
@@ -225,7 +223,8 @@ def main(argv=None):
     print("\n".join(lines[-10:]), flush=True)
     text = "\n".join(lines).rstrip() + "\n"
     if not args.no_write:
-        fill_block(DOC, START, END, text)
+        TABLE.write_text(text)
+        print(f"wrote {TABLE}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""The parameter table of docs/api.md, made from the parameter declarations.
+"""The parameter table that docs/api.md includes, docs/tables/parameters.md, made from the parameter declarations.
 
-    python docs/scripts/parameter_table.py            # rewrites the table in docs/api.md
-    python docs/scripts/parameter_table.py --check    # fails if the table in docs/api.md is out of date
+    python docs/scripts/parameter_table.py            # writes docs/tables/parameters.md
+    python docs/scripts/parameter_table.py --check    # fails if docs/tables/parameters.md is out of date
 
 One row per parameter of ``simulate()``, in the order of its signature, read
 from :data:`labelnoise_sim.config.PARAMETERS`: name, default, allowed values
@@ -14,12 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from _docblock import fill_block, read_block
-
 from labelnoise_sim.config import PARAMETERS
 
-DOC = Path(__file__).resolve().parents[1] / "api.md"
-START, END = "<!-- parameter-table:start -->", "<!-- parameter-table:end -->"
+TABLE = Path(__file__).resolve().parents[1] / "tables" / "parameters.md"
 
 
 def table() -> str:
@@ -33,12 +30,13 @@ def table() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that docs/api.md has this table")
+    parser.add_argument("--check", action="store_true", help="only check that docs/tables/parameters.md is this table")
     args = parser.parse_args()
     if not args.check:
-        fill_block(DOC, START, END, table())
-    elif read_block(DOC, START, END) != table():
-        sys.exit(f"{DOC}: the parameter table is out of date; run python docs/scripts/parameter_table.py")
+        TABLE.write_text(table())
+        print(f"wrote {TABLE}")
+    elif TABLE.read_text() != table():
+        sys.exit(f"{TABLE} is out of date; run python docs/scripts/parameter_table.py")
 
 
 if __name__ == "__main__":

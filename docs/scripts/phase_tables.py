@@ -1,9 +1,9 @@
-"""The table of docs/phase.md: final clean test error against R = n‖μ‖⁴/(σ_ξ⁴ d), from docs/phase/dn_snr.csv.
+"""The table docs/phase.md includes: final test error against R = n‖μ‖⁴/(σ_ξ⁴ d), from docs/phase/dn_snr.csv.
 
 Usage::
 
-    python docs/scripts/phase_tables.py           # fill the block in docs/phase.md
-    python docs/scripts/phase_tables.py --check   # exit 1 if the page differs from what this prints
+    python docs/scripts/phase_tables.py           # writes docs/tables/phase_r.md
+    python docs/scripts/phase_tables.py --check   # exit 1 if docs/tables/phase_r.md differs from what this makes
 
 R = (n·SNR²)²·d/n. Each grid cell is first averaged over its seeds; cells
 are then grouped by log₂R rounded to an integer, in two bands of d/n, and
@@ -19,12 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _docblock import fill_block, read_block
-
 DOCS = Path(__file__).resolve().parents[1]
-DOC = DOCS / "phase.md"
+OUT = DOCS / "tables" / "phase_r.md"
 TABLE = DOCS / "phase" / "dn_snr.csv"
-START, END = "<!-- r-table:start -->", "<!-- r-table:end -->"
 BANDS = (("d/n ∈ [128, 1024]", 128, 1024), ("d/n ∈ [1, 16]", 1, 16))
 LOG2_R = range(-2, 6)
 
@@ -56,15 +53,16 @@ def table(csv: Path = TABLE) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the page instead of writing it")
+    parser.add_argument("--check", action="store_true", help="compare with docs/tables/phase_r.md instead of writing it")
     args = parser.parse_args(argv)
     text = table()
     if args.check:
-        if read_block(DOC, START, END) != text:
-            print(f"{DOC} is out of date: run python docs/scripts/phase_tables.py", file=sys.stderr)
+        if OUT.read_text() != text:
+            print(f"{OUT} is out of date: run python docs/scripts/phase_tables.py", file=sys.stderr)
             return 1
         return 0
-    fill_block(DOC, START, END, text)
+    OUT.write_text(text)
+    print(f"wrote {OUT}")
     return 0
 
 

@@ -1,0 +1,133 @@
+"""Sphinx configuration of the labelnoise-sim documentation.
+
+Build (warnings are errors; the gallery's examples run as part of the build)::
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import labelnoise_sim
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+import paper_tables  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+project = "labelnoise-sim"
+author = "the labelnoise-sim authors"
+copyright = "2026, the labelnoise-sim authors"
+release = version = labelnoise_sim.__version__
+
+extensions = [
+    "myst_parser",
+    "numpydoc",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx_gallery.gen_gallery",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+# The pages quote parameter values in plain text ("sum", "relu"): keep their quotes straight.
+smartquotes = False
+# docs/papers/KEY/, docs/performance/, docs/phase/ and docs/tables/ hold what the commands write; the pages
+# include them, they are not pages.
+exclude_patterns = ["_build", "papers/*/*", "performance/*", "phase/*", "tables/*",
+                    "auto_examples/*.ipynb", "auto_examples/*.py",
+                    "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
+
+# Markdown pages: $…$ maths, ::: fences, anchors for the ## headings that the pages link to, and {{ name }}
+# substitutions: the paper gallery's setup tables and index, made from the entries (_ext/paper_tables.py),
+# and the numbers the performance page quotes, as benchmarks/make_performance_docs.py wrote them.
+myst_enable_extensions = ["dollarmath", "colon_fence", "attrs_inline", "substitution"]
+myst_heading_anchors = 3
+myst_substitutions = {**paper_tables.substitutions(),
+                      **json.loads((Path(__file__).parent / "performance" / "numbers.json").read_text())}
+
+# The API reference: one page per public name, from its numpydoc docstring. The top level's names are on
+# reference/index.rst; every other public module gets a page listing its own __all__ but the names the top
+# level re-exports, written here (autosummary's module template would mistake the module
+# labelnoise_sim.sweep for the function labelnoise_sim.sweep that shadows it).
+MODULES = ("analysis", "config", "data", "dynamics", "early_stopping", "figures", "generalization", "papers",
+           "phase", "reference", "result", "schedule", "store", "sweep")
+
+
+def _module_pages(folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    for name in MODULES:
+        module = importlib.import_module(f"labelnoise_sim.{name}")
+        title = f"labelnoise_sim.{name}"
+        own = [item for item in module.__all__ if item not in labelnoise_sim.__all__]
+        page = [title, "=" * len(title), "", f".. automodule:: {title}", "", f".. currentmodule:: {title}", ""]
+        if hasattr(labelnoise_sim, name):  # the function sweep owns the name labelnoise_sim.sweep
+            page[3:4] = [page[3], "   :no-index:"]
+        if own:
+            page += [".. autosummary::", "   :toctree: ../generated", ""] + [f"   {item}" for item in own]
+        text = "\n".join(page) + "\n"
+        path = folder / f"{name}.rst"
+        if not path.exists() or path.read_text() != text:  # an unchanged page is not rebuilt
+            path.write_text(text)
+
+
+_module_pages(Path(__file__).parent / "reference" / "modules")
+autosummary_generate = True
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+
+# Links to the libraries we build on. Intersphinx fetches their inventories (objects.inv) at build time and
+# warns, as an error under -W, when none can be reached. A machine without the internet (this project's CI
+# reaches package registries only) still builds: a library whose site does not answer within a few seconds
+# is left out, and references to its names stay plain text.
+INTERSPHINX = {
+    "python": "https://docs.python.org/3/",
+    "numpy": "https://numpy.org/doc/stable/",
+    "scipy": "https://docs.scipy.org/doc/scipy/",
+    "matplotlib": "https://matplotlib.org/stable/",
+    "dask": "https://docs.dask.org/en/stable/",
+}
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((urlsplit(url).hostname, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+intersphinx_mapping = {name: (url, None) for name, url in INTERSPHINX.items() if _reachable(url)}
+intersphinx_timeout = 5
+
+
+# sphinx-gallery runs every script of examples/ and fails the build on any error, or on an example over its
+# time budget (_ext/gallery_budget.py; named by a string, so that Sphinx can cache the configuration).
+
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r".*\.py$",  # run every example, not only plot_*.py
+    "abort_on_example_error": True,
+    "reset_modules": ("matplotlib", "gallery_budget.time_budget"),
+    "reset_modules_order": "both",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+}
+
+html_theme = "pydata_sphinx_theme"
+html_title = "labelnoise-sim"
+html_theme_options = {
+    "github_url": None,
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
