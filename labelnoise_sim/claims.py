@@ -37,7 +37,7 @@ import numpy as np
 from .papers._base import Context, Verdict, markdown_table
 
 __all__ = ["Fit", "fit_line", "fit_power_law", "design", "measure", "ClaimsOutcome", "CRITERIA", "THEORY_T1",
-           "T1_FACTORS"]
+           "T1_FACTORS", "claim_rows"]
 
 #: The factors of the T₁ law, in the order of the exponents, and the theory's exponents.
 T1_FACTORS = ("n", "m", "eta", "sigma_xi", "d")
@@ -82,7 +82,7 @@ def design(quick: bool = False) -> list[tuple[str, dict]]:
     Parts: ``"t1"`` (one factor at a time around :data:`BASE`), ``"early"`` (d/n at fixed n·SNR² and τ), ``"clean"`` (τ = 0 over d/n and n·SNR²), ``"stage2"`` (τ × d/n, run long).
     Steps follow each cell's T₁ scale n m/(η σ_ξ² d).
     """
-    seeds = range(1 if quick else 3)
+    seeds = range(1 if quick else 5)
     cells: list[tuple[str, dict]] = []
 
     def add(part, steps_per_t1, **params):
@@ -172,6 +172,18 @@ def fit_power_law(factors: dict, y) -> Fit:
         return fit_line(x, np.log(np.asarray(y, dtype=np.float64)))
 
 
+def _log_error(cells, column):
+    """log of the test errors in ``column`` (zeros give -inf, masked by the fit) and the weights of a fit:
+    1/Var(log error) ≈ (error/stderr)² when the table has a ``COLUMN_stderr`` column, else None."""
+    err = cells[column].to_numpy(float)
+    stderr = cells.get(f"{column}_stderr")
+    weights = None
+    if stderr is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weights = (err / stderr.to_numpy(float)) ** 2
+    return err, _log(err), weights
+
+
 def _log(values):
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(np.asarray(values, dtype=np.float64))
@@ -241,12 +253,11 @@ def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome
     keep = ["part"] + list(names) + ["t1", "t1_margin", "t1_scale", "d_over_n", "clean_x", "t2", "stage_one", "test_error_at_t1",
                                      "best_step", "best_test_error", "final_test_error", "final_test_error_noisy",
                                      "select_precision_t1", "select_recall_t1", "noisy_true_share_at_t1"]
-    table = table[keep]
-    table.to_csv(out / "claims_cells.csv", index=False)
+    keep += [f"{c}_stderr" for c in ("best_test_error", "final_test_error") if f"{c}_stderr" in table]
+    table[keep].to_csv(out / "claims_cells.csv", index=False)
     written = list(context.written) + [out / "claims_cells.csv"]
-
-    rows = [_t1_claim(table, context), _early_claim(table, context), _clean_claim(table, context),
-            _stage2_claim(table, context), _selection_claim(table, context)]
+    # Judged from the file just written, so that the table can be checked against it (see claim_rows).
+    rows = claim_rows(pd.read_csv(out / "claims_cells.csv"), context)
     outcome = ClaimsOutcome(rows, written, time.perf_counter() - start)
     text = outcome.table() + "\n"
     (out / "claims_table.md").write_text(text)
@@ -256,6 +267,13 @@ def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome
     written = [p for p in context.written if p not in written] + written
     written += [out / "claims_table.md", out / "claims.md"]
     return dataclasses.replace(outcome, written=written, seconds=time.perf_counter() - start)
+
+
+def claim_rows(table, context: Context | None = None) -> list[tuple[str, str, str, str, str]]:
+    """The rows (claim, theory, measured, verdict, region) judged from the per-cell table ``claims_cells.csv``
+    (a DataFrame); with a ``context``, also draw each claim's figure there."""
+    return [_t1_claim(table, context), _early_claim(table, context), _clean_claim(table, context),
+            _stage2_claim(table, context), _selection_claim(table, context)]
 
 
 def _region(cells) -> str:
@@ -283,15 +301,18 @@ def _t1_claim(table, context):
                 f"{math.exp(fit.intercept_high):.3g}]; R² {fit.r2:.3f}; {fit.used} runs"
                 + (f" ({fit.masked} without t1)" if fit.masked else "")
                 + f"; analysis t1 (margin 0) median {np.nanmedian(cells.t1.astype(float)):g} steps")
+    ratio = float(np.nanmedian(cells.t1_margin / cells.t1_scale))
+    measured += f"; T₁ / (n m/(η σ_ξ² d)) median {ratio:.3g}"
     verdict = Verdict.judge(measured, all(inside), all(near), _region(cells))
-    fig, ax = _figure()
-    ax.loglog(cells.t1_scale, cells.t1_margin, "o", label="measured (margin 1)")
-    grid = np.geomspace(cells.t1_scale.min(), cells.t1_scale.max(), 20)
-    ax.loglog(grid, math.exp(fit.intercept) * grid, "k--", label=f"{math.exp(fit.intercept):.2g} · theory scale")
-    ax.set_xlabel(r"$n m / (\eta \sigma_\xi^2 d)$")
-    ax.set_ylabel("T1 (steps)")
-    ax.legend(fontsize="small")
-    context.figure(fig, "t1")
+    if context is not None:
+        fig, ax = _figure()
+        ax.loglog(cells.t1_scale, cells.t1_margin, "o", label="measured (margin 1)")
+        grid = np.geomspace(cells.t1_scale.min(), cells.t1_scale.max(), 20)
+        ax.loglog(grid, ratio * grid, "k--", label=f"{ratio:.2g} × theory scale (median ratio)")
+        ax.set_xlabel(r"$n m / (\eta \sigma_\xi^2 d)$")
+        ax.set_ylabel("T1 (steps)")
+        ax.legend(fontsize="small")
+        context.figure(fig, "t1")
     return ("T₁ scaling: exponents of n, m, η, σ_ξ, d", "T₁ = Θ(η⁻¹ n m σ_ξ⁻² d⁻¹): exponents 1, 1, −1, −2, −1",
             verdict.measured, verdict.verdict, verdict.region)
 
@@ -319,26 +340,30 @@ def _log_error_figure(ax, x, err, fit, xlabel):
 
 def _early_claim(table, context):
     cells = table[table.part == "early"]
-    x, err = cells.d_over_n.to_numpy(float), cells.best_test_error.to_numpy(float)
-    fit = fit_line(x, _log(err))
+    x = cells.d_over_n.to_numpy(float)
+    err, log_err, weights = _log_error(cells, "best_test_error")
+    fit = fit_line(x, log_err, weights)
     verdict = _slope_verdict(fit, "d/n", _region(cells), "C′")
-    fig, ax = _figure()
-    _log_error_figure(ax, x, err, fit, "d / n")
-    ax.set_title("best clean test error (early stopping)", fontsize="medium")
-    context.figure(fig, "early_stopping")
+    if context is not None:
+        fig, ax = _figure()
+        _log_error_figure(ax, x, err, fit, "d / n")
+        ax.set_title("best clean test error (early stopping)", fontsize="medium")
+        context.figure(fig, "early_stopping")
     return ("Early stopping: log(best clean test error) against d/n", "≤ exp(−d/(n C′)): slope −1/C′ < 0",
             verdict.measured, verdict.verdict, verdict.region)
 
 
 def _clean_claim(table, context):
     cells = table[table.part == "clean"]
-    x, err = cells.clean_x.to_numpy(float), cells.final_test_error.to_numpy(float)
-    fit = fit_line(x, _log(err))
+    x = cells.clean_x.to_numpy(float)
+    err, log_err, weights = _log_error(cells, "final_test_error")
+    fit = fit_line(x, log_err, weights)
     verdict = _slope_verdict(fit, "x", _region(cells), "C")
-    fig, ax = _figure()
-    _log_error_figure(ax, x, err, fit, r"$n\|\mu\|^4 / (\sigma_\xi^4 d)$")
-    ax.set_title("no label noise: final clean test error", fontsize="medium")
-    context.figure(fig, "no_label_noise")
+    if context is not None:
+        fig, ax = _figure()
+        _log_error_figure(ax, x, err, fit, r"$n\|\mu\|^4 / (\sigma_\xi^4 d)$")
+        ax.set_title("no label noise: final clean test error", fontsize="medium")
+        context.figure(fig, "no_label_noise")
     return ("No label noise: log(final clean test error) against n‖μ‖⁴/(σ_ξ⁴ d)",
             "≤ exp(−n‖μ‖⁴/(C σ_ξ⁴ d)): slope −1/C < 0", verdict.measured, verdict.verdict, verdict.region)
 
@@ -356,17 +381,18 @@ def _stage2_claim(table, context):
                 + f"; noisy-label error ≥ 0.5τ in {int((summary.noisy >= summary.bound).sum())} of {len(summary)}"
                 f"; every sample fitted (t2 reached) in {100 * summary.fitted.mean():.0f}% of runs")
     verdict = Verdict.judge(measured, bool(above.all()), bool(above.any()), _region(cells))
-    fig, ax = _figure()
-    for k, (ratio, part) in enumerate(summary.groupby("d_over_n")):
-        ax.plot(part.tau, part.clean, "o-", color=f"C{k}", label=f"clean, d/n={ratio:g}")
-        ax.plot(part.tau, part.noisy, "s:", color=f"C{k}", alpha=0.6)
-    taus = np.unique(summary.tau)
-    ax.plot(taus, 0.5 * taus, "k--", label="0.5 min(τ+, τ−)")
-    ax.set_yscale("log")
-    ax.set_xlabel("τ")
-    ax.set_ylabel("converged test error (dotted: noisy labels)")
-    ax.legend(fontsize="x-small")
-    context.figure(fig, "stage2")
+    if context is not None:
+        fig, ax = _figure()
+        for k, (ratio, part) in enumerate(summary.groupby("d_over_n")):
+            ax.plot(part.tau, part.clean, "o-", color=f"C{k}", label=f"clean, d/n={ratio:g}")
+            ax.plot(part.tau, part.noisy, "s:", color=f"C{k}", alpha=0.6)
+        taus = np.unique(summary.tau)
+        ax.plot(taus, 0.5 * taus, "k--", label="0.5 min(τ+, τ−)")
+        ax.set_yscale("log")
+        ax.set_xlabel("τ")
+        ax.set_ylabel("converged test error (dotted: noisy labels)")
+        ax.legend(fontsize="x-small")
+        context.figure(fig, "stage2")
     return ("Stage II: converged clean test error against 0.5·min{τ₊, τ₋}", "≥ 0.5·min{τ₊, τ₋}",
             verdict.measured, verdict.verdict, verdict.region)
 
@@ -378,13 +404,14 @@ def _selection_claim(table, context):
                 f"{recall.mean():.3f} (min {recall.min():.3f}) over {int(precision.notna().sum())} runs")
     verdict = Verdict.judge(measured, precision.mean() >= 0.95 and recall.mean() >= 0.95,
                             precision.mean() >= 0.8 and recall.mean() >= 0.8, _region(cells))
-    fig, ax = _figure()
-    ax.plot(cells.d_over_n, precision, "o", label="precision", alpha=0.7)
-    ax.plot(cells.d_over_n, recall, "x", label="recall", alpha=0.7)
-    ax.set_xscale("log")
-    ax.set_xlabel("d / n")
-    ax.set_ylabel("log 2 rule at t1")
-    ax.legend(fontsize="small")
-    context.figure(fig, "selection")
+    if context is not None:
+        fig, ax = _figure()
+        ax.plot(cells.d_over_n, precision, "o", label="precision", alpha=0.7)
+        ax.plot(cells.d_over_n, recall, "x", label="recall", alpha=0.7)
+        ax.set_xscale("log")
+        ax.set_xlabel("d / n")
+        ax.set_ylabel("log 2 rule at t1")
+        ax.legend(fontsize="small")
+        context.figure(fig, "selection")
     return ("Sample selection: the log 2 rule at t1", "precision = recall = 1 at T₁", verdict.measured,
             verdict.verdict, verdict.region)
