@@ -139,7 +139,6 @@ def test_the_docs_page_shows_the_table_and_figures_the_command_wrote():
         assert (folder / linked).exists(), linked
 
 
-@pytest.mark.slow
 def test_the_quick_claims_run_holds_its_laws_and_resumes(tmp_path):
     pytest.importorskip("pandas")
     from labelnoise_sim.cli import main
