@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis import record_index
 from .papers._base import Context, Verdict, markdown_table
 
 __all__ = ["Fit", "fit_line", "fit_power_law", "design", "measure", "ClaimsOutcome", "CRITERIA", "THEORY_T1",
@@ -219,6 +220,14 @@ def _t1_margin(result) -> float:
     return float(result.t[reached[0]]) if reached.size else float("nan")
 
 
+def _stderr(result, step) -> float:
+    """The standard error of the clean test error at the recorded ``step``, NaN while results carry none."""
+    stderr = getattr(result, "test_error_stderr", None)
+    if stderr is None or step is None or (isinstance(step, float) and math.isnan(step)):
+        return float("nan")
+    return float(stderr[record_index(result, int(step))])
+
+
 def _fmt_ci(value, low, high) -> str:
     return f"{value:.2f} [{low:.2f}, {high:.2f}]"
 
@@ -228,7 +237,7 @@ def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome
     the per-cell table ``claims_cells.csv`` and the figures ``claims_*.png``.
 
     The sweep's store is ``out/store``: rerunning resumes it. ``quick`` runs a smaller design (one seed,
-    fewer levels, shorter Stage II) in a minute or two on 2 cores.
+    fewer levels, shorter Stage II): seconds, where the full run takes under a minute on 2 cores.
     """
     import pandas as pd
 
@@ -246,27 +255,30 @@ def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome
         table[name] = [c[name] for _, c in cells]
     table["t1_margin"] = [_t1_margin(swept.result(i)) if part in ("t1", "early") else float("nan")
                           for i, (part, _) in enumerate(cells)]
+    # The standard errors of the fitted test errors, once results carry them (test_error_stderr).
+    for column, step, part in (("best_test_error", "best_step", "early"), ("final_test_error", "last_step", "clean")):
+        stderr = [_stderr(swept.result(i), table[step].iloc[i]) if p == part else float("nan")
+                  for i, (p, _) in enumerate(cells)]
+        if not np.isnan(stderr).all():
+            table[f"{column}_stderr"] = stderr
     table["t1_scale"] = [_theory_t1(c) for _, c in cells]
     table["d_over_n"] = table.d / table.n
     table["clean_x"] = table.n_snr2 ** 2 * table.d / table.n  # n‖μ‖⁴/(σ_ξ⁴ d) with ‖μ‖² = n·SNR²·σ_ξ² d/n
     table["final_test_error_noisy"] = table.tau + (1 - 2 * table.tau) * table.final_test_error
-    keep = ["part"] + list(names) + ["t1", "t1_margin", "t1_scale", "d_over_n", "clean_x", "t2", "stage_one", "test_error_at_t1",
-                                     "best_step", "best_test_error", "final_test_error", "final_test_error_noisy",
-                                     "select_precision_t1", "select_recall_t1", "noisy_true_share_at_t1"]
+    keep = ["part", *names, "t1", "t1_margin", "t1_scale", "d_over_n", "clean_x", "t2", "stage_one",
+            "test_error_at_t1", "best_step", "best_test_error", "final_test_error", "final_test_error_noisy",
+            "select_precision_t1", "select_recall_t1", "noisy_true_share_at_t1"]
     keep += [f"{c}_stderr" for c in ("best_test_error", "final_test_error") if f"{c}_stderr" in table]
     table[keep].to_csv(out / "claims_cells.csv", index=False)
-    written = list(context.written) + [out / "claims_cells.csv"]
     # Judged from the file just written, so that the table can be checked against it (see claim_rows).
     rows = claim_rows(pd.read_csv(out / "claims_cells.csv"), context)
-    outcome = ClaimsOutcome(rows, written, time.perf_counter() - start)
-    text = outcome.table() + "\n"
+    text = markdown_table(("claim", "theory", "measured", "verdict", "region"), rows) + "\n"
     (out / "claims_table.md").write_text(text)
     criteria = "\n".join(f"- {key}: {value}" for key, value in CRITERIA.items())
     (out / "claims.md").write_text(f"# The claims, measured{' (--quick)' if quick else ''}\n\n{text}\n"
                                    f"Verdict criteria (fixed before the run):\n\n{criteria}\n")
-    written = [p for p in context.written if p not in written] + written
-    written += [out / "claims_table.md", out / "claims.md"]
-    return dataclasses.replace(outcome, written=written, seconds=time.perf_counter() - start)
+    written = context.written + [out / name for name in ("claims_cells.csv", "claims_table.md", "claims.md")]
+    return ClaimsOutcome(rows, written, time.perf_counter() - start)
 
 
 def claim_rows(table, context: Context | None = None) -> list[tuple[str, str, str, str, str]]:

@@ -170,3 +170,15 @@ def test_the_quick_claims_run_holds_its_laws_and_resumes(tmp_path):
     before = (tmp_path / "claims_table.md").read_text()
     assert main(["claims", "--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "claims_table.md").read_text() == before
+
+
+def test_the_standard_error_is_read_where_results_carry_one():
+    from types import SimpleNamespace
+
+    assert math.isnan(claims._stderr(SimpleNamespace(t=np.array([0, 5, 10])), 5))
+    result = SimpleNamespace(t=np.array([0, 5, 10]), test_error_stderr=np.array([0.1, 0.2, 0.3]))
+    assert claims._stderr(result, 10) == 0.3 and math.isnan(claims._stderr(result, float("nan")))
+    pd = pytest.importorskip("pandas")
+    cells = pd.DataFrame({"e": [0.1, 0.0], "e_stderr": [0.01, 0.0]})
+    err, log_err, weights = claims._log_error(cells, "e")
+    assert weights[0] == pytest.approx(100) and np.isnan(weights[1]) and log_err[1] == -np.inf
