@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelnoise_sim import claims
+from labelnoise_sim import SimulationConfig, claims
 from labelnoise_sim.papers import markdown_table
 from labelnoise_sim.sweep import expand_grid
 
@@ -182,3 +182,28 @@ def test_the_standard_error_is_read_where_results_carry_one():
     cells = pd.DataFrame({"e": [0.1, 0.0], "e_stderr": [0.01, 0.0]})
     err, log_err, weights = claims._log_error(cells, "e")
     assert weights[0] == pytest.approx(100) and np.isnan(weights[1]) and log_err[1] == -np.inf
+
+
+def test_the_committed_cells_are_what_the_simulator_gives_today():
+    """A few rows of docs/claims/claims_cells.csv, recomputed: a kernel change that moves them must come with a
+    rerun of ``labelnoise-sim claims --out docs/claims``."""
+    pd = pytest.importorskip("pandas")
+    from labelnoise_sim.sweep import run_cells
+
+    committed = pd.read_csv(DOCS / "claims" / "claims_cells.csv")
+    cells = claims.design(quick=False)
+    assert len(committed) == len(cells)
+    first = {}
+    for index, (part, _) in enumerate(cells):
+        first.setdefault(part, index)
+    indices = [first["t1"], first["early"], first["clean"]]
+    configs = [SimulationConfig.from_params(**claims.FIXED, **cells[i][1]) for i in indices]
+    outcomes = run_cells(configs, trajectories=True)
+    for index, outcome in zip(indices, outcomes):
+        row = committed.iloc[index]
+        assert row.part == cells[index][0]
+        metrics = outcome["metrics"]
+        for name in ("t1", "best_step", "best_test_error", "final_test_error", "select_precision_t1"):
+            assert row[name] == metrics[name], f"cell {index} {name}: {row[name]!r}, now {metrics[name]!r}"
+        if row.part in ("t1", "early"):
+            assert row.t1_margin == claims._t1_margin(outcome["result"])
