@@ -117,6 +117,8 @@ def test_a_parameter_both_swept_and_fixed_is_refused(tmp_path, capsys, no_comput
     (["phase", "{table}"], "--out", "{dir}", ["--out {dir}", "is a directory"]),
     (["phase", "{table}"], "--out", "{file}/p.png", ["--out {file}/p.png", "{file} is not a directory"]),
     (["phase", "{dir}/missing.csv"], "--out", "{dir}/p.png", ["{dir}/missing.csv", "No such file"]),
+    (["claims", "--quick"], "--out", "{file}/sub", ["--out {file}/sub", "{file} is not a directory"]),
+    (["claims", "--quick"], "--out", "{file}", ["--out {file}", "is not a directory"]),
 ])
 def test_outputs_of_the_wrong_kind_are_refused_before_computing(tmp_path, capsys, a_file, no_computation,
                                                                  command, option, where, words):
