@@ -41,7 +41,7 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 smartquotes = False
 # docs/papers/KEY/, docs/performance/, docs/phase/ and docs/tables/ hold what the commands write; the pages
 # include them, they are not pages.
-exclude_patterns = ["_build", "papers/*/*", "performance/*", "phase/*", "tables/*",
+exclude_patterns = ["_build", "claims/*", "papers/*/*", "performance/*", "phase/*", "tables/*",
                     "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
 
@@ -57,7 +57,7 @@ myst_substitutions = {**paper_tables.substitutions(),
 # reference/index.rst; every other public module gets a page listing its own __all__ but the names the top
 # level re-exports, written here (autosummary's module template would mistake the module
 # labelnoise_sim.sweep for the function labelnoise_sim.sweep that shadows it).
-MODULES = ("analysis", "config", "data", "dynamics", "early_stopping", "figures", "generalization", "papers",
+MODULES = ("analysis", "claims", "config", "data", "dynamics", "early_stopping", "figures", "generalization", "papers",
            "phase", "reference", "result", "schedule", "store", "sweep")
 
 
