@@ -14,14 +14,21 @@ and prints each curve's time as a multiple of the run's, with the draws the
 precise curve took and the largest relative standard error it reports.
 Target: the precise curve of the default run at most 2x the run.
 
+``--docs`` writes the table to docs/tables/test_error_cost.md, which
+docs/model.md includes (tests/test_benchmarks.py checks that it is the
+table of the JSON file the full run keeps).
+
 Usage::
 
-    python benchmarks/bench_test_error.py [--quick]
+    python benchmarks/bench_test_error.py [--quick]   # prints the table; --quick: the default run only
+    python benchmarks/bench_test_error.py --docs      # and writes the docs table
+    python benchmarks/bench_test_error.py --reuse     # the table of the kept full run (with --docs: rewrite it)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -37,6 +44,13 @@ from labelnoise_sim import simulate  # noqa: E402
 from labelnoise_sim.generalization import TARGET_RSE, class_errors, estimate  # noqa: E402
 
 TARGET_RATIO = 2.0
+
+#: The kept full run, and the table of it that docs/model.md includes (``--docs``).
+RESULT = Path(__file__).resolve().parent / "results" / "bench_test_error.json"
+TABLE = Path(__file__).resolve().parents[1] / "docs" / "tables" / "test_error_cost.md"
+COLUMNS = [("setting", "setting"), ("records", "records"), ("run_s", "run s"),
+           ("precise_ratio", "precise curve / run"), ("brute_ratio", "2^15 plain draws / run"),
+           ("draws_total", "draws"), ("smallest_error", "smallest error"), ("worst_rse", "worst rel. s.e.")]
 
 SETTINGS = {
     "default": {},
@@ -85,30 +99,59 @@ def measure(setting: dict, repeats: int, brute_force: bool = True) -> dict:
     return out
 
 
+def markdown(rows: list[dict]) -> str:
+    """The docs table of the rows: one line per setting."""
+    head = "| " + " | ".join(title for _, title in COLUMNS) + " |"
+    rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
+    lines = [head, rule]
+    for row in rows:
+        cells = []
+        for key, _ in COLUMNS:
+            value = row[key]
+            if isinstance(value, str):
+                cells.append(value)
+            elif isinstance(value, int):
+                cells.append(f"{value:,}")
+            elif key in ("smallest_error", "worst_rse"):
+                cells.append(f"{value:.2e}" if key == "smallest_error" else f"{value:.4f}")
+            else:
+                cells.append(f"{value:.3f}" if key == "run_s" else f"{value:.2f}x")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the default setting only, 3 repeats")
+    parser.add_argument("--reuse", action="store_true", help=f"print the table of the kept full run ({RESULT.name})")
+    parser.add_argument("--docs", action="store_true", help="write the table that docs/model.md includes")
     parser.add_argument("--out", default=None, help="directory of the JSON result (default benchmarks/results)")
     args = parser.parse_args(argv)
-    info = machine_info()
-    print_header("bench_test_error: the whole test-error curve of a run, as a multiple of the run", info)
-    settings = {"default": SETTINGS["default"]} if args.quick else SETTINGS
-    rows = []
-    for name, setting in settings.items():
-        rows.append({"setting": name, **measure(setting, 3 if args.quick else 7)})
-        print(f"# {name}: done", flush=True)
-    print(format_table(rows, [("setting", "setting"), ("records", "records"), ("run_s", "run s"),
-                              ("precise_ratio", "precise curve / run"), ("brute_ratio", "2^15 plain draws / run"),
-                              ("draws_total", "draws"), ("smallest_error", "smallest error"),
-                              ("worst_rse", "worst rel. s.e.")]))
+    if args.reuse:
+        payload = json.loads(RESULT.read_text())
+        rows = payload["rows"]
+    else:
+        info = machine_info()
+        print_header("bench_test_error: the whole test-error curve of a run, as a multiple of the run", info)
+        settings = {"default": SETTINGS["default"]} if args.quick else SETTINGS
+        rows = []
+        for name, setting in settings.items():
+            rows.append({"setting": name, **measure(setting, 3 if args.quick else 7)})
+            print(f"# {name}: done", flush=True)
+        payload = {"machine": info, "quick": args.quick, "target_ratio": TARGET_RATIO, "rows": rows}
+        path = write_json("bench_test_error_quick" if args.quick else "bench_test_error", payload, args.out)
+        print(f"# written {path}")
+    print(format_table(rows, COLUMNS))
     default = rows[0]
     verdict = "meets" if default["precise_ratio"] <= TARGET_RATIO else "MISSES"
     print(f"default run: the precise curve costs {default['precise_ratio']:.2f}x the run, {verdict} the "
           f"{TARGET_RATIO:.0f}x target; every step's relative standard error at most {TARGET_RSE:.4f} "
           f"(worst {default['worst_rse']:.4f})")
-    payload = {"machine": info, "quick": args.quick, "target_ratio": TARGET_RATIO, "rows": rows}
-    path = write_json("bench_test_error_quick" if args.quick else "bench_test_error", payload, args.out)
-    print(f"# written {path}")
+    if args.docs:
+        if payload.get("quick"):
+            parser.error("--docs needs a full run (not --quick)")
+        TABLE.write_text(markdown(rows) + "\n")
+        print(f"wrote {TABLE}")
     return payload
 
 

@@ -1356,7 +1356,7 @@ def _gram_finish(V, S):
 
 # Test error ------------------------------------------------------------------
 
-#: Draws per block of the test-error Monte Carlo: a block's projections stay in cache.
+#: Draws per block of the test-error kernels: a block's projections stay in cache.
 DRAW_BLOCK = 256
 
 
@@ -1588,8 +1588,8 @@ def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment=False):
 
     inv_c holds 1 / c_d (0 where c_d = 0). Along the line the sum is linear
     between the kinks t_d = -a_d / c_d; it is formed once at t = -LINE_REACH,
-    then updated at each kink in increasing order. Its sign at the ends of a
-    piece tells whether the piece fails in whole, in part (then its root is
+    then updated at each kink in increasing order. Its signs at the ends of a
+    piece tell whether the piece fails in whole, in part (then its root is
     taken) or not at all; the failing intervals of adjacent pieces are merged
     before their masses are taken. A piece where every ReLU is off takes
     the value const exactly: with const = 0 (the additive layout) f = 0
@@ -1628,11 +1628,12 @@ def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment=False):
     open_lo = 0.0
     open_hi = 0.0
     lo = -reach
-    value_lo = y * (intercept + slope * lo)
     for k in range(kinks + 1):
         level = y * intercept
         rising = y * slope
         hi = times[k] if k < kinks else reach
+        # Both ends from this piece's own line: their signs differ only where it crosses 0 (rising != 0).
+        value_lo = level + rising * lo
         value_hi = level + rising * hi
         if hi > lo and (value_lo <= 0.0 or value_hi <= 0.0):
             if value_lo <= 0.0 and value_hi <= 0.0:
@@ -1659,7 +1660,6 @@ def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment=False):
                 # the rounding that adding and taking back the terms leaves.
                 intercept, slope = const, 0.0
             lo = hi
-            value_lo = value_hi
     if is_open:
         mass += normal_moment(open_lo, open_hi) if moment else normal_mass(open_lo, open_hi)
     return mass

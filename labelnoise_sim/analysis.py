@@ -425,6 +425,37 @@ def _first(mask: np.ndarray):
     return int(hits[0]) if hits.size else None
 
 
+#: ``analyze`` first estimates every step's test error to this relative standard error, then to the full
+#: precision only the steps it reports and those within SCREEN_Z of these standard errors of the lowest.
+SCREEN_RSE = 0.1
+SCREEN_Z = 4.0
+
+
+def _needed_errors(result, steps) -> tuple[int, dict]:
+    """The index of the lowest test error and {index: error} at it, at the last record and at ``steps``.
+
+    The errors are :attr:`~SimulationResult.test_error`'s, bit for bit (a
+    step's estimate does not depend on the others). Unless the whole curve
+    is already there, a cheap screening estimate of every step (relative
+    standard error SCREEN_RSE) finds the steps that can hold the lowest
+    error: those whose screening interval (± SCREEN_Z standard errors) reaches
+    below the highest end of the lowest interval; only they, the last and
+    ``steps`` get the full precision.
+    """
+    K = len(result.t)
+    if "test_error_estimate" in result.__dict__:
+        errors = result.test_error
+        return int(np.argmin(errors)), dict(enumerate(errors))
+    screen = result._estimate(np.arange(K), rse=SCREEN_RSE)
+    rough = screen.by_class.mean(axis=1)
+    ceiling = np.min(rough + SCREEN_Z * screen.stderr)
+    candidates = np.flatnonzero(rough - SCREEN_Z * screen.stderr <= ceiling)
+    needed = np.unique(np.r_[candidates, K - 1, np.asarray(steps, dtype=np.int64)])
+    errors = dict(zip(needed.tolist(), result.test_error_at(needed)))
+    best = min(candidates.tolist(), key=lambda k: (errors[k], k))
+    return int(best), errors
+
+
 def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     """Stage boundaries, oracle early stopping and coefficient picture of ``result``.
 
@@ -442,8 +473,8 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     fitted = result.fitted
     k1 = _first(fitted[:, ~noisy].all(axis=1))
     k2 = _first(fitted.all(axis=1))
-    errors = result.test_error if test_error else None
-    kbest = int(np.argmin(errors)) if test_error else None
+    if test_error:
+        kbest, errors = _needed_errors(result, [] if k1 is None else [k1])
     n_noisy = int(noisy.sum())
 
     selects = result.config.loss in BOUNDARY_LOSS
@@ -468,7 +499,7 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
         noisy_true_share_at_t1=share,
         best_step=int(t[kbest]) if test_error else None,
         best_test_error=float(errors[kbest]) if test_error else None,
-        final_test_error=float(errors[-1]) if test_error else None,
+        final_test_error=float(errors[len(t) - 1]) if test_error else None,
         test_error_at_t1=err1,
         noise_coef_t1=noise1,
         signal_coef_t1=signal1,

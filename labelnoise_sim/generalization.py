@@ -11,22 +11,21 @@ Z_p = (⟨w_q, ξ_p⟩)_q ~ N(0, σ_ξ² W Σ Wᵀ), independent over p, with Σ
     additive:  f = s Σ_q j_q σ(y A_q + Z_q + b_q)
 
 (s = 1/m or 1, b the bias, 0 without one), and a sample of true class y is
-misclassified (y f ≤ 0) with probability P(y f ≤ 0). That Gaussian
-probability is integrated by Monte Carlo with draws fixed by the run's seed,
-so the error curve over time is smooth and reproducible. W Σ Wᵀ follows from
+misclassified (y f ≤ 0) with probability P(y f ≤ 0). W Σ Wᵀ follows from
 the coefficients and the Gram matrix of (μ, ξ_1..ξ_N, W⁽⁰⁾): W = C V with the
 coefficient matrix C below.
 
-For the paper's model (ReLU, two patches, s = 1/m, no bias, α = 1) this is
-
-    s_y  = (1/m) Σ_r [σ(y A_{+1,r}) - σ(y A_{-1,r})]
-    h(Z) = (1/m) Σ_r [σ(Z_{+1,r}) - σ(Z_{-1,r})]
-
-and P(y (s_y + h(Z)) ≤ 0), counted by ``_kernels.misclassified_draws``; every
-other network of the family is counted by
-``_kernels.misclassified_draws_family``. Both project the draws in a fixed
-order of operations, without BLAS, so the estimate does not depend on the
-BLAS library or its threads.
+:func:`estimate` integrates that Gaussian probability to a set relative
+precision (2 % at 95 % confidence by default) at any size, 1e-12 and far
+below: line sampling along the most likely failure direction, in which the
+failing mass of each line is exact for ReLU and leaky ReLU networks
+(importance sampling for the other activations), over randomised
+quasi-Monte Carlo draws fixed by the run's seed, so the curve over time is
+smooth and reproducible. The kernels (``_kernels.design_direction``,
+``failure_masses``, ``failure_sums``) run every sum in a fixed order,
+without BLAS: the estimate does not depend on the BLAS library or on the
+thread count. :func:`class_errors` with ``method="monte_carlo"`` keeps the
+plain estimate (the share of misclassified draws), for checks.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ AIM_ABOVE = 9.0
 PILOT_DRAWS = 512
 
 #: Most draws :func:`estimate` takes for one recorded step.
-MAX_DRAWS = 2**16
+MAX_DRAWS = 2**17
 
 #: Plain draws of ``class_errors(method="monte_carlo")``: the standard error of
 #: an error rate p is sqrt(p (1 - p) / DEFAULT_DRAWS).
@@ -120,7 +119,7 @@ class TestErrorEstimate(NamedTuple):
     draws: np.ndarray  #: (K,) the number of draws each step used
 
 
-def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE, max_draws=MAX_DRAWS):
+def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE, max_draws=MAX_DRAWS, draws=None):
     """Misclassification probability of each true class, with standard errors, to a relative error ``rse``.
 
     gamma (K, 2, m); rho (K, 2, m, N) (or (K, 2, m, n, P1)); alpha (K,) or
@@ -143,6 +142,10 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     standard error is at most ``rse`` times it, or ``max_draws`` draws.
     The steps are shared among numba's threads; the result does not depend
     on their number.
+
+    ``draws``, from :func:`test_draws` of the same seed and noise patches,
+    keeps the draws made for one call for the next (the same numbers,
+    without drawing them again).
 
     A record whose statistics A, W Σ Wᵀ or bias are not finite gets NaN: its
     error is undefined. That happens when η is so large that the filters
@@ -167,8 +170,9 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
         for c, y in enumerate((1.0, -1.0)):
             beta[k, c] = _kernels.design_direction(roots[k], sigma_xi, A[k], bias[k], y, kind, p1, p2, P1, additive,
                                                    e[k, c])
-    most = max(max_draws // REPLICATES, FIRST_POINTS)  # points per replicate
-    draws = _Draws(config.seed, D, 2 * REPLICATES, most)
+    max_draws = max(max_draws, REPLICATES * FIRST_POINTS)
+    if draws is None or draws.shape[1] < max_draws // REPLICATES:
+        draws = test_draws(config, max_draws)
     sums = np.zeros((K, 2, 2 * REPLICATES))
     replicates = np.full(K, REPLICATES)
     points = np.full(K, FIRST_POINTS)
@@ -188,19 +192,22 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     pending = records
     while True:
         need = _need(sums, replicates, points, rse)
-        pending = pending[(need[pending] > 1.0) & ((points[pending] < most) | (replicates[pending] < 2 * REPLICATES))]
+        R, n = replicates[pending], points[pending]
+        # Twice the points of every replicate when short by more than 2x or out of replicates (scrambled Sobol
+        # points keep their balance in powers of 2); otherwise, or with no room to double, more replicates of
+        # the same length, as many as the spread asks for (with a margin), up to 2 REPLICATES; never more than
+        # max_draws in all.
+        double = ((need[pending] > 2.0) | (R >= 2 * REPLICATES)) & (2 * R * n <= max_draws)
+        extra = np.minimum(np.ceil(R * (need[pending] - 1.0) * GROWTH_MARGIN),
+                           np.minimum(2 * REPLICATES, max_draws // n) - R).astype(np.int64)
+        go = (need[pending] > 1.0) & (double | (extra >= 1))
+        pending, double, extra = pending[go], double[go], extra[go]
         if not pending.size:
             break
-        # Short by at most 2x, with replicates to spare: more replicates of the same length, as many as the
-        # spread asks for (with a margin), up to 2 REPLICATES. Otherwise twice the points of every replicate
-        # (scrambled Sobol points keep their balance in powers of 2).
-        grow = ((need[pending] <= 2.0) | (points[pending] >= most)) & (replicates[pending] < 2 * REPLICATES)
-        extra = np.minimum(np.ceil(replicates[pending] * (need[pending] - 1.0) * GROWTH_MARGIN),
-                           2 * REPLICATES - replicates[pending]).astype(np.int64)
         steps = {}
-        for k, g, x in zip(pending, grow, extra):
+        for k, twice, x in zip(pending, double, extra):
             R, n = int(replicates[k]), int(points[k])
-            steps.setdefault((R, x, 0, n) if g else (0, R, n, 2 * n), []).append(k)
+            steps.setdefault((0, R, n, 2 * n) if twice else (R, int(x), 0, n), []).append(k)
         for (first, count, lo, hi), chosen in steps.items():
             chosen = np.array(chosen)
             add(first, count, lo, hi, chosen)
@@ -289,6 +296,12 @@ def _activation_args(config):
     return _kernels.ACTIVATION_CODES[kind], p1, p2
 
 
+def test_draws(config, max_draws=MAX_DRAWS) -> "_Draws":
+    """The draws :func:`estimate` takes for runs of this seed and these noise patches, made as they are needed."""
+    most = max(max_draws // REPLICATES, FIRST_POINTS)
+    return _Draws(config.seed, config.noise_patches * 2 * config.m, 2 * REPLICATES, most)
+
+
 class _Draws:
     """The draws of :func:`estimate`: scrambled Sobol sequences (replicates) in D dimensions, as normals.
 
@@ -300,6 +313,7 @@ class _Draws:
     def __init__(self, seed, D, replicates, points):
         self._seed, self._D = seed, D
         self._z = np.empty((replicates, points, D))
+        self.shape = self._z.shape
         self._engines = []
         self._have = []
         self._pilot = None

@@ -206,15 +206,40 @@ class SimulationResult:
         recorded step whose test statistics are not finite (η far too large:
         the training outputs can stay finite longer than W Σ Wᵀ).
         """
+        return self._estimate(np.arange(len(self.t)))
+
+    def __getstate__(self):
+        # The test error's draws (up to tens of MB) are made again where they are needed, not carried along.
+        return {key: value for key, value in self.__dict__.items() if key != "_test_draws"}
+
+    def test_error_at(self, records) -> np.ndarray:
+        """The clean test error of the given record indices (an int array), as :attr:`test_error` has them.
+
+        A step's estimate does not depend on the other steps estimated with
+        it: this is :attr:`test_error` at those records, bit for bit, at the
+        cost of those records only.
+        """
+        records = np.asarray(records, dtype=np.int64)
+        if "test_error_estimate" in self.__dict__:
+            return self.test_error[records]
+        return self._estimate(records).by_class.mean(axis=1)
+
+    def _estimate(self, records, rse=generalization.TARGET_RSE) -> generalization.TestErrorEstimate:
+        """``generalization.estimate`` of the given records; a DivergenceError if one is not finite."""
         c = self.config
-        estimate = generalization.estimate(self.gamma, self.rho, self.data.gram, c, alpha=self.alpha, bias=self.bias)
+        pick = (lambda a: None if a is None else a[records])
+        if "_test_draws" not in self.__dict__:
+            self.__dict__["_test_draws"] = generalization.test_draws(c)
+        estimate = generalization.estimate(self.gamma[records], self.rho[records], self.data.gram, c,
+                                           alpha=pick(self.alpha), bias=pick(self.bias), rse=rse,
+                                           draws=self.__dict__["_test_draws"])
         undefined = np.flatnonzero(np.isnan(estimate.by_class).any(axis=1))
         if undefined.size:
             # dynamics imports this module, so its error is imported where it is raised.
             from .dynamics import DivergenceError
 
             raise DivergenceError(
-                int(self.t[undefined[0]]), c.eta,
+                int(self.t[records[undefined[0]]]), c.eta,
                 what="the statistics of the test error (the filters' covariance W Σ Wᵀ) are no longer "
                      "finite, although the outputs on the training set are",
             )

@@ -316,3 +316,20 @@ def test_family_page_shows_the_table_of_the_kept_benchmark_rows(bench):
         "docs/tables/family_autograd.md is not the table of benchmarks/results/bench_family_autograd.json; run "
         "python benchmarks/bench_family_autograd.py --reuse --docs")
     assert all(row["gap"] <= family.RTOL for row in rows)
+
+
+def test_test_error_benchmark_times_both_curves_of_a_small_run(bench):
+    cost = bench("bench_test_error")
+    row = cost.measure({"n": 30, "d": 100, "m": 3, "steps": 50}, repeats=1)
+    assert row["run_s"] > 0 and row["precise_ratio"] > 0 and row["brute_ratio"] > 0
+    assert row["worst_rse"] <= cost.TARGET_RSE * (1 + 1e-9)
+    assert "| default |" in cost.markdown([{"setting": "default", **row}])
+
+
+def test_model_page_shows_the_table_of_the_kept_test_error_benchmark(bench):
+    cost = bench("bench_test_error")
+    rows = json.loads(cost.RESULT.read_text())["rows"]
+    assert f"{{include}} tables/{cost.TABLE.name}" in (BENCHMARKS.parent / "docs" / "model.md").read_text()
+    assert cost.TABLE.read_text().strip() == cost.markdown(rows).strip(), (
+        "docs/tables/test_error_cost.md is not the table of benchmarks/results/bench_test_error.json; run "
+        "python benchmarks/bench_test_error.py --reuse --docs")

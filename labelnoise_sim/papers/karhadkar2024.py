@@ -108,7 +108,7 @@ PAPER = Paper(
                 "whether the authors flip an exact count was not checked"),
         Setting("stopping", "until training error 0", "a fixed 10,000 steps (quick: 4,000), recorded every 200; the first "
                 "recorded step at which every label is fitted (t2) is reported", "the library runs a fixed number of steps"),
-        Setting("test error", "finite test set", "exact law against the true label (Monte Carlo, 2^15 draws)",
+        Setting("test error", "finite test set", "exact law against the true label, estimated to 2 % (line sampling)",
                 "no sampling noise of a test set"),
         Setting("sweeps", "test error against d/n and γ", "d/n ∈ {0.5, 1, 2, 4, 8} at γ = 0.1; γ ∈ {0.01, 0.03, 0.1, "
                 "0.3} at d = 400; n = 200; 3 seeds (quick: 3 and 2 values, 1 seed, 4,000 steps)",

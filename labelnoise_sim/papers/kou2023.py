@@ -179,7 +179,7 @@ PAPER = Paper(
                 "flips=\"exact\", round(0.1 n₊) and round(0.1 n₋) labels flipped",
                 "whether the code flips a fixed number was not checked against its source: our assumption"),
         Setting("test set", "1,000 samples",
-                "the exact law of a fresh sample (Monte Carlo, 2^15 draws a record, resolution about 1e-4), "
+                "the exact law of a fresh sample (estimated to 2 % by line sampling), "
                 "against the true label, turned into p + (1 − 2p)·error for flipped test labels",
                 "no finite test set: no sampling noise of 1,000 samples; the paper's test error is against flipped "
                 "labels (its bound is p + ε); whether the code flips its test labels was not checked"),
