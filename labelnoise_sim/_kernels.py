@@ -1583,7 +1583,7 @@ def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad)
 
 
 @njit(cache=True, error_model="numpy")
-def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment=False):
+def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
     """Normal mass of {|t| <= LINE_REACH : y (const + Σ_d j_d σ(a_d + t c_d)) <= 0}, σ(x) = x above 0, low x below.
 
     inv_c holds 1 / c_d (0 where c_d = 0). Along the line the sum is linear
@@ -1693,12 +1693,13 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     order = np.empty(D, dtype=np.int64)
     candidate = np.empty(D)
     best = -1.0
-    e[:] = 0.0
-    e[0] = 1.0
+    for d in range(D):  # loops, not slice assignments: those compile a formatted shape error (seconds)
+        e[d] = 1.0 if d == 0 else 0.0
     for it in range(31):
         g = _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, True, grad)
         size = _dot(grad, grad)
-        candidate[:] = -grad if it == 0 else u
+        for d in range(D):
+            candidate[d] = -grad[d] if it == 0 else u[d]
         norm = math.sqrt(_dot(candidate, candidate))
         if norm > 0.0:
             for d in range(D):
@@ -1706,10 +1707,11 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
             _project(root, sigma_xi, candidate, c)
             for d in range(D):
                 a[d] = offset[d % q2]
-            mass = _line_mass(a, c, _inverses(c), jq, low, const, y, times, order)
+            mass = _line_mass(a, c, _inverses(c), jq, low, const, y, times, order, False)
             if mass > best:
                 best = mass
-                e[:] = candidate
+                for d in range(D):
+                    e[d] = candidate[d]
         if size == 0.0:
             break
         lam = (_dot(grad, u) - g) / size
@@ -1792,7 +1794,8 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
         for d in range(D):
             base[c, d] = offset[d % q2]
         _project(root, sigma_xi, e[c], slopes[c])
-        inverse[c] = _inverses(slopes[c])
+        for d in range(D):
+            inverse[c, d] = 1.0 / slopes[c, d] if slopes[c, d] != 0.0 else 0.0
         if not piecewise and beta[c] < math.inf:
             shift[c] = beta[c]
     a = np.empty(D)
@@ -1813,7 +1816,8 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
                 if piecewise:
                     for d in range(D):
                         a[d] = base[c, d] + sigma_xi * Z[d, s] - w * slopes[c, d]
-                    out[c, first + s] = _line_mass(a, slopes[c], inverse[c], jq, low, consts[c], y, times, order)
+                    out[c, first + s] = _line_mass(a, slopes[c], inverse[c], jq, low, consts[c], y, times, order,
+                                                   False)
                 else:
                     total = consts[c]
                     for d in range(D):
@@ -1823,19 +1827,19 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
                     out[c, first + s] = math.exp(-shift[c] * w - 0.5 * shift[c] * shift[c]) if fails else 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta,
-                 records, sums):
-    """sums[k, c, r] += the sum of ``failure_masses`` over draws lo..hi-1 of replicate r, for r in
-    first..first+count-1 and each record k in ``records``.
+                 records, start, stop, sums):
+    """sums[k, c, r] += the sum of ``failure_masses`` over draws lo..hi-1 of replicate r, for the pairs
+    (k, r) = (records[i // count], first + i % count), start <= i < stop.
 
     z (replicates, points, D) the draws; roots (K, 2m, 2m), A (K, 2m),
     bias (K, 2m), e (K, 2, D), beta (K, 2) per record; sums (K, 2,
-    replicates). The pairs (record, replicate) are shared among numba
-    threads, each summed by one thread in a fixed order: the sums do not
-    depend on the thread count.
+    replicates). Each pair is summed in a fixed order, on its own: threads
+    that take disjoint ranges of pairs (``generalization``) give the sums one
+    thread gives. Releases the GIL.
     """
-    for item in prange(records.shape[0] * count):
+    for item in range(start, stop):
         k = records[item // count]
         r = first + item % count
         out = np.empty((2, hi - lo))
@@ -1881,7 +1885,7 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
         _project(root, sigma_xi, v, x)
         for d in range(D):
             a[d] = offset[d % q2] + x[d]
-        mass = _line_mass(a, slope, inverse, jq, low, const, y, times, order)
+        mass = _line_mass(a, slope, inverse, jq, low, const, y, times, order, False)
         if mass > 0.0:
             moment = _line_mass(a, slope, inverse, jq, low, const, y, times, order, True)
             for d in range(D):
@@ -1892,11 +1896,10 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
             e[d] = total[d] / size
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def failing_means(roots, z_t, sigma_xi, A, bias, kind, p1, patches, additive, e, records):
-    """``failing_mean`` of both classes of each record k in ``records`` (e (K, 2, D)), shared among threads."""
-    for item in prange(records.shape[0] * 2):
-        k = records[item // 2]
-        c = item % 2
-        failing_mean(roots[k], z_t, sigma_xi, A[k], bias[k], 1.0 if c == 0 else -1.0, kind, p1, patches, additive,
-                     e[k, c])
+    """``failing_mean`` of both classes of each record k in ``records`` (e (K, 2, D))."""
+    for k in records:
+        for c in range(2):
+            failing_mean(roots[k], z_t, sigma_xi, A[k], bias[k], 1.0 if c == 0 else -1.0, kind, p1, patches,
+                         additive, e[k, c])

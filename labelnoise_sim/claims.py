@@ -22,9 +22,8 @@ Two operational choices are worth stating:
   beside it.
 - Test errors are estimated by line sampling to 2 % at 95 % confidence, down
   to errors of 1e-12 and below, so they are 0 only when the error is exactly
-  0; log-fits mask such zeros and count them. When a result carries a
-  standard error (``test_error_stderr``) the table's ``*_stderr`` columns are
-  used as weights.
+  0; log-fits mask such zeros and count them. The fits are ordinary least
+  squares: the estimates' 1 % is far below the cells' scatter about a line.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import record_index
 from .papers._base import Context, Verdict, markdown_table
 
 __all__ = ["Fit", "fit_line", "fit_power_law", "design", "measure", "ClaimsOutcome", "CRITERIA", "THEORY_T1",
@@ -177,15 +175,9 @@ def fit_power_law(factors: dict, y) -> Fit:
 
 
 def _log_error(cells, column):
-    """log of the test errors in ``column`` (zeros give -inf, masked by the fit) and the weights of a fit:
-    1/Var(log error) ≈ (error/stderr)² when the table has a ``COLUMN_stderr`` column, else None."""
+    """The test errors in ``column`` and their logs (zeros give -inf, which the fits mask and count)."""
     err = cells[column].to_numpy(float)
-    stderr = cells.get(f"{column}_stderr")
-    weights = None
-    if stderr is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            weights = (err / stderr.to_numpy(float)) ** 2
-    return err, _log(err), weights
+    return err, _log(err)
 
 
 def _log(values):
@@ -223,14 +215,6 @@ def _t1_margin(result) -> float:
     return float(result.t[reached[0]]) if reached.size else float("nan")
 
 
-def _stderr(result, step) -> float:
-    """The standard error of the clean test error at the recorded ``step``, NaN while results carry none."""
-    stderr = getattr(result, "test_error_stderr", None)
-    if stderr is None or step is None or (isinstance(step, float) and math.isnan(step)):
-        return float("nan")
-    return float(stderr[record_index(result, int(step))])
-
-
 def _fmt_ci(value, low, high) -> str:
     return f"{value:.2f} [{low:.2f}, {high:.2f}]"
 
@@ -258,12 +242,6 @@ def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome
         table[name] = [c[name] for _, c in cells]
     table["t1_margin"] = [_t1_margin(swept.result(i)) if part in ("t1", "early") else float("nan")
                           for i, (part, _) in enumerate(cells)]
-    # The standard errors of the fitted test errors, once results carry them (test_error_stderr).
-    for column, step, part in (("best_test_error", "best_step", "early"), ("final_test_error", "last_step", "clean")):
-        stderr = [_stderr(swept.result(i), table[step].iloc[i]) if p == part else float("nan")
-                  for i, (p, _) in enumerate(cells)]
-        if not np.isnan(stderr).all():
-            table[f"{column}_stderr"] = stderr
     table["t1_scale"] = [_theory_t1(c) for _, c in cells]
     table["d_over_n"] = table.d / table.n
     table["clean_x"] = table.n_snr2 ** 2 * table.d / table.n  # n‖μ‖⁴/(σ_ξ⁴ d) with ‖μ‖² = n·SNR²·σ_ξ² d/n
@@ -271,7 +249,6 @@ def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome
     keep = ["part", *names, "t1", "t1_margin", "t1_scale", "d_over_n", "clean_x", "t2", "stage_one",
             "test_error_at_t1", "best_step", "best_test_error", "final_test_error", "final_test_error_noisy",
             "select_precision_t1", "select_recall_t1", "noisy_true_share_at_t1"]
-    keep += [f"{c}_stderr" for c in ("best_test_error", "final_test_error") if f"{c}_stderr" in table]
     table[keep].to_csv(out / "claims_cells.csv", index=False)
     # Judged from the file just written, so that the table can be checked against it (see claim_rows).
     rows = claim_rows(pd.read_csv(out / "claims_cells.csv"), context)
@@ -356,8 +333,8 @@ def _log_error_figure(ax, x, err, fit, xlabel):
 def _early_claim(table, context):
     cells = table[table.part == "early"]
     x = cells.d_over_n.to_numpy(float)
-    err, log_err, weights = _log_error(cells, "best_test_error")
-    fit = fit_line(x, log_err, weights)
+    err, log_err = _log_error(cells, "best_test_error")
+    fit = fit_line(x, log_err)
     verdict = _slope_verdict(fit, "d/n", _region(cells), "C′")
     if context is not None:
         fig, ax = _figure()
@@ -371,8 +348,8 @@ def _early_claim(table, context):
 def _clean_claim(table, context):
     cells = table[table.part == "clean"]
     x = cells.clean_x.to_numpy(float)
-    err, log_err, weights = _log_error(cells, "final_test_error")
-    fit = fit_line(x, log_err, weights)
+    err, log_err = _log_error(cells, "final_test_error")
+    fit = fit_line(x, log_err)
     verdict = _slope_verdict(fit, "x", _region(cells), "C")
     if context is not None:
         fig, ax = _figure()

@@ -179,7 +179,9 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     args = (sigma_xi, A, bias, kind, p1, p2, P1, additive, e, beta)
 
     def add(first, count, lo, hi, chosen):
-        _kernels.failure_sums(roots, draws.upto(first + count, hi), lo, hi, first, count, *args, chosen, sums)
+        z = draws.upto(first + count, hi)
+        _threaded(lambda start, stop: _kernels.failure_sums(roots, z, lo, hi, first, count, *args, chosen, start,
+                                                            stop, sums), len(chosen) * count)
 
     add(0, REPLICATES, 0, FIRST_POINTS, records)
     if kind in _kernels.PIECEWISE_LINEAR:
@@ -223,6 +225,26 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
         stderr[k] = np.std(replicate, axis=1, ddof=1) / np.sqrt(replicates[k])
     stderr_mean = np.where(finite, _spread(sums, replicates, points), np.nan)
     return TestErrorEstimate(errors, stderr, stderr_mean, np.where(finite, replicates * points, 0))
+
+
+def _threaded(work, items):
+    """work(start, stop) over 0..items-1, cut into one contiguous range per thread (numba's thread count).
+
+    The kernels release the GIL and each item is computed on its own, in a fixed order: the result does not
+    depend on the number of threads.
+    """
+    from numba import config as numba_config
+
+    threads = max(1, min(int(numba_config.NUMBA_NUM_THREADS), items // 8))
+    if threads == 1:
+        work(0, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, items, threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(work, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]:
+            future.result()
 
 
 def _spread(sums, replicates, points):

@@ -172,16 +172,11 @@ def test_the_quick_claims_run_holds_its_laws_and_resumes(tmp_path):
     assert (tmp_path / "claims_table.md").read_text() == before
 
 
-def test_the_standard_error_is_read_where_results_carry_one():
-    from types import SimpleNamespace
-
-    assert math.isnan(claims._stderr(SimpleNamespace(t=np.array([0, 5, 10])), 5))
-    result = SimpleNamespace(t=np.array([0, 5, 10]), test_error_stderr=np.array([0.1, 0.2, 0.3]))
-    assert claims._stderr(result, 10) == 0.3 and math.isnan(claims._stderr(result, float("nan")))
+def test_zero_errors_become_minus_infinity_for_the_fits_to_mask():
     pd = pytest.importorskip("pandas")
-    cells = pd.DataFrame({"e": [0.1, 0.0], "e_stderr": [0.01, 0.0]})
-    err, log_err, weights = claims._log_error(cells, "e")
-    assert weights[0] == pytest.approx(100) and np.isnan(weights[1]) and log_err[1] == -np.inf
+    err, log_err = claims._log_error(pd.DataFrame({"e": [0.1, 0.0]}), "e")
+    assert log_err[0] == pytest.approx(np.log(0.1)) and log_err[1] == -np.inf
+    assert claims.fit_line(np.array([0.0, 1, 2, 3]), np.r_[log_err[:1], log_err[:1] - 1, -np.inf, -3]).masked == 1
 
 
 def test_the_committed_cells_are_what_the_simulator_gives_today():
