@@ -388,7 +388,7 @@ class StageAnalysis:
             lines.append(
                 f"  at t1: {pct(self.noisy_true_share_at_t1)} of noisy samples classified by their TRUE label; "
                 f"noise beats signal for {self.noise_beats_signal_t1} of {self.n_noisy}"
-                + ("" if self.test_error_at_t1 is None else f"; test error {self.test_error_at_t1:.4f}")
+                + ("" if self.test_error_at_t1 is None else f"; test error {self.test_error_at_t1:.3g}")
             )
         if self.selection_t1 is not None and self.n_noisy:
             s = self.selection_t1
@@ -406,8 +406,8 @@ class StageAnalysis:
                          "class is inactive on them")
         if self.best_test_error is not None:
             lines.append(
-                f"clean test error: best {self.best_test_error:.4f} at step {self.best_step} "
-                f"(oracle early stopping), final {self.final_test_error:.4f}"
+                f"clean test error: best {self.best_test_error:.3g} at step {self.best_step} "
+                f"(oracle early stopping), final {self.final_test_error:.3g}"
             )
         return "\n".join(lines)
 
