@@ -330,34 +330,34 @@ def _log_error_figure(ax, x, err, fit, xlabel):
     ax.legend(fontsize="small")
 
 
-def _early_claim(table, context):
-    cells = table[table.part == "early"]
-    x = cells.d_over_n.to_numpy(float)
-    err, log_err = _log_error(cells, "best_test_error")
+def _exponential_claim(table, context, part, x_column, error, label, constant, xlabel, title, stem, claim, theory):
+    """A law log(error) = c - x / constant: the least squares line of the part's log errors on x, its verdict
+    and (with a context) its figure."""
+    cells = table[table.part == part]
+    x = cells[x_column].to_numpy(float)
+    err, log_err = _log_error(cells, error)
     fit = fit_line(x, log_err)
-    verdict = _slope_verdict(fit, "d/n", _region(cells), "C′")
+    verdict = _slope_verdict(fit, label, _region(cells), constant)
     if context is not None:
         fig, ax = _figure()
-        _log_error_figure(ax, x, err, fit, "d / n")
-        ax.set_title("best clean test error (early stopping)", fontsize="medium")
-        context.figure(fig, "early_stopping")
-    return ("Early stopping: log(best clean test error) against d/n", "≤ exp(−d/(n C′)): slope −1/C′ < 0",
-            verdict.measured, verdict.verdict, verdict.region)
+        _log_error_figure(ax, x, err, fit, xlabel)
+        ax.set_title(title, fontsize="medium")
+        context.figure(fig, stem)
+    return claim, theory, verdict.measured, verdict.verdict, verdict.region
+
+
+def _early_claim(table, context):
+    return _exponential_claim(table, context, "early", "d_over_n", "best_test_error", "d/n", "C′", "d / n",
+                              "best clean test error (early stopping)", "early_stopping",
+                              "Early stopping: log(best clean test error) against d/n",
+                              "≤ exp(−d/(n C′)): slope −1/C′ < 0")
 
 
 def _clean_claim(table, context):
-    cells = table[table.part == "clean"]
-    x = cells.clean_x.to_numpy(float)
-    err, log_err = _log_error(cells, "final_test_error")
-    fit = fit_line(x, log_err)
-    verdict = _slope_verdict(fit, "x", _region(cells), "C")
-    if context is not None:
-        fig, ax = _figure()
-        _log_error_figure(ax, x, err, fit, r"$n\|\mu\|^4 / (\sigma_\xi^4 d)$")
-        ax.set_title("no label noise: final clean test error", fontsize="medium")
-        context.figure(fig, "no_label_noise")
-    return ("No label noise: log(final clean test error) against n‖μ‖⁴/(σ_ξ⁴ d)",
-            "≤ exp(−n‖μ‖⁴/(C σ_ξ⁴ d)): slope −1/C < 0", verdict.measured, verdict.verdict, verdict.region)
+    return _exponential_claim(table, context, "clean", "clean_x", "final_test_error", "x", "C",
+                              r"$n\|\mu\|^4 / (\sigma_\xi^4 d)$", "no label noise: final clean test error",
+                              "no_label_noise", "No label noise: log(final clean test error) against n‖μ‖⁴/(σ_ξ⁴ d)",
+                              "≤ exp(−n‖μ‖⁴/(C σ_ξ⁴ d)): slope −1/C < 0")
 
 
 def _stage2_claim(table, context):
