@@ -81,12 +81,25 @@ def simulate(
     label_noise: float = 0.0,
     sam: float = 0.0,
 ) -> SimulationResult:
-    """Train the two-layer ReLU CNN on signal-noise data with label noise.
+    r"""Train the two-layer ReLU CNN on signal-noise data with label noise.
 
     Runs full-batch gradient descent on the logistic loss, exactly, in the
     coefficient space of the weights, and records the coefficients and the
     network outputs on the training set. Equal arguments give bit-identical
-    results.
+    results. With the default options the network and its loss are
+
+    .. math::
+
+        f(W, x) = \frac{1}{m} \sum_{r=1}^{m} \sum_{p=1}^{2}
+            \left[\sigma(\langle w_{+1,r}, x^{(p)} \rangle) - \sigma(\langle w_{-1,r}, x^{(p)} \rangle)\right],
+
+        L_S(W) = \frac{1}{n} \sum_{i=1}^{n} \log\left(1 + e^{-\tilde y_i f(W, x_i)}\right),
+
+    with :math:`\sigma` the ReLU, patches :math:`x^{(1)} = y \mu` and
+    :math:`x^{(2)} = \xi`, and each filter kept as
+    :math:`w_{j,r} = w_{j,r}^{(0)} + j \gamma_{j,r} \mu / \|\mu\|^2 + \sum_i \rho_{j,r,i} \xi_i / \|\xi_i\|^2`:
+    the result holds :math:`\gamma` of shape :math:`(K, 2, m)` and :math:`\rho` of shape :math:`(K, 2, m, n)`
+    at the :math:`K` recorded steps.
 
     The parameters are declared in :mod:`labelnoise_sim.config` (see
     ``PARAMETERS``); a field that an alternative replaces (``tau_pos``,

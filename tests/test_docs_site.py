@@ -36,6 +36,9 @@ PAGES = {
     "auto_examples/plot_01_quick_start.html": "Quick start",
 }
 
+#: Pages whose equations must be typeset, and how many at least.
+MATHS = {"reference/generated/labelnoise_sim.simulate.html": 5}
+
 #: Every image of the page: [src, width in pixels once loaded]; lazy images are made eager and awaited first.
 IMAGES = """async () => {
     const images = Array.from(document.images);
@@ -81,6 +84,10 @@ def test_page_opens_with_its_title_and_images(site, browser, path):
     assert not broken, f"{path}: images that did not load: {broken}"
     if path.startswith("auto_examples/"):
         assert images, f"{path} shows no figure"
+    if path in MATHS:
+        # MathJax, served by the site itself, typesets the page's equations into mjx-container elements.
+        page.wait_for_selector("mjx-container", timeout=20_000)
+        assert page.locator("mjx-container").count() >= MATHS[path], f"{path}: equations not typeset"
     assert not errors, f"{path}: script errors {errors}"
     page.close()
 
