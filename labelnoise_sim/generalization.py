@@ -1,14 +1,18 @@
-"""Exact test error from the Gaussian law of a fresh sample (no test set).
+r"""Exact test error from the Gaussian law of a fresh sample (no test set).
 
-The filters are w_q = α w_q⁽⁰⁾ + j_q γ_q μ/‖μ‖² + Σ_k ρ_{q,k} ξ_k/‖ξ_k‖² (α = 1
-without weight decay), q = (j, r) in class-major order. For a fresh sample of
-true class y, the signal part of the output is fixed by A_q = ⟨w_q, μ⟩, and
-the noise part depends on each of its P1 noise vectors ξ_p only through
-Z_p = (⟨w_q, ξ_p⟩)_q ~ N(0, σ_ξ² W Σ Wᵀ), independent over p, with Σ = I
-(isotropic noise) or I - μμᵀ/‖μ‖² (orthogonal noise). The output is
+The filters are :math:`w_q = \alpha w_q^{(0)} + j_q \gamma_q \mu/\|\mu\|^2 + \sum_k \rho_{q,k} \xi_k/\|\xi_k\|^2`
+(:math:`\alpha = 1` without weight decay), :math:`q = (j, r)` in class-major order. For a fresh sample
+of true class :math:`y`, the signal part of the output is fixed by :math:`A_q = \langle w_q, \mu \rangle`,
+and the noise part depends on each of its :math:`P_1` noise vectors :math:`\xi_p` only through
+:math:`Z_p = (\langle w_q, \xi_p \rangle)_q \sim N(0, \sigma_\xi^2 W \Sigma W^\top)`, independent over
+:math:`p`, with :math:`\Sigma = I` (isotropic noise) or :math:`I - \mu\mu^\top/\|\mu\|^2` (orthogonal
+noise). The output is, in the patches and the additive layouts,
 
-    patches:   f = s Σ_q j_q [σ(y A_q + b_q) + Σ_p σ(Z_{p,q} + b_q)]
-    additive:  f = s Σ_q j_q σ(y A_q + Z_q + b_q)
+.. math::
+
+    f = s \sum_q j_q \Big[\sigma(y A_q + b_q) + \sum_p \sigma(Z_{p,q} + b_q)\Big],
+    \qquad
+    f = s \sum_q j_q \, \sigma(y A_q + Z_q + b_q)
 
 (s = 1/m or 1, b the bias, 0 without one), and a sample of true class y is
 misclassified (y f ≤ 0) with probability P(y f ≤ 0). W Σ Wᵀ follows from
@@ -38,7 +42,7 @@ from scipy.special import ndtri
 from . import _kernels
 from .data import seed_streams, substream
 
-__all__ = ["coefficient_matrix", "filter_statistics", "estimate", "class_errors", "TestErrorEstimate",
+__all__ = ["coefficient_matrix", "filter_statistics", "estimate", "estimate_draws", "class_errors", "TestErrorEstimate",
            "TARGET_RSE", "REPLICATES", "FIRST_POINTS", "MAX_DRAWS", "DEFAULT_DRAWS"]
 
 #: Relative standard error :func:`estimate` aims at for each class: 2 % with 95 % confidence.
@@ -143,7 +147,7 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     The steps are shared among numba's threads; the result does not depend
     on their number.
 
-    ``draws``, from :func:`test_draws` of the same seed and noise patches,
+    ``draws``, from :func:`estimate_draws` of the same seed and noise patches,
     keeps the draws made for one call for the next (the same numbers,
     without drawing them again).
 
@@ -172,7 +176,7 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
                                                    e[k, c])
     max_draws = max(max_draws, REPLICATES * FIRST_POINTS)
     if draws is None or draws.shape[1] < max_draws // REPLICATES:
-        draws = test_draws(config, max_draws)
+        draws = estimate_draws(config, max_draws)
     sums = np.zeros((K, 2, 2 * REPLICATES))
     replicates = np.full(K, REPLICATES)
     points = np.full(K, FIRST_POINTS)
@@ -318,7 +322,7 @@ def _activation_args(config):
     return _kernels.ACTIVATION_CODES[kind], p1, p2
 
 
-def test_draws(config, max_draws=MAX_DRAWS) -> "_Draws":
+def estimate_draws(config, max_draws=MAX_DRAWS) -> "_Draws":
     """The draws :func:`estimate` takes for runs of this seed and these noise patches, made as they are needed."""
     most = max(max_draws // REPLICATES, FIRST_POINTS)
     return _Draws(config.seed, config.noise_patches * 2 * config.m, 2 * REPLICATES, most)

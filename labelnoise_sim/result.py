@@ -72,7 +72,19 @@ class Velocity(NamedTuple):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SimulationResult:
-    """Recorded trajectory of one run.
+    r"""Recorded trajectory of one run.
+
+    At each recorded step every filter is
+
+    .. math::
+
+        w_{j,r} = \alpha\, w_{j,r}^{(0)} + j \gamma_{j,r} \frac{\mu}{\|\mu\|^2}
+            + \sum_{i=1}^{n} \rho_{j,r,i} \frac{\xi_i}{\|\xi_i\|^2},
+
+    with :math:`j \in \{+1, -1\}`, :math:`r = 1, \dots, m` and :math:`\alpha = 1`
+    without weight decay (a sum over :math:`i` and the noise patches
+    :math:`p` with more than one). The arrays below hold these
+    coefficients at the :math:`K` recorded steps.
 
     Attributes
     ----------
@@ -80,20 +92,20 @@ class SimulationResult:
         Every parameter of the run.
     data : Data
         Labels (``y``, ``y_noisy``, ``is_noisy``), Gram statistics and, for
-        explicit sampling, the vectors ``mu`` (d,), ``xi`` (n, d), ``W0`` (2, m, d).
+        explicit sampling, the vectors ``mu`` :math:`(d,)`, ``xi`` :math:`(n, d)`, ``W0`` :math:`(2, m, d)`.
     t : ndarray of int64, shape (K,)
         Recorded steps.
     gamma : ndarray, shape (K, 2, m)
-        Signal coefficients γ_{j,r}.
+        Signal coefficients :math:`\gamma_{j,r}`.
     rho : ndarray, shape (K, 2, m, n), or (K, 2, m, n, P - 1) with more than one noise patch
-        Noise coefficients ρ_{j,r,i} (signed), ρ_{j,r,i,p} of noise patch p.
+        Noise coefficients :math:`\rho_{j,r,i}` (signed), :math:`\rho_{j,r,i,p}` of noise patch :math:`p`.
     outputs : ndarray, shape (K, n)
-        Network outputs f(W⁽ᵗ⁾, x_i) on the training samples.
+        Network outputs :math:`f(W^{(t)}, x_i)` on the training samples.
     alpha : ndarray, shape (K,), or None
-        With weight decay, the factor α of the initial filters in
-        w = α w⁽⁰⁾ + j γ μ/‖μ‖² + Σ ρ ξ/‖ξ‖²; None (α = 1) without.
+        With weight decay, the factor :math:`\alpha` of the initial filters; None (:math:`\alpha = 1`)
+        without.
     bias : ndarray, shape (K, 2, m), or None
-        The trained bias b_{j,r} (``bias=True``).
+        The trained bias :math:`b_{j,r}` (``bias=True``).
     velocity : Velocity or None
         The heavy-ball buffer (``momentum > 0``).
 
@@ -229,7 +241,7 @@ class SimulationResult:
         c = self.config
         pick = (lambda a: None if a is None else a[records])
         if "_test_draws" not in self.__dict__:
-            self.__dict__["_test_draws"] = generalization.test_draws(c)
+            self.__dict__["_test_draws"] = generalization.estimate_draws(c)
         estimate = generalization.estimate(self.gamma[records], self.rho[records], self.data.gram, c,
                                            alpha=pick(self.alpha), bias=pick(self.bias), rse=rse,
                                            draws=self.__dict__["_test_draws"])
