@@ -1539,9 +1539,8 @@ def _signs(q2, D):
 
 
 @njit(cache=True)
-def _inverses(c):
-    """1 / c_d, 0 where c_d = 0."""
-    out = np.empty(c.shape[0])
+def _inverses(c, out):
+    """out[d] <- 1 / c_d, 0 where c_d = 0; returns out."""
     for d in range(c.shape[0]):
         out[d] = 1.0 / c[d] if c[d] != 0.0 else 0.0
     return out
@@ -1687,6 +1686,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     u = np.zeros(D)
     grad = np.empty(D)
     c = np.empty(D)
+    inverse = np.empty(D)
     a = np.empty(D)
     jq = _signs(q2, D)
     times = np.empty(D)
@@ -1707,7 +1707,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
             _project(root, sigma_xi, candidate, c)
             for d in range(D):
                 a[d] = offset[d % q2]
-            mass = _line_mass(a, c, _inverses(c), jq, low, const, y, times, order, False)
+            mass = _line_mass(a, c, _inverses(c, inverse), jq, low, const, y, times, order, False)
             if mass > best:
                 best = mass
                 for d in range(D):
@@ -1794,8 +1794,7 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
         for d in range(D):
             base[c, d] = offset[d % q2]
         _project(root, sigma_xi, e[c], slopes[c])
-        for d in range(D):
-            inverse[c, d] = 1.0 / slopes[c, d] if slopes[c, d] != 0.0 else 0.0
+        _inverses(slopes[c], inverse[c])
         if not piecewise and beta[c] < math.inf:
             shift[c] = beta[c]
     a = np.empty(D)
@@ -1868,7 +1867,7 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
     const = _class_terms(A, bias, y, kind, p1, 0.0, additive, offset)
     slope = np.empty(D)
     _project(root, sigma_xi, e, slope)
-    inverse = _inverses(slope)
+    inverse = _inverses(slope, np.empty(D))
     jq = _signs(q2, D)
     a = np.empty(D)
     v = np.empty(D)

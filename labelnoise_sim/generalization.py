@@ -45,7 +45,8 @@ from .data import seed_streams, substream
 __all__ = ["coefficient_matrix", "filter_statistics", "estimate", "estimate_draws", "class_errors", "TestErrorEstimate",
            "TARGET_RSE", "REPLICATES", "FIRST_POINTS", "MAX_DRAWS", "DEFAULT_DRAWS"]
 
-#: Relative standard error :func:`estimate` aims at for each class: 2 % with 95 % confidence.
+#: Relative standard error :func:`estimate` aims at for the clean test error (the mean of the two class
+#: errors): 2 % with 95 % confidence.
 TARGET_RSE = 0.02 / 2.131449545559323  # the 0.975 quantile of Student's t, REPLICATES - 1 = 15 degrees of freedom
 
 #: Independent randomisations of the quasi-Monte Carlo draws of :func:`estimate`: its standard errors come
@@ -141,9 +142,11 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     The draws are :data:`REPLICATES` independently scrambled Sobol sequences
     (randomised quasi-Monte Carlo) seeded by the run's seed, the same at
     every step, so the curve over time is smooth; the standard errors come
-    from the spread of the replicates. Each step doubles the points of every
-    replicate, from :data:`FIRST_POINTS`, until the clean test error's
-    standard error is at most ``rse`` times it, or ``max_draws`` draws.
+    from the spread of the replicates. Each step starts with
+    :data:`FIRST_POINTS` points of every replicate and doubles them, or adds
+    replicates (up to twice :data:`REPLICATES`) when it is short by at most
+    2x, until the clean test error's standard error is at most ``rse`` times
+    it, or ``max_draws`` draws.
     The steps are shared among numba's threads; the result does not depend
     on their number.
 
@@ -222,12 +225,12 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
             else:
                 points[chosen] = hi
     errors = np.full((K, 2), np.nan)
-    stderr = np.full((K, 2), np.nan)
     for k in records:
-        replicate = sums[k, :, : replicates[k]] / points[k]
-        errors[k] = replicate.mean(axis=1)
-        stderr[k] = np.std(replicate, axis=1, ddof=1) / np.sqrt(replicates[k])
-    stderr_mean = np.where(finite, _spread(sums, replicates, points), np.nan)
+        errors[k] = (sums[k, :, : replicates[k]] / points[k]).mean(axis=1)
+    stderr = _spread(sums / points[:, None, None], replicates[:, None])
+    stderr_mean = _spread(sums.mean(axis=1) / points[:, None], replicates)
+    unknown = ~finite
+    errors[unknown], stderr[unknown], stderr_mean[unknown] = np.nan, np.nan, np.nan
     return TestErrorEstimate(errors, stderr, stderr_mean, np.where(finite, replicates * points, 0))
 
 
@@ -251,13 +254,14 @@ def _threaded(work, items):
             future.result()
 
 
-def _spread(sums, replicates, points):
-    """The standard error of the clean test error of each record (K,), from the spread of its replicates:
-    sums (K, 2, replicates), the replicates used and the points of each (K,)."""
-    used = np.arange(sums.shape[2]) < replicates[:, None]
-    value = np.where(used, sums.mean(axis=1) / points[:, None], 0.0)  # (K, replicates)
-    mean = value.sum(axis=1) / replicates
-    square = np.where(used, (value - mean[:, None]) ** 2, 0.0).sum(axis=1)
+def _spread(values, replicates):
+    """The standard error of the mean of the first ``replicates`` entries of the last axis of ``values``.
+
+    values (..., R) the replicates' estimates; replicates (...) how many of them count (at least 2).
+    """
+    used = np.arange(values.shape[-1]) < replicates[..., None]
+    mean = np.where(used, values, 0.0).sum(axis=-1) / replicates
+    square = np.where(used, (values - mean[..., None]) ** 2, 0.0).sum(axis=-1)
     return np.sqrt(square / ((replicates - 1) * replicates))
 
 
@@ -265,8 +269,9 @@ def _need(sums, replicates, points, rse):
     """How many times its draws each record needs to bring the clean test error's standard error to ``rse`` times
     the error: sums (K, 2, replicates), replicates and points per replicate (K,)."""
     mean = sums.sum(axis=(1, 2)) / (2 * replicates * points)
+    spread = _spread(sums.mean(axis=1) / points[:, None], replicates)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(mean > 0, (_spread(sums, replicates, points) / (rse * mean)) ** 2, 0.0)
+        return np.where(mean > 0, (spread / (rse * mean)) ** 2, 0.0)
 
 
 def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, method="precise", draws=DEFAULT_DRAWS):
