@@ -14,7 +14,7 @@ import importlib
 import os
 from pathlib import Path
 
-__all__ = ["CommandError", "check_output", "check_input", "require"]
+__all__ = ["CommandError", "check_output", "check_input", "require", "prepare_sweep_output"]
 
 
 class CommandError(Exception):
@@ -66,3 +66,13 @@ def require(module: str, command: str) -> None:
             raise
         raise CommandError(f"labelnoise-sim {command} needs {module}, which is not installed: "
                            "pip install 'labelnoise-sim[sweep]'") from None
+
+
+def prepare_sweep_output(out, command: str) -> None:
+    """Before a command that sweeps into the directory ``out`` and draws figures there: the sweep extra is
+    installed, ``out`` can be written, and matplotlib draws off screen."""
+    require("pandas", command)
+    check_output(out, f"--out {out}", directory=True)
+    import matplotlib
+
+    matplotlib.use("Agg")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from ._checks import check_output, require
+from ._checks import prepare_sweep_output
 
 __all__ = ["add_parser"]
 
 
 def _claims(args) -> int:
-    require("pandas", "claims")
-    check_output(args.out, f"--out {args.out}", directory=True)
-    import matplotlib
-
-    matplotlib.use("Agg")
+    prepare_sweep_output(args.out, "claims")
     from ..claims import measure
 
     outcome = measure(args.out, quick=args.quick)

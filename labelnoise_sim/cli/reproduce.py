@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._checks import CommandError, check_output, require
+from ._checks import CommandError, prepare_sweep_output
 
 __all__ = ["add_parser"]
 
@@ -17,12 +17,8 @@ def _reproduce(args) -> int:
     if args.key is None:
         raise CommandError("reproduce needs a KEY (see labelnoise-sim reproduce --list)")
     entry = papers.paper(args.key)  # an unknown key is a ValueError naming the keys
-    require("pandas", "reproduce")
     out = args.out or f"reproduce_{entry.key}"
-    check_output(out, f"--out {out}", directory=True)
-    import matplotlib
-
-    matplotlib.use("Agg")
+    prepare_sweep_output(out, "reproduce")
     outcome = papers.reproduce(entry.key, out, quick=args.quick, seeds=args.seeds)
     print(outcome.summary())
     return 0
