@@ -435,18 +435,15 @@ def _needed_errors(result, steps) -> tuple[int, dict]:
     """The index of the lowest test error and {index: error} at it, at the last record and at ``steps``.
 
     The errors are :attr:`~SimulationResult.test_error`'s, bit for bit (a
-    step's estimate does not depend on the others). Unless the whole curve
-    is already there, a cheap screening estimate of every step (relative
-    standard error SCREEN_RSE) finds the steps that can hold the lowest
-    error: those whose screening interval (± SCREEN_Z standard errors) reaches
-    below the highest end of the lowest interval; only they, the last and
-    ``steps`` get the full precision.
+    step's estimate does not depend on the others). A cheap screening
+    estimate of every step (relative standard error SCREEN_RSE; the whole
+    curve itself when the result already holds it) finds the steps that can
+    hold the lowest error: those whose interval (± SCREEN_Z standard errors)
+    reaches below the highest end of the lowest interval; only they, the
+    last and ``steps`` get the full precision.
     """
     K = len(result.t)
-    if "test_error_estimate" in result.__dict__:
-        errors = result.test_error
-        return int(np.argmin(errors)), dict(enumerate(errors))
-    screen = result._estimate(np.arange(K), rse=SCREEN_RSE)
+    screen = result.test_error_estimate_at(np.arange(K), rse=SCREEN_RSE)
     rough = screen.by_class.mean(axis=1)
     ceiling = np.min(rough + SCREEN_Z * screen.stderr)
     candidates = np.flatnonzero(rough - SCREEN_Z * screen.stderr <= ceiling)

@@ -181,3 +181,16 @@ def test_skipping_the_test_error_keeps_every_key_and_stage(run, stages):
     for key in ("best_step", "best_test_error", "final_test_error", "test_error_at_t1", "early_stopping_gain"):
         assert d[key] is None, key
     assert "oracle" not in quick.summary()
+
+
+def test_the_analysis_is_the_same_with_or_without_the_whole_test_error_curve():
+    """Without the curve it screens at a rough precision first; the numbers it reports are the curve's."""
+    fresh = analyze(simulate(n=80, d=800, eta=0.1, steps=400, seed=3))
+    with_curve = simulate(n=80, d=800, eta=0.1, steps=400, seed=3)
+    with_curve.test_error_estimate
+    kept = analyze(with_curve)
+    for name in ("best_step", "best_test_error", "final_test_error", "test_error_at_t1"):
+        assert getattr(fresh, name) == getattr(kept, name), name
+    k = record_index(with_curve, kept.best_step)
+    assert kept.best_test_error == with_curve.test_error[k] == with_curve.test_error.min()
+

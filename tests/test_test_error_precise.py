@@ -185,6 +185,22 @@ def test_a_step_does_not_depend_on_the_others():
         np.testing.assert_array_equal(alone.stderr[0], est.stderr[k])
 
 
+def test_estimates_at_chosen_records_are_the_whole_curves_or_rougher_on_request():
+    result = simulate(n=50, d=300, steps=200, record=20, seed=4)
+    records = np.array([0, 3, len(result.t) - 1])
+    alone = result.test_error_estimate_at(records)  # before the whole curve exists
+    rough = result.test_error_estimate_at(records, rse=0.1)
+    curve = result.test_error_estimate
+    for field in ("by_class", "stderr_by_class", "stderr", "draws"):
+        np.testing.assert_array_equal(getattr(alone, field), getattr(curve, field)[records])
+    np.testing.assert_array_equal(result.test_error_at(records), result.test_error[records])
+    assert rough.draws.sum() < alone.draws.sum()
+    assert np.all(rough.stderr <= 0.1 * rough.by_class.mean(axis=1) * (1 + 1e-12))
+    # Once the whole curve is there it serves any request at most as precise as it.
+    again = result.test_error_estimate_at(records, rse=0.1)
+    np.testing.assert_array_equal(again.by_class, curve.by_class[records])
+
+
 THREADS_SCRIPT = """
 import sys
 import numpy as np
