@@ -375,6 +375,15 @@ def product(X, Y):
     return out
 
 
+@njit(cache=True, nogil=True)
+def statistics_products(C, gram, CM, cov, start, stop):
+    """CM[k] += C[k] gram and then cov[k] += CM[k] C[k]ᵀ for start <= k < stop, each product as :func:`product`
+    forms it (C (K, 2m, V) contiguous, gram (V, V)); releases the GIL."""
+    for k in range(start, stop):
+        accumulate_product(C[k], gram, CM[k])
+        accumulate_product(CM[k], np.ascontiguousarray(C[k].T), cov[k])
+
+
 # One step, as three functions ---------------------------------------------
 
 
@@ -1895,10 +1904,11 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
             e[d] = total[d] / size
 
 
-@njit(cache=True)
-def failing_means(roots, z_t, sigma_xi, A, bias, kind, p1, patches, additive, e, records):
-    """``failing_mean`` of both classes of each record k in ``records`` (e (K, 2, D))."""
-    for k in records:
+@njit(cache=True, nogil=True)
+def failing_means(roots, z_t, sigma_xi, A, bias, kind, p1, patches, additive, e, records, start, stop):
+    """``failing_mean`` of both classes of the records k = records[start:stop] (e (K, 2, D)); releases the GIL."""
+    for i in range(start, stop):
+        k = records[i]
         for c in range(2):
             failing_mean(roots[k], z_t, sigma_xi, A[k], bias[k], 1.0 if c == 0 else -1.0, kind, p1, patches,
                          additive, e[k, c])

@@ -34,6 +34,7 @@ plain estimate (the share of misclassified draws), for checks.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -106,10 +107,11 @@ def filter_statistics(gamma, rho, gram, config, *, alpha=None):
     C = coefficient_matrix(gamma, rho, mu_sq, xi_sq, alpha)
     if C.shape[2] != gram.shape[0]:
         raise ValueError(f"coefficients over {C.shape[2]} vectors for a Gram matrix of side {gram.shape[0]}")
-    CM = np.stack([_kernels.product(Ck, gram) for Ck in C])
+    K, q2, V = C.shape
+    CM, cov = np.zeros((K, q2, V)), np.zeros((K, q2, q2))
+    gram = np.ascontiguousarray(gram, dtype=np.float64)
+    _threaded(lambda start, stop: _kernels.statistics_products(C, gram, CM, cov, start, stop), K, 4)
     A = CM[:, :, 0]
-    # Contiguous operands only: each layout would compile product() anew on a process's first call.
-    cov = np.stack([_kernels.product(CMk, np.ascontiguousarray(Ck.T)) for CMk, Ck in zip(CM, C)])
     if config.noise == "orthogonal":
         cov -= A[:, :, None] * A[:, None, :] / mu_sq
     return A, 0.5 * (cov + cov.transpose(0, 2, 1))
@@ -195,7 +197,9 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
         # Steps that will need many draws: aim their lines at the mean failing draw instead, and start again.
         again = records[_need(sums, replicates, points, rse)[records] > AIM_ABOVE]
         if again.size:
-            _kernels.failing_means(roots, draws.pilot(), sigma_xi, A, bias, kind, p1, P1, additive, e, again)
+            pilot = draws.pilot()
+            _threaded(lambda start, stop: _kernels.failing_means(roots, pilot, sigma_xi, A, bias, kind, p1, P1,
+                                                                 additive, e, again, start, stop), again.size, 1)
             sums[again] = 0.0
             add(0, REPLICATES, 0, FIRST_POINTS, again)
     pending = records
@@ -234,24 +238,40 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     return TestErrorEstimate(errors, stderr, stderr_mean, np.where(finite, replicates * points, 0))
 
 
-def _threaded(work, items):
-    """work(start, stop) over 0..items-1, cut into one contiguous range per thread (numba's thread count).
+def _threaded(work, items, least=8):
+    """work(start, stop) over 0..items-1, cut into one contiguous range per thread (numba's thread count), each
+    of at least ``least`` items.
 
     The kernels release the GIL and each item is computed on its own, in a fixed order: the result does not
     depend on the number of threads.
     """
     from numba import config as numba_config
 
-    threads = max(1, min(int(numba_config.NUMBA_NUM_THREADS), items // 8))
+    threads = max(1, min(int(numba_config.NUMBA_NUM_THREADS), items // least))
     if threads == 1:
         work(0, items)
         return
+    bounds = np.linspace(0, items, threads + 1).astype(np.int64)
+    pool = _pool(threads)
+    for future in [pool.submit(work, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]:
+        future.result()
+
+
+_POOL = {}
+
+
+def _pool(threads):
+    """A thread pool of ``threads`` workers kept for the process (a fresh one after a fork, whose child has none of
+    its parent's threads): starting one per call cost more than some of the calls' work."""
     from concurrent.futures import ThreadPoolExecutor
 
-    bounds = np.linspace(0, items, threads + 1).astype(np.int64)
-    with ThreadPoolExecutor(threads) as pool:
-        for future in [pool.submit(work, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]:
-            future.result()
+    key = (os.getpid(), threads)
+    if key not in _POOL:
+        for old in _POOL.values():
+            old.shutdown(wait=False)
+        _POOL.clear()
+        _POOL[key] = ThreadPoolExecutor(threads, thread_name_prefix="labelnoise-sim-test-error")
+    return _POOL[key]
 
 
 def _spread(values, replicates):
