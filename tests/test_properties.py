@@ -173,8 +173,8 @@ def test_without_label_noise_the_test_error_does_not_rise(params):
     assert a.n_noisy == 0
     # Theorem 4.4 needs n‖μ‖⁴/(σ_ξ⁴ d) large; below ~64 clean samples' noise is
     # memorised harmfully too (hypothesis found a rise of 0.0072 at d/n = 2,
-    # n SNR² = 4). Measured worst case in the region 0.0023 (n = 40, d = 80, at its
-    # edge), against a rise of at least 0.0084 with label noise in the harmful region.
+    # n SNR² = 4). Measured worst case in the region 0.0021 (at a corner), against a
+    # rise of at least 0.0084 with label noise in the harmful region.
     assert a.final_test_error - a.best_test_error <= 0.005, a.summary()
 
 
