@@ -115,7 +115,7 @@ def design(quick: bool = False) -> list[tuple[str, dict]]:
 
 @dataclasses.dataclass(frozen=True)
 class Fit:
-    """An ordinary least-squares fit y ≈ intercept + X·coef, with 95% confidence intervals (Student t).
+    r"""An ordinary least-squares fit :math:`y \approx \mathrm{intercept} + X \cdot \mathrm{coef}`, with 95% confidence intervals (Student t).
 
     ``low`` and ``high`` bound each coefficient, ``intercept_low``/``intercept_high`` the intercept;
     ``r2`` is the coefficient of determination; ``used`` the points fitted and ``masked`` those left out
