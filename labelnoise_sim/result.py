@@ -89,6 +89,9 @@ class SimulationResult:
     :math:`p` with more than one). The arrays below hold these
     coefficients at the :math:`K` recorded steps.
 
+    Derived arrays (``sample_loss``, ``test_error``, ...) are computed on first
+    access and cached.
+
     Attributes
     ----------
     config : SimulationConfig
@@ -111,9 +114,6 @@ class SimulationResult:
         The trained bias :math:`b_{j,r}` (``bias=True``).
     velocity : Velocity or None
         The heavy-ball buffer (``momentum > 0``).
-
-    Derived arrays (``sample_loss``, ``test_error``, ...) are computed on first
-    access and cached.
     """
 
     config: SimulationConfig
