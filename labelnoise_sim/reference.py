@@ -125,7 +125,8 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
 
         \text{patches:} \quad \frac{\partial L_t}{\partial w_{j,r}}
             &= \sum_i c_{j,i} \Big[\sigma'(\cdot) y_i \mu + \sum_p \sigma'(\cdot) \xi_{i,p}\Big],
-        \qquad \frac{\partial L_t}{\partial b_{j,r}} = \sum_i c_{j,i} \Big[\sigma'(\cdot) + \sum_p \sigma'(\cdot)\Big]
+
+        \frac{\partial L_t}{\partial b_{j,r}} &= \sum_i c_{j,i} \Big[\sigma'(\cdot) + \sum_p \sigma'(\cdot)\Big]
 
         \text{additive:} \quad \frac{\partial L_t}{\partial w_{j,r}}
             &= \sum_i c_{j,i} \sigma'(\cdot) (y_i \mu + \xi_i),
@@ -137,8 +138,9 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
 
     .. math::
 
-        g = \nabla L_t(\theta + e) + \lambda \theta, \qquad v = \beta v + g \ (v = g \text{ at step } 0),
-        \qquad \theta \leftarrow \theta - \eta v \quad (\theta \leftarrow \theta - \eta g \text{ without momentum})
+        & g = \nabla L_t(\theta + e) + \lambda \theta, \qquad v = \beta v + g \ (v = g \text{ at step } 0),
+
+        & \theta \leftarrow \theta - \eta v \quad (\theta \leftarrow \theta - \eta g \text{ without momentum})
 
     where :math:`e = 0` without SAM, and with SAM of radius :math:`r`,
     :math:`e = r \nabla L_t(\theta) / \|\nabla L_t(\theta)\|`
