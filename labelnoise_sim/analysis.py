@@ -39,19 +39,19 @@ __all__ = [
     "roc_auc",
 ]
 
-#: The logistic loss of a sample on the decision boundary, ℓ(0) = log 2.
+#: The logistic loss of a sample on the decision boundary, :math:`\ell(0) = \log 2`.
 LOG2 = math.log(2.0)
-#: ℓ(0) of each loss that decreases in the margin: the small-loss threshold that selects the fitted samples.
+#: :math:`\ell(0)` of each loss that decreases in the margin: the small-loss threshold that selects the fitted samples.
 BOUNDARY_LOSS = {"logistic": LOG2, "hinge": 1.0, "exponential": 1.0}
 
 
 def small_loss_threshold(loss: str) -> float:
-    """ℓ(0) of ``loss``: a sample's loss is at most this exactly when it is fitted (ỹ f ≥ 0).
+    r""":math:`\ell(0)` of ``loss``: a sample's loss is at most this exactly when it is fitted (:math:`\tilde y f \ge 0`).
 
-    Proposition 4.3's log 2 rule for the logistic loss; 1 for the hinge and
-    exponential losses. The squared loss has none: (1 - z)²/2 is not
-    monotone in the margin z, so a small loss does not mean a fitted sample
-    (z = 2 has the loss of z = 0), and the rule is undefined.
+    Proposition 4.3's :math:`\log 2` rule for the logistic loss; 1 for the hinge and
+    exponential losses. The squared loss has none: :math:`(1 - z)^2/2` is not
+    monotone in the margin :math:`z`, so a small loss does not mean a fitted sample
+    (:math:`z = 2` has the loss of :math:`z = 0`), and the rule is undefined.
     """
     if loss not in BOUNDARY_LOSS:
         raise ValueError(f"the small-loss selection rule needs a loss that decreases in the margin "
@@ -88,14 +88,14 @@ def record_index(result, step) -> int:
 
 
 def _class_index(labels: np.ndarray) -> np.ndarray:
-    """Class index of labels in {+1, -1}: 0 for +1, 1 for -1."""
+    r"""Class index of labels in :math:`\{+1, -1\}`: 0 for +1, 1 for -1."""
     return np.where(labels == 1, 0, 1)
 
 
 def own_class_noise(result, step=None) -> np.ndarray:
-    """max_r ρ̄_{ỹ_i, r, i}: the memorisation of each sample's noise patch by the filters of its observed label.
+    r""":math:`\max_r \bar\rho_{\tilde y_i, r, i}`: the memorisation of each sample's noise patch by the filters of its observed label.
 
-    With more than one noise patch, the largest over the patches, max_{r,p} ρ̄_{ỹ_i, r, i, p}.
+    With more than one noise patch, the largest over the patches, :math:`\max_{r,p} \bar\rho_{\tilde y_i, r, i, p}`.
 
     Shape (n,) at the recorded step ``step``; with ``step=None`` (the
     default), shape (K, n): one row per recorded step, as in ``result.t``.
@@ -110,14 +110,19 @@ def own_class_noise(result, step=None) -> np.ndarray:
 
 
 def noise_vs_signal(result, step):
-    """Noise and signal coefficients of the noisy samples at the recorded step ``step``.
+    r"""Noise and signal coefficients of the noisy samples at the recorded step ``step``.
 
-    For each noisy sample i (in index order), returns
+    For each noisy sample :math:`i` (in index order), returns
 
-        noise_i  = max_r ρ̄_{ỹ_i, r, i}      (memorisation of ξ_i by the filters of its noisy label)
-        signal_i = max_r γ_{y_i, r}          (signal learnt by the filters of its true class)
+    .. math::
 
-    as two arrays of shape (n_noisy,). Theorem 4.1: noise_i < signal_i for every
+        \text{noise}_i &= \max_r \bar\rho_{\tilde y_i, r, i}
+            &&\text{(memorisation of } \xi_i \text{ by the filters of its noisy label)}
+
+        \text{signal}_i &= \max_r \gamma_{y_i, r}
+            &&\text{(signal learnt by the filters of its true class)}
+
+    as two arrays of shape (n_noisy,). Theorem 4.1: :math:`\text{noise}_i < \text{signal}_i` for every
     noisy sample in Stage I; Theorem 4.2: noise beats signal for a share of them
     once all samples are fitted.
     """
@@ -129,11 +134,11 @@ def noise_vs_signal(result, step):
 
 
 def filter_products(result, step):
-    """⟨w_{j,r}, y_i μ⟩ and ⟨w_{j,r}, ξ_i⟩ at the recorded step ``step``, shapes (2, m, n) and (2, m, n) or,
-    with more noise patches, (2, m, n, P - 1) for ⟨w_{j,r}, ξ_{i,p}⟩.
+    r""":math:`\langle w_{j,r}, y_i \mu \rangle` and :math:`\langle w_{j,r}, \xi_i \rangle` at the recorded step ``step``, shapes (2, m, n) and (2, m, n) or,
+    with more noise patches, (2, m, n, P - 1) for :math:`\langle w_{j,r}, \xi_{i,p} \rangle`.
 
-    From the coefficients and the Gram matrix: W = C V with
-    V = [μ; ξ_1..ξ_N; W⁽⁰⁾] (see ``generalization.coefficient_matrix``). The
+    From the coefficients and the Gram matrix: :math:`W = C V` with
+    :math:`V = [\mu; \xi_1, \dots, \xi_N; W^{(0)}]` (see ``generalization.coefficient_matrix``). The
     bias, where trained, is not included: it is ``result.bias``.
     """
     k = record_index(result, step)
@@ -151,15 +156,16 @@ def filter_products(result, step):
 
 
 def stuck_samples(result, step) -> np.ndarray:
-    """Unfitted samples on which every filter of their observed class is inactive, at ``step``.
+    r"""Unfitted samples on which every filter of their observed class is inactive, at ``step``.
 
     ``step`` is a recorded step number. Returns a bool array of shape (n,).
-    Inactive: every pre-activation of the filter on the sample is ≤ 0 (each
-    patch's ⟨w, x⁽ᵖ⁾⟩ + b, or ⟨w, y μ + ξ⟩ + b in the additive layout).
+    Inactive: every pre-activation of the filter on the sample is :math:`\le 0` (each
+    patch's :math:`\langle w, x^{(p)} \rangle + b`, or :math:`\langle w, y \mu + \xi \rangle + b` in the additive layout).
 
-    For such a sample i, F_{ỹ_i}(x_i) = 0, so ỹ_i f(x_i) = -F_{-ỹ_i}(x_i) ≤ 0,
-    and its own gradient leaves the filters of class ỹ_i untouched (σ'(x) = 0
-    for x ≤ 0): only cross-talk from other samples could switch them on.
+    For such a sample :math:`i`, :math:`F_{\tilde y_i}(x_i) = 0`, so
+    :math:`\tilde y_i f(x_i) = -F_{-\tilde y_i}(x_i) \le 0`,
+    and its own gradient leaves the filters of class :math:`\tilde y_i` untouched (:math:`\sigma'(x) = 0`
+    for :math:`x \le 0`): only cross-talk from other samples could switch them on.
     Undefined (ValueError) for leaky_relu, whose slope is never 0.
     """
     config = result.config
@@ -208,13 +214,13 @@ def roc_auc(scores, positive) -> float:
 
 
 def select_clean(result, step, threshold: float | None = None) -> np.ndarray:
-    """Small-loss selection: samples whose loss at ``step`` is at most ``threshold``.
+    r"""Small-loss selection: samples whose loss at ``step`` is at most ``threshold``.
 
     ``step`` is a recorded step number (see :func:`record_index`). Returns a
     bool array of shape (n,), True for samples selected as clean. The default
-    threshold is ℓ(0) of the run's loss (:func:`small_loss_threshold`: log 2
+    threshold is :math:`\ell(0)` of the run's loss (:func:`small_loss_threshold`: :math:`\log 2`
     for the logistic loss), with which a sample is selected exactly when it
-    is fitted (ỹ_i f(x_i) ≥ 0); the squared loss has no default and raises
+    is fitted (:math:`\tilde y_i f(x_i) \ge 0`); the squared loss has no default and raises
     ValueError.
     """
     if threshold is None:
@@ -264,7 +270,7 @@ def selection_quality(result, step, threshold: float | None = None) -> Selection
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class StageAnalysis:
-    """Stage boundaries, early stopping and coefficient picture of one run.
+    r"""Stage boundaries, early stopping and coefficient picture of one run.
 
     Steps are step numbers (values of ``result.t``); a boundary never reached
     within the recorded steps is None. Shares over an empty set (no noisy
@@ -273,12 +279,12 @@ class StageAnalysis:
     Attributes
     ----------
     t1 : int or None
-        First recorded step at which every clean sample is fitted (ỹ_i f(x_i) > 0).
+        First recorded step at which every clean sample is fitted (:math:`\tilde y_i f(x_i) > 0`).
     t2 : int or None
         First recorded step at which every training sample is fitted, noisy
         samples by their noisy label.
     t1_theory : float
-        The Stage I time scale n m / (η σ_ξ² d) of Theorem 4.1, constants dropped.
+        The Stage I time scale :math:`n m / (\eta \sigma_\xi^2 d)` of Theorem 4.1, constants dropped.
     noisy_true_share_at_t1 : float or None
         Share of noisy samples classified by their true label at t1.
     best_step, best_test_error : int, float
@@ -290,20 +296,20 @@ class StageAnalysis:
         Clean test error at t1. The four test-error fields are None when
         :func:`analyze` was called with ``test_error=False``.
     noise_coef_t1, signal_coef_t1, noise_coef_end, signal_coef_end : ndarray (n_noisy,)
-        Per noisy sample, max_r ρ̄_{ỹ_i,r,i} and max_r γ_{y_i,r} at t1 (empty if
+        Per noisy sample, :math:`\max_r \bar\rho_{\tilde y_i,r,i}` and :math:`\max_r \gamma_{y_i,r}` at t1 (empty if
         t1 is None) and at the last record (see :func:`noise_vs_signal`).
     noise_beats_signal_t1, noise_beats_signal_end : int or None
         How many noisy samples have noise coefficient above signal coefficient
-        (Theorem 4.2's τ'n), at t1 and at the end.
+        (Theorem 4.2's :math:`\tau' n`), at t1 and at the end.
     stuck_samples_end : int or None
         Unfitted samples at the last record on which every filter of their
         observed label's class is inactive, on both patches (see
         :func:`stuck_samples`). Their own gradient cannot switch those filters
-        on (σ'(x) = 0 for x ≤ 0), so they stay unfitted, their margin creeping
+        on (:math:`\sigma'(x) = 0` for :math:`x \le 0`), so they stay unfitted, their margin creeping
         up to 0 from below, and t2 is never reached however long the run.
         None for leaky_relu (no sample is ever stuck).
     selection_t1, selection_end : SelectionQuality or None
-        The small-loss selection (log 2 for the logistic loss, ℓ(0) for the
+        The small-loss selection (:math:`\log 2` for the logistic loss, :math:`\ell(0)` for the
         others: :func:`small_loss_threshold`) scored at t1 and at the last
         record; None where undefined (t1 not reached; the squared loss).
     """

@@ -1,9 +1,9 @@
-"""The paper's statements as measured laws, from one designed sweep.
+r"""The paper's statements as measured laws, from one designed sweep.
 
 Han et al. state their results up to constants: Stage I ends at
-T₁ = Θ(η⁻¹ n m σ_ξ⁻² d⁻¹), stopping there keeps the clean test error below
-exp(−d/(n C′)), without label noise it stays below exp(−n‖μ‖⁴/(C σ_ξ⁴ d)),
-after Stage II it stays above 0.5·min{τ₊, τ₋}, and at T₁ the log 2 loss rule
+:math:`T_1 = \Theta(\eta^{-1} n m \sigma_\xi^{-2} d^{-1})`, stopping there keeps the clean test error below
+:math:`\exp(-d/(n C'))`, without label noise it stays below :math:`\exp(-n \|\mu\|^4/(C \sigma_\xi^4 d))`,
+after Stage II it stays above :math:`0.5 \cdot \min\{\tau_+, \tau_-\}`, and at :math:`T_1` the :math:`\log 2` loss rule
 separates clean from noisy samples. :func:`measure` runs one sweep (through
 :func:`labelnoise_sim.sweep` with a store, so an interrupted run resumes)
 whose cells fall in five parts, one per statement, fits each law by ordinary
@@ -15,10 +15,10 @@ Two operational choices are worth stating:
 - ``t1`` of :func:`~labelnoise_sim.analyze` (every clean sample fitted, margin
   above 0) is reached within a step or two when the initialisation is small:
   one step of gradient descent already tilts each sample's own noise
-  coefficient towards its label. The theorem's T₁ is the time at which the
+  coefficient towards its label. The theorem's :math:`T_1` is the time at which the
   coefficients reach order one, so the scaling law is fitted to the first
   recorded step at which every clean sample has margin at least 1 (loss at
-  most ℓ(1) = log(1 + e⁻¹)), ``t1_margin``; the analysis ``t1`` is reported
+  most :math:`\ell(1) = \log(1 + e^{-1})`), ``t1_margin``; the analysis ``t1`` is reported
   beside it.
 - Test errors are estimated by line sampling to 2 % at 95 % confidence, down
   to errors of 1e-12 and below, so they are 0 only when the error is exactly
@@ -40,7 +40,7 @@ from .papers._base import Context, Verdict, markdown_table
 __all__ = ["Fit", "fit_line", "fit_power_law", "design", "measure", "ClaimsOutcome", "CRITERIA", "THEORY_T1",
            "T1_FACTORS", "claim_rows"]
 
-#: The factors of the T₁ law, in the order of the exponents, and the theory's exponents.
+#: The factors of the :math:`T_1` law, in the order of the exponents, and the theory's exponents.
 T1_FACTORS = ("n", "m", "eta", "sigma_xi", "d")
 THEORY_T1 = (1.0, 1.0, -1.0, -2.0, -1.0)
 #: The margin at which ``t1_margin`` counts a clean sample as fitted "at order one".
@@ -79,10 +79,12 @@ def _theory_t1(cell) -> float:
 
 
 def design(quick: bool = False) -> list[tuple[str, dict]]:
-    """The cells of the sweep, as (part, parameters) in table order; each cell's ``seed`` included.
+    r"""The cells of the sweep, as (part, parameters) in table order; each cell's ``seed`` included.
 
-    Parts: ``"t1"`` (one factor at a time around :data:`BASE`), ``"early"`` (d/n at fixed n·SNR² and τ), ``"clean"`` (τ = 0 over d/n and n·SNR²), ``"stage2"`` (τ × d/n, run long).
-    Steps follow each cell's T₁ scale n m/(η σ_ξ² d).
+    Parts: ``"t1"`` (one factor at a time around :data:`BASE`), ``"early"`` (:math:`d/n` at fixed
+    :math:`n \cdot \mathrm{SNR}^2` and :math:`\tau`), ``"clean"`` (:math:`\tau = 0` over :math:`d/n` and
+    :math:`n \cdot \mathrm{SNR}^2`), ``"stage2"`` (:math:`\tau \times d/n`, run long).
+    Steps follow each cell's :math:`T_1` scale :math:`n m/(\eta \sigma_\xi^2 d)`.
     """
     seeds = range(1 if quick else 5)
     cells: list[tuple[str, dict]] = []
@@ -113,7 +115,7 @@ def design(quick: bool = False) -> list[tuple[str, dict]]:
 
 @dataclasses.dataclass(frozen=True)
 class Fit:
-    """An ordinary least-squares fit y ≈ intercept + X·coef, with 95% confidence intervals (Student t).
+    r"""An ordinary least-squares fit :math:`y \approx \mathrm{intercept} + X \cdot \mathrm{coef}`, with 95% confidence intervals (Student t).
 
     ``low`` and ``high`` bound each coefficient, ``intercept_low``/``intercept_high`` the intercept;
     ``r2`` is the coefficient of determination; ``used`` the points fitted and ``masked`` those left out
@@ -168,7 +170,7 @@ def fit_line(x, y, weights=None) -> Fit:
 
 
 def fit_power_law(factors: dict, y) -> Fit:
-    """Fit log y = c + Σ_k a_k log x_k: the exponents a_k of a power law y = e^c Π x_k^{a_k}."""
+    r"""Fit :math:`\log y = c + \sum_k a_k \log x_k`: the exponents :math:`a_k` of a power law :math:`y = e^c \prod_k x_k^{a_k}`."""
     x = np.column_stack([np.log(np.asarray(v, dtype=np.float64)) for v in factors.values()])
     with np.errstate(divide="ignore"):
         return fit_line(x, np.log(np.asarray(y, dtype=np.float64)))

@@ -1,8 +1,8 @@
-"""Parameters of one simulation run, each declared once.
+r"""Parameters of one simulation run, each declared once.
 
 :class:`SimulationConfig` is the single, frozen record of everything that
 determines a run. The signal strength is stored once, as ``mu_norm`` (the norm
-of the signal vector μ); the signal-to-noise ratio and the paper's
+of the signal vector :math:`\mu`); the signal-to-noise ratio and the paper's
 ``n * snr**2`` are derived properties, as is the theoretical Stage I time
 scale.
 
@@ -307,12 +307,12 @@ class SimulationConfig:
 
     @property
     def snr(self) -> float:
-        """Signal-to-noise ratio ``‖μ‖ / (σ_ξ √d)``."""
+        r"""Signal-to-noise ratio :math:`\|\mu\| / (\sigma_\xi \sqrt{d})`."""
         return self.mu_norm / (self.sigma_xi * math.sqrt(self.d))
 
     @property
     def n_snr2(self) -> float:
-        """``n * snr**2``, the paper's Θ(1) competition parameter."""
+        r"""``n * snr**2``, the paper's :math:`\Theta(1)` competition parameter."""
         return self.n * self.snr**2
 
     @property
@@ -322,12 +322,12 @@ class SimulationConfig:
 
     @property
     def t1_theory(self) -> float:
-        """The Stage I time scale ``n m / (η σ_ξ² d)`` of Theorem 4.1 (constants dropped)."""
+        r"""The Stage I time scale :math:`n m / (\eta \sigma_\xi^2 d)` of Theorem 4.1 (constants dropped)."""
         return self.n * self.m / (self.eta * self.sigma_xi**2 * self.d)
 
     @property
     def benign_ratio(self) -> float:
-        """``n ‖μ‖⁴ / (σ_ξ⁴ d)``: above ~1 overfitting is benign (Kou et al., 2023)."""
+        r""":math:`n \|\mu\|^4 / (\sigma_\xi^4 d)`: above ~1 overfitting is benign (Kou et al., 2023)."""
         return self.n * self.mu_norm**4 / (self.sigma_xi**4 * self.d)
 
     @property

@@ -1,10 +1,12 @@
-"""Training data, initial weights and the Gram statistics the dynamics need.
+r"""Training data, initial weights and the Gram statistics the dynamics need.
 
-The dynamics only ever see inner products between the signal μ, the noise
-patches ξ_1..ξ_n and the initial filters w_{j,r}⁽⁰⁾. :class:`Data` keeps them
+The dynamics only ever see inner products between the signal :math:`\mu`, the noise
+patches :math:`\xi_1, \dots, \xi_n` and the initial filters :math:`w_{j,r}^{(0)}`. :class:`Data` keeps them
 as one Gram matrix over the ``1 + n + 2m`` vectors, in the order
 
-    μ, ξ_1, …, ξ_n, w_{+1,1}⁽⁰⁾, …, w_{+1,m}⁽⁰⁾, w_{-1,1}⁽⁰⁾, …, w_{-1,m}⁽⁰⁾
+.. math::
+
+    \mu, \xi_1, \dots, \xi_n, w_{+1,1}^{(0)}, \dots, w_{+1,m}^{(0)}, w_{-1,1}^{(0)}, \dots, w_{-1,m}^{(0)}
 
 together with the labels and, when they were drawn explicitly, the vectors
 themselves.
@@ -48,20 +50,20 @@ def substream(seed: int, name: str, index: int) -> np.random.Generator:
 
 
 class Data:
-    """Labels, Gram statistics and (for explicit sampling) the vectors of a run.
+    r"""Labels, Gram statistics and (for explicit sampling) the vectors of a run.
 
     Attributes
     ----------
     y, y_noisy : ndarray of int64, shape (n,)
-        True and observed labels in {+1, -1}.
+        True and observed labels in :math:`\{+1, -1\}`.
     is_noisy : ndarray of bool, shape (n,)
         ``y_noisy != y``.
     noise_patches : int
-        Noise vectors per sample, P - 1 (1 for two patches or the additive
-        layout); N = n (P - 1) noise vectors in all, sample by sample.
+        Noise vectors per sample, :math:`P - 1` (1 for two patches or the additive
+        layout); :math:`N = n (P - 1)` noise vectors in all, sample by sample.
     gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
-        Inner products of μ, the noise vectors ξ_1..ξ_N (ξ_{i,p} at
-        i (P - 1) + p) and the flattened initial filters.
+        Inner products of :math:`\mu`, the noise vectors :math:`\xi_1, \dots, \xi_N` (:math:`\xi_{i,p}` at
+        :math:`i (P - 1) + p`) and the flattened initial filters.
     mu : ndarray, shape (d,)
     xi : ndarray, shape (n, d), or (n, P - 1, d) with more than one noise patch
     W0 : ndarray, shape (2, m, d)
@@ -90,7 +92,7 @@ class Data:
 
     @property
     def n_vectors(self) -> int:
-        """N = n (P - 1), the number of noise vectors."""
+        """:math:`N = n (P - 1)`, the number of noise vectors."""
         return self.n * self.noise_patches
 
     @property
@@ -99,7 +101,7 @@ class Data:
 
     @property
     def b0(self) -> np.ndarray:
-        """The initial bias b⁽⁰⁾, shape (2, m): zeros (the bias starts at 0)."""
+        """The initial bias :math:`b^{(0)}`, shape (2, m): zeros (the bias starts at 0)."""
         if not self.has_bias:
             raise AttributeError("data.b0 exists only for runs with bias=True")
         return np.zeros((2, self.m))
@@ -113,7 +115,7 @@ class Data:
             )
         return value
 
-    mu = property(lambda self: self._vector("mu"), doc="Signal vector μ, shape (d,).")
+    mu = property(lambda self: self._vector("mu"), doc=r"Signal vector :math:`\mu`, shape (d,).")
     xi = property(lambda self: self._vector("xi"), doc="Noise patches, shape (n, d) or (n, P - 1, d).")
     W0 = property(lambda self: self._vector("W0"), doc="Initial filters, shape (2, m, d).")
 
@@ -125,39 +127,39 @@ class Data:
 
     @property
     def mu_sq(self) -> float:
-        """‖μ‖²."""
+        r""":math:`\|\mu\|^2`."""
         return float(self.gram[0, 0])
 
     @property
     def xi_sq(self) -> np.ndarray:
-        """‖ξ_k‖², shape (N,)."""
+        r""":math:`\|\xi_k\|^2`, shape (N,)."""
         return np.ascontiguousarray(np.diag(self.gram)[1 : 1 + self.n_vectors])
 
     @property
     def xi_gram(self) -> np.ndarray:
-        """⟨ξ_k, ξ_l⟩, shape (N, N)."""
+        r""":math:`\langle \xi_k, \xi_l \rangle`, shape (N, N)."""
         N = self.n_vectors
         return np.ascontiguousarray(self.gram[1 : 1 + N, 1 : 1 + N])
 
     @property
     def xi_mu(self) -> np.ndarray:
-        """⟨ξ_k, μ⟩, shape (N,)."""
+        r""":math:`\langle \xi_k, \mu \rangle`, shape (N,)."""
         return np.ascontiguousarray(self.gram[0, 1 : 1 + self.n_vectors])
 
     @property
     def w0_mu(self) -> np.ndarray:
-        """⟨w_{j,r}⁽⁰⁾, μ⟩, shape (2, m)."""
+        r""":math:`\langle w_{j,r}^{(0)}, \mu \rangle`, shape (2, m)."""
         return self.gram[1 + self.n_vectors :, 0].reshape(2, self.m).copy()
 
     @property
     def w0_xi(self) -> np.ndarray:
-        """⟨w_{j,r}⁽⁰⁾, ξ_k⟩, shape (2, m, N)."""
+        r""":math:`\langle w_{j,r}^{(0)}, \xi_k \rangle`, shape (2, m, N)."""
         N = self.n_vectors
         return self.gram[1 + N :, 1 : 1 + N].reshape(2, self.m, N).copy()
 
 
 def sample_labels(config: SimulationConfig, rng: np.random.Generator):
-    """True labels (±1 with probability 1/2) and class-conditionally flipped labels."""
+    r"""True labels (:math:`\pm 1` with probability 1/2) and class-conditionally flipped labels."""
     y = np.where(rng.random(config.n) < 0.5, 1, -1).astype(np.int64)
     if config.flips == "exact":
         # round() halves to even, like the authors' NumPy code.
@@ -185,11 +187,11 @@ def sample_data(config: SimulationConfig) -> Data:
 
 
 def sample_explicit(config: SimulationConfig) -> Data:
-    """Draw the data set and initial weights of ``config`` explicitly.
+    r"""Draw the data set and initial weights of ``config`` explicitly.
 
-    μ = ‖μ‖ e₁ (the noise laws are rotation invariant, so this loses no
-    generality); ``noise="orthogonal"`` zeroes the first coordinate of each ξ_i,
-    which is exactly the projection ``(I - μμᵀ/‖μ‖²) ξ``.
+    :math:`\mu = \|\mu\| e_1` (the noise laws are rotation invariant, so this loses no
+    generality); ``noise="orthogonal"`` zeroes the first coordinate of each :math:`\xi_i`,
+    which is exactly the projection :math:`(I - \mu\mu^\top/\|\mu\|^2) \xi`.
     """
     rngs = seed_streams(config.seed)
     n, d, m = config.n, config.d, config.m
@@ -210,10 +212,11 @@ def sample_explicit(config: SimulationConfig) -> Data:
 
 
 def explicit_gram(mu_norm: float, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
-    """The Gram matrix of μ = ‖μ‖ e₁, the rows of xi (N, d) and the filters W0 (2, m, d), in ``Data.gram``'s order.
+    r"""The Gram matrix of :math:`\mu = \|\mu\| e_1`, the rows of xi (N, d) and the filters W0 (2, m, d), in ``Data.gram``'s order.
 
     Formed by ``_kernels.gram`` in a fixed order (not by BLAS), so its bits
-    do not depend on the thread count; the row of μ is exact, ⟨μ, v⟩ = ‖μ‖ v₁.
+    do not depend on the thread count; the row of :math:`\mu` is exact,
+    :math:`\langle \mu, v \rangle = \|\mu\| v_1`.
     """
     random = np.concatenate([xi, W0.reshape(-1, W0.shape[-1])])
     p = random.shape[0]
@@ -225,18 +228,22 @@ def explicit_gram(mu_norm: float, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
 
 
 def sample_gram(config: SimulationConfig) -> Data:
-    """Draw the Gram matrix of ``config``'s data directly, at a cost independent of d.
+    r"""Draw the Gram matrix of ``config``'s data directly, at a cost independent of d.
 
-    With μ = ‖μ‖ e₁, split every random vector v ∈ {ξ_i, w_{j,r}⁽⁰⁾} into its first
-    coordinate v₁ and the rest v̄ ∈ R^{d-1}. Then
+    With :math:`\mu = \|\mu\| e_1`, split every random vector :math:`v \in \{\xi_i, w_{j,r}^{(0)}\}` into its first
+    coordinate :math:`v_1` and the rest :math:`\bar v \in \mathbb{R}^{d-1}`. Then
 
-        ⟨μ, v⟩ = ‖μ‖ v₁,      ⟨u, v⟩ = u₁ v₁ + ⟨ū, v̄⟩,
+    .. math::
 
-    the v₁ are independent normals (σ_ξ for ξ, or exactly 0 for orthogonal
-    noise; σ₀ for the filters), and the (n + 2m)-square matrix of the ⟨ū, v̄⟩
-    is D S D with D = diag(σ_ξ, …, σ_ξ, σ₀, …, σ₀) and S ~ Wishart(d - 1, I)
+        \langle \mu, v \rangle = \|\mu\| v_1, \qquad \langle u, v \rangle = u_1 v_1 + \langle \bar u, \bar v \rangle,
+
+    the :math:`v_1` are independent normals (:math:`\sigma_\xi` for :math:`\xi`, or exactly 0 for orthogonal
+    noise; :math:`\sigma_0` for the filters), and the :math:`(n + 2m)`-square matrix of the
+    :math:`\langle \bar u, \bar v \rangle` is :math:`D S D` with
+    :math:`D = \operatorname{diag}(\sigma_\xi, \dots, \sigma_\xi, \sigma_0, \dots, \sigma_0)` and
+    :math:`S \sim \operatorname{Wishart}(d - 1, I)`
     (:func:`wishart_identity`). This is the law of :func:`sample_explicit`'s
-    Gram matrix, drawn in O((n + 2m)³) operations. The labels are drawn from
+    Gram matrix, drawn in :math:`O((n + 2m)^3)` operations. The labels are drawn from
     the same stream as in explicit sampling, so both samplings share them.
     """
     rngs = seed_streams(config.seed)
@@ -264,10 +271,10 @@ def sample_gram(config: SimulationConfig) -> Data:
 
 
 def check_statistics(gram: np.ndarray, config: SimulationConfig) -> None:
-    """Refuse a Gram matrix that float64 could not hold: an entry that overflowed, or a norm the dynamics divide by that underflowed.
+    r"""Refuse a Gram matrix that float64 could not hold: an entry that overflowed, or a norm the dynamics divide by that underflowed.
 
     Such a run would only fail later, on its first non-finite output, as a
-    :class:`~labelnoise_sim.DivergenceError` that blames η. The ValueError
+    :class:`~labelnoise_sim.DivergenceError` that blames :math:`\eta`. The ValueError
     names the parameters that set the norms at fault.
     """
     n, d = config.n * config.noise_patches, config.d
@@ -295,12 +302,13 @@ def _scale_error(faulty, size: str, what: str, remedy: str) -> ValueError:
 
 
 def wishart_identity(dof: int, p: int, rng: np.random.Generator) -> np.ndarray:
-    """A draw of S = Z Zᵀ for Z a (p, dof) matrix of independent N(0, 1); shape (p, p).
+    r"""A draw of :math:`S = Z Z^\top` for :math:`Z` a (p, dof) matrix of independent :math:`N(0, 1)`; shape (p, p).
 
-    For dof ≥ p, Bartlett's decomposition gives S = L Lᵀ with L lower
-    triangular, L_ii = sqrt(χ²_{dof-i}) (i = 0..p-1) and L_ik ~ N(0, 1) below
-    the diagonal, all independent: O(p³) whatever dof. For dof < p (S is then
-    singular) Z itself is drawn, which costs O(p² dof) < O(p³).
+    For :math:`\mathrm{dof} \ge p`, Bartlett's decomposition gives :math:`S = L L^\top` with :math:`L` lower
+    triangular, :math:`L_{ii} = \sqrt{\chi^2_{\mathrm{dof}-i}}` (:math:`i = 0, \dots, p-1`) and
+    :math:`L_{ik} \sim N(0, 1)` below the diagonal, all independent: :math:`O(p^3)` whatever dof. For
+    :math:`\mathrm{dof} < p` (:math:`S` is then singular) :math:`Z` itself is drawn, which costs
+    :math:`O(p^2 \, \mathrm{dof}) < O(p^3)`.
     """
     if dof < p:
         return _kernels.gram(rng.standard_normal((p, dof)))

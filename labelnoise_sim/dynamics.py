@@ -1,13 +1,16 @@
-"""Gradient descent in coefficient space: :func:`simulate` and :func:`run`.
+r"""Gradient descent in coefficient space: :func:`simulate` and :func:`run`.
 
 The filters are never formed. Every gradient of the loss lies in
-span{μ, ξ_1, …, ξ_n}, so
+:math:`\operatorname{span}\{\mu, \xi_1, \dots, \xi_n\}`, so
 
-    w_{j,r}⁽ᵗ⁾ = w_{j,r}⁽⁰⁾ + j γ_{j,r}⁽ᵗ⁾ μ/‖μ‖² + Σ_i ρ_{j,r,i}⁽ᵗ⁾ ξ_i/‖ξ_i‖²
+.. math::
 
-holds exactly, and gradient descent on W is gradient descent on (γ, ρ) driven
+    w_{j,r}^{(t)} = w_{j,r}^{(0)} + j \gamma_{j,r}^{(t)} \frac{\mu}{\|\mu\|^2}
+        + \sum_i \rho_{j,r,i}^{(t)} \frac{\xi_i}{\|\xi_i\|^2}
+
+holds exactly, and gradient descent on :math:`W` is gradient descent on :math:`(\gamma, \rho)` driven
 by the Gram statistics of the data (see ``_kernels`` for the update). A step
-costs O(m n²), whatever the dimension d.
+costs :math:`O(m n^2)`, whatever the dimension :math:`d`.
 
 Memory is checked before anything is drawn: :func:`memory_bytes` estimates
 the peak of a call from its parameters, and :func:`run_many` refuses, with
@@ -37,7 +40,7 @@ __all__ = ["simulate", "run", "run_many", "DivergenceError", "memory_bytes", "re
 
 
 class DivergenceError(FloatingPointError):
-    """Gradient descent left the floating-point range (η too large).
+    r"""Gradient descent left the floating-point range (:math:`\eta` too large).
 
     ``step`` is the step at which a quantity stopped being finite: the network
     output (checked at every step) or, found later, the test statistics of a
@@ -122,7 +125,7 @@ def simulate(
         needs more memory than is available (:func:`memory_bytes`); the
         message names the parameters.
     DivergenceError
-        If the outputs stop being finite (η far too large).
+        If the outputs stop being finite (:math:`\eta` far too large).
 
     Examples
     --------
@@ -455,19 +458,22 @@ def _log_grid_length(steps: int) -> int:
 
 
 def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_error: bool = True) -> int:
-    """Estimated peak bytes of the arrays of ``run_many(configs)``, from the parameters alone.
+    r"""Estimated peak bytes of the arrays of ``run_many(configs)``, from the parameters alone.
 
     Every large array of the path is counted, temporaries included, by how
-    long it lives: a run's data (the Gram matrix, (1 + n + 2m)² floats, and
-    for explicit sampling ξ, W⁽⁰⁾ and μ, (n + 2m + 1) d) and its records
-    (K × (2m n + 2m + n + 1), K recorded steps) last until ``run_many``
+    long it lives: a run's data (the Gram matrix, :math:`(1 + n + 2m)^2` floats, and
+    for explicit sampling :math:`\xi`, :math:`W^{(0)}` and :math:`\mu`, :math:`(n + 2m + 1) d`) and its records
+    (:math:`K \times (2m n + 2m + n + 1)`, :math:`K` recorded steps) last until ``run_many``
     returns; drawing the data briefly needs more (explicit: the concatenated
-    vectors and a second Gram matrix, (n + 2m)(d + n + 2m); ``"gram"``: the
-    Wishart draw and two products, 3 (n + 2m)²); a batch of C runs needs C
+    vectors and a second Gram matrix, :math:`(n + 2m)(d + n + 2m)`; ``"gram"``: the
+    Wishart draw and two products, :math:`3 (n + 2m)^2`); a batch of :math:`C` runs needs :math:`C`
     times a run's working arrays (kernel statistics, state and scratch, about
-    2 n² + 9 m n). The peak is
+    :math:`2 n^2 + 9 m n`). The peak is
 
-        Σ data + max(largest drawing, Σ records + largest batch's working arrays)
+    .. math::
+
+        \sum \text{data} + \max\Big(\text{largest drawing},
+            \sum \text{records} + \text{largest batch's working arrays}\Big)
 
     Runs of equal n, m and steps are counted as one batch (``run_many`` also
     needs equal recorded steps, so this may overcount). Measured peaks of

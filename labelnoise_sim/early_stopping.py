@@ -1,18 +1,21 @@
-"""Early stopping without the test set: a held-out split with noisy labels.
+r"""Early stopping without the test set: a held-out split with noisy labels.
 
 The oracle stop of :func:`~labelnoise_sim.analyze` (``best_step``) reads the
 clean test error, which a practitioner never has. :func:`simulate_holdout` does
-what one does instead: draw the same n samples as :func:`~labelnoise_sim.simulate`,
+what one does instead: draw the same :math:`n` samples as :func:`~labelnoise_sim.simulate`,
 train on the first ``n - n_val`` of them, and watch the error of the network on
 the last ``n_val`` against their *observed* (possibly flipped) labels. With
-flip rates τ₊ = τ₋ = τ, the expected noisy-label error is τ + (1 - 2τ)·(clean
-error), so its minimiser estimates the clean one; the held-out logistic loss
-(the default criterion) is a smoother guide to the same stop.
+flip rates :math:`\tau_+ = \tau_- = \tau`, the expected noisy-label error is
+:math:`\tau + (1 - 2\tau) \cdot (\text{clean error})`, so its minimiser estimates the
+clean one; the held-out logistic loss (the default criterion) is a smoother
+guide to the same stop.
 
-Held-out outputs are exact: the filters at every record are W = C V with the
-coefficient matrix C of the training run and V = [μ; ξ_train; W⁽⁰⁾], so
-⟨w_q, ξ_v⟩ follows from the Gram matrix of the full draw (which holds
-⟨ξ_train, ξ_v⟩) without forming any d-dimensional vector.
+Held-out outputs are exact: the filters at every record are :math:`W = C V` with the
+coefficient matrix :math:`C` of the training run and
+:math:`V = [\mu; \xi_{\mathrm{train}}; W^{(0)}]`, so :math:`\langle w_q, \xi_v \rangle` follows from
+the Gram matrix of the full draw (which holds
+:math:`\langle \xi_{\mathrm{train}}, \xi_v \rangle`) without forming any
+:math:`d`-dimensional vector.
 """
 
 from __future__ import annotations
@@ -36,26 +39,33 @@ CRITERIA = ("error", "loss")
 
 def holdout_outputs(result: SimulationResult, gram_rows: np.ndarray, gram_cols: np.ndarray,
                     y: np.ndarray) -> np.ndarray:
-    """Network outputs f(W⁽ᵗ⁾, x) on samples x = [y μ, ξ⁽²⁾, …] outside the training set.
+    r"""Network outputs :math:`f(W^{(t)}, x)` on samples :math:`x = [y \mu, \xi^{(2)}, \dots]` outside the training set.
 
     Parameters
     ----------
     result : SimulationResult
-        The training run (coefficients γ (K, 2, m), ρ over its N_train noise vectors).
+        The training run (coefficients :math:`\gamma` (K, 2, m), :math:`\rho` over its
+        :math:`N_{\mathrm{train}}` noise vectors).
     gram_rows : ndarray, shape (1 + N_train + 2m, n_out (P - 1))
-        ⟨v, ξ⟩ for every training vector v = μ, ξ_1..ξ_{N_train}, w⁽⁰⁾ (rows, in
+        :math:`\langle v, \xi \rangle` for every training vector
+        :math:`v = \mu, \xi_1, \dots, \xi_{N_{\mathrm{train}}}, w^{(0)}` (rows, in
         that order) and every noise vector of the new samples (columns,
         sample by sample).
     gram_cols : ndarray, shape (1 + N_train + 2m,)
-        ⟨v, μ⟩ for the same training vectors.
+        :math:`\langle v, \mu \rangle` for the same training vectors.
     y : ndarray, shape (n_out,)
-        True labels of the new samples (their signal patch is y μ).
+        True labels of the new samples (their signal patch is :math:`y \mu`).
 
     Returns
     -------
     ndarray, shape (K, n_out)
         The outputs of the run's network: for the paper's model
-        f = (1/m) Σ_r [σ(⟨w_{+1,r}, yμ⟩) + σ(⟨w_{+1,r}, ξ⟩)] − (same for j = −1);
+
+        .. math::
+
+            f = \frac{1}{m} \sum_r \left[\sigma(\langle w_{+1,r}, y \mu \rangle)
+                + \sigma(\langle w_{+1,r}, \xi \rangle)\right] - (\text{same for } j = -1);
+
         for the family, the very function the dynamics kernel evaluates
         (``_kernels.family_outputs``).
     """

@@ -1,13 +1,13 @@
-"""The stage figure: a run with label noise beside the same run without it.
+r"""The stage figure: a run with label noise beside the same run without it.
 
 :func:`stage_figure` draws, per run (one column each):
 
 (a) training accuracy on clean samples, on noisy samples by their noisy label
     and by their true label, and clean test accuracy, over log time, with t1,
     t2 and the oracle best step marked;
-(b) the signal coefficient γ and the memorisation ρ̄ of clean and of noisy
+(b) the signal coefficient :math:`\gamma` and the memorisation :math:`\bar\rho` of clean and of noisy
     samples over time;
-(c) the per-sample loss histogram at t1 and at the end, with the log 2 line
+(c) the per-sample loss histogram at t1 and at the end, with the :math:`\log 2` line
     that the small-loss criterion thresholds at.
 
 Matplotlib only, with the Agg backend: nothing needs a display.
@@ -37,7 +37,7 @@ def _pyplot():
 
 
 def twin_without_noise(result):
-    """The run of ``result`` repeated with τ₊ = τ₋ = 0 (same data draw, seed and signal norm)."""
+    r"""The run of ``result`` repeated with :math:`\tau_+ = \tau_- = 0` (same data draw, seed and signal norm)."""
     from .dynamics import run
 
     return run(result.config.replace(tau_pos=0.0, tau_neg=0.0))

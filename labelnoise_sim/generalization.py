@@ -14,10 +14,10 @@ noise). The output is, in the patches and the additive layouts,
     \qquad
     f = s \sum_q j_q \, \sigma(y A_q + Z_q + b_q)
 
-(s = 1/m or 1, b the bias, 0 without one), and a sample of true class y is
-misclassified (y f ≤ 0) with probability P(y f ≤ 0). W Σ Wᵀ follows from
-the coefficients and the Gram matrix of (μ, ξ_1..ξ_N, W⁽⁰⁾): W = C V with the
-coefficient matrix C below.
+(:math:`s = 1/m` or 1, :math:`b` the bias, 0 without one), and a sample of true class :math:`y` is
+misclassified (:math:`y f \le 0`) with probability :math:`P(y f \le 0)`. :math:`W \Sigma W^\top` follows from
+the coefficients and the Gram matrix of :math:`(\mu, \xi_1, \dots, \xi_N, W^{(0)})`: :math:`W = C V` with the
+coefficient matrix :math:`C` below.
 
 :func:`estimate` integrates that Gaussian probability to a set relative
 precision (2 % at 95 % confidence by default) at any size, 1e-12 and far
@@ -74,11 +74,11 @@ DEFAULT_DRAWS = 2**15
 
 
 def coefficient_matrix(gamma, rho, mu_sq, xi_sq, alpha=None):
-    """C with W = C V, V = [μ; ξ_1..ξ_N; W⁽⁰⁾ rows]; shape (K, 2m, 1 + N + 2m).
+    r""":math:`C` with :math:`W = C V`, :math:`V = [\mu; \xi_1, \dots, \xi_N; W^{(0)} \text{ rows}]`; shape (K, 2m, 1 + N + 2m).
 
     gamma (K, 2, m); rho (K, 2, m, N), or (K, 2, m, n, P1) with the noise
-    vectors sample by sample (k = i P1 + p); xi_sq (N,) the ‖ξ_k‖²; alpha
-    (K,) the factor of W⁽⁰⁾, or None for 1.
+    vectors sample by sample (:math:`k = i P_1 + p`); xi_sq (N,) the :math:`\|\xi_k\|^2`; alpha
+    (K,) the factor of :math:`W^{(0)}`, or None for 1.
     """
     K, _, m = gamma.shape
     q2 = 2 * m
@@ -96,10 +96,10 @@ def coefficient_matrix(gamma, rho, mu_sq, xi_sq, alpha=None):
 
 
 def filter_statistics(gamma, rho, gram, config, *, alpha=None):
-    """Signal products A (K, 2m) and the noise covariance W Σ Wᵀ (K, 2m, 2m), per unit σ_ξ².
+    r"""Signal products :math:`A` (K, 2m) and the noise covariance :math:`W \Sigma W^\top` (K, 2m, 2m), per unit :math:`\sigma_\xi^2`.
 
     gamma, rho and alpha as :func:`coefficient_matrix` takes them; ``config``
-    gives the number of noise vectors N = n P1 and the noise model.
+    gives the number of noise vectors :math:`N = n P_1` and the noise model.
     """
     N = config.n * config.noise_patches
     mu_sq = gram[0, 0]
@@ -120,17 +120,17 @@ def filter_statistics(gamma, rho, gram, config, *, alpha=None):
 class TestErrorEstimate(NamedTuple):
     """The clean test error of each recorded step, with its standard errors (:func:`estimate`)."""
 
-    by_class: np.ndarray  #: (K, 2) P(y f ≤ 0 | y) for y = +1, -1
+    by_class: np.ndarray  #: (K, 2) :math:`P(y f \le 0 \mid y)` for :math:`y = +1, -1`
     stderr_by_class: np.ndarray  #: (K, 2) their standard errors
     stderr: np.ndarray  #: (K,) the standard error of the clean test error, by_class.mean(axis=1)
     draws: np.ndarray  #: (K,) the number of draws each step used
 
 
 def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE, max_draws=MAX_DRAWS, draws=None):
-    """Misclassification probability of each true class, with standard errors, to a relative error ``rse``.
+    r"""Misclassification probability of each true class, with standard errors, to a relative error ``rse``.
 
     gamma (K, 2, m); rho (K, 2, m, N) (or (K, 2, m, n, P1)); alpha (K,) or
-    None (α = 1); bias (K, 2, m) or None (b = 0); ``config`` the run's
+    None (:math:`\alpha = 1`); bias (K, 2, m) or None (:math:`b = 0`); ``config`` the run's
     SimulationConfig (n, noise, sigma_xi, seed, activation, layout, patches,
     output_scale).
 
@@ -156,9 +156,9 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     keeps the draws made for one call for the next (the same numbers,
     without drawing them again).
 
-    A record whose statistics A, W Σ Wᵀ or bias are not finite gets NaN: its
-    error is undefined. That happens when η is so large that the filters
-    outgrow the floating-point range in W Σ Wᵀ (a product of two filters)
+    A record whose statistics :math:`A`, :math:`W \Sigma W^\top` or bias are not finite gets NaN: its
+    error is undefined. That happens when :math:`\eta` is so large that the filters
+    outgrow the floating-point range in :math:`W \Sigma W^\top` (a product of two filters)
     while the training outputs, linear in the filters, stay finite.
     """
     K, _, m = gamma.shape

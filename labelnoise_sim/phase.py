@@ -1,4 +1,4 @@
-"""Phase diagrams: heatmaps of sweep metrics over two swept parameters.
+r"""Phase diagrams: heatmaps of sweep metrics over two swept parameters.
 
 :func:`phase_maps` takes a sweep table (``SweepResult.table`` or the CSV that
 ``labelnoise-sim sweep`` writes), averages every metric over the cells that
@@ -8,14 +8,16 @@ metric. :data:`PHASE_METRICS` are the quantities of the paper's claims:
 - whether a Stage I was seen (share of seeds),
 - the share of noisy samples still classified by their true label at t1,
 - the best (oracle early-stopped) and the final clean test error,
-- the F1 score of the log 2 small-loss selection at t1.
+- the F1 score of the :math:`\log 2` small-loss selection at t1.
 
-On a map over (d/n, n·SNR²), :func:`kou_boundary` marks the benign/harmful
-overfitting boundary n‖μ‖⁴ = σ_ξ⁴ d of Kou et al. (2023), which in these
-coordinates reads n·SNR² = (d/n)^(-1/2). On a map over (n·SNR², τ),
+On a map over :math:`(d/n, n \cdot \mathrm{SNR}^2)`, :func:`kou_boundary` marks the benign/harmful
+overfitting boundary :math:`n \|\mu\|^4 = \sigma_\xi^4 d` of Kou et al. (2023), which in these
+coordinates reads :math:`n \cdot \mathrm{SNR}^2 = (d/n)^{-1/2}`. On a map over
+:math:`(n \cdot \mathrm{SNR}^2, \tau)`,
 :func:`signal_race_boundary` marks the rough rule read off the update
 equations of docs/model.md (docs/phase.md compares it with measured maps): the
-signal outruns the memorisation of a noisy sample while n·SNR²·(1 − 2τ)/2 > 1.
+signal outruns the memorisation of a noisy sample while
+:math:`n \cdot \mathrm{SNR}^2 \cdot (1 - 2\tau)/2 > 1`.
 """
 
 from __future__ import annotations
@@ -64,12 +66,12 @@ def phase_table(table, x: str, y: str, metrics=tuple(PHASE_METRICS)):
 
 
 def kou_boundary(d_over_n):
-    """n·SNR² on the boundary n‖μ‖⁴ = σ_ξ⁴ d, as a function of d/n: (d/n)^(-1/2)."""
+    r""":math:`n \cdot \mathrm{SNR}^2` on the boundary :math:`n \|\mu\|^4 = \sigma_\xi^4 d`, as a function of :math:`d/n`: :math:`(d/n)^{-1/2}`."""
     return np.asarray(d_over_n, dtype=np.float64) ** -0.5
 
 
 def signal_race_boundary(n_snr2):
-    """τ on the line n·SNR²·(1 − 2τ)/2 = 1 (NaN where n·SNR² ≤ 2: no τ ≥ 0 lets the signal win)."""
+    r""":math:`\tau` on the line :math:`n \cdot \mathrm{SNR}^2 \cdot (1 - 2\tau)/2 = 1` (NaN where :math:`n \cdot \mathrm{SNR}^2 \le 2`: no :math:`\tau \ge 0` lets the signal win)."""
     n_snr2 = np.asarray(n_snr2, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         tau = (1.0 - 2.0 / n_snr2) / 2.0
@@ -87,12 +89,12 @@ def _position(values, points):
 
 def phase_maps(table, x: str, y: str, *, metrics=tuple(PHASE_METRICS), kou: bool | None = None,
                race: bool | None = None, title: str | None = None, annotate: bool = True):
-    """Heatmaps of ``metrics`` over the (x, y) grid of a sweep table; returns a matplotlib Figure.
+    r"""Heatmaps of ``metrics`` over the (x, y) grid of a sweep table; returns a matplotlib Figure.
 
     Each cell shows the metric's mean over the rows with that (x, y). With
     ``kou`` (default: when the axes are ``d_over_n`` and ``n_snr2``) the
-    Kou et al. (2023) boundary n·SNR² = (d/n)^(-1/2) is drawn as a dashed line;
-    with ``race`` (default: on an n_snr2 × tau map) the line n·SNR²(1 − 2τ)/2 = 1.
+    Kou et al. (2023) boundary :math:`n \cdot \mathrm{SNR}^2 = (d/n)^{-1/2}` is drawn as a dashed line;
+    with ``race`` (default: on an n_snr2 × tau map) the line :math:`n \cdot \mathrm{SNR}^2 (1 - 2\tau)/2 = 1`.
     """
     import matplotlib.pyplot as plt
 

@@ -7,7 +7,7 @@ the gradient of the step's loss by hand, then takes the step of
 :func:`labelnoise_sim.simulate` against it (tests/test_equivalence.py,
 tests/test_family_equivalence.py), and checks it against PyTorch autograd
 (tests/test_reference_autograd.py); the benchmarks time against it. It costs
-O(m n P d) per step (twice that with SAM).
+:math:`O(m n P d)` per step (twice that with SAM).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ class Trajectory(NamedTuple):
     """The recorded steps of :func:`full_weight_gd` and the run at those steps."""
 
     t: np.ndarray  #: recorded steps (K,)
-    outputs: np.ndarray  #: f(x_i) on the training set (K, n)
-    weights: np.ndarray  #: filters w_{j,r} (K, 2, m, d)
-    bias: np.ndarray | None  #: b_{j,r} (K, 2, m) when the bias is trained, else None
+    outputs: np.ndarray  #: :math:`f(x_i)` on the training set (K, n)
+    weights: np.ndarray  #: filters :math:`w_{j,r}` (K, 2, m, d)
+    bias: np.ndarray | None  #: :math:`b_{j,r}` (K, 2, m) when the bias is trained, else None
 
 
 def activation(config: SimulationConfig):
@@ -77,10 +77,10 @@ def loss_slope(z, loss: str):
 
 
 def network(W, b, patches, config: SimulationConfig | None = None):
-    """f(x_i) = s Σ_j j Σ_r Σ_p σ(⟨w_{j,r}, x_i⁽ᵖ⁾⟩ + b_{j,r}) for explicit patches; shape (n,).
+    r""":math:`f(x_i) = s \sum_j j \sum_r \sum_p \sigma(\langle w_{j,r}, x_i^{(p)} \rangle + b_{j,r})` for explicit patches; shape (n,).
 
     W (2, m, d), b (2, m), ``patches`` (n, P, d): the patches of each sample in
-    any order (the additive layout is P = 1 patch y_i μ + ξ_i); s = 1/m or 1 as
+    any order (the additive layout is :math:`P = 1` patch :math:`y_i \mu + \xi_i`); :math:`s = 1/m` or 1 as
     ``config.output_scale`` says. :func:`full_weight_gd` forms the same sum with
     the signal patch apart.
     """
@@ -97,37 +97,56 @@ def _full_batch(n: int):
 
 def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, config: SimulationConfig | None = None,
                    schedule=None) -> Trajectory:
-    """Train the filters W ∈ R^{2×m×d} from ``data.W0`` (and the bias b ∈ R^{2×m} from 0) on the raw weights.
+    r"""Train the filters :math:`W \in \mathbb{R}^{2 \times m \times d}` from ``data.W0`` (and the bias :math:`b \in \mathbb{R}^{2 \times m}` from 0) on the raw weights.
 
-    The network, with s = 1/m (``output_scale="mean"``) or 1 (``"sum"``), σ the
-    activation and b = 0 unless ``config.bias``::
+    The network, with :math:`s = 1/m` (``output_scale="mean"``) or 1 (``"sum"``), :math:`\sigma` the
+    activation and :math:`b = 0` unless ``config.bias``:
 
-        patches:  f(x_i) = s Σ_j j Σ_r [σ(⟨w_{j,r}, y_i μ⟩ + b_{j,r}) + Σ_p σ(⟨w_{j,r}, ξ_{i,p}⟩ + b_{j,r})]
-        additive: f(x_i) = s Σ_j j Σ_r σ(⟨w_{j,r}, y_i μ + ξ_i⟩ + b_{j,r})
+    .. math::
 
-    with ξ_{i,p} the P - 1 noise patches of sample i (``data.xi`` (n, d) or
-    (n, P - 1, d)). The loss of step t, over the minibatch B_t with label
-    multipliers ε_{t,i} = ±1, ``(B_t, ε_t) = schedule(t)``::
+        \text{patches:} \quad f(x_i) &= s \sum_j j \sum_r \Big[\sigma(\langle w_{j,r}, y_i \mu \rangle + b_{j,r})
+            + \sum_p \sigma(\langle w_{j,r}, \xi_{i,p} \rangle + b_{j,r})\Big]
 
-        L_t(W, b) = (1/|B_t|) Σ_{i ∈ B_t} ℓ(ε_{t,i} ỹ_i f(x_i)),
+        \text{additive:} \quad f(x_i) &= s \sum_j j \sum_r \sigma(\langle w_{j,r}, y_i \mu + \xi_i \rangle + b_{j,r})
 
-    whose gradient, with c_{j,i} = j s ℓ'(ε_{t,i} ỹ_i f(x_i)) ε_{t,i} ỹ_i / ``|B_t|``
-    for i ∈ B_t (0 otherwise), is::
+    with :math:`\xi_{i,p}` the :math:`P - 1` noise patches of sample :math:`i` (``data.xi`` (n, d) or
+    (n, P - 1, d)). The loss of step :math:`t`, over the minibatch :math:`B_t` with label
+    multipliers :math:`\varepsilon_{t,i} = \pm 1`, ``(B_t, ε_t) = schedule(t)``:
 
-        patches:   ∂L_t/∂w_{j,r} = Σ_i c_{j,i} [σ'(·) y_i μ + Σ_p σ'(·) ξ_{i,p}]
-                   ∂L_t/∂b_{j,r} = Σ_i c_{j,i} [σ'(·) + Σ_p σ'(·)]
-        additive:  ∂L_t/∂w_{j,r} = Σ_i c_{j,i} σ'(·) (y_i μ + ξ_i),   ∂L_t/∂b_{j,r} = Σ_i c_{j,i} σ'(·)
+    .. math::
 
-    each σ' at the pre-activation of its patch. The step is torch.optim.SGD's
-    on θ = (W, b) (b only when trained), with λ = ``weight_decay`` and
-    β = ``momentum``::
+        L_t(W, b) = \frac{1}{|B_t|} \sum_{i \in B_t} \ell(\varepsilon_{t,i} \tilde y_i f(x_i)),
 
-        g = ∇L_t(θ + e) + λ θ,   v = β v + g (v = g at step 0),   θ ← θ - η v   (θ ← θ - η g without momentum)
+    whose gradient, with
+    :math:`c_{j,i} = j s \ell'(\varepsilon_{t,i} \tilde y_i f(x_i)) \varepsilon_{t,i} \tilde y_i / |B_t|`
+    for :math:`i \in B_t` (0 otherwise), is:
 
-    where e = 0 without SAM, and with SAM of radius r, e = r ∇L_t(θ) / ‖∇L_t(θ)‖
-    (the norm over all of θ; e = 0 if it vanishes), on the same minibatch and
+    .. math::
+
+        \text{patches:} \quad \frac{\partial L_t}{\partial w_{j,r}}
+            &= \sum_i c_{j,i} \Big[\sigma'(\cdot) y_i \mu + \sum_p \sigma'(\cdot) \xi_{i,p}\Big],
+
+        \frac{\partial L_t}{\partial b_{j,r}} &= \sum_i c_{j,i} \Big[\sigma'(\cdot) + \sum_p \sigma'(\cdot)\Big]
+
+        \text{additive:} \quad \frac{\partial L_t}{\partial w_{j,r}}
+            &= \sum_i c_{j,i} \sigma'(\cdot) (y_i \mu + \xi_i),
+        \qquad \frac{\partial L_t}{\partial b_{j,r}} = \sum_i c_{j,i} \sigma'(\cdot)
+
+    each :math:`\sigma'` at the pre-activation of its patch. The step is torch.optim.SGD's
+    on :math:`\theta = (W, b)` (:math:`b` only when trained), with :math:`\lambda` = ``weight_decay`` and
+    :math:`\beta` = ``momentum``:
+
+    .. math::
+
+        & g = \nabla L_t(\theta + e) + \lambda \theta, \qquad v = \beta v + g \ (v = g \text{ at step } 0),
+
+        & \theta \leftarrow \theta - \eta v \quad (\theta \leftarrow \theta - \eta g \text{ without momentum})
+
+    where :math:`e = 0` without SAM, and with SAM of radius :math:`r`,
+    :math:`e = r \nabla L_t(\theta) / \|\nabla L_t(\theta)\|`
+    (the norm over all of :math:`\theta`; :math:`e = 0` if it vanishes), on the same minibatch and
     labels. ``config=None`` is the paper's model: ReLU, logistic loss, two
-    patches, s = 1/m, full-batch plain gradient descent.
+    patches, :math:`s = 1/m`, full-batch plain gradient descent.
 
     Parameters
     ----------
@@ -135,7 +154,7 @@ def full_weight_gd(data: Data, eta: float, steps: int, record_steps=None, *, con
         Only ``mu`` (d,), ``xi``, ``W0`` (2, m, d), ``y`` and ``y_noisy`` (n,)
         are read, so any object holding them will do.
     eta : float
-        The learning rate η (``config.eta`` is not read).
+        The learning rate :math:`\eta` (``config.eta`` is not read).
     steps : int
         Gradient steps; the schedule is asked for the steps 0..steps-1.
     record_steps : array of int, optional

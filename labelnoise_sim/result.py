@@ -1,7 +1,7 @@
-"""The outcome of one run: :class:`SimulationResult`.
+r"""The outcome of one run: :class:`SimulationResult`.
 
-Shapes, with K recorded steps: records × class (2) × filter (m) × sample (n);
-class index 0 is j = +1, index 1 is j = -1.
+Shapes, with :math:`K` recorded steps: records × class (2) × filter (m) × sample (n);
+class index 0 is :math:`j = +1`, index 1 is :math:`j = -1`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FORMAT_VERSION = 1
 
 
 def logistic_loss(z):
-    """ℓ(z) = log(1 + e^{-z}), without overflow for any finite z.
+    r""":math:`\ell(z) = \log(1 + e^{-z})`, without overflow for any finite :math:`z`.
 
     Examples
     --------
@@ -38,7 +38,7 @@ def logistic_loss(z):
 
 
 def loss_value(z, loss: str = "logistic"):
-    """ℓ(z) of the loss named ``loss`` (see ``SimulationConfig.loss``), elementwise, without overflow where finite.
+    r""":math:`\ell(z)` of the loss named ``loss`` (see ``SimulationConfig.loss``), elementwise, without overflow where finite.
 
     Examples
     --------
@@ -57,11 +57,14 @@ def loss_value(z, loss: str = "logistic"):
 
 
 class Velocity(NamedTuple):
-    """The heavy-ball buffer of a run with momentum, in the coefficients of the weights, at each record.
+    r"""The heavy-ball buffer of a run with momentum, in the coefficients of the weights, at each record.
 
-    v_{j,r} = v_α w_{j,r}⁽⁰⁾ + j v_γ μ/‖μ‖² + Σ_k v_ρ ξ_k/‖ξ_k‖² (the buffer of
-    torch.optim.SGD for the filters), and v_β for the bias. ``alpha`` is None
-    without weight decay (it stays 0), ``bias`` None without a bias.
+    .. math::
+
+        v_{j,r} = v_\alpha w_{j,r}^{(0)} + j v_\gamma \frac{\mu}{\|\mu\|^2} + \sum_k v_\rho \frac{\xi_k}{\|\xi_k\|^2}
+
+    (the buffer of torch.optim.SGD for the filters), and :math:`v_\beta` for the bias.
+    ``alpha`` is None without weight decay (it stays 0), ``bias`` None without a bias.
     """
 
     gamma: np.ndarray  #: (K, 2, m)
@@ -86,6 +89,9 @@ class SimulationResult:
     :math:`p` with more than one). The arrays below hold these
     coefficients at the :math:`K` recorded steps.
 
+    Derived arrays (``sample_loss``, ``test_error``, ...) are computed on first
+    access and cached.
+
     Attributes
     ----------
     config : SimulationConfig
@@ -108,9 +114,6 @@ class SimulationResult:
         The trained bias :math:`b_{j,r}` (``bias=True``).
     velocity : Velocity or None
         The heavy-ball buffer (``momentum > 0``).
-
-    Derived arrays (``sample_loss``, ``test_error``, ...) are computed on first
-    access and cached.
     """
 
     config: SimulationConfig
@@ -127,18 +130,19 @@ class SimulationResult:
 
     @property
     def rho_bar(self) -> np.ndarray:
-        """ρ̄ = max(ρ, 0), shape (K, 2, m, n): the memorisation part."""
+        r""":math:`\bar\rho = \max(\rho, 0)`, shape (K, 2, m, n): the memorisation part."""
         return np.maximum(self.rho, 0.0)
 
     @property
     def rho_under(self) -> np.ndarray:
-        """min(ρ, 0), shape (K, 2, m, n): the part that stays bounded below."""
+        r""":math:`\min(\rho, 0)`, shape (K, 2, m, n): the part that stays bounded below."""
         return np.minimum(self.rho, 0.0)
 
     def weights(self, step) -> np.ndarray:
-        """Filters at the recorded step ``step`` (a value of ``t``), shape (2, m, d).
+        r"""Filters at the recorded step ``step`` (a value of ``t``), shape (2, m, d).
 
-        Rebuilt from the coefficients, W = α W⁽⁰⁾ + j γ μ/‖μ‖² + Σ_k ρ_k ξ_k/‖ξ_k‖²;
+        Rebuilt from the coefficients,
+        :math:`W = \alpha W^{(0)} + j \gamma \mu/\|\mu\|^2 + \sum_k \rho_k \xi_k/\|\xi_k\|^2`;
         needs explicit sampling. A step that was not recorded raises ValueError.
         """
         data = self.data
@@ -173,12 +177,12 @@ class SimulationResult:
 
     @cached_property
     def margins(self) -> np.ndarray:
-        """ỹ_i f(x_i), shape (K, n)."""
+        r""":math:`\tilde y_i f(x_i)`, shape (K, n)."""
         return self.outputs * self.data.y_noisy
 
     @cached_property
     def sample_loss(self) -> np.ndarray:
-        """ℓ(ỹ_i f(x_i)) of the run's loss, shape (K, n)."""
+        r""":math:`\ell(\tilde y_i f(x_i))` of the run's loss, shape (K, n)."""
         return loss_value(self.margins, self.config.loss)
 
     @cached_property
@@ -210,13 +214,13 @@ class SimulationResult:
 
     @cached_property
     def test_error_estimate(self) -> generalization.TestErrorEstimate:
-        """The test error of every recorded step with its standard errors (:func:`generalization.estimate`).
+        r"""The test error of every recorded step with its standard errors (:func:`generalization.estimate`).
 
         Each step's clean test error is estimated to 2 % at 95 % confidence,
         down to errors of 1e-12 and below, from draws fixed by the run's seed.
         Raises :class:`~labelnoise_sim.DivergenceError` naming the first
-        recorded step whose test statistics are not finite (η far too large:
-        the training outputs can stay finite longer than W Σ Wᵀ).
+        recorded step whose test statistics are not finite (:math:`\eta` far too large:
+        the training outputs can stay finite longer than :math:`W \Sigma W^\top`).
         """
         return self._estimate(np.arange(len(self.t)))
 
@@ -270,7 +274,7 @@ class SimulationResult:
 
     @property
     def test_error_by_class(self) -> np.ndarray:
-        """P(y f(x) ≤ 0 | y) for a fresh sample, shape (K, 2): columns y = +1, y = -1."""
+        r""":math:`P(y f(x) \le 0 \mid y)` for a fresh sample, shape (K, 2): columns :math:`y = +1`, :math:`y = -1`."""
         return self.test_error_estimate.by_class
 
     @property

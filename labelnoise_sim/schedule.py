@@ -66,7 +66,7 @@ def _signs(config: SimulationConfig, first: int, last: int) -> np.ndarray:
 
 
 def schedule(config: SimulationConfig, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """The minibatch of the update from ``step`` to ``step + 1``, and the multipliers of its labels.
+    r"""The minibatch of the update from ``step`` to ``step + 1``, and the multipliers of its labels.
 
     Returns
     -------
@@ -74,8 +74,8 @@ def schedule(config: SimulationConfig, step: int) -> tuple[np.ndarray, np.ndarra
         The samples of the step, in the order of the epoch's permutation
         (all n in order for full-batch runs).
     signs : ndarray of float64, shape ``(|B_t|,)``
-        ε_{t,i} = ±1 for those samples: the loss of the step uses the label
-        ε_{t,i} ỹ_i.
+        :math:`\varepsilon_{t,i} = \pm 1` for those samples: the loss of the step uses the label
+        :math:`\varepsilon_{t,i} \tilde y_i`.
 
     Examples
     --------

@@ -114,13 +114,13 @@ class SweepResult:
 
 
 def expand_grid(grid: Mapping, fixed: Mapping | None = None) -> list[tuple[dict, SimulationConfig]]:
-    """The cells of ``grid`` × ``fixed``: a list of (grid values, validated config).
+    r"""The cells of ``grid`` × ``fixed``: a list of (grid values, validated config).
 
     ``grid`` maps parameter names of :func:`~labelnoise_sim.simulate` to
     non-empty lists of values; the cells are their Cartesian product, the last
     name varying fastest. A key naming several parameters — a tuple
     ``("d", "eta")`` or the string ``"d+eta"`` — is one zipped axis: its values
-    are lists that set those parameters together (e.g. η scaled with d).
+    are lists that set those parameters together (e.g. :math:`\eta` scaled with :math:`d`).
     ``fixed`` gives the other parameters. Every cell is
     validated here, before anything runs; an invalid one raises ValueError
     naming the cell.
