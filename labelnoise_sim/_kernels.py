@@ -183,6 +183,19 @@ else:
     vload, vstore, vbroadcast, vmul, vadd = _vload, _vstore, _vbroadcast, _vmul, _vadd
 
 
+def _inner(**options):
+    """``njit(**options)`` for a kernel that only other kernels call: numba then builds no CPython and no C
+    wrapper around it (two extra functions per kernel for LLVM to optimise and emit, a sizeable part of a
+    process's first compilation). Such a kernel cannot be called from Python."""
+    return njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)
+
+
+# A kernel called from a kernel is compiled once per tuple of argument types, and a constant argument (0, True)
+# has a literal type of its own; a loop counter that starts at a constant is typed first as that literal, which
+# is enough to compile the callee for it. Hence ``np.int64(0)`` and ``np.bool_(...)`` in such places: one
+# compilation of the callee instead of two or four.
+
+
 # The model family: activations and losses -----------------------------------
 
 #: Codes of the activations (``config.activation_kind``) and of the losses, as the kernels take them.
@@ -190,7 +203,7 @@ ACTIVATION_CODES = {"relu": 0, "relu^q": 1, "leaky_relu": 2, "smoothed_relu": 3}
 LOSS_CODES = {"logistic": 0, "hinge": 1, "exponential": 2, "squared": 3}
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _power(z, q):
     """z**q, by repeated products for a small integral q (relu^2, relu^3: several times cheaper than pow)."""
     if q == math.floor(q) and q <= 8.0:
@@ -201,7 +214,7 @@ def _power(z, q):
     return z**q
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def activation_pair(z, kind, p1, p2):
     """(σ(z), σ'(z)) for the activation ``kind`` with parameters p1, p2.
 
@@ -234,7 +247,7 @@ def activation(z, kind, p1, p2):
     return activation_pair(z, kind, p1, p2)[0]
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def loss_slope(z, kind):
     """ℓ'(z) of the loss ``kind`` at the margin z, with PyTorch autograd's value at a kink.
 
@@ -282,7 +295,7 @@ def _accumulate_columns(rho, G, B, k_start):
                     row[k] += r * Gi[k]
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _accumulate_tiled(rho, G, B):
     """``accumulate_product`` with tiles of B in vectors (``_tile_rows``): one strip of G (n × 8) stays
     in cache while every block of rows uses it."""
@@ -290,12 +303,12 @@ def _accumulate_tiled(rho, G, B):
     n_cols = B.shape[1]
     k_tiled = n_cols - n_cols % LANES
     for k in range(0, k_tiled, LANES):
-        _tile_rows(rho, G, B, q2, k, k, 0, n)
+        _tile_rows(rho, G, B, q2, k, k, np.int64(0), n)
     if k_tiled < n_cols:
         _accumulate_columns(rho, G, B, k_tiled)
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _tile4(rho, G, B, q, g_col, b_col, start, stop):
     """B[q:q+4, b_col:b_col+8] += Σ_{start <= i < stop} ρ[q:q+4, i] G[i, g_col:g_col+8], the four sums in vectors."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -313,7 +326,7 @@ def _tile4(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b3, s3)
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _tile2(rho, G, B, q, g_col, b_col, start, stop):
     """``_tile4`` for two rows."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -327,7 +340,7 @@ def _tile2(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b1, s1)
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _tile1(rho, G, B, q, g_col, b_col, start, stop):
     """``_tile4`` for one row."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -338,14 +351,14 @@ def _tile1(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b0, s0)
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _tile_rows(rho, G, B, rows, g_col, b_col, start, stop):
     """The tiles of B[:rows, b_col:b_col+8]: 4 rows at a time, leftover rows in 2s and 1s.
 
     Two independent sums for the leftover rows hide more of the latency of
     the additions than one.
     """
-    q = 0
+    q = np.int64(0)
     while q + 4 <= rows:
         _tile4(rho, G, B, q, g_col, b_col, start, stop)
         q += 4
@@ -360,7 +373,7 @@ def _tile_rows(rho, G, B, rows, g_col, b_col, start, stop):
 def _accumulate_product_compiled(rho, G, B):
     if all(_is_c_float_array(a) and a.ndim == 2 for a in (rho, G, B)):
         return lambda rho, G, B: _accumulate_tiled(rho, G, B)
-    return lambda rho, G, B: _accumulate_columns(rho, G, B, 0)
+    return lambda rho, G, B: _accumulate_columns(rho, G, B, np.int64(0))
 
 
 @njit(cache=True)
@@ -394,7 +407,7 @@ def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
     accumulate_product(rho, G, B)
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
     """A in full, and B = b0 + j γ e: everything in A and B but the product ρ G."""
     q2, n = rho.shape
@@ -454,7 +467,7 @@ def update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g):
     _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, np.empty(B.shape[1]))
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w):
     """``update``, also leaving in w (n,) the weights w_i = scale g_i ỹ_i ‖ξ_i‖², so that Δρ[q, i] = j_q w_i."""
     q2, n = B.shape
@@ -523,7 +536,7 @@ def pack_strips(G):
     return strips
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _gather3(idx, first, stop, w, row, strips, P, q, s, j):
     """P[q, cols] += j Σ_p w[row, i_p] G[i_p, cols] over i_p = idx[q, p], first <= p < stop; 3 strips s, s+1, s+2.
 
@@ -549,7 +562,7 @@ def _gather3(idx, first, stop, w, row, strips, P, q, s, j):
     vstore(P, at + 2 * LANES, vadd(vload(P, at + 2 * LANES), vmul(jv, acc2)))
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _gather1(idx, first, stop, w, row, strips, P, q, s, j):
     """``_gather3`` for the one strip s."""
     n = P.shape[1]
@@ -562,7 +575,7 @@ def _gather1(idx, first, stop, w, row, strips, P, q, s, j):
     vstore(P, at, vadd(vload(P, at), vmul(vbroadcast(j), acc)))
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _active_lists(X, positive, idx):
     """The i with X[q, i] > 0 (``positive``) or X[q, i] != 0, per row q and block of GATHER_BLOCK i.
 
@@ -586,7 +599,7 @@ def _active_lists(X, positive, idx):
     return starts
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
     """P[q] += j_q Σ_{i active} w[0, i] G[i], or Σ_{i active} w[q, i] G[i] when ``per_pair``.
 
@@ -597,7 +610,7 @@ def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
     q2, n = P.shape
     n_blocks = starts.shape[1] - 1
     n_strips = n // LANES
-    s = 0
+    s = np.int64(0)
     while s + GATHER_STRIPS <= n_strips:
         for b in range(n_blocks):
             for q in range(q2):
@@ -634,7 +647,7 @@ def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     _gather_lists(idx, starts, w.reshape((1, w.shape[0])), False, jsign, strips, G, P)
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _accumulate_pairs(W, jsign, strips, G, P, idx):
     """P += W G over the nonzero entries of W (2m, N), in the order of ``_gather_lists``; idx is scratch."""
     starts = _active_lists(W, False, idx)
@@ -689,7 +702,7 @@ def class_signs(m):
     return jsign
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _first_at_least(steps, value):
     """``np.searchsorted(steps, value)`` for sorted steps, as a loop (numba's searchsorted takes half a second to
     compile on a first call, this a tenth)."""
@@ -699,7 +712,7 @@ def _first_at_least(steps, value):
     return k
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _put(dst, src):
     """dst[...] = src for C-contiguous arrays of one shape, element by element.
 
@@ -858,7 +871,7 @@ def new_family_state(runs, m, N, momentum):
                        v_alpha=np.zeros(runs), v_bias=np.zeros((runs, q2)))
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B):
     """A (2m,) and B (2m, N) from the coefficients, with ρ G read from P."""
     q2, N = rho.shape
@@ -872,7 +885,7 @@ def family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B):
             B[q, k] = alpha * b0[q, k] + jg * e[k] + P[q, k]
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def activate(x, kind, p1, p2, value, slope):
     """value[k], slope[k] = σ(x[k]), σ'(x[k]) (``activation_pair``), with one loop per kind so that the loops
     of the kinds without powers run in vectors."""
@@ -960,7 +973,7 @@ def family_outputs(A, B, bias, y, model, f, S, S_signal):
         f[i] /= model.divisor
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq, model, g_gamma, g_rho, g_bias,
                     sparse, u):
     """The gradient of the step's loss (1/|B_t|) Σ_i ℓ(ε_i ỹ_i f_i) in coefficient form, from the slopes of
@@ -1033,7 +1046,7 @@ def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq,
             g_bias[q] = 0.0
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def gradient_product(g_rho, sparse, u, low, jsign, strips, G, out, idx, uG):
     """out = R G for the gradient R of ``family_gradient``: a gather over its nonzero entries, or for a slope
     below zero, the gather of ``sparse`` plus j_q (u G), one dense row."""
@@ -1213,7 +1226,7 @@ GRAM_BLOCK = 256
 GRAM_STRIP = 2 * LANES
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _pack_rows(V, first, width):
     """Rows first..first+width-1 of V (p, d) as a (d, width) block: out[k, c] = V[first + c, k]."""
     d = V.shape[1]
@@ -1224,7 +1237,7 @@ def _pack_rows(V, first, width):
     return out
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _tile4_wide(rho, G, B, q, b_col, start, stop, g_row):
     """B[q:q+4, b_col:b_col+16] += Σ_{start <= i < stop} ρ[q:q+4, i] G[g_row + i - start, 0:16], eight sums in
     vectors."""
@@ -1293,7 +1306,7 @@ def gram(V):
 GRAM_GROUP = 8
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _gram_group(V, S, g):
     """Columns of group g of V Vᵀ (strips GRAM_GROUP g .. GRAM_GROUP (g+1) - 1 of 16), against every row up to
     each strip's last, into S.
@@ -1351,7 +1364,7 @@ def _gram_finish(V, S):
     if first + LANES <= p:
         packed = _pack_rows(V, first, LANES)
         for start in range(0, d, GRAM_BLOCK):
-            _tile_rows(V, packed, S, first + LANES, 0, first, start, min(start + GRAM_BLOCK, d))
+            _tile_rows(V, packed, S, first + LANES, np.int64(0), first, start, min(start + GRAM_BLOCK, d))
     for b in range((p // LANES) * LANES, p):
         for a in range(b + 1):
             total = 0.0
@@ -1485,7 +1498,7 @@ _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def normal_mass(lo, hi):
     """Φ(hi) - Φ(lo) for lo <= hi (either may be infinite), without cancellation in either tail."""
     if lo >= 0.0:
@@ -1495,13 +1508,13 @@ def normal_mass(lo, hi):
     return 1.0 - 0.5 * (math.erfc(-lo * _SQRT_HALF) + math.erfc(hi * _SQRT_HALF))
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def normal_moment(lo, hi):
     """∫ t φ(t) dt over [lo, hi] = φ(lo) - φ(hi), φ the standard normal density."""
     return (math.exp(-0.5 * lo * lo) - math.exp(-0.5 * hi * hi)) * _INV_SQRT_2PI
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _class_terms(A, bias, y, kind, p1, p2, additive, offset):
     """offset[q] <- o_q for true class y; returns c_y (see the section's comment)."""
     q2 = A.shape[0]
@@ -1517,7 +1530,7 @@ def _class_terms(A, bias, y, kind, p1, p2, additive, offset):
     return const
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _project(root, sigma_xi, u, out):
     """out <- σ_ξ (root u_p), patch by patch (u and out of length D = P1 2m)."""
     q2 = root.shape[0]
@@ -1529,7 +1542,7 @@ def _project(root, sigma_xi, u, out):
             out[p * q2 + q] = sigma_xi * x
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _dot(a, b):
     """Σ_d a_d b_d in ascending d (np.sum would sum pairwise in plain Python and in order compiled)."""
     total = 0.0
@@ -1538,7 +1551,7 @@ def _dot(a, b):
     return total
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _signs(q2, D):
     """j_d = +1 for the first m filters of each patch, -1 for the others."""
     jq = np.empty(D)
@@ -1547,7 +1560,7 @@ def _signs(q2, D):
     return jq
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _inverses(c, out):
     """out[d] <- 1 / c_d, 0 where c_d = 0; returns out."""
     for d in range(c.shape[0]):
@@ -1555,7 +1568,7 @@ def _inverses(c, out):
     return out
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad):
     """g(u) (see the section's comment), and its gradient in ``grad``.
 
@@ -1590,7 +1603,7 @@ def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad)
     return y * total
 
 
-@njit(cache=True, error_model="numpy")
+@_inner(cache=True, error_model="numpy")
 def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
     """Normal mass of {|t| <= LINE_REACH : y (const + Σ_d j_d σ(a_d + t c_d)) <= 0}, σ(x) = x above 0, low x below.
 
@@ -1705,7 +1718,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     for d in range(D):  # loops, not slice assignments: those compile a formatted shape error (seconds)
         e[d] = 1.0 if d == 0 else 0.0
     for it in range(31):
-        g = _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, True, grad)
+        g = _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(True), grad)
         size = _dot(grad, grad)
         for d in range(D):
             candidate[d] = -grad[d] if it == 0 else u[d]
@@ -1716,7 +1729,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
             _project(root, sigma_xi, candidate, c)
             for d in range(D):
                 a[d] = offset[d % q2]
-            mass = _line_mass(a, c, _inverses(c, inverse), jq, low, const, y, times, order, False)
+            mass = _line_mass(a, c, _inverses(c, inverse), jq, low, const, y, times, order, np.bool_(False))
             if mass > best:
                 best = mass
                 for d in range(D):
@@ -1735,24 +1748,24 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
         return _upper_quantile(best)
     # The network itself: the first failing point along e, by doubling then bisection.
     const = _class_terms(A, bias, y, kind, p1, p2, additive, offset)
-    if _surface(0.0 * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) <= 0.0:
+    if _surface(0.0 * e, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) <= 0.0:
         return 0.0
     hi = 0.5
-    while _surface(hi * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) > 0.0:
+    while _surface(hi * e, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) > 0.0:
         hi *= 2.0
         if hi > 40.0:
             return math.inf
     lo = 0.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if _surface(mid * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) > 0.0:
+        if _surface(mid * e, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) > 0.0:
             lo = mid
         else:
             hi = mid
     return hi
 
 
-@njit(cache=True)
+@_inner(cache=True)
 def _upper_quantile(mass):
     """β with 1 - Φ(β) = mass (inf for a mass of 0), by bisection."""
     if mass <= 0.0:
@@ -1825,7 +1838,7 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
                     for d in range(D):
                         a[d] = base[c, d] + sigma_xi * Z[d, s] - w * slopes[c, d]
                     out[c, first + s] = _line_mass(a, slopes[c], inverse[c], jq, low, consts[c], y, times, order,
-                                                   False)
+                                                   np.bool_(False))
                 else:
                     total = consts[c]
                     for d in range(D):
@@ -1860,7 +1873,7 @@ def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2
             sums[k, c, r] += total
 
 
-@njit(cache=True, error_model="numpy")
+@_inner(cache=True, error_model="numpy")
 def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e):
     """e <- the direction of E[u 1(fail)] for true class y, by plain line sampling of the draws z_t along e.
 
@@ -1893,9 +1906,9 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
         _project(root, sigma_xi, v, x)
         for d in range(D):
             a[d] = offset[d % q2] + x[d]
-        mass = _line_mass(a, slope, inverse, jq, low, const, y, times, order, False)
+        mass = _line_mass(a, slope, inverse, jq, low, const, y, times, order, np.bool_(False))
         if mass > 0.0:
-            moment = _line_mass(a, slope, inverse, jq, low, const, y, times, order, True)
+            moment = _line_mass(a, slope, inverse, jq, low, const, y, times, order, np.bool_(True))
             for d in range(D):
                 total[d] += v[d] * mass + e[d] * moment
     size = math.sqrt(_dot(total, total))
