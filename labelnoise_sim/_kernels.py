@@ -392,9 +392,14 @@ def product(X, Y):
 def statistics_products(C, gram, CM, cov, start, stop):
     """CM[k] += C[k] gram and then cov[k] += CM[k] C[k]ᵀ for start <= k < stop, each product as :func:`product`
     forms it (C (K, 2m, V) contiguous, gram (V, V)); releases the GIL."""
+    q2, V = C.shape[1], C.shape[2]
+    C_t = np.empty((V, q2))
     for k in range(start, stop):
         accumulate_product(C[k], gram, CM[k])
-        accumulate_product(CM[k], np.ascontiguousarray(C[k].T), cov[k])
+        for v in range(V):  # C[k]ᵀ, contiguous: a loop, not np.ascontiguousarray (whose copy compiles slowly)
+            for q in range(q2):
+                C_t[v, q] = C[k, q, v]
+        accumulate_product(CM[k], C_t, cov[k])
 
 
 # One step, as three functions ---------------------------------------------
@@ -1824,7 +1829,10 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
     order = np.empty(D, dtype=np.int64)
     for first in range(0, S, DRAW_BLOCK):
         width = min(DRAW_BLOCK, S - first)
-        block = np.ascontiguousarray(z_t[:, first : first + width])
+        block = np.empty((D, width))  # contiguous columns: a loop compiles faster than np.ascontiguousarray
+        for d in range(D):
+            for s in range(width):
+                block[d, s] = z_t[d, first + s]
         along = np.zeros((2, width))  # z·e_y = u·e_y
         accumulate_product(e, block, along)
         Z = np.zeros((D, width))
