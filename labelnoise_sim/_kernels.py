@@ -183,11 +183,18 @@ else:
     vload, vstore, vbroadcast, vmul, vadd = _vload, _vstore, _vbroadcast, _vmul, _vadd
 
 
+def _kernel(**options):
+    """``njit`` as every kernel here takes it: cached on disk; ``error_model="numpy"`` (no kernel divides by
+    zero: every divisor is a size >= 1, a positive parameter or guarded, and the ZeroDivisionError paths
+    would only lengthen the compilation); no C wrapper (nothing takes a kernel's address), one function less
+    for LLVM to optimise and emit on a process's first call."""
+    return njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, **options)
+
+
 def _inner(**options):
-    """``njit(**options)`` for a kernel that only other kernels call: numba then builds no CPython and no C
-    wrapper around it (two extra functions per kernel for LLVM to optimise and emit, a sizeable part of a
-    process's first compilation). Such a kernel cannot be called from Python."""
-    return njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)
+    """``_kernel`` for a kernel that only other kernels call: no CPython wrapper either. Such a kernel cannot be
+    called from Python."""
+    return _kernel(no_cpython_wrapper=True, **options)
 
 
 # A kernel called from a kernel is compiled once per tuple of argument types, and a constant argument (0, True)
@@ -203,7 +210,7 @@ ACTIVATION_CODES = {"relu": 0, "relu^q": 1, "leaky_relu": 2, "smoothed_relu": 3}
 LOSS_CODES = {"logistic": 0, "hinge": 1, "exponential": 2, "squared": 3}
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _power(z, q):
     """z**q, by repeated products for a small integral q (relu^2, relu^3: several times cheaper than pow)."""
     if q == math.floor(q) and q <= 8.0:
@@ -214,7 +221,7 @@ def _power(z, q):
     return z**q
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def activation_pair(z, kind, p1, p2):
     """(σ(z), σ'(z)) for the activation ``kind`` with parameters p1, p2.
 
@@ -241,13 +248,13 @@ def activation_pair(z, kind, p1, p2):
     return z - (1.0 - 1.0 / p1) * p2, 1.0
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def activation(z, kind, p1, p2):
     """σ(z) (see ``activation_pair``)."""
     return activation_pair(z, kind, p1, p2)[0]
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def loss_slope(z, kind):
     """ℓ'(z) of the loss ``kind`` at the margin z, with PyTorch autograd's value at a kink.
 
@@ -280,7 +287,7 @@ def accumulate_product(rho, G, B):
     _accumulate_columns(rho, G, B, 0)
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def _accumulate_columns(rho, G, B, k_start):
     """B[:, k_start:] += ρ G[:, k_start:] in plain loops (any layout; also the columns the tiles leave)."""
     q2, n = rho.shape
@@ -295,7 +302,7 @@ def _accumulate_columns(rho, G, B, k_start):
                     row[k] += r * Gi[k]
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _accumulate_tiled(rho, G, B):
     """``accumulate_product`` with tiles of B in vectors (``_tile_rows``): one strip of G (n × 8) stays
     in cache while every block of rows uses it."""
@@ -308,7 +315,7 @@ def _accumulate_tiled(rho, G, B):
         _accumulate_columns(rho, G, B, k_tiled)
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _tile4(rho, G, B, q, g_col, b_col, start, stop):
     """B[q:q+4, b_col:b_col+8] += Σ_{start <= i < stop} ρ[q:q+4, i] G[i, g_col:g_col+8], the four sums in vectors."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -326,7 +333,7 @@ def _tile4(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b3, s3)
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _tile2(rho, G, B, q, g_col, b_col, start, stop):
     """``_tile4`` for two rows."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -340,7 +347,7 @@ def _tile2(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b1, s1)
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _tile1(rho, G, B, q, g_col, b_col, start, stop):
     """``_tile4`` for one row."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -351,7 +358,7 @@ def _tile1(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b0, s0)
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _tile_rows(rho, G, B, rows, g_col, b_col, start, stop):
     """The tiles of B[:rows, b_col:b_col+8]: 4 rows at a time, leftover rows in 2s and 1s.
 
@@ -369,14 +376,14 @@ def _tile_rows(rho, G, B, rows, g_col, b_col, start, stop):
         _tile1(rho, G, B, q, g_col, b_col, start, stop)
 
 
-@overload(accumulate_product, jit_options={"cache": True, "error_model": "numpy"})
+@overload(accumulate_product, jit_options={"cache": True, "error_model": "numpy", "no_cfunc_wrapper": True})
 def _accumulate_product_compiled(rho, G, B):
     if all(_is_c_float_array(a) and a.ndim == 2 for a in (rho, G, B)):
         return lambda rho, G, B: _accumulate_tiled(rho, G, B)
     return lambda rho, G, B: _accumulate_columns(rho, G, B, np.int64(0))
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def product(X, Y):
     """X Y for X (p, n), Y (n, q), each sum in ascending order as ``accumulate_product`` forms it.
 
@@ -388,7 +395,7 @@ def product(X, Y):
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_kernel(nogil=True)
 def statistics_products(C, gram, CM, cov, start, stop):
     """CM[k] += C[k] gram and then cov[k] += CM[k] C[k]ᵀ for start <= k < stop, each product as :func:`product`
     forms it (C (K, 2m, V) contiguous, gram (V, V)); releases the GIL."""
@@ -405,14 +412,14 @@ def statistics_products(C, gram, CM, cov, start, stop):
 # One step, as three functions ---------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
     """Fill A (2m,) and B (2m, n) from the coefficients; O(m n²)."""
     _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B)
     accumulate_product(rho, G, B)
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
     """A in full, and B = b0 + j γ e: everything in A and B but the product ρ G."""
     q2, n = rho.shape
@@ -442,7 +449,7 @@ def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
         q += 1
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def network_outputs(A, B, y, jsign, m, f):
     """f_i = (1/m) Σ_q j_q [σ(y_i A_q) + σ(B_{q,i})], written to f (n,)."""
     q2, n = B.shape
@@ -460,7 +467,7 @@ def network_outputs(A, B, y, jsign, m, f):
         f[i] /= m
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g):
     """One gradient step on (γ, ρ), given the products at the current state.
 
@@ -472,7 +479,7 @@ def update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g):
     _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, np.empty(B.shape[1]))
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w):
     """``update``, also leaving in w (n,) the weights w_i = scale g_i ỹ_i ‖ξ_i‖², so that Δρ[q, i] = j_q w_i."""
     q2, n = B.shape
@@ -519,7 +526,7 @@ GATHER_STRIPS = 3
 GATHER_BLOCK = 256
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def pack_strips(G):
     """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c].
 
@@ -541,7 +548,7 @@ def pack_strips(G):
     return strips
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _gather3(idx, first, stop, w, row, strips, P, q, s, j):
     """P[q, cols] += j Σ_p w[row, i_p] G[i_p, cols] over i_p = idx[q, p], first <= p < stop; 3 strips s, s+1, s+2.
 
@@ -567,7 +574,7 @@ def _gather3(idx, first, stop, w, row, strips, P, q, s, j):
     vstore(P, at + 2 * LANES, vadd(vload(P, at + 2 * LANES), vmul(jv, acc2)))
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _gather1(idx, first, stop, w, row, strips, P, q, s, j):
     """``_gather3`` for the one strip s."""
     n = P.shape[1]
@@ -580,7 +587,7 @@ def _gather1(idx, first, stop, w, row, strips, P, q, s, j):
     vstore(P, at, vadd(vload(P, at), vmul(vbroadcast(j), acc)))
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _active_lists(X, positive, idx):
     """The i with X[q, i] > 0 (``positive``) or X[q, i] != 0, per row q and block of GATHER_BLOCK i.
 
@@ -604,7 +611,7 @@ def _active_lists(X, positive, idx):
     return starts
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
     """P[q] += j_q Σ_{i active} w[0, i] G[i], or Σ_{i active} w[q, i] G[i] when ``per_pair``.
 
@@ -640,7 +647,7 @@ def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
                 P[q, col] += j * total
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     """P += Δρ G, for the increment Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ.
 
@@ -652,7 +659,7 @@ def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     _gather_lists(idx, starts, w.reshape((1, w.shape[0])), False, jsign, strips, G, P)
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _accumulate_pairs(W, jsign, strips, G, P, idx):
     """P += W G over the nonzero entries of W (2m, N), in the order of ``_gather_lists``; idx is scratch."""
     starts = _active_lists(W, False, idx)
@@ -698,7 +705,7 @@ def new_state(runs, m, n):
                  status=np.full(runs, -1, dtype=np.int64))
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def class_signs(m):
     """j of every filter q: +1 for q < m, -1 after; shape (2m,)."""
     jsign = np.empty(2 * m)
@@ -707,7 +714,7 @@ def class_signs(m):
     return jsign
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _first_at_least(steps, value):
     """``np.searchsorted(steps, value)`` for sorted steps, as a loop (numba's searchsorted takes half a second to
     compile on a first call, this a tenth)."""
@@ -717,7 +724,7 @@ def _first_at_least(steps, value):
     return k
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _put(dst, src):
     """dst[...] = src for C-contiguous arrays of one shape, element by element.
 
@@ -730,7 +737,7 @@ def _put(dst, src):
         flat_dst[i] = flat_src[i]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_kernel(nogil=True)
 def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
     """Advance run ``b`` through the steps first..last-1 of a run of ``steps`` steps, recording at ``record_steps``.
 
@@ -798,7 +805,7 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
     _put(state.P[b], P)
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+@_kernel(parallel=True, nogil=True)
 def run_batch(stats, state, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
     """``run_dynamics`` for every run of the batch that has not diverged, in parallel over runs (numba threads).
 
@@ -876,7 +883,7 @@ def new_family_state(runs, m, N, momentum):
                        v_alpha=np.zeros(runs), v_bias=np.zeros((runs, q2)))
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B):
     """A (2m,) and B (2m, N) from the coefficients, with ρ G read from P."""
     q2, N = rho.shape
@@ -890,7 +897,7 @@ def family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B):
             B[q, k] = alpha * b0[q, k] + jg * e[k] + P[q, k]
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def activate(x, kind, p1, p2, value, slope):
     """value[k], slope[k] = σ(x[k]), σ'(x[k]) (``activation_pair``), with one loop per kind so that the loops
     of the kinds without powers run in vectors."""
@@ -931,7 +938,7 @@ def activate(x, kind, p1, p2, value, slope):
             value[k], slope[k] = activation_pair(x[k], kind, p1, p2)
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def family_outputs(A, B, bias, y, model, f, S, S_signal):
     """The outputs f (n,) and the slopes of the activation at every pre-activation.
 
@@ -978,7 +985,7 @@ def family_outputs(A, B, bias, y, model, f, S, S_signal):
         f[i] /= model.divisor
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq, model, g_gamma, g_rho, g_bias,
                     sparse, u):
     """The gradient of the step's loss (1/|B_t|) Σ_i ℓ(ε_i ỹ_i f_i) in coefficient form, from the slopes of
@@ -1051,7 +1058,7 @@ def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq,
             g_bias[q] = 0.0
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def gradient_product(g_rho, sparse, u, low, jsign, strips, G, out, idx, uG):
     """out = R G for the gradient R of ``family_gradient``: a gather over its nonzero entries, or for a slope
     below zero, the gather of ``sparse`` plus j_q (u G), one dense row."""
@@ -1068,7 +1075,7 @@ def gradient_product(g_rho, sparse, u, low, jsign, strips, G, out, idx, uG):
             out[q, k] += jsign[q] * uG[0, k]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_kernel(nogil=True)
 def run_family(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records):
     """``run_dynamics`` for any model of the family: run ``b`` through the steps first..last-1.
 
@@ -1210,7 +1217,7 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     _put(state.v_bias[b], v_bias)
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+@_kernel(parallel=True, nogil=True)
 def run_family_batch(stats, model, state, eta, steps, record_steps, first, last, eps, inverse_size, records):
     """``run_family`` for every run of the batch that has not diverged, in parallel over runs (as ``run_batch``)."""
     for b in prange(eta.shape[0]):
@@ -1231,7 +1238,7 @@ GRAM_BLOCK = 256
 GRAM_STRIP = 2 * LANES
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _pack_rows(V, first, width):
     """Rows first..first+width-1 of V (p, d) as a (d, width) block: out[k, c] = V[first + c, k]."""
     d = V.shape[1]
@@ -1242,7 +1249,7 @@ def _pack_rows(V, first, width):
     return out
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _tile4_wide(rho, G, B, q, b_col, start, stop, g_row):
     """B[q:q+4, b_col:b_col+16] += Σ_{start <= i < stop} ρ[q:q+4, i] G[g_row + i - start, 0:16], eight sums in
     vectors."""
@@ -1311,7 +1318,7 @@ def gram(V):
 GRAM_GROUP = 8
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _gram_group(V, S, g):
     """Columns of group g of V Vᵀ (strips GRAM_GROUP g .. GRAM_GROUP (g+1) - 1 of 16), against every row up to
     each strip's last, into S.
@@ -1341,7 +1348,7 @@ def _gram_group(V, S, g):
                     _tile4_wide(V, packed, S, q, first, start, stop, j * GRAM_BLOCK)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_kernel(nogil=True)
 def _gram_strips(V, S):
     """Every group of strips of 16 columns of S, on the calling thread."""
     n_groups = -(-(V.shape[0] // GRAM_STRIP) // GRAM_GROUP)
@@ -1349,7 +1356,7 @@ def _gram_strips(V, S):
         _gram_group(V, S, g)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@_kernel(parallel=True)
 def _gram_strips_threaded(V, S):
     """Every group of strips of 16 columns of S, the groups shared among numba threads."""
     n_groups = -(-(V.shape[0] // GRAM_STRIP) // GRAM_GROUP)
@@ -1360,7 +1367,7 @@ def _gram_strips_threaded(V, S):
         _gram_group(V, S, t // 2 if t % 2 == 0 else n_groups - 1 - t // 2)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_kernel(nogil=True)
 def _gram_finish(V, S):
     """The columns the strips of 16 leave: one strip of 8 if 8 are left, single columns in plain loops;
     then S[b, a] = S[a, b] below the diagonal."""
@@ -1387,7 +1394,7 @@ def _gram_finish(V, S):
 DRAW_BLOCK = 256
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive):
     """Count the plain Monte Carlo draws of a fresh sample that are misclassified, per true class.
 
@@ -1503,7 +1510,7 @@ _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def normal_mass(lo, hi):
     """Φ(hi) - Φ(lo) for lo <= hi (either may be infinite), without cancellation in either tail."""
     if lo >= 0.0:
@@ -1513,13 +1520,13 @@ def normal_mass(lo, hi):
     return 1.0 - 0.5 * (math.erfc(-lo * _SQRT_HALF) + math.erfc(hi * _SQRT_HALF))
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def normal_moment(lo, hi):
     """∫ t φ(t) dt over [lo, hi] = φ(lo) - φ(hi), φ the standard normal density."""
     return (math.exp(-0.5 * lo * lo) - math.exp(-0.5 * hi * hi)) * _INV_SQRT_2PI
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _class_terms(A, bias, y, kind, p1, p2, additive, offset):
     """offset[q] <- o_q for true class y; returns c_y (see the section's comment)."""
     q2 = A.shape[0]
@@ -1535,7 +1542,7 @@ def _class_terms(A, bias, y, kind, p1, p2, additive, offset):
     return const
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _project(root, sigma_xi, u, out):
     """out <- σ_ξ (root u_p), patch by patch (u and out of length D = P1 2m)."""
     q2 = root.shape[0]
@@ -1547,7 +1554,7 @@ def _project(root, sigma_xi, u, out):
             out[p * q2 + q] = sigma_xi * x
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _dot(a, b):
     """Σ_d a_d b_d in ascending d (np.sum would sum pairwise in plain Python and in order compiled)."""
     total = 0.0
@@ -1556,7 +1563,7 @@ def _dot(a, b):
     return total
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _signs(q2, D):
     """j_d = +1 for the first m filters of each patch, -1 for the others."""
     jq = np.empty(D)
@@ -1565,7 +1572,7 @@ def _signs(q2, D):
     return jq
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _inverses(c, out):
     """out[d] <- 1 / c_d, 0 where c_d = 0; returns out."""
     for d in range(c.shape[0]):
@@ -1573,7 +1580,7 @@ def _inverses(c, out):
     return out
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad):
     """g(u) (see the section's comment), and its gradient in ``grad``.
 
@@ -1608,7 +1615,7 @@ def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad)
     return y * total
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
     """Normal mass of {|t| <= LINE_REACH : y (const + Σ_d j_d σ(a_d + t c_d)) <= 0}, σ(x) = x above 0, low x below.
 
@@ -1691,7 +1698,7 @@ def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
     return mass
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel()
 def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive, e):
     """e <- a unit vector towards the most likely failing point of true class y; returns its distance β.
 
@@ -1770,7 +1777,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     return hi
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def _upper_quantile(mass):
     """β with 1 - Φ(β) = mass (inf for a mass of 0), by bisection."""
     if mass <= 0.0:
@@ -1785,7 +1792,7 @@ def _upper_quantile(mass):
     return hi
 
 
-@njit(cache=True, error_model="numpy")
+@_inner()
 def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta, out):
     """out[c, s] <- draw s's estimate of the misclassification probability of true class y = (+1, -1)[c].
 
@@ -1856,7 +1863,7 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
                     out[c, first + s] = math.exp(-shift[c] * w - 0.5 * shift[c] * shift[c]) if fails else 0.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_kernel(nogil=True)
 def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta,
                  records, start, stop, sums):
     """sums[k, c, r] += the sum of ``failure_masses`` over draws lo..hi-1 of replicate r, for the pairs
@@ -1881,7 +1888,7 @@ def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2
             sums[k, c, r] += total
 
 
-@_inner(cache=True, error_model="numpy")
+@_inner()
 def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e):
     """e <- the direction of E[u 1(fail)] for true class y, by plain line sampling of the draws z_t along e.
 
@@ -1925,7 +1932,7 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
             e[d] = total[d] / size
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_kernel(nogil=True)
 def failing_means(roots, z_t, sigma_xi, A, bias, kind, p1, patches, additive, e, records, start, stop):
     """``failing_mean`` of both classes of the records k = records[start:stop] (e (K, 2, D)); releases the GIL."""
     for i in range(start, stop):
