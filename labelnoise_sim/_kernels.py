@@ -452,6 +452,17 @@ def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
 @_kernel()
 def network_outputs(A, B, y, jsign, m, f):
     """f_i = (1/m) Σ_q j_q [σ(y_i A_q) + σ(B_{q,i})], written to f (n,)."""
+    _network_outputs(A, B, y, jsign, m, f)
+
+
+# The kernels that both Python (the tests) and other kernels call come in two: a public one with the CPython
+# wrapper, which Python calls, and the _inner one it calls, which kernels call; a run then compiles no wrapper
+# it does not use.
+
+
+@_inner()
+def _network_outputs(A, B, y, jsign, m, f):
+    """``network_outputs``."""
     q2, n = B.shape
     for i in range(n):
         f[i] = 0.0
@@ -528,6 +539,12 @@ GATHER_BLOCK = 256
 
 @_kernel()
 def pack_strips(G):
+    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c] (``_pack_strips``)."""
+    return _pack_strips(G)
+
+
+@_inner()
+def _pack_strips(G):
     """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c].
 
     Read in place, the rows of a strip lie a whole row of G apart and, for
@@ -708,6 +725,12 @@ def new_state(runs, m, n):
 @_kernel()
 def class_signs(m):
     """j of every filter q: +1 for q < m, -1 after; shape (2m,)."""
+    return _class_signs(m)
+
+
+@_inner()
+def _class_signs(m):
+    """``class_signs``."""
     jsign = np.empty(2 * m)
     jsign[:m] = 1.0
     jsign[m:] = -1.0
@@ -769,8 +792,8 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
     n = y.shape[0]
     q2 = a0.shape[0]
     m = q2 // 2
-    strips = pack_strips(G)
-    jsign = class_signs(m)
+    strips = _pack_strips(G)
+    jsign = _class_signs(m)
     A = np.empty(q2)
     B = np.empty((q2, n))
     f = np.empty(n)
@@ -786,7 +809,7 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
         for q in range(q2):
             for col in range(n):
                 B[q, col] += P[q, col]
-        network_outputs(A, B, y, jsign, m, f)
+        _network_outputs(A, B, y, jsign, m, f)
         for i in range(n):
             if not math.isfinite(f[i]):
                 state.status[b] = t
@@ -799,7 +822,9 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
         if t == steps:
             break
         _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w)
-        _accumulate_increment(B, w, jsign, strips, G, P, idx)
+        # P += Δρ G (``_accumulate_increment``, spelled out: one kernel less to compile)
+        starts = _active_lists(B, True, idx)
+        _gather_lists(idx, starts, w.reshape((1, n)), False, jsign, strips, G, P)
     _put(state.gamma[b], gamma)
     _put(state.rho[b], rho)
     _put(state.P[b], P)
@@ -1105,8 +1130,8 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     v_alpha, v_bias = state.v_alpha[b], state.v_bias[b].copy()
     n = y.shape[0]
     q2, N = rho.shape
-    jsign = class_signs(q2 // 2)
-    strips = pack_strips(G)
+    jsign = _class_signs(q2 // 2)
+    strips = _pack_strips(G)
     idx = np.empty((q2, N), np.uint32)
     A = np.empty(q2)
     B = np.empty((q2, N))
