@@ -732,8 +732,8 @@ def class_signs(m):
 def _class_signs(m):
     """``class_signs``."""
     jsign = np.empty(2 * m)
-    jsign[:m] = 1.0
-    jsign[m:] = -1.0
+    for q in range(2 * m):  # a loop, not slice assignments (quicker to compile)
+        jsign[q] = 1.0 if q < m else -1.0
     return jsign
 
 
@@ -1784,18 +1784,28 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     if kind in PIECEWISE_LINEAR:
         return _upper_quantile(best)
     # The network itself: the first failing point along e, by doubling then bisection.
+    # The points t e are formed in loops (the same products as the array expression t * e, which compiles slowly).
     const = _class_terms(A, bias, y, kind, p1, p2, additive, offset)
-    if _surface(0.0 * e, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) <= 0.0:
+    point = candidate
+    for d in range(D):
+        point[d] = 0.0 * e[d]
+    if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) <= 0.0:
         return 0.0
     hi = 0.5
-    while _surface(hi * e, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) > 0.0:
+    while True:
+        for d in range(D):
+            point[d] = hi * e[d]
+        if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) <= 0.0:
+            break
         hi *= 2.0
         if hi > 40.0:
             return math.inf
     lo = 0.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if _surface(mid * e, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) > 0.0:
+        for d in range(D):
+            point[d] = mid * e[d]
+        if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) > 0.0:
             lo = mid
         else:
             hi = mid
@@ -1817,7 +1827,7 @@ def _upper_quantile(mass):
     return hi
 
 
-@_inner()
+@_inner(inline="always")
 def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta, out):
     """out[c, s] <- draw s's estimate of the misclassification probability of true class y = (+1, -1)[c].
 
@@ -1913,7 +1923,7 @@ def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2
             sums[k, c, r] += total
 
 
-@_inner()
+@_inner(inline="always")
 def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e):
     """e <- the direction of E[u 1(fail)] for true class y, by plain line sampling of the draws z_t along e.
 
