@@ -54,6 +54,7 @@ from llvmlite import ir
 from numba import config as numba_config
 from numba import njit, prange, types
 from numba.extending import intrinsic, models, overload, register_model
+from numba.core.registry import CPUDispatcher
 
 __all__ = [
     "Statistics",
@@ -192,9 +193,23 @@ def _kernel(**options):
 
 
 def _inner(**options):
-    """``_kernel`` for a kernel that only other kernels call: no CPython wrapper either. Such a kernel cannot be
-    called from Python."""
-    return _kernel(no_cpython_wrapper=True, **options)
+    """``_kernel`` for a kernel that only other kernels call: no CPython wrapper either. Called from Python,
+    such a kernel raises TypeError (without the wrapper, the call would jump to address 0)."""
+
+    def decorate(function):
+        dispatcher = _kernel(no_cpython_wrapper=True, **options)(function)
+        if not numba_config.DISABLE_JIT:
+            dispatcher.__class__ = _InnerDispatcher
+        return dispatcher
+
+    return decorate
+
+
+class _InnerDispatcher(CPUDispatcher):
+    """The dispatcher of an ``_inner`` kernel: kernels call it as any other; Python may not."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.py_func.__name__} has no CPython wrapper: only kernels call it")
 
 
 # A kernel called from a kernel is compiled once per tuple of argument types, and a constant argument (0, True)
