@@ -54,6 +54,7 @@ from llvmlite import ir
 from numba import config as numba_config
 from numba import njit, prange, types
 from numba.extending import intrinsic, models, overload, register_model
+from numba.core.registry import CPUDispatcher
 
 __all__ = [
     "Statistics",
@@ -183,6 +184,40 @@ else:
     vload, vstore, vbroadcast, vmul, vadd = _vload, _vstore, _vbroadcast, _vmul, _vadd
 
 
+def _kernel(**options):
+    """``njit`` as every kernel here takes it: cached on disk; ``error_model="numpy"`` (no kernel divides by
+    zero: every divisor is a size >= 1, a positive parameter or guarded, and the ZeroDivisionError paths
+    would only lengthen the compilation); no C wrapper (nothing takes a kernel's address), one function less
+    for LLVM to optimise and emit on a process's first call."""
+    return njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, **options)
+
+
+def _inner(**options):
+    """``_kernel`` for a kernel that only other kernels call: no CPython wrapper either. Called from Python,
+    such a kernel raises TypeError (without the wrapper, the call would jump to address 0)."""
+
+    def decorate(function):
+        dispatcher = _kernel(no_cpython_wrapper=True, **options)(function)
+        if not numba_config.DISABLE_JIT:
+            dispatcher.__class__ = _InnerDispatcher
+        return dispatcher
+
+    return decorate
+
+
+class _InnerDispatcher(CPUDispatcher):
+    """The dispatcher of an ``_inner`` kernel: kernels call it as any other; Python may not."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.py_func.__name__} has no CPython wrapper: only kernels call it")
+
+
+# A kernel called from a kernel is compiled once per tuple of argument types, and a constant argument (0, True)
+# has a literal type of its own; a loop counter that starts at a constant is typed first as that literal, which
+# is enough to compile the callee for it. Hence ``np.int64(0)`` and ``np.bool_(...)`` in such places: one
+# compilation of the callee instead of two or four.
+
+
 # The model family: activations and losses -----------------------------------
 
 #: Codes of the activations (``config.activation_kind``) and of the losses, as the kernels take them.
@@ -190,7 +225,7 @@ ACTIVATION_CODES = {"relu": 0, "relu^q": 1, "leaky_relu": 2, "smoothed_relu": 3}
 LOSS_CODES = {"logistic": 0, "hinge": 1, "exponential": 2, "squared": 3}
 
 
-@njit(cache=True)
+@_inner()
 def _power(z, q):
     """z**q, by repeated products for a small integral q (relu^2, relu^3: several times cheaper than pow)."""
     if q == math.floor(q) and q <= 8.0:
@@ -201,7 +236,7 @@ def _power(z, q):
     return z**q
 
 
-@njit(cache=True)
+@_inner()
 def activation_pair(z, kind, p1, p2):
     """(σ(z), σ'(z)) for the activation ``kind`` with parameters p1, p2.
 
@@ -228,13 +263,13 @@ def activation_pair(z, kind, p1, p2):
     return z - (1.0 - 1.0 / p1) * p2, 1.0
 
 
-@njit(cache=True)
+@_kernel()
 def activation(z, kind, p1, p2):
     """σ(z) (see ``activation_pair``)."""
     return activation_pair(z, kind, p1, p2)[0]
 
 
-@njit(cache=True)
+@_inner()
 def loss_slope(z, kind):
     """ℓ'(z) of the loss ``kind`` at the margin z, with PyTorch autograd's value at a kink.
 
@@ -267,7 +302,7 @@ def accumulate_product(rho, G, B):
     _accumulate_columns(rho, G, B, 0)
 
 
-@njit(cache=True)
+@_kernel()
 def _accumulate_columns(rho, G, B, k_start):
     """B[:, k_start:] += ρ G[:, k_start:] in plain loops (any layout; also the columns the tiles leave)."""
     q2, n = rho.shape
@@ -282,7 +317,7 @@ def _accumulate_columns(rho, G, B, k_start):
                     row[k] += r * Gi[k]
 
 
-@njit(cache=True)
+@_inner()
 def _accumulate_tiled(rho, G, B):
     """``accumulate_product`` with tiles of B in vectors (``_tile_rows``): one strip of G (n × 8) stays
     in cache while every block of rows uses it."""
@@ -290,12 +325,12 @@ def _accumulate_tiled(rho, G, B):
     n_cols = B.shape[1]
     k_tiled = n_cols - n_cols % LANES
     for k in range(0, k_tiled, LANES):
-        _tile_rows(rho, G, B, q2, k, k, 0, n)
+        _tile_rows(rho, G, B, q2, k, k, np.int64(0), n)
     if k_tiled < n_cols:
         _accumulate_columns(rho, G, B, k_tiled)
 
 
-@njit(cache=True)
+@_inner()
 def _tile4(rho, G, B, q, g_col, b_col, start, stop):
     """B[q:q+4, b_col:b_col+8] += Σ_{start <= i < stop} ρ[q:q+4, i] G[i, g_col:g_col+8], the four sums in vectors."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -313,7 +348,7 @@ def _tile4(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b3, s3)
 
 
-@njit(cache=True)
+@_inner()
 def _tile2(rho, G, B, q, g_col, b_col, start, stop):
     """``_tile4`` for two rows."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -327,7 +362,7 @@ def _tile2(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b1, s1)
 
 
-@njit(cache=True)
+@_inner()
 def _tile1(rho, G, B, q, g_col, b_col, start, stop):
     """``_tile4`` for one row."""
     ld_g, ld_b = G.shape[1], B.shape[1]
@@ -338,14 +373,14 @@ def _tile1(rho, G, B, q, g_col, b_col, start, stop):
     vstore(B, b0, s0)
 
 
-@njit(cache=True)
+@_inner()
 def _tile_rows(rho, G, B, rows, g_col, b_col, start, stop):
     """The tiles of B[:rows, b_col:b_col+8]: 4 rows at a time, leftover rows in 2s and 1s.
 
     Two independent sums for the leftover rows hide more of the latency of
     the additions than one.
     """
-    q = 0
+    q = np.int64(0)
     while q + 4 <= rows:
         _tile4(rho, G, B, q, g_col, b_col, start, stop)
         q += 4
@@ -356,14 +391,14 @@ def _tile_rows(rho, G, B, rows, g_col, b_col, start, stop):
         _tile1(rho, G, B, q, g_col, b_col, start, stop)
 
 
-@overload(accumulate_product, jit_options={"cache": True})
+@overload(accumulate_product, jit_options={"cache": True, "error_model": "numpy", "no_cfunc_wrapper": True})
 def _accumulate_product_compiled(rho, G, B):
     if all(_is_c_float_array(a) and a.ndim == 2 for a in (rho, G, B)):
         return lambda rho, G, B: _accumulate_tiled(rho, G, B)
-    return lambda rho, G, B: _accumulate_columns(rho, G, B, 0)
+    return lambda rho, G, B: _accumulate_columns(rho, G, B, np.int64(0))
 
 
-@njit(cache=True)
+@_kernel()
 def product(X, Y):
     """X Y for X (p, n), Y (n, q), each sum in ascending order as ``accumulate_product`` forms it.
 
@@ -375,26 +410,31 @@ def product(X, Y):
     return out
 
 
-@njit(cache=True, nogil=True)
+@_kernel(nogil=True)
 def statistics_products(C, gram, CM, cov, start, stop):
     """CM[k] += C[k] gram and then cov[k] += CM[k] C[k]ᵀ for start <= k < stop, each product as :func:`product`
     forms it (C (K, 2m, V) contiguous, gram (V, V)); releases the GIL."""
+    q2, V = C.shape[1], C.shape[2]
+    C_t = np.empty((V, q2))
     for k in range(start, stop):
         accumulate_product(C[k], gram, CM[k])
-        accumulate_product(CM[k], np.ascontiguousarray(C[k].T), cov[k])
+        for v in range(V):  # C[k]ᵀ, contiguous: a loop, not np.ascontiguousarray (whose copy compiles slowly)
+            for q in range(q2):
+                C_t[v, q] = C[k, q, v]
+        accumulate_product(CM[k], C_t, cov[k])
 
 
 # One step, as three functions ---------------------------------------------
 
 
-@njit(cache=True)
+@_kernel()
 def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
     """Fill A (2m,) and B (2m, n) from the coefficients; O(m n²)."""
     _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B)
     accumulate_product(rho, G, B)
 
 
-@njit(cache=True)
+@_inner()
 def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
     """A in full, and B = b0 + j γ e: everything in A and B but the product ρ G."""
     q2, n = rho.shape
@@ -424,9 +464,20 @@ def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
         q += 1
 
 
-@njit(cache=True)
+@_kernel()
 def network_outputs(A, B, y, jsign, m, f):
     """f_i = (1/m) Σ_q j_q [σ(y_i A_q) + σ(B_{q,i})], written to f (n,)."""
+    _network_outputs(A, B, y, jsign, m, f)
+
+
+# The kernels that both Python (the tests) and other kernels call come in two: a public one with the CPython
+# wrapper, which Python calls, and the _inner one it calls, which kernels call; a run then compiles no wrapper
+# it does not use.
+
+
+@_inner()
+def _network_outputs(A, B, y, jsign, m, f):
+    """``network_outputs``."""
     q2, n = B.shape
     for i in range(n):
         f[i] = 0.0
@@ -442,7 +493,7 @@ def network_outputs(A, B, y, jsign, m, f):
         f[i] /= m
 
 
-@njit(cache=True)
+@_kernel()
 def update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g):
     """One gradient step on (γ, ρ), given the products at the current state.
 
@@ -454,7 +505,7 @@ def update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g):
     _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, np.empty(B.shape[1]))
 
 
-@njit(cache=True)
+@_inner()
 def _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w):
     """``update``, also leaving in w (n,) the weights w_i = scale g_i ỹ_i ‖ξ_i‖², so that Δρ[q, i] = j_q w_i."""
     q2, n = B.shape
@@ -501,8 +552,14 @@ GATHER_STRIPS = 3
 GATHER_BLOCK = 256
 
 
-@njit(cache=True)
+@_kernel()
 def pack_strips(G):
+    """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c] (``_pack_strips``)."""
+    return _pack_strips(G)
+
+
+@_inner()
+def _pack_strips(G):
     """G (n, N) as N // 8 contiguous strips stacked: strips[s n + i, c] = G[i, 8 s + c].
 
     Read in place, the rows of a strip lie a whole row of G apart and, for
@@ -523,7 +580,7 @@ def pack_strips(G):
     return strips
 
 
-@njit(cache=True)
+@_inner()
 def _gather3(idx, first, stop, w, row, strips, P, q, s, j):
     """P[q, cols] += j Σ_p w[row, i_p] G[i_p, cols] over i_p = idx[q, p], first <= p < stop; 3 strips s, s+1, s+2.
 
@@ -549,7 +606,7 @@ def _gather3(idx, first, stop, w, row, strips, P, q, s, j):
     vstore(P, at + 2 * LANES, vadd(vload(P, at + 2 * LANES), vmul(jv, acc2)))
 
 
-@njit(cache=True)
+@_inner()
 def _gather1(idx, first, stop, w, row, strips, P, q, s, j):
     """``_gather3`` for the one strip s."""
     n = P.shape[1]
@@ -562,7 +619,7 @@ def _gather1(idx, first, stop, w, row, strips, P, q, s, j):
     vstore(P, at, vadd(vload(P, at), vmul(vbroadcast(j), acc)))
 
 
-@njit(cache=True)
+@_inner()
 def _active_lists(X, positive, idx):
     """The i with X[q, i] > 0 (``positive``) or X[q, i] != 0, per row q and block of GATHER_BLOCK i.
 
@@ -586,7 +643,7 @@ def _active_lists(X, positive, idx):
     return starts
 
 
-@njit(cache=True)
+@_inner()
 def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
     """P[q] += j_q Σ_{i active} w[0, i] G[i], or Σ_{i active} w[q, i] G[i] when ``per_pair``.
 
@@ -597,7 +654,7 @@ def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
     q2, n = P.shape
     n_blocks = starts.shape[1] - 1
     n_strips = n // LANES
-    s = 0
+    s = np.int64(0)
     while s + GATHER_STRIPS <= n_strips:
         for b in range(n_blocks):
             for q in range(q2):
@@ -622,7 +679,7 @@ def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
                 P[q, col] += j * total
 
 
-@njit(cache=True)
+@_kernel()
 def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     """P += Δρ G, for the increment Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ.
 
@@ -634,7 +691,7 @@ def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     _gather_lists(idx, starts, w.reshape((1, w.shape[0])), False, jsign, strips, G, P)
 
 
-@njit(cache=True)
+@_inner()
 def _accumulate_pairs(W, jsign, strips, G, P, idx):
     """P += W G over the nonzero entries of W (2m, N), in the order of ``_gather_lists``; idx is scratch."""
     starts = _active_lists(W, False, idx)
@@ -680,16 +737,22 @@ def new_state(runs, m, n):
                  status=np.full(runs, -1, dtype=np.int64))
 
 
-@njit(cache=True)
+@_kernel()
 def class_signs(m):
     """j of every filter q: +1 for q < m, -1 after; shape (2m,)."""
+    return _class_signs(m)
+
+
+@_inner()
+def _class_signs(m):
+    """``class_signs``."""
     jsign = np.empty(2 * m)
-    jsign[:m] = 1.0
-    jsign[m:] = -1.0
+    for q in range(2 * m):  # a loop, not slice assignments (quicker to compile)
+        jsign[q] = 1.0 if q < m else -1.0
     return jsign
 
 
-@njit(cache=True)
+@_inner()
 def _first_at_least(steps, value):
     """``np.searchsorted(steps, value)`` for sorted steps, as a loop (numba's searchsorted takes half a second to
     compile on a first call, this a tenth)."""
@@ -699,7 +762,7 @@ def _first_at_least(steps, value):
     return k
 
 
-@njit(cache=True)
+@_inner()
 def _put(dst, src):
     """dst[...] = src for C-contiguous arrays of one shape, element by element.
 
@@ -712,7 +775,7 @@ def _put(dst, src):
         flat_dst[i] = flat_src[i]
 
 
-@njit(cache=True, nogil=True)
+@_kernel(nogil=True)
 def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
     """Advance run ``b`` through the steps first..last-1 of a run of ``steps`` steps, recording at ``record_steps``.
 
@@ -744,8 +807,8 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
     n = y.shape[0]
     q2 = a0.shape[0]
     m = q2 // 2
-    strips = pack_strips(G)
-    jsign = class_signs(m)
+    strips = _pack_strips(G)
+    jsign = _class_signs(m)
     A = np.empty(q2)
     B = np.empty((q2, n))
     f = np.empty(n)
@@ -761,7 +824,7 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
         for q in range(q2):
             for col in range(n):
                 B[q, col] += P[q, col]
-        network_outputs(A, B, y, jsign, m, f)
+        _network_outputs(A, B, y, jsign, m, f)
         for i in range(n):
             if not math.isfinite(f[i]):
                 state.status[b] = t
@@ -774,13 +837,15 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
         if t == steps:
             break
         _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w)
-        _accumulate_increment(B, w, jsign, strips, G, P, idx)
+        # P += Δρ G (``_accumulate_increment``, spelled out: one kernel less to compile)
+        starts = _active_lists(B, True, idx)
+        _gather_lists(idx, starts, w.reshape((1, n)), False, jsign, strips, G, P)
     _put(state.gamma[b], gamma)
     _put(state.rho[b], rho)
     _put(state.P[b], P)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@_kernel(parallel=True, nogil=True)
 def run_batch(stats, state, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
     """``run_dynamics`` for every run of the batch that has not diverged, in parallel over runs (numba threads).
 
@@ -858,7 +923,7 @@ def new_family_state(runs, m, N, momentum):
                        v_alpha=np.zeros(runs), v_bias=np.zeros((runs, q2)))
 
 
-@njit(cache=True)
+@_inner()
 def family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B):
     """A (2m,) and B (2m, N) from the coefficients, with ρ G read from P."""
     q2, N = rho.shape
@@ -872,7 +937,7 @@ def family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B):
             B[q, k] = alpha * b0[q, k] + jg * e[k] + P[q, k]
 
 
-@njit(cache=True)
+@_inner()
 def activate(x, kind, p1, p2, value, slope):
     """value[k], slope[k] = σ(x[k]), σ'(x[k]) (``activation_pair``), with one loop per kind so that the loops
     of the kinds without powers run in vectors."""
@@ -913,7 +978,7 @@ def activate(x, kind, p1, p2, value, slope):
             value[k], slope[k] = activation_pair(x[k], kind, p1, p2)
 
 
-@njit(cache=True)
+@_kernel()
 def family_outputs(A, B, bias, y, model, f, S, S_signal):
     """The outputs f (n,) and the slopes of the activation at every pre-activation.
 
@@ -960,7 +1025,7 @@ def family_outputs(A, B, bias, y, model, f, S, S_signal):
         f[i] /= model.divisor
 
 
-@njit(cache=True)
+@_inner()
 def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq, model, g_gamma, g_rho, g_bias,
                     sparse, u):
     """The gradient of the step's loss (1/|B_t|) Σ_i ℓ(ε_i ỹ_i f_i) in coefficient form, from the slopes of
@@ -1033,7 +1098,7 @@ def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq,
             g_bias[q] = 0.0
 
 
-@njit(cache=True)
+@_inner()
 def gradient_product(g_rho, sparse, u, low, jsign, strips, G, out, idx, uG):
     """out = R G for the gradient R of ``family_gradient``: a gather over its nonzero entries, or for a slope
     below zero, the gather of ``sparse`` plus j_q (u G), one dense row."""
@@ -1050,7 +1115,7 @@ def gradient_product(g_rho, sparse, u, low, jsign, strips, G, out, idx, uG):
             out[q, k] += jsign[q] * uG[0, k]
 
 
-@njit(cache=True, nogil=True)
+@_kernel(nogil=True)
 def run_family(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records):
     """``run_dynamics`` for any model of the family: run ``b`` through the steps first..last-1.
 
@@ -1080,8 +1145,8 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     v_alpha, v_bias = state.v_alpha[b], state.v_bias[b].copy()
     n = y.shape[0]
     q2, N = rho.shape
-    jsign = class_signs(q2 // 2)
-    strips = pack_strips(G)
+    jsign = _class_signs(q2 // 2)
+    strips = _pack_strips(G)
     idx = np.empty((q2, N), np.uint32)
     A = np.empty(q2)
     B = np.empty((q2, N))
@@ -1192,7 +1257,7 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     _put(state.v_bias[b], v_bias)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@_kernel(parallel=True, nogil=True)
 def run_family_batch(stats, model, state, eta, steps, record_steps, first, last, eps, inverse_size, records):
     """``run_family`` for every run of the batch that has not diverged, in parallel over runs (as ``run_batch``)."""
     for b in prange(eta.shape[0]):
@@ -1213,7 +1278,7 @@ GRAM_BLOCK = 256
 GRAM_STRIP = 2 * LANES
 
 
-@njit(cache=True)
+@_inner()
 def _pack_rows(V, first, width):
     """Rows first..first+width-1 of V (p, d) as a (d, width) block: out[k, c] = V[first + c, k]."""
     d = V.shape[1]
@@ -1224,7 +1289,7 @@ def _pack_rows(V, first, width):
     return out
 
 
-@njit(cache=True)
+@_inner()
 def _tile4_wide(rho, G, B, q, b_col, start, stop, g_row):
     """B[q:q+4, b_col:b_col+16] += Σ_{start <= i < stop} ρ[q:q+4, i] G[g_row + i - start, 0:16], eight sums in
     vectors."""
@@ -1293,7 +1358,7 @@ def gram(V):
 GRAM_GROUP = 8
 
 
-@njit(cache=True)
+@_inner()
 def _gram_group(V, S, g):
     """Columns of group g of V Vᵀ (strips GRAM_GROUP g .. GRAM_GROUP (g+1) - 1 of 16), against every row up to
     each strip's last, into S.
@@ -1323,7 +1388,7 @@ def _gram_group(V, S, g):
                     _tile4_wide(V, packed, S, q, first, start, stop, j * GRAM_BLOCK)
 
 
-@njit(cache=True, nogil=True)
+@_kernel(nogil=True)
 def _gram_strips(V, S):
     """Every group of strips of 16 columns of S, on the calling thread."""
     n_groups = -(-(V.shape[0] // GRAM_STRIP) // GRAM_GROUP)
@@ -1331,7 +1396,7 @@ def _gram_strips(V, S):
         _gram_group(V, S, g)
 
 
-@njit(cache=True, parallel=True)
+@_kernel(parallel=True)
 def _gram_strips_threaded(V, S):
     """Every group of strips of 16 columns of S, the groups shared among numba threads."""
     n_groups = -(-(V.shape[0] // GRAM_STRIP) // GRAM_GROUP)
@@ -1342,7 +1407,7 @@ def _gram_strips_threaded(V, S):
         _gram_group(V, S, t // 2 if t % 2 == 0 else n_groups - 1 - t // 2)
 
 
-@njit(cache=True, nogil=True)
+@_kernel(nogil=True)
 def _gram_finish(V, S):
     """The columns the strips of 16 leave: one strip of 8 if 8 are left, single columns in plain loops;
     then S[b, a] = S[a, b] below the diagonal."""
@@ -1351,7 +1416,7 @@ def _gram_finish(V, S):
     if first + LANES <= p:
         packed = _pack_rows(V, first, LANES)
         for start in range(0, d, GRAM_BLOCK):
-            _tile_rows(V, packed, S, first + LANES, 0, first, start, min(start + GRAM_BLOCK, d))
+            _tile_rows(V, packed, S, first + LANES, np.int64(0), first, start, min(start + GRAM_BLOCK, d))
     for b in range((p // LANES) * LANES, p):
         for a in range(b + 1):
             total = 0.0
@@ -1369,7 +1434,7 @@ def _gram_finish(V, S):
 DRAW_BLOCK = 256
 
 
-@njit(cache=True)
+@_kernel()
 def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive):
     """Count the plain Monte Carlo draws of a fresh sample that are misclassified, per true class.
 
@@ -1485,7 +1550,7 @@ _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True)
+@_inner()
 def normal_mass(lo, hi):
     """Φ(hi) - Φ(lo) for lo <= hi (either may be infinite), without cancellation in either tail."""
     if lo >= 0.0:
@@ -1495,13 +1560,13 @@ def normal_mass(lo, hi):
     return 1.0 - 0.5 * (math.erfc(-lo * _SQRT_HALF) + math.erfc(hi * _SQRT_HALF))
 
 
-@njit(cache=True)
+@_inner()
 def normal_moment(lo, hi):
     """∫ t φ(t) dt over [lo, hi] = φ(lo) - φ(hi), φ the standard normal density."""
     return (math.exp(-0.5 * lo * lo) - math.exp(-0.5 * hi * hi)) * _INV_SQRT_2PI
 
 
-@njit(cache=True)
+@_inner()
 def _class_terms(A, bias, y, kind, p1, p2, additive, offset):
     """offset[q] <- o_q for true class y; returns c_y (see the section's comment)."""
     q2 = A.shape[0]
@@ -1517,7 +1582,7 @@ def _class_terms(A, bias, y, kind, p1, p2, additive, offset):
     return const
 
 
-@njit(cache=True)
+@_inner()
 def _project(root, sigma_xi, u, out):
     """out <- σ_ξ (root u_p), patch by patch (u and out of length D = P1 2m)."""
     q2 = root.shape[0]
@@ -1529,7 +1594,7 @@ def _project(root, sigma_xi, u, out):
             out[p * q2 + q] = sigma_xi * x
 
 
-@njit(cache=True)
+@_inner()
 def _dot(a, b):
     """Σ_d a_d b_d in ascending d (np.sum would sum pairwise in plain Python and in order compiled)."""
     total = 0.0
@@ -1538,7 +1603,7 @@ def _dot(a, b):
     return total
 
 
-@njit(cache=True)
+@_inner()
 def _signs(q2, D):
     """j_d = +1 for the first m filters of each patch, -1 for the others."""
     jq = np.empty(D)
@@ -1547,7 +1612,7 @@ def _signs(q2, D):
     return jq
 
 
-@njit(cache=True)
+@_inner()
 def _inverses(c, out):
     """out[d] <- 1 / c_d, 0 where c_d = 0; returns out."""
     for d in range(c.shape[0]):
@@ -1555,7 +1620,7 @@ def _inverses(c, out):
     return out
 
 
-@njit(cache=True)
+@_inner()
 def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad):
     """g(u) (see the section's comment), and its gradient in ``grad``.
 
@@ -1590,7 +1655,7 @@ def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad)
     return y * total
 
 
-@njit(cache=True, error_model="numpy")
+@_inner()
 def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
     """Normal mass of {|t| <= LINE_REACH : y (const + Σ_d j_d σ(a_d + t c_d)) <= 0}, σ(x) = x above 0, low x below.
 
@@ -1673,7 +1738,7 @@ def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
     return mass
 
 
-@njit(cache=True)
+@_kernel()
 def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive, e):
     """e <- a unit vector towards the most likely failing point of true class y; returns its distance β.
 
@@ -1705,7 +1770,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     for d in range(D):  # loops, not slice assignments: those compile a formatted shape error (seconds)
         e[d] = 1.0 if d == 0 else 0.0
     for it in range(31):
-        g = _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, True, grad)
+        g = _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(True), grad)
         size = _dot(grad, grad)
         for d in range(D):
             candidate[d] = -grad[d] if it == 0 else u[d]
@@ -1716,7 +1781,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
             _project(root, sigma_xi, candidate, c)
             for d in range(D):
                 a[d] = offset[d % q2]
-            mass = _line_mass(a, c, _inverses(c, inverse), jq, low, const, y, times, order, False)
+            mass = _line_mass(a, c, _inverses(c, inverse), jq, low, const, y, times, order, np.bool_(False))
             if mass > best:
                 best = mass
                 for d in range(D):
@@ -1734,25 +1799,35 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     if kind in PIECEWISE_LINEAR:
         return _upper_quantile(best)
     # The network itself: the first failing point along e, by doubling then bisection.
+    # The points t e are formed in loops (the same products as the array expression t * e, which compiles slowly).
     const = _class_terms(A, bias, y, kind, p1, p2, additive, offset)
-    if _surface(0.0 * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) <= 0.0:
+    point = candidate
+    for d in range(D):
+        point[d] = 0.0 * e[d]
+    if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) <= 0.0:
         return 0.0
     hi = 0.5
-    while _surface(hi * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) > 0.0:
+    while True:
+        for d in range(D):
+            point[d] = hi * e[d]
+        if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) <= 0.0:
+            break
         hi *= 2.0
         if hi > 40.0:
             return math.inf
     lo = 0.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if _surface(mid * e, root, sigma_xi, offset, const, y, kind, p1, p2, False, grad) > 0.0:
+        for d in range(D):
+            point[d] = mid * e[d]
+        if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) > 0.0:
             lo = mid
         else:
             hi = mid
     return hi
 
 
-@njit(cache=True)
+@_inner()
 def _upper_quantile(mass):
     """β with 1 - Φ(β) = mass (inf for a mass of 0), by bisection."""
     if mass <= 0.0:
@@ -1767,7 +1842,7 @@ def _upper_quantile(mass):
     return hi
 
 
-@njit(cache=True, error_model="numpy")
+@_inner(inline="always")
 def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta, out):
     """out[c, s] <- draw s's estimate of the misclassification probability of true class y = (+1, -1)[c].
 
@@ -1811,7 +1886,10 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
     order = np.empty(D, dtype=np.int64)
     for first in range(0, S, DRAW_BLOCK):
         width = min(DRAW_BLOCK, S - first)
-        block = np.ascontiguousarray(z_t[:, first : first + width])
+        block = np.empty((D, width))  # contiguous columns: a loop compiles faster than np.ascontiguousarray
+        for d in range(D):
+            for s in range(width):
+                block[d, s] = z_t[d, first + s]
         along = np.zeros((2, width))  # z·e_y = u·e_y
         accumulate_product(e, block, along)
         Z = np.zeros((D, width))
@@ -1825,7 +1903,7 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
                     for d in range(D):
                         a[d] = base[c, d] + sigma_xi * Z[d, s] - w * slopes[c, d]
                     out[c, first + s] = _line_mass(a, slopes[c], inverse[c], jq, low, consts[c], y, times, order,
-                                                   False)
+                                                   np.bool_(False))
                 else:
                     total = consts[c]
                     for d in range(D):
@@ -1835,7 +1913,7 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
                     out[c, first + s] = math.exp(-shift[c] * w - 0.5 * shift[c] * shift[c]) if fails else 0.0
 
 
-@njit(cache=True, nogil=True)
+@_kernel(nogil=True)
 def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta,
                  records, start, stop, sums):
     """sums[k, c, r] += the sum of ``failure_masses`` over draws lo..hi-1 of replicate r, for the pairs
@@ -1860,7 +1938,7 @@ def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2
             sums[k, c, r] += total
 
 
-@njit(cache=True, error_model="numpy")
+@_inner(inline="always")
 def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e):
     """e <- the direction of E[u 1(fail)] for true class y, by plain line sampling of the draws z_t along e.
 
@@ -1893,9 +1971,9 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
         _project(root, sigma_xi, v, x)
         for d in range(D):
             a[d] = offset[d % q2] + x[d]
-        mass = _line_mass(a, slope, inverse, jq, low, const, y, times, order, False)
+        mass = _line_mass(a, slope, inverse, jq, low, const, y, times, order, np.bool_(False))
         if mass > 0.0:
-            moment = _line_mass(a, slope, inverse, jq, low, const, y, times, order, True)
+            moment = _line_mass(a, slope, inverse, jq, low, const, y, times, order, np.bool_(True))
             for d in range(D):
                 total[d] += v[d] * mass + e[d] * moment
     size = math.sqrt(_dot(total, total))
@@ -1904,7 +1982,7 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
             e[d] = total[d] / size
 
 
-@njit(cache=True, nogil=True)
+@_kernel(nogil=True)
 def failing_means(roots, z_t, sigma_xi, A, bias, kind, p1, patches, additive, e, records, start, stop):
     """``failing_mean`` of both classes of the records k = records[start:stop] (e (K, 2, D)); releases the GIL."""
     for i in range(start, stop):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import numba
 from numba import njit
 
 from labelnoise_sim import _kernels
@@ -150,3 +151,13 @@ def test_run_dynamics_is_deterministic():
     first, second = _run_dynamics(config, record)[1:], _run_dynamics(config, record)[1:]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+def test_inner_kernels_refuse_python_calls():
+    """A kernel built without a CPython wrapper (``_kernels._inner``) raises TypeError when Python calls it,
+    instead of jumping to a wrapper that does not exist; kernels still call it."""
+    if numba.config.DISABLE_JIT:
+        pytest.skip("plain Python functions under NUMBA_DISABLE_JIT")
+    with pytest.raises(TypeError, match="only kernels call it"):
+        _kernels.normal_mass(0.0, 1.0)
+    assert _kernels.activation(1.5, 0, 0.0, 0.0) == 1.5  # a public kernel, through the inner activation_pair
