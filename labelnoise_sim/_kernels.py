@@ -199,7 +199,10 @@ def _inner(**options):
     def decorate(function):
         dispatcher = _kernel(no_cpython_wrapper=True, **options)(function)
         if not numba_config.DISABLE_JIT:
-            dispatcher.__class__ = _InnerDispatcher
+            try:
+                dispatcher.__class__ = _InnerDispatcher
+            except TypeError:  # a numba whose dispatchers take no new class: the guard is lost, not the kernel
+                pass
         return dispatcher
 
     return decorate
