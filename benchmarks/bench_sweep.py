@@ -13,7 +13,7 @@ parallel over cells. We time
   beforehand: cells of one shape go through the kernel as one batch, as in a
   sweep);
 * the whole ``sweep(..., backend="serial")`` of the same cells, which adds
-  drawing the data and the stage analysis of each cell (with its Monte Carlo
+  drawing the data and the stage analysis of each cell (with its precise
   test error); the same with the default backend (worker processes); and the
   serial sweep with ``sampling="gram"`` and ``test_error=False``, the
   lightest per-cell work;
@@ -31,7 +31,7 @@ over 32 independent default cells (seeds 0..31; n = 200, d = 2000, m = 10,
 call from the drawn data (stacking and moving the arrays in, the outputs out;
 the compilation, first call minus warm call, is reported apart) and returns
 the final outputs only. Against it, the whole ``sweep()`` of the same cells
-with the default record grid, its stage analysis and Monte Carlo test error
+with the default record grid, its stage analysis and precise test error
 (the table users read), which also draws every cell's data: serial and with
 worker processes. Before any ratio, the JAX cells' outputs every 50 steps are
 checked against the simulator's (``run_many`` on the same data): all 32 in
