@@ -682,7 +682,7 @@ def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
                 P[q, col] += j * total
 
 
-@_kernel()
+@_inner()
 def _accumulate_increment(B, w, jsign, strips, G, P, idx):
     """P += Δρ G, for the increment Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ.
 
@@ -840,9 +840,7 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
         if t == steps:
             break
         _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w)
-        # P += Δρ G (``_accumulate_increment``, spelled out: one kernel less to compile)
-        starts = _active_lists(B, True, idx)
-        _gather_lists(idx, starts, w.reshape((1, n)), False, jsign, strips, G, P)
+        _accumulate_increment(B, w, jsign, strips, G, P, idx)
     _put(state.gamma[b], gamma)
     _put(state.rho[b], rho)
     _put(state.P[b], P)

@@ -64,8 +64,14 @@ def test_sparse_increment_is_bit_identical_to_the_sequential_sum(q2, n):
     w, G, P = rng.standard_normal(n), rng.standard_normal((n, n)), rng.standard_normal((q2, n))
     jsign = np.repeat([1.0, -1.0], q2 - q2 // 2)[:q2]
     expected = _sparse_increment(B, w, jsign, G, P)
-    _kernels._accumulate_increment(B, w, jsign, _kernels.pack_strips(G), G, P, np.empty((q2, n), np.uint32))
+    _increment(B, w, jsign, _kernels.pack_strips(G), G, P, np.empty((q2, n), np.uint32))
     np.testing.assert_array_equal(P, expected)
+
+
+@njit
+def _increment(B, w, jsign, strips, G, P, idx):
+    """``_kernels._accumulate_increment``, an inner kernel (no CPython wrapper), as run_dynamics calls it."""
+    _kernels._accumulate_increment(B, w, jsign, strips, G, P, idx)
 
 
 def _relative_gap(a, b):
