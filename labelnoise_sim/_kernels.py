@@ -433,23 +433,23 @@ def statistics_products(C, gram, CM, cov, start, stop):
 @_kernel()
 def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
     """Fill A (2m,) and B (2m, n) from the coefficients; O(m n²)."""
-    _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B)
+    _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B, np.int64(0), rho.shape[0])
     accumulate_product(rho, G, B)
 
 
 @_inner()
-def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
-    """A in full, and B = b0 + j γ e: everything in A and B but the product ρ G."""
-    q2, n = rho.shape
-    for q in range(q2):
+def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B, lo, hi):
+    """A in full, and B = b0 + j γ e: everything in A and B but the product ρ G; rows lo <= q < hi."""
+    n = rho.shape[1]
+    for q in range(lo, hi):
         jg = jsign[q] * gamma[q]
         A[q] = a0[q] + jg
         row = B[q]
         for k in range(n):
             row[k] = b0[q, k] + jg * e[k]
     # Four independent sums at a time hide the latency of the additions.
-    q = 0
-    while q + 4 <= q2:
+    q = lo
+    while q + 4 <= hi:
         s0, s1, s2, s3 = A[q], A[q + 1], A[q + 2], A[q + 3]
         for i in range(n):
             ci = c[i]
@@ -459,7 +459,7 @@ def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B):
             s3 += rho[q + 3, i] * ci
         A[q], A[q + 1], A[q + 2], A[q + 3] = s0, s1, s2, s3
         q += 4
-    while q < q2:
+    while q < hi:
         s = A[q]
         for i in range(n):
             s += rho[q, i] * c[i]
@@ -511,7 +511,14 @@ def update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g):
 @_inner()
 def _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w):
     """``update``, also leaving in w (n,) the weights w_i = scale g_i ỹ_i ‖ξ_i‖², so that Δρ[q, i] = j_q w_i."""
-    q2, n = B.shape
+    s_pos, s_neg = _sample_weights(f, y, y_noisy, xi_sq, scale, g, w)
+    _update_rows(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, np.int64(0), B.shape[0])
+
+
+@_inner()
+def _sample_weights(f, y, y_noisy, xi_sq, scale, g, w):
+    """The sample part of ``_update_weighted``: g, w, and the sums (s₊, s₋) of g_i ỹ_i y_i of each true class."""
+    n = f.shape[0]
     # The signal activation 1(y_i A_q > 0) depends on i only through y_i, so
     # the γ sum splits into one sum per true class.
     s_pos = 0.0
@@ -529,7 +536,14 @@ def _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale
         else:
             s_neg -= g[i] * y_noisy[i]
         w[i] = scale * g[i] * y_noisy[i] * xi_sq[i]
-    for q in range(q2):
+    return s_pos, s_neg
+
+
+@_inner()
+def _update_rows(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, lo, hi):
+    """The filter part of ``_update_weighted``: γ_q and ρ_q of the rows lo <= q < hi."""
+    n = B.shape[1]
+    for q in range(lo, hi):
         if A[q] > 0.0:
             gamma[q] += scale * mu_sq * s_pos
         elif A[q] < 0.0:
@@ -623,17 +637,16 @@ def _gather1(idx, first, stop, w, row, strips, P, q, s, j):
 
 
 @_inner()
-def _active_lists(X, positive, idx):
-    """The i with X[q, i] > 0 (``positive``) or X[q, i] != 0, per row q and block of GATHER_BLOCK i.
+def _active_lists(X, positive, idx, starts, lo, hi):
+    """The i with X[q, i] > 0 (``positive``) or X[q, i] != 0, per row lo <= q < hi and block of GATHER_BLOCK i.
 
-    They are idx[q, starts[q, b] : starts[q, b + 1]] for block b; returns
-    starts (2m, blocks + 1). Every i is written and only the active ones
-    kept: no branch to mispredict.
+    They are idx[q, starts[q, b] : starts[q, b + 1]] for block b; starts is
+    (2m, blocks + 1) (``_list_starts``). Every i is written and only the
+    active ones kept: no branch to mispredict.
     """
-    q2, n = X.shape
-    n_blocks = (n + GATHER_BLOCK - 1) // GATHER_BLOCK
-    starts = np.empty((q2, n_blocks + 1), np.int64)
-    for q in range(q2):
+    n = X.shape[1]
+    n_blocks = starts.shape[1] - 1
+    for q in range(lo, hi):
         row_x = X[q]
         row_idx = idx[q]
         count = 0
@@ -643,35 +656,40 @@ def _active_lists(X, positive, idx):
             row_idx[count] = i
             count += (row_x[i] > 0.0) if positive else (row_x[i] != 0.0)
         starts[q, n_blocks] = count
-    return starts
 
 
 @_inner()
-def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
-    """P[q] += j_q Σ_{i active} w[0, i] G[i], or Σ_{i active} w[q, i] G[i] when ``per_pair``.
+def _list_starts(q2, n):
+    """The (2m, blocks + 1) array ``_active_lists`` fills."""
+    return np.empty((q2, (n + GATHER_BLOCK - 1) // GATHER_BLOCK + 1), np.int64)
+
+
+@_inner()
+def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P, lo, hi):
+    """P[q] += j_q Σ_{i active} w[0, i] G[i], or Σ_{i active} w[q, i] G[i] when ``per_pair``, rows lo <= q < hi.
 
     The sum runs over the blocks of GATHER_BLOCK consecutive i in order;
     within a block, over the active i in ascending order as ``_gather3``
     describes, the block's sum then added to P.
     """
-    q2, n = P.shape
+    n = P.shape[1]
     n_blocks = starts.shape[1] - 1
     n_strips = n // LANES
     s = np.int64(0)
     while s + GATHER_STRIPS <= n_strips:
         for b in range(n_blocks):
-            for q in range(q2):
+            for q in range(lo, hi):
                 row, j = (q, 1.0) if per_pair else (0, jsign[q])
                 _gather3(idx, starts[q, b], starts[q, b + 1], w, row, strips, P, q, s, j)
         s += GATHER_STRIPS
     while s < n_strips:
         for b in range(n_blocks):
-            for q in range(q2):
+            for q in range(lo, hi):
                 row, j = (q, 1.0) if per_pair else (0, jsign[q])
                 _gather1(idx, starts[q, b], starts[q, b + 1], w, row, strips, P, q, s, j)
         s += 1
     # Columns left over by the strips: the same sums, in plain loops.
-    for q in range(q2):
+    for q in range(lo, hi):
         row, j = (q, 1.0) if per_pair else (0, jsign[q])
         for col in range(n_strips * LANES, n):
             for b in range(n_blocks):
@@ -683,22 +701,24 @@ def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P):
 
 
 @_inner()
-def _accumulate_increment(B, w, jsign, strips, G, P, idx):
-    """P += Δρ G, for the increment Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ.
+def _accumulate_increment(B, w, jsign, strips, G, P, idx, starts, lo, hi):
+    """P += Δρ G, for the increment Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ, rows
+    lo <= q < hi.
 
     ΔP[q] = j_q Σ_{i active} w_i G[i]: only the active rows of G are read
     (G also given as ``pack_strips(G)``), in the order ``_gather_lists``
-    describes. idx (2m, n) uint32 is scratch.
+    describes. idx (2m, n) uint32 and starts (``_list_starts``) are scratch.
     """
-    starts = _active_lists(B, True, idx)
-    _gather_lists(idx, starts, w.reshape((1, w.shape[0])), False, jsign, strips, G, P)
+    _active_lists(B, True, idx, starts, lo, hi)
+    _gather_lists(idx, starts, w.reshape((1, w.shape[0])), False, jsign, strips, G, P, lo, hi)
 
 
 @_inner()
 def _accumulate_pairs(W, jsign, strips, G, P, idx):
     """P += W G over the nonzero entries of W (2m, N), in the order of ``_gather_lists``; idx is scratch."""
-    starts = _active_lists(W, False, idx)
-    _gather_lists(idx, starts, W, True, jsign, strips, G, P)
+    starts = _list_starts(W.shape[0], W.shape[1])
+    _active_lists(W, False, idx, starts, np.int64(0), W.shape[0])
+    _gather_lists(idx, starts, W, True, jsign, strips, G, P, np.int64(0), W.shape[0])
 
 
 # Whole runs -----------------------------------------------------------------
@@ -778,6 +798,62 @@ def _put(dst, src):
         flat_dst[i] = flat_src[i]
 
 
+@_inner()
+def _setup(stats, state, b):
+    """The statistics of run b, working copies of its state, and the scratch arrays of its steps."""
+    a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
+    # Working copies, fresh allocations: the compiler then knows that no two
+    # of them overlap, which keeps the step's loops vectorised (views of the
+    # state measured 20-40% slower per step).
+    gamma, rho, P = state.gamma[b].copy(), state.rho[b].copy(), state.P[b].copy()
+    q2, n = b0.shape
+    work = (np.empty(q2), np.empty((q2, n)), np.empty(n), np.empty(n), np.empty(n), np.empty((q2, n), np.uint32),
+            _list_starts(q2, n), _pack_strips(G), _class_signs(q2 // 2))
+    return (a0, b0, c, e, G), (gamma, rho, P), work
+
+
+@_inner()
+def _rows_before(gamma, rho, a0, b0, c, e, jsign, P, A, B, lo, hi):
+    """The rows lo <= q < hi of A and B = b0 + j γ e + ρ G, with ρ G read from P."""
+    _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B, lo, hi)
+    n = B.shape[1]
+    for q in range(lo, hi):
+        for col in range(n):
+            B[q, col] += P[q, col]
+
+
+@_inner()
+def _outputs(state, b, t, A, B, y, jsign, f, record_steps, k, gamma, rho, gamma_out, rho_out, f_out):
+    """The outputs f of step t, recorded if t is the next record step; returns the next record index, or -1 (and
+    sets state.status[b] = t) if an output is not finite."""
+    _network_outputs(A, B, y, jsign, jsign.shape[0] // 2, f)
+    for i in range(f.shape[0]):
+        if not math.isfinite(f[i]):
+            state.status[b] = t
+            return -1
+    if k < record_steps.shape[0] and record_steps[k] == t:
+        _put(gamma_out[k], gamma)
+        _put(rho_out[k], rho)
+        _put(f_out[k], f)
+        k += 1
+    return k
+
+
+@_inner()
+def _rows_after(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, strips, G, P, idx, starts, lo, hi):
+    """The gradient step of the rows lo <= q < hi: their γ and ρ, and P += Δρ G."""
+    _update_rows(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, lo, hi)
+    _accumulate_increment(B, w, jsign, strips, G, P, idx, starts, lo, hi)
+
+
+@_inner()
+def _finish(state, b, gamma, rho, P):
+    """The working copies back into the state."""
+    _put(state.gamma[b], gamma)
+    _put(state.rho[b], rho)
+    _put(state.P[b], P)
+
+
 @_kernel(nogil=True)
 def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
     """Advance run ``b`` through the steps first..last-1 of a run of ``steps`` steps, recording at ``record_steps``.
@@ -801,49 +877,52 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
     outputs differ by 2e-15 (relative) after 2,000 steps at the default size
     and by 2.4e-14 after 10⁵, growing about as √t (tests/test_kernels.py).
     """
-    a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
+    (a0, b0, c, e, G), (gamma, rho, P), (A, B, f, g, w, idx, starts, strips, jsign) = _setup(stats, state, b)
     mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
-    # Working copies, fresh allocations: the compiler then knows that no two
-    # of them overlap, which keeps the step's loops vectorised (views of the
-    # state measured 20-40% slower per step).
-    gamma, rho, P = state.gamma[b].copy(), state.rho[b].copy(), state.P[b].copy()
-    n = y.shape[0]
-    q2 = a0.shape[0]
-    m = q2 // 2
-    strips = _pack_strips(G)
-    jsign = _class_signs(m)
-    A = np.empty(q2)
-    B = np.empty((q2, n))
-    f = np.empty(n)
-    g = np.empty(n)
-    w = np.empty(n)
-    idx = np.empty((q2, n), np.uint32)
-    scale = eta / (n * m)
+    q2, n = B.shape
+    scale = eta / (n * (q2 // 2))
     k = _first_at_least(record_steps, first)
-    n_records = record_steps.shape[0]
     for t in range(first, min(last, steps + 1)):
-        # products(), with ρ G read from P
-        _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B)
-        for q in range(q2):
-            for col in range(n):
-                B[q, col] += P[q, col]
-        _network_outputs(A, B, y, jsign, m, f)
-        for i in range(n):
-            if not math.isfinite(f[i]):
-                state.status[b] = t
-                return
-        if k < n_records and record_steps[k] == t:
-            _put(gamma_out[k], gamma)
-            _put(rho_out[k], rho)
-            _put(f_out[k], f)
-            k += 1
+        _rows_before(gamma, rho, a0, b0, c, e, jsign, P, A, B, np.int64(0), q2)
+        k = _outputs(state, b, t, A, B, y, jsign, f, record_steps, k, gamma, rho, gamma_out, rho_out, f_out)
+        if k < 0:
+            return
         if t == steps:
             break
-        _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale, g, w)
-        _accumulate_increment(B, w, jsign, strips, G, P, idx)
-    _put(state.gamma[b], gamma)
-    _put(state.rho[b], rho)
-    _put(state.P[b], P)
+        s_pos, s_neg = _sample_weights(f, y, y_noisy, xi_sq, scale, g, w)
+        _rows_after(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, strips, G, P, idx, starts, np.int64(0), q2)
+    _finish(state, b, gamma, rho, P)
+
+
+@_kernel(parallel=True, nogil=True)
+def run_dynamics_halves(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out):
+    """``run_dynamics`` with the filters of each class (the rows of A, B, γ, ρ and P) on a numba thread of their own.
+
+    Each row is computed by the same code in the same order as in
+    ``run_dynamics``, and the outputs, which sum over the rows, on one
+    thread between the two halves of the step: the same bits, whatever the
+    thread count. A step then waits for its two halves twice; that pays
+    off with n in the hundreds (``dynamics.HALVES_FROM``).
+    """
+    (a0, b0, c, e, G), (gamma, rho, P), (A, B, f, g, w, idx, starts, strips, jsign) = _setup(stats, state, b)
+    mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
+    q2, n = B.shape
+    m = q2 // 2
+    scale = eta / (n * m)
+    k = _first_at_least(record_steps, first)
+    for t in range(first, min(last, steps + 1)):
+        for h in prange(2):
+            _rows_before(gamma, rho, a0, b0, c, e, jsign, P, A, B, h * m, (h + 1) * m)
+        k = _outputs(state, b, t, A, B, y, jsign, f, record_steps, k, gamma, rho, gamma_out, rho_out, f_out)
+        if k < 0:
+            return
+        if t == steps:
+            break
+        s_pos, s_neg = _sample_weights(f, y, y_noisy, xi_sq, scale, g, w)
+        for h in prange(2):
+            _rows_after(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, strips, G, P, idx, starts, h * m,
+                        (h + 1) * m)
+    _finish(state, b, gamma, rho, P)
 
 
 @_kernel(parallel=True, nogil=True)

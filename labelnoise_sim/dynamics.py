@@ -219,6 +219,24 @@ def kernel_model(config: SimulationConfig) -> _kernels.Model:
     )
 
 
+#: m n² of a run from which its steps are shared between two threads (``_kernels.run_dynamics_halves``): n >= 400
+#: at m = 10. A step then waits for two parallel regions, about 2 µs each with OpenMP or TBB. Measured on 2
+#: cores (m = 10), against one thread: 0.9x at n = 100, 1.2-1.3x faster at n = 200, 1.5-1.6x at n = 400, 1.35x
+#: at n = 1000. Below n = 400 the gain does not repay compiling the threaded kernel on a process's first call
+#: with an empty cache (3-4 s more). Numba's own "workqueue" layer takes 25-30 µs a region: with it, and with
+#: one thread, runs keep to one thread (with it, n = 800 was no faster).
+HALVES_WORK = 1_600_000
+
+
+def halves_pay(m, n) -> bool:
+    """Whether a single run of m filters per class and n samples is faster on two threads (``HALVES_WORK``)."""
+    if m * n * n < HALVES_WORK or numba.config.DISABLE_JIT:
+        return False
+    if numba.get_num_threads() < 2:  # starts numba's threads, which the threading layer needs to be known
+        return False
+    return numba.threading_layer() in ("omp", "tbb")
+
+
 def _run_batch(configs, datas, parallel):
     """Dynamics of runs of equal shape, advanced together chunk by chunk: SimulationResult or DivergenceError each."""
     if not configs[0].paper_model:
@@ -236,6 +254,8 @@ def _run_batch(configs, datas, parallel):
     stats = kernel_statistics(datas)
     state = _kernels.new_state(C, first.m, n)
     threads = parallel and C > 1
+    # A single run shares its steps between two threads instead, where that pays.
+    single = _kernels.run_dynamics_halves if parallel and C == 1 and halves_pay(first.m, n) else _kernels.run_dynamics
     chunk = chunk_steps(C, first.m, n)
     # Back in Python between chunks, so that Ctrl-C stops a long run within a chunk's time.
     for start in range(0, first.steps + 1, chunk):
@@ -244,8 +264,7 @@ def _run_batch(configs, datas, parallel):
             _kernels.run_batch(stats, state, eta, first.steps, record_steps, start, stop, gamma, rho, outputs)
         else:
             for b in np.flatnonzero(state.status < 0):
-                _kernels.run_dynamics(stats, state, b, eta[b], first.steps, record_steps, start, stop,
-                                      gamma[b], rho[b], outputs[b])
+                single(stats, state, b, eta[b], first.steps, record_steps, start, stop, gamma[b], rho[b], outputs[b])
         if (state.status >= 0).all():
             break
     status = state.status

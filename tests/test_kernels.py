@@ -64,14 +64,22 @@ def test_sparse_increment_is_bit_identical_to_the_sequential_sum(q2, n):
     w, G, P = rng.standard_normal(n), rng.standard_normal((n, n)), rng.standard_normal((q2, n))
     jsign = np.repeat([1.0, -1.0], q2 - q2 // 2)[:q2]
     expected = _sparse_increment(B, w, jsign, G, P)
-    _increment(B, w, jsign, _kernels.pack_strips(G), G, P, np.empty((q2, n), np.uint32))
-    np.testing.assert_array_equal(P, expected)
+    strips = _kernels.pack_strips(G)
+    # Whole, and cut into two ranges of rows as run_dynamics_halves cuts it.
+    for cut in (q2, q2 // 2):
+        out = P.copy()
+        _increment(B, w, jsign, strips, G, out, np.empty((q2, n), np.uint32), cut)
+        np.testing.assert_array_equal(out, expected)
 
 
 @njit
-def _increment(B, w, jsign, strips, G, P, idx):
-    """``_kernels._accumulate_increment``, an inner kernel (no CPython wrapper), as run_dynamics calls it."""
-    _kernels._accumulate_increment(B, w, jsign, strips, G, P, idx)
+def _increment(B, w, jsign, strips, G, P, idx, cut):
+    """``_kernels._accumulate_increment`` (an inner kernel: no CPython wrapper), as the run kernels call it, on
+    the rows below ``cut`` and then on the others."""
+    q2, n = B.shape
+    starts = _kernels._list_starts(q2, n)
+    _kernels._accumulate_increment(B, w, jsign, strips, G, P, idx, starts, np.int64(0), np.int64(cut))
+    _kernels._accumulate_increment(B, w, jsign, strips, G, P, idx, starts, np.int64(cut), q2)
 
 
 def _relative_gap(a, b):
@@ -94,7 +102,7 @@ def _recomputing_run(stats, m, eta, steps, f_out):
             _kernels.update(gamma, rho, A, B, f_out, y, y_noisy, mu_sq, xi_sq, jsign, eta / (n * m), g)
 
 
-def _run_dynamics(config, record_steps):
+def _run_dynamics(config, record_steps, kernel=None, chunk=None):
     from labelnoise_sim.data import sample_data
     from labelnoise_sim.dynamics import kernel_statistics
 
@@ -102,8 +110,11 @@ def _run_dynamics(config, record_steps):
     n, m, K = config.n, config.m, len(record_steps)
     gamma_out, rho_out, f_out = np.empty((K, 2 * m)), np.empty((K, 2 * m, n)), np.empty((K, n))
     state = _kernels.new_state(1, m, n)
-    _kernels.run_dynamics(stats, state, 0, config.eta, config.steps, record_steps, 0, config.steps + 1,
-                          gamma_out, rho_out, f_out)
+    kernel = _kernels.run_dynamics if kernel is None else kernel
+    chunk = config.steps + 1 if chunk is None else chunk
+    for first in range(0, config.steps + 1, chunk):
+        kernel(stats, state, 0, config.eta, config.steps, record_steps, first, first + chunk, gamma_out, rho_out,
+               f_out)
     assert state.status[0] == -1
     return stats, gamma_out, rho_out, f_out
 
@@ -157,6 +168,63 @@ def test_run_dynamics_is_deterministic():
     first, second = _run_dynamics(config, record)[1:], _run_dynamics(config, record)[1:]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n, m, chunk", [(45, 3, None), (300, 1, 7), (520, 2, 40), (203, 5, None)])
+def test_run_dynamics_halves_is_bit_identical_to_one_thread(n, m, chunk):
+    """The run with each class's filters on a thread of its own gives the one-thread run's bits, with any
+    thread count (numba.set_num_threads), in whole or in chunks; n > GATHER_BLOCK and n not a multiple of
+    8 go through every path of the gather."""
+    from labelnoise_sim import SimulationConfig
+
+    config = SimulationConfig(n=n, d=2 * n, m=m, eta=0.5, steps=120)
+    record = np.arange(0, config.steps + 1, 10)
+    expected = _run_dynamics(config, record)[1:]
+    threads = numba.get_num_threads()
+    try:
+        for count in sorted({1, threads}):
+            numba.set_num_threads(count)
+            got = _run_dynamics(config, record, _kernels.run_dynamics_halves, chunk)[1:]
+            for a, b in zip(got, expected):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def test_run_dynamics_halves_stops_where_one_thread_stops():
+    """A run whose outputs overflow stops at the same step, with the same records, on either kernel."""
+    from labelnoise_sim import SimulationConfig
+    from labelnoise_sim.data import sample_data
+    from labelnoise_sim.dynamics import kernel_statistics
+
+    config = SimulationConfig(n=60, d=120, m=2, eta=1e308, steps=20)
+    stats = kernel_statistics([sample_data(config)])
+    record = np.arange(config.steps + 1)
+    runs = []
+    for kernel in (_kernels.run_dynamics, _kernels.run_dynamics_halves):
+        state = _kernels.new_state(1, config.m, config.n)
+        f_out = np.zeros((len(record), config.n))
+        kernel(stats, state, 0, config.eta, config.steps, record, 0, config.steps + 1,
+               np.zeros((len(record), 2 * config.m)), np.zeros((len(record), 2 * config.m, config.n)), f_out)
+        runs.append((state.status[0], f_out))
+    assert runs[0][0] >= 0 and runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_a_single_large_run_uses_both_threads_and_keeps_its_bits():
+    """simulate() takes the two-thread kernel where it pays (dynamics.halves_pay) and gives what a run on one
+    thread gives (run_many(parallel=False))."""
+    from labelnoise_sim import SimulationConfig, simulate
+    from labelnoise_sim.dynamics import halves_pay, run_many
+
+    assert not halves_pay(10, 200)
+    if not halves_pay(10, 400):
+        pytest.skip(f"one thread, or numba's {numba.threading_layer()!r} threading layer: runs keep to one thread")
+    kwargs = dict(n=400, d=800, steps=30, seed=3)
+    one, = run_many([SimulationConfig(**kwargs)], parallel=False)
+    two = simulate(**kwargs)
+    np.testing.assert_array_equal(one.outputs, two.outputs)
+    np.testing.assert_array_equal(one.rho, two.rho)
 
 
 def test_inner_kernels_refuse_python_calls():
