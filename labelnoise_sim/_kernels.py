@@ -515,7 +515,7 @@ def _update_weighted(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, scale
     _update_rows(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, np.int64(0), B.shape[0])
 
 
-@_inner()
+@_inner(inline="always")
 def _sample_weights(f, y, y_noisy, xi_sq, scale, g, w):
     """The sample part of ``_update_weighted``: g, w, and the sums (s₊, s₋) of g_i ỹ_i y_i of each true class."""
     n = f.shape[0]
@@ -539,7 +539,7 @@ def _sample_weights(f, y, y_noisy, xi_sq, scale, g, w):
     return s_pos, s_neg
 
 
-@_inner()
+@_inner(inline="always")
 def _update_rows(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, lo, hi):
     """The filter part of ``_update_weighted``: γ_q and ρ_q of the rows lo <= q < hi."""
     n = B.shape[1]
@@ -658,7 +658,7 @@ def _active_lists(X, positive, idx, starts, lo, hi):
         starts[q, n_blocks] = count
 
 
-@_inner()
+@_inner(inline="always")
 def _list_starts(q2, n):
     """The (2m, blocks + 1) array ``_active_lists`` fills."""
     return np.empty((q2, (n + GATHER_BLOCK - 1) // GATHER_BLOCK + 1), np.int64)
@@ -798,7 +798,7 @@ def _put(dst, src):
         flat_dst[i] = flat_src[i]
 
 
-@_inner()
+@_inner(inline="always")
 def _setup(stats, state, b):
     """The statistics of run b, working copies of its state, and the scratch arrays of its steps."""
     a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
@@ -812,7 +812,7 @@ def _setup(stats, state, b):
     return (a0, b0, c, e, G), (gamma, rho, P), work
 
 
-@_inner()
+@_inner(inline="always")
 def _rows_before(gamma, rho, a0, b0, c, e, jsign, P, A, B, lo, hi):
     """The rows lo <= q < hi of A and B = b0 + j γ e + ρ G, with ρ G read from P."""
     _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B, lo, hi)
@@ -822,7 +822,7 @@ def _rows_before(gamma, rho, a0, b0, c, e, jsign, P, A, B, lo, hi):
             B[q, col] += P[q, col]
 
 
-@_inner()
+@_inner(inline="always")
 def _outputs(state, b, t, A, B, y, jsign, f, record_steps, k, gamma, rho, gamma_out, rho_out, f_out):
     """The outputs f of step t, recorded if t is the next record step; returns the next record index, or -1 (and
     sets state.status[b] = t) if an output is not finite."""
@@ -839,14 +839,14 @@ def _outputs(state, b, t, A, B, y, jsign, f, record_steps, k, gamma, rho, gamma_
     return k
 
 
-@_inner()
+@_inner(inline="always")
 def _rows_after(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, strips, G, P, idx, starts, lo, hi):
     """The gradient step of the rows lo <= q < hi: their γ and ρ, and P += Δρ G."""
     _update_rows(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, lo, hi)
     _accumulate_increment(B, w, jsign, strips, G, P, idx, starts, lo, hi)
 
 
-@_inner()
+@_inner(inline="always")
 def _finish(state, b, gamma, rho, P):
     """The working copies back into the state."""
     _put(state.gamma[b], gamma)
