@@ -1408,8 +1408,8 @@ def _tile4_wide(rho, G, B, q, b_col, start, stop, g_row):
 GRAM_PARALLEL_WORK = 2**27
 
 
-def gram(V):
-    """S = V Vᵀ for V (p, d); S (p, p) exactly symmetric.
+def gram(V, p=None):
+    """S = V Vᵀ for the first p rows of V (p, d) (all by default); S (p, p) exactly symmetric.
 
     Every S[a, b] is Σ_k V[a, k] V[b, k] in ascending k, one rounded multiply
     and one rounded add per term (as ``accumulate_product`` forms its sums),
@@ -1420,16 +1420,30 @@ def gram(V):
     S[b, a] is then copied from S[a, b], which is the same number since each
     product commutes exactly. Small products run on one thread, which spares
     the first call of a process compiling the threaded kernel.
+
+    A caller may give V zero rows after its first p, up to a multiple of 16
+    (``gram_rows``): every column then goes through the strips, the same sums,
+    and a process that only ever does so never compiles ``_gram_finish``
+    (about 2 s on its first call).
     """
     V = np.ascontiguousarray(V, dtype=np.float64)
-    p, d = V.shape
-    S = np.zeros((p, p))
-    if p * p * d // 2 >= GRAM_PARALLEL_WORK:
+    rows, d = V.shape
+    S = np.zeros((rows, rows))
+    if rows * rows * d // 2 >= GRAM_PARALLEL_WORK:
         _gram_strips_threaded(V, S)
     else:
         _gram_strips(V, S)
-    _gram_finish(V, S)
-    return S
+    if rows % GRAM_STRIP:
+        _gram_finish(V, S)
+    else:
+        for b in range(rows - 1):
+            S[b + 1 :, b] = S[b, b + 1 :]
+    return S if p is None else S[:p, :p]
+
+
+def gram_rows(p):
+    """The rows of V, p or more, that take ``gram`` through its strips alone: p rounded up to a multiple of 16."""
+    return -(-p // GRAM_STRIP) * GRAM_STRIP
 
 
 #: Strips of 16 columns that share each pass over a block of V: a block of the rows of V (4 rows × GRAM_BLOCK

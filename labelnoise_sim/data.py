@@ -218,12 +218,16 @@ def explicit_gram(mu_norm: float, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
     do not depend on the thread count; the row of :math:`\mu` is exact,
     :math:`\langle \mu, v \rangle = \|\mu\| v_1`.
     """
-    random = np.concatenate([xi, W0.reshape(-1, W0.shape[-1])])
-    p = random.shape[0]
+    N, d = xi.shape
+    p = N + W0.size // d
+    # Zero rows up to a multiple of 16: the same sums, all in the Gram kernel's strips (_kernels.gram).
+    random = np.zeros((_kernels.gram_rows(p), d))
+    random[:N] = xi
+    random[N:p] = W0.reshape(-1, d)
     gram = np.empty((1 + p, 1 + p))
-    gram[1:, 1:] = _kernels.gram(random)
+    gram[1:, 1:] = _kernels.gram(random, p)
     gram[0, 0] = mu_norm * mu_norm
-    gram[0, 1:] = gram[1:, 0] = mu_norm * random[:, 0]
+    gram[0, 1:] = gram[1:, 0] = mu_norm * random[:p, 0]
     return gram
 
 

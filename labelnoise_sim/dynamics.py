@@ -418,14 +418,15 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
     K = record_count(config)
     labels = 2 * n  # y and y_noisy, int64
     if config.sampling == "explicit":
-        # Kept: ξ (n × d), W⁽⁰⁾ (2m × d), μ (d). While explicit_gram runs: their concatenation (p × d), the
-        # Gram kernel's (p × p) output before it is copied into the Gram matrix, its packed block of rows
-        # per thread (GRAM_GROUP strips of 16 columns × GRAM_BLOCK coordinates) and the 8 rows (d × 8) of
-        # its last strip of 8.
+        # Kept: ξ (n × d), W⁽⁰⁾ (2m × d), μ (d). While explicit_gram runs: their concatenation, padded with
+        # zero rows to a multiple of 16 (rows × d), the Gram kernel's (rows × rows) output before it is
+        # copied into the Gram matrix, and its packed block of rows per thread (GRAM_GROUP strips of 16
+        # columns × GRAM_BLOCK coordinates).
         data = (1 + p) ** 2 + p * d + d + labels
         # (numba.config.NUMBA_NUM_THREADS bounds the threads without starting them, as get_num_threads would.)
         block = _kernels.GRAM_GROUP * _kernels.GRAM_BLOCK * _kernels.GRAM_STRIP
-        drawing = p * d + p * p + 8 * d + block * min(numba.config.NUMBA_NUM_THREADS, p // _kernels.GRAM_STRIP + 1)
+        rows = _kernels.gram_rows(p)
+        drawing = rows * d + rows * rows + block * min(numba.config.NUMBA_NUM_THREADS, rows // _kernels.GRAM_STRIP)
     else:
         # While sample_gram assembles the Gram matrix: the Wishart draw (p × p; its own making, a (p × dof)
         # matrix for dof < p or Bartlett's factor, is gone by then) and two products of that size.
