@@ -177,7 +177,8 @@ def test_run_cells_checks_its_batch_before_drawing_it(monkeypatch):
 #: size before the call, and the estimate.
 PEAK_SCRIPT = """
 import json, sys
-from labelnoise_sim import SimulationConfig, run_many
+import numpy as np
+from labelnoise_sim import SimulationConfig, _kernels, dynamics, run_many
 from labelnoise_sim.dynamics import memory_bytes
 from labelnoise_sim.sweep import run_cells
 
@@ -188,7 +189,12 @@ def status(field):
 kind, params, runs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
 config = SimulationConfig(**params)
 call = run_many if kind == "run" else run_cells
+# Compiled here too, with an empty cache, and not during the measured call: the kernels that only large
+# calls take (the threaded Gram kernel, a single run's two-thread kernel).
+_kernels.gram(np.zeros((64, 2 * _kernels.GRAM_PARALLEL_WORK // 64**2)))  # 32 MB of zeros
+dynamics.HALVES_WORK, saved = 0, dynamics.HALVES_WORK
 call([config.replace(n=40, d=50)] * runs)
+dynamics.HALVES_WORK = saved
 base = status("VmRSS")
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
