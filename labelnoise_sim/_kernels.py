@@ -879,21 +879,7 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
     outputs differ by 2e-15 (relative) after 2,000 steps at the default size
     and by 2.4e-14 after 10⁵, growing about as √t (tests/test_kernels.py).
     """
-    (a0, b0, c, e, G), (gamma, rho, P), (A, B, f, g, w, idx, starts, strips, jsign) = _setup(stats, state, b)
-    mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
-    q2, n = B.shape
-    scale = eta / (n * (q2 // 2))
-    k = _first_at_least(record_steps, first)
-    for t in range(first, min(last, steps + 1)):
-        _rows_before(gamma, rho, a0, b0, c, e, jsign, P, A, B, np.int64(0), q2)
-        k = _outputs(state, b, t, A, B, y, jsign, f, record_steps, k, gamma, rho, gamma_out, rho_out, f_out)
-        if k < 0:
-            return
-        if t == steps:
-            break
-        s_pos, s_neg = _sample_weights(f, y, y_noisy, xi_sq, scale, g, w)
-        _rows_after(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, strips, G, P, idx, starts, np.int64(0), q2)
-    _finish(state, b, gamma, rho, P)
+    _advance(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out, np.int64(1))
 
 
 @_kernel(parallel=True, nogil=True)
@@ -903,27 +889,37 @@ def run_dynamics_halves(stats, state, b, eta, steps, record_steps, first, last, 
     Each row is computed by the same code in the same order as in
     ``run_dynamics``, and the outputs, which sum over the rows, on one
     thread between the two halves of the step: the same bits, whatever the
-    thread count. A step then waits for its two halves twice; that pays
-    off with n in the hundreds (``dynamics.HALVES_FROM``).
+    thread count. A step then waits for its two halves twice; that pays off
+    from n = 400 at m = 10 (``dynamics.HALVES_WORK``).
+    """
+    _advance(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out, np.int64(2))
+
+
+@_inner(inline="always")
+def _advance(stats, state, b, eta, steps, record_steps, first, last, gamma_out, rho_out, f_out, parts):
+    """The steps of ``run_dynamics`` (parts = 1) and ``run_dynamics_halves`` (parts = 2, rows cut in two halves).
+
+    Inlined into both, so that its ``prange`` loops over the parts are threads in the parallel kernel and
+    plain loops in the other.
     """
     (a0, b0, c, e, G), (gamma, rho, P), (A, B, f, g, w, idx, starts, strips, jsign) = _setup(stats, state, b)
     mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
     q2, n = B.shape
-    m = q2 // 2
-    scale = eta / (n * m)
+    scale = eta / (n * (q2 // 2))
+    rows = q2 // parts
     k = _first_at_least(record_steps, first)
     for t in range(first, min(last, steps + 1)):
-        for h in prange(2):
-            _rows_before(gamma, rho, a0, b0, c, e, jsign, P, A, B, h * m, (h + 1) * m)
+        for h in prange(parts):
+            _rows_before(gamma, rho, a0, b0, c, e, jsign, P, A, B, h * rows, (h + 1) * rows)
         k = _outputs(state, b, t, A, B, y, jsign, f, record_steps, k, gamma, rho, gamma_out, rho_out, f_out)
         if k < 0:
             return
         if t == steps:
             break
         s_pos, s_neg = _sample_weights(f, y, y_noisy, xi_sq, scale, g, w)
-        for h in prange(2):
-            _rows_after(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, strips, G, P, idx, starts, h * m,
-                        (h + 1) * m)
+        for h in prange(parts):
+            _rows_after(gamma, rho, A, B, w, s_pos, s_neg, scale, mu_sq, jsign, strips, G, P, idx, starts, h * rows,
+                        (h + 1) * rows)
     _finish(state, b, gamma, rho, P)
 
 
