@@ -72,6 +72,7 @@ __all__ = [
     "FamilyState",
     "new_family_state",
     "run_family",
+    "run_family_halves",
     "run_family_batch",
     "gram",
     "gram_rows",
@@ -716,11 +717,11 @@ def _accumulate_increment(B, w, jsign, strips, G, P, idx, starts, lo, hi):
 
 
 @_inner()
-def _accumulate_pairs(W, jsign, strips, G, P, idx):
-    """P += W G over the nonzero entries of W (2m, N), in the order of ``_gather_lists``; idx is scratch."""
-    starts = _list_starts(W.shape[0], W.shape[1])
-    _active_lists(W, False, idx, starts, np.int64(0), W.shape[0])
-    _gather_lists(idx, starts, W, True, jsign, strips, G, P, np.int64(0), W.shape[0])
+def _accumulate_pairs(W, jsign, strips, G, P, idx, starts, lo, hi):
+    """P += W G over the nonzero entries of W (2m, N), rows lo <= q < hi, in the order of ``_gather_lists``;
+    idx and starts (``_list_starts``) are scratch."""
+    _active_lists(W, False, idx, starts, lo, hi)
+    _gather_lists(idx, starts, W, True, jsign, strips, G, P, lo, hi)
 
 
 # Whole runs -----------------------------------------------------------------
@@ -1121,7 +1122,7 @@ def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq,
     of φ_i over each true class. For a slope a ≠ 0 below zero (leaky_relu),
     R = sparse + j_q u_k with u_k = ‖ξ_k‖² s φ_i a the same for every filter
     and ``sparse`` zero wherever the pre-activation is not positive: the
-    product R G then needs the dense rows of G only once (``gradient_product``).
+    product R G then needs the dense rows of G only once (``gradient_dense_row``).
     """
     q2, N = S.shape
     n = f.shape[0]
@@ -1176,19 +1177,27 @@ def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq,
             g_bias[q] = 0.0
 
 
-@_inner()
-def gradient_product(g_rho, sparse, u, low, jsign, strips, G, out, idx, uG):
-    """out = R G for the gradient R of ``family_gradient``: a gather over its nonzero entries, or for a slope
-    below zero, the gather of ``sparse`` plus j_q (u G), one dense row."""
-    out[:] = 0.0
+@_inner(inline="always")
+def gradient_dense_row(u, low, G, uG):
+    """uG = u G, the one dense row of ``gradient_rows`` for a slope below zero (nothing otherwise)."""
+    if low != 0.0:
+        uG[:] = 0.0
+        accumulate_product(u.reshape((1, u.shape[0])), G, uG)
+
+
+@_inner(inline="always")
+def gradient_rows(g_rho, sparse, low, jsign, strips, G, out, idx, starts, uG, lo, hi):
+    """Rows lo <= q < hi of out = R G for the gradient R of ``family_gradient``: a gather over its nonzero
+    entries, or for a slope below zero, the gather of ``sparse`` plus j_q (u G) (``gradient_dense_row``)."""
+    N = out.shape[1]
+    for q in range(lo, hi):
+        for k in range(N):
+            out[q, k] = 0.0
     if low == 0.0:
-        _accumulate_pairs(g_rho, jsign, strips, G, out, idx)
+        _accumulate_pairs(g_rho, jsign, strips, G, out, idx, starts, lo, hi)
         return
-    _accumulate_pairs(sparse, jsign, strips, G, out, idx)
-    uG[:] = 0.0
-    accumulate_product(u.reshape((1, u.shape[0])), G, uG)
-    q2, N = out.shape
-    for q in range(q2):
+    _accumulate_pairs(sparse, jsign, strips, G, out, idx, starts, lo, hi)
+    for q in range(lo, hi):
         for k in range(N):
             out[q, k] += jsign[q] * uG[0, k]
 
@@ -1204,7 +1213,7 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
 
     A step: the pre-activations, outputs and slopes at θ; the gradient of the
     step's loss (``family_gradient``) and its product with G, RG
-    (``gradient_product``, over the pairs where the slope is not zero); for
+    (``gradient_rows``, over the pairs where the slope is not zero); for
     SAM, the same again at θ + r ∇/‖∇‖, where
 
         ‖∇‖² = Σ_q [(Γ_q² + 2 j_q Γ_q Σ_k R_{q,k} c_k)/‖μ‖² + Σ_k R_{q,k} (RG)_{q,k}/‖ξ_k‖² + ∂β_q²]
@@ -1214,6 +1223,24 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     (and V = v_ρ G) move by the same combination of RG and P, so no step
     forms a dense product of the whole ρ.
     """
+    _advance_family(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records,
+                    np.int64(1))
+
+
+@_kernel(parallel=True, nogil=True)
+def run_family_halves(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records):
+    """``run_family`` with the product R G of each step (``gradient_rows``) cut into the rows of the filters of
+    each class, one numba thread each; the rest of the step, O(m N) against the product's O(m N²), stays
+    on one thread. The same bits, whatever the thread count (``run_dynamics_halves``).
+    """
+    _advance_family(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records,
+                    np.int64(2))
+
+
+@_inner(inline="always")
+def _advance_family(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records,
+                    parts):
+    """The steps of ``run_family`` (parts = 1) and ``run_family_halves`` (parts = 2), inlined into both."""
     a0, b0, c, e, G = stats.a0[b], stats.b0[b], stats.c[b], stats.e[b], stats.G[b]
     mu_sq, xi_sq, y, y_noisy = stats.mu_sq[b], stats.xi_sq[b], stats.y[b], stats.y_noisy[b]
     # Working copies, fresh allocations (see run_dynamics).
@@ -1226,6 +1253,8 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     jsign = _class_signs(q2 // 2)
     strips = _pack_strips(G)
     idx = np.empty((q2, N), np.uint32)
+    starts = _list_starts(q2, N)
+    rows = q2 // parts
     A = np.empty(q2)
     B = np.empty((q2, N))
     f = np.empty(n)
@@ -1269,7 +1298,9 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
         row = t - first if model.stochastic else 0
         family_gradient(S, S_signal, f, y, y_noisy, eps[b, row], inverse_size[b, row], mu_sq, xi_sq, model,
                         g_gamma, g_rho, g_bias, sparse, u)
-        gradient_product(g_rho, sparse, u, model.low, jsign, strips, G, RG, idx, uG)
+        gradient_dense_row(u, model.low, G, uG)
+        for h in prange(parts):
+            gradient_rows(g_rho, sparse, model.low, jsign, strips, G, RG, idx, starts, uG, h * rows, (h + 1) * rows)
         if sam:
             norm_sq = 0.0
             for q in range(q2):
@@ -1292,7 +1323,10 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
                 family_outputs(A_sam, B_sam, bias_sam, y, model, f, S, S_signal)
                 family_gradient(S, S_signal, f, y, y_noisy, eps[b, row], inverse_size[b, row], mu_sq, xi_sq,
                                 model, g_gamma, g_rho, g_bias, sparse, u)
-                gradient_product(g_rho, sparse, u, model.low, jsign, strips, G, RG, idx, uG)
+                gradient_dense_row(u, model.low, G, uG)
+                for h in prange(parts):
+                    gradient_rows(g_rho, sparse, model.low, jsign, strips, G, RG, idx, starts, uG, h * rows,
+                                  (h + 1) * rows)
         g_alpha = 0.0
         if lam > 0.0:
             g_alpha = lam * alpha

@@ -219,12 +219,14 @@ def kernel_model(config: SimulationConfig) -> _kernels.Model:
     )
 
 
-#: m n² of a run from which its steps are shared between two threads (``_kernels.run_dynamics_halves``): n >= 400
-#: at m = 10. A step then waits for two parallel regions, about 2 µs each with OpenMP or TBB. Measured on 2
+#: m n² of a run from which its steps are shared between two threads (``_kernels.run_dynamics_halves``; m N² and
+#: ``run_family_halves`` for the other models of the family, full-batch runs only): n >= 400 at m = 10. A step then waits for two parallel regions, about 2 µs each with OpenMP or TBB. Measured on 2
 #: cores (m = 10), against one thread: 0.9x at n = 100, 1.2-1.3x faster at n = 200, 1.5-1.6x at n = 400, 1.35x
 #: at n = 1000. Below n = 400 the gain does not repay compiling the threaded kernel on a process's first call
 #: with an empty cache (3-4 s more). Numba's own "workqueue" layer takes 25-30 µs a region: with it, and with
-#: one thread, runs keep to one thread (with it, n = 800 was no faster).
+#: one thread, runs keep to one thread (with it, n = 800 was no faster). The family's step keeps more of its
+#: work on one thread (only R G is shared): at n = 400, 200 steps, leaky ReLU ran 1.7x faster, SAM with
+#: momentum and weight decay 1.24x, the hinge loss with three patches 1.04x; at n = 800, 1.05-1.3x.
 HALVES_WORK = 1_600_000
 
 
@@ -315,6 +317,10 @@ def _run_family_batch(configs, datas, parallel):
     stats = kernel_statistics(datas)
     state = _kernels.new_family_state(C, first.m, N, momentum)
     threads = parallel and C > 1
+    # A single full-batch run shares each step's product R G between two threads where that pays (with
+    # minibatches the product is sparse: at n = 400, batches of 50 ran 0.93x as fast on two threads).
+    halves = parallel and C == 1 and not first.stochastic and halves_pay(first.m, N)
+    single = _kernels.run_family_halves if halves else _kernels.run_family
     # A SAM step forms two products; the chunk keeps its time, and a stochastic chunk its schedule, bounded.
     chunk = chunk_steps(C, first.m, N) // (2 if first.sam > 0 else 1)
     if first.stochastic:
@@ -335,8 +341,8 @@ def _run_family_batch(configs, datas, parallel):
                                       inverse_size, records)
         else:
             for b in np.flatnonzero(state.status < 0):
-                _kernels.run_family(stats, model, state, b, eta[b], first.steps, record_steps, start, stop, eps,
-                                    inverse_size, records)
+                single(stats, model, state, b, eta[b], first.steps, record_steps, start, stop, eps, inverse_size,
+                       records)
         if (state.status >= 0).all():
             break
     results = []

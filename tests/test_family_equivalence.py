@@ -216,3 +216,46 @@ def test_simulate_takes_autograds_slope_at_every_kink(activation, loss, options)
     np.testing.assert_allclose(rebuilt_weights(result), reference.weights, rtol=RTOL, atol=1e-15)
     if config.bias:
         np.testing.assert_allclose(result.bias, reference.bias, rtol=RTOL, atol=1e-15)
+
+
+def test_the_two_thread_family_kernel_gives_the_one_thread_bits(monkeypatch):
+    """run_family_halves (each class's rows of R G on a thread of its own) replays every case, stochastic
+    schedules, SAM, momentum, leaky slopes and patches included, bit for bit, with one thread and with two."""
+    import numba
+
+    from labelnoise_sim import _kernels, dynamics
+
+    configs = [SimulationConfig.from_params(**params) for params in CASES.values()]
+    expected = dynamics.run_many(configs, parallel=False)
+    monkeypatch.setattr(_kernels, "run_family", _kernels.run_family_halves)
+    threads = numba.get_num_threads()
+    try:
+        for count in sorted({1, threads}):
+            numba.set_num_threads(count)
+            for config, want in zip(configs, expected):
+                got, = dynamics.run_many([config], parallel=False)
+                for name in ("outputs", "gamma", "rho", "alpha", "bias"):
+                    np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def test_a_single_large_family_run_uses_both_threads(monkeypatch):
+    """simulate() takes run_family_halves for a large full-batch run where two threads pay, not for
+    minibatches, and the result is the one-thread run's."""
+    from labelnoise_sim import _kernels, dynamics
+
+    if not dynamics.halves_pay(10, 400):
+        pytest.skip("one thread, or a threading layer without cheap parallel regions: runs keep to one thread")
+    taken = []
+    halves = _kernels.run_family_halves
+    monkeypatch.setattr(_kernels, "run_family_halves", lambda *args: taken.append(1) or halves(*args))
+    params = dict(n=400, d=800, steps=20, activation="leaky_relu(0.1)")
+    two = simulate(**params)
+    assert taken
+    one, = dynamics.run_many([SimulationConfig(**params)], parallel=False)
+    np.testing.assert_array_equal(two.outputs, one.outputs)
+    np.testing.assert_array_equal(two.rho, one.rho)
+    taken.clear()
+    simulate(**params, batch_size=100)
+    assert not taken
