@@ -1177,7 +1177,7 @@ def family_gradient(S, S_signal, f, y, y_noisy, eps, inverse_size, mu_sq, xi_sq,
             g_bias[q] = 0.0
 
 
-@_inner(inline="always")
+@_inner()
 def gradient_dense_row(u, low, G, uG):
     """uG = u G, the one dense row of ``gradient_rows`` for a slope below zero (nothing otherwise)."""
     if low != 0.0:
@@ -1185,7 +1185,7 @@ def gradient_dense_row(u, low, G, uG):
         accumulate_product(u.reshape((1, u.shape[0])), G, uG)
 
 
-@_inner(inline="always")
+@_inner()
 def gradient_rows(g_rho, sparse, low, jsign, strips, G, out, idx, starts, uG, lo, hi):
     """Rows lo <= q < hi of out = R G for the gradient R of ``family_gradient``: a gather over its nonzero
     entries, or for a slope below zero, the gather of ``sparse`` plus j_q (u G) (``gradient_dense_row``)."""
