@@ -314,8 +314,15 @@ def wishart_identity(dof: int, p: int, rng: np.random.Generator) -> np.ndarray:
     :math:`\mathrm{dof} < p` (:math:`S` is then singular) :math:`Z` itself is drawn, which costs
     :math:`O(p^2 \, \mathrm{dof}) < O(p^3)`.
     """
+    # Zero rows up to a multiple of 16: the same sums, all in the Gram kernel's strips (_kernels.gram).
+    rows = _kernels.gram_rows(p)
     if dof < p:
-        return _kernels.gram(rng.standard_normal((p, dof)))
-    L = np.tril(rng.standard_normal((p, p)), k=-1)
+        Z = np.zeros((rows, dof))
+        rng.standard_normal(out=Z[:p])
+        return _kernels.gram(Z, p)
+    L = np.zeros((rows, p))
+    rng.standard_normal(out=L[:p])
+    for i in range(p):
+        L[i, i:] = 0.0  # lower triangular, as np.tril(., k=-1) leaves it, without another p × p array
     L[np.diag_indices(p)] = np.sqrt(rng.chisquare(dof - np.arange(p)))
-    return _kernels.gram(L)
+    return _kernels.gram(L, p)
