@@ -218,6 +218,7 @@ def test_simulate_takes_autograds_slope_at_every_kink(activation, loss, options)
         np.testing.assert_allclose(result.bias, reference.bias, rtol=RTOL, atol=1e-15)
 
 
+@pytest.mark.slow  # compiles the family's two-thread kernel: 10-20 s of a fresh environment
 def test_the_two_thread_family_kernel_gives_the_one_thread_bits(monkeypatch):
     """run_family_halves (each class's rows of R G on a thread of its own) replays every case, stochastic
     schedules, SAM, momentum, leaky slopes and patches included, bit for bit, with one thread and with two."""
@@ -241,6 +242,7 @@ def test_the_two_thread_family_kernel_gives_the_one_thread_bits(monkeypatch):
         numba.set_num_threads(threads)
 
 
+@pytest.mark.slow  # compiles the family's two-thread kernel: 10-20 s of a fresh environment
 def test_a_single_large_family_run_uses_both_threads(monkeypatch):
     """simulate() takes run_family_halves for a large full-batch run where two threads pay, not for
     minibatches, and the result is the one-thread run's."""
