@@ -220,13 +220,14 @@ def kernel_model(config: SimulationConfig) -> _kernels.Model:
 
 
 #: m n² of a run from which its steps are shared between two threads (``_kernels.run_dynamics_halves``; m N² and
-#: ``run_family_halves`` for the other models of the family, full-batch runs only): n >= 400 at m = 10. A step then waits for two parallel regions, about 2 µs each with OpenMP or TBB. Measured on 2
-#: cores (m = 10), against one thread: 0.9x at n = 100, 1.2-1.3x faster at n = 200, 1.5-1.6x at n = 400, 1.35x
-#: at n = 1000. Below n = 400 the gain does not repay compiling the threaded kernel on a process's first call
-#: with an empty cache (3-4 s more). Numba's own "workqueue" layer takes 25-30 µs a region: with it, and with
-#: one thread, runs keep to one thread (with it, n = 800 was no faster). The family's step keeps more of its
-#: work on one thread (only R G is shared): at n = 400, 200 steps, leaky ReLU ran 1.7x faster, SAM with
-#: momentum and weight decay 1.24x, the hinge loss with three patches 1.04x; at n = 800, 1.05-1.3x.
+#: ``run_family_halves`` for the other models of the family, full-batch runs only): n >= 400 at m = 10. A step
+#: then waits for two parallel regions, about 2 µs each with OpenMP or TBB. Measured on 2 cores (m = 10), against
+#: one thread: 0.9x at n = 100, 1.2-1.3x faster at n = 200, 1.5-1.6x at n = 400, 1.35x at n = 1000. Below
+#: n = 400 the gain does not repay compiling the threaded kernel on a process's first call with an empty cache
+#: (3-4 s more). Numba's own "workqueue" layer takes 25-30 µs a region: with it, and with one thread, runs keep to
+#: one thread (with it, n = 800 was no faster). The family's step keeps more of its work on one thread (only R G
+#: is shared): at n = 400, 200 steps, leaky ReLU ran 1.7x faster, SAM with momentum and weight decay 1.24x, the
+#: hinge loss with three patches 1.04x; at n = 800, 1.05-1.3x.
 HALVES_WORK = 1_600_000
 
 
