@@ -1467,9 +1467,8 @@ def gram(V, p=None):
         _gram_strips(V, S)
     if rows % GRAM_STRIP:
         _gram_finish(V, S)
-    else:
-        for b in range(rows - 1):
-            S[b + 1 :, b] = S[b, b + 1 :]
+    for b in range(rows - 1):  # below the diagonal: copies, row by row
+        S[b + 1 :, b] = S[b, b + 1 :]
     return S if p is None else S[:p, :p]
 
 
@@ -1535,8 +1534,8 @@ def _gram_strips_threaded(V, S):
 
 @_kernel(nogil=True)
 def _gram_finish(V, S):
-    """The columns the strips of 16 leave: one strip of 8 if 8 are left, single columns in plain loops;
-    then S[b, a] = S[a, b] below the diagonal."""
+    """The columns the strips of 16 leave: one strip of 8 if 8 are left, single columns in plain loops (what
+    they leave below the diagonal, ``gram`` copies over from above it)."""
     p, d = V.shape
     first = (p // GRAM_STRIP) * GRAM_STRIP
     if first + LANES <= p:
@@ -1549,9 +1548,6 @@ def _gram_finish(V, S):
             for k in range(d):
                 total += V[a, k] * V[b, k]
             S[a, b] = total
-    for b in range(p):
-        for a in range(b + 1, p):
-            S[a, b] = S[b, a]
 
 
 # Test error ------------------------------------------------------------------
