@@ -219,27 +219,20 @@ def test_simulate_takes_autograds_slope_at_every_kink(activation, loss, options)
 
 
 @pytest.mark.slow  # compiles the family's two-thread kernel: 10-20 s of a fresh environment
-def test_the_two_thread_family_kernel_gives_the_one_thread_bits(monkeypatch):
+def test_the_two_thread_family_kernel_gives_the_one_thread_bits(monkeypatch, numba_thread_counts):
     """run_family_halves (each class's rows of R G on a thread of its own) replays every case, stochastic
     schedules, SAM, momentum, leaky slopes and patches included, bit for bit, with one thread and with two."""
-    import numba
-
     from labelnoise_sim import _kernels, dynamics
 
     # 80 steps of each case: every option's path runs many times (the bits of a step do not depend on how many).
     configs = [SimulationConfig.from_params(**params).replace(steps=80, record=None) for params in CASES.values()]
     expected = dynamics.run_many(configs, parallel=False)
     monkeypatch.setattr(_kernels, "run_family", _kernels.run_family_halves)
-    threads = numba.get_num_threads()
-    try:
-        for count in sorted({1, threads}):
-            numba.set_num_threads(count)
-            for config, want in zip(configs, expected):
-                got, = dynamics.run_many([config], parallel=False)
-                for name in ("outputs", "gamma", "rho", "alpha", "bias"):
-                    np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
-    finally:
-        numba.set_num_threads(threads)
+    for _ in numba_thread_counts:
+        for config, want in zip(configs, expected):
+            got, = dynamics.run_many([config], parallel=False)
+            for name in ("outputs", "gamma", "rho", "alpha", "bias"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
 
 
 @pytest.mark.slow  # compiles the family's two-thread kernel: 10-20 s of a fresh environment

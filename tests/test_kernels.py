@@ -171,7 +171,7 @@ def test_run_dynamics_is_deterministic():
 
 
 @pytest.mark.parametrize("n, m, chunk", [(45, 3, None), (300, 1, 7), (520, 2, 40), (203, 5, None)])
-def test_run_dynamics_halves_is_bit_identical_to_one_thread(n, m, chunk):
+def test_run_dynamics_halves_is_bit_identical_to_one_thread(n, m, chunk, numba_thread_counts):
     """The run with each class's filters on a thread of its own gives the one-thread run's bits, with any
     thread count (numba.set_num_threads), in whole or in chunks; n > GATHER_BLOCK and n not a multiple of
     8 go through every path of the gather."""
@@ -180,15 +180,10 @@ def test_run_dynamics_halves_is_bit_identical_to_one_thread(n, m, chunk):
     config = SimulationConfig(n=n, d=2 * n, m=m, eta=0.5, steps=120)
     record = np.arange(0, config.steps + 1, 10)
     expected = _run_dynamics(config, record)[1:]
-    threads = numba.get_num_threads()
-    try:
-        for count in sorted({1, threads}):
-            numba.set_num_threads(count)
-            got = _run_dynamics(config, record, _kernels.run_dynamics_halves, chunk)[1:]
-            for a, b in zip(got, expected):
-                np.testing.assert_array_equal(a, b)
-    finally:
-        numba.set_num_threads(threads)
+    for _ in numba_thread_counts:
+        got = _run_dynamics(config, record, _kernels.run_dynamics_halves, chunk)[1:]
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_run_dynamics_halves_stops_where_one_thread_stops():
