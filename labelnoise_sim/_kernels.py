@@ -442,7 +442,7 @@ def products(gamma, rho, a0, b0, c, e, G, jsign, A, B):
 
 @_inner()
 def _signal_and_offsets(gamma, rho, a0, b0, c, e, jsign, A, B, lo, hi):
-    """A in full, and B = b0 + j γ e: everything in A and B but the product ρ G; rows lo <= q < hi."""
+    """Rows lo <= q < hi of A, whole, and of B = b0 + j γ e: everything in B but the product ρ G."""
     n = rho.shape[1]
     for q in range(lo, hi):
         jg = jsign[q] * gamma[q]
