@@ -44,14 +44,18 @@ def test_reproduce_writes_the_tables_and_the_claims_beside_the_measurements(tmp_
     pytest.importorskip("pandas")
     from labelnoise_sim.papers._base import reproduce
 
-    outcome = reproduce(_fake([Verdict.judge("yes", True, True), Verdict.judge("no", False, False, "n=20")]),
-                        tmp_path)
-    claims = (tmp_path / "fake_claims.md").read_text()
-    assert "| it works | yes | confirmed |  |" in claims and "| it is fast | no | not confirmed | n=20 |" in claims
+    works = Verdict.decide("yes", (1, 2), (0, 3), seeds=5, uncertainty="95% CI")
+    fast = Verdict.decide("no", (1, 2), (0, 3), seeds=5, uncertainty="95% CI", region="n=20",
+                          regime="large d 0.5 (needs >= 1)")
+    outcome = reproduce(_fake([works, fast]), tmp_path)
+    claims = (tmp_path / "fake_claims.md").read_text().splitlines()
+    assert claims[0] == "| claim | measured | verdict | seeds | uncertainty | regime | region |"
+    assert claims[2:] == ["| it works | yes | confirmed | 5 | 95% CI | inside |  |",
+                          "| it is fast | no | outside assumptions | 5 | 95% CI | large d 0.5 (needs >= 1) | n=20 |"]
     assert (tmp_path / "fake_numbers.md").read_text().splitlines()[2:] == ["| 1 | x\\|y |", "| - | - |"]
     assert (tmp_path / "fake_numbers.csv").exists() and len(outcome.written) == 3
     with pytest.raises(RuntimeError, match="1 verdicts for 2 claims"):
-        reproduce(_fake([Verdict.judge("yes", True, True)]), tmp_path)
+        reproduce(_fake([works]), tmp_path)
 
 
 def test_every_entry_declares_its_setup_and_names_each_difference():
@@ -101,7 +105,7 @@ def test_every_entry_runs_in_quick_mode(key, tmp_path):
     pytest.importorskip("pandas")
     entry = papers.paper(key)
     outcome = papers.reproduce(entry.key, tmp_path, quick=True, progress=False)
-    assert {v.verdict for v in outcome.verdicts} <= {"confirmed", "partly", "not confirmed"}
+    assert {v.verdict for v in outcome.verdicts} <= set(papers.VERDICTS) | {"partly"}  # partly: entries not moved yet
     assert len(outcome.verdicts) == len(entry.claims)
     written = {path.suffix for path in outcome.written}
     assert {".png", ".pdf", ".csv", ".md"} <= written

@@ -3,7 +3,7 @@
 One module per subcommand (:mod:`~labelnoise_sim.cli.run`,
 :mod:`~labelnoise_sim.cli.figure`, :mod:`~labelnoise_sim.cli.sweep`,
 :mod:`~labelnoise_sim.cli.phase`, :mod:`~labelnoise_sim.cli.reproduce`,
-:mod:`~labelnoise_sim.cli.claims`), each adding its parser; with no subcommand
+:mod:`~labelnoise_sim.cli.claims`, :mod:`~labelnoise_sim.cli.regime`), each adding its parser; with no subcommand
 the default run (``labelnoise-sim run``) is executed. The simulation options
 are derived from the parameter declarations (:mod:`labelnoise_sim.config`,
 through :mod:`~labelnoise_sim.cli._options`), and their values are checked by
@@ -27,13 +27,13 @@ import warnings
 
 from ..dynamics import DivergenceError
 from ..store import StoreLockedError
-from . import claims, figure, phase, reproduce, run, sweep
+from . import claims, figure, phase, regime, reproduce, run, sweep
 from ._checks import CommandError
 
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order of ``--help``; each has ``add_parser(subparsers)``.
-COMMANDS = (run, figure, sweep, phase, reproduce, claims)
+COMMANDS = (run, figure, sweep, phase, reproduce, regime, claims)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import importlib
 
-from ._base import Context, Outcome, Paper, Setting, Verdict, markdown_table
+from ._base import (VERDICTS, Assumption, Context, Outcome, Paper, RegimeRow, Setting, Verdict, markdown_table,
+                    regime_label)
 from ._base import reproduce as _reproduce
 
-__all__ = ["Paper", "Setting", "Verdict", "Context", "Outcome", "papers", "paper", "reproduce", "markdown_table",
-           "MODULES"]
+__all__ = ["Paper", "Setting", "Assumption", "RegimeRow", "Verdict", "VERDICTS", "Context", "Outcome", "papers",
+           "paper", "reproduce", "regime", "regime_label", "markdown_table", "MODULES"]
 
 #: The entries' modules, in the order of ``labelnoise-sim reproduce --list``.
 MODULES = ("han2025", "huang2025_lngd", "kou2023", "karhadkar2024", "cao2022")
@@ -52,3 +53,39 @@ def reproduce(key: str, out=None, *, quick: bool = False, seeds: int | None = No
     entry = paper(key)
     return _reproduce(entry, out if out is not None else f"reproduce_{key}", quick=quick, seeds=seeds,
                       progress=progress)
+
+
+def regime(key: str, config=None, claim: int | None = None, **params) -> list[RegimeRow]:
+    """Whether a run is inside the assumptions of the entry ``key``: one row per assumption.
+
+    Parameters
+    ----------
+    key : str
+        The entry (see :func:`papers`).
+    config : SimulationConfig, optional
+        The run; if None, it is built from ``params`` as :func:`~labelnoise_sim.simulate` builds it.
+    claim : int, optional
+        Only the assumptions of this claim (its index in the entry's claims); all of them if None.
+    **params
+        :func:`~labelnoise_sim.simulate` keywords, when ``config`` is None.
+
+    Returns
+    -------
+    list of RegimeRow
+        Each assumption's name, the paper's condition and where it is stated, the value on this run, the
+        bound and whether it holds.
+
+    Examples
+    --------
+    >>> from labelnoise_sim.papers import regime
+    >>> rows = regime("han2025", n=200, d=2000)
+    >>> all(isinstance(row.holds, bool) for row in rows)
+    True
+    """
+    from ..config import SimulationConfig
+
+    if config is None:
+        config = SimulationConfig.from_params(**params)
+    elif params:
+        raise TypeError(f"give config or simulate() keywords, not both; got config and {', '.join(params)}")
+    return paper(key).regime(config, claim)

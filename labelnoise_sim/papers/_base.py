@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["Setting", "Verdict", "Paper", "Context", "Outcome", "reproduce", "markdown_table"]
+__all__ = ["Setting", "Assumption", "RegimeRow", "Verdict", "VERDICTS", "Paper", "Context", "Outcome", "reproduce",
+           "markdown_table", "regime_rows", "regime_label"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,18 +36,174 @@ class Setting:
         return self.ours not in ("the same", self.paper)
 
 
+#: The words a verdict may say. "inconclusive": the measurement's uncertainty straddles the criterion;
+#: "outside assumptions": the run breaks an assumption the claim states, so the measurement is reported and
+#: nothing is said about the paper.
+VERDICTS = ("confirmed", "not confirmed", "inconclusive", "outside assumptions")
+#: The former word for a claim that held in part, left to the entries not yet judged by :meth:`Verdict.decide`.
+_LEGACY = ("partly",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Assumption:
+    """One condition a paper's claim is stated under, as code.
+
+    ``value(config)`` measures the condition on a run's
+    :class:`~labelnoise_sim.SimulationConfig`, and the condition holds when
+    that value is ``>= bound`` (``kind=">="``) or ``<= bound``
+    (``kind="<="``). A condition the paper states up to constants
+    ("d ≳ m⁴n⁴", "σ₀ small") is read as a number: ``reading`` says which
+    and why, and it was fixed before any run.
+
+    Parameters
+    ----------
+    name : str
+        A short name, unique within its entry ("large dimension").
+    condition : str
+        The condition in the paper's notation.
+    where : str
+        Where the paper states it (theorem or condition number).
+    value : callable
+        ``value(config) -> float``, the quantity the condition bounds.
+    bound : float
+        The numeric reading of the bound.
+    kind : {">=", "<="}
+        Whether ``value`` must be at least or at most ``bound``.
+    reading : str
+        How a condition up to constants was turned into ``bound``.
+    claims : tuple of int or None
+        The indexes (from 0, into :attr:`Paper.claims`) of the claims stated
+        under this assumption; None for every claim.
+    """
+
+    name: str
+    condition: str
+    where: str
+    value: Callable
+    bound: float
+    kind: str = ">="
+    reading: str = ""
+    claims: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.kind not in (">=", "<="):
+            raise ValueError(f"kind must be '>=' or '<='; got {self.kind!r}")
+
+    def applies_to(self, claim: int | None) -> bool:
+        """Whether the claim of index ``claim`` is stated under this assumption (None: any claim)."""
+        return claim is None or self.claims is None or claim in self.claims
+
+    def check(self, config) -> "RegimeRow":
+        """This assumption measured on ``config``: its value, its bound and whether it holds."""
+        value = float(self.value(config))
+        holds = bool(value >= self.bound) if self.kind == ">=" else bool(value <= self.bound)
+        return RegimeRow(self.name, self.condition, self.where, value, self.kind, self.bound, holds)
+
+
+@dataclasses.dataclass(frozen=True)
+class RegimeRow:
+    """One assumption measured on one run (a row of :func:`regime`)."""
+
+    name: str
+    condition: str
+    where: str
+    value: float
+    kind: str
+    bound: float
+    holds: bool  #: False also when the value is NaN
+
+    def describe(self) -> str:
+        """``name value (needs kind bound)``, as the regime column prints a broken assumption."""
+        return f"{self.name} {self.value:.3g} (needs {self.kind} {self.bound:.3g})"
+
+
+def regime_rows(assumptions, config, claim: int | None = None) -> list[RegimeRow]:
+    """Every assumption of ``assumptions`` that applies to ``claim``, measured on ``config``."""
+    return [assumption.check(config) for assumption in assumptions if assumption.applies_to(claim)]
+
+
+def regime_label(rows) -> str:
+    """"inside" if every row holds, else the broken assumptions with their values, joined by "; "."""
+    broken = [row.describe() for row in rows if not row.holds]
+    return "; ".join(broken) if broken else "inside"
+
+
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    """What the run measured about one claim of the paper, and whether it agrees."""
+    """What the run measured about one claim of the paper, and whether it agrees.
+
+    Build one with :meth:`decide`, which turns an interval of the measured
+    quantity and the interval that the claim accepts into one of
+    :data:`VERDICTS`.
+    """
 
     measured: str
-    verdict: str  #: "confirmed", "partly" or "not confirmed": in words a reviewer reads, not a score
+    verdict: str  #: one of VERDICTS: words a reviewer reads, not a score
     region: str = ""  #: where it was measured (the parameters run)
+    seeds: int = 0  #: independent repetitions behind the measurement
+    uncertainty: str = ""  #: its standard error or interval, and how it was obtained
+    regime: str = "inside"  #: "inside" the claim's assumptions, or the broken ones with their values
+    quick: bool = False  #: measured by a --quick run (small grids, few seeds)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS + _LEGACY:
+            raise ValueError(f"verdict must be one of {', '.join(map(repr, VERDICTS))}; got {self.verdict!r}")
 
     @classmethod
     def judge(cls, measured: str, confirmed: bool, partly: bool, region: str = "") -> "Verdict":
-        """"confirmed" if ``confirmed``, else "partly" if ``partly``, else "not confirmed"."""
-        return cls(measured, "confirmed" if confirmed else ("partly" if partly else "not confirmed"), region)
+        """The former vocabulary ("confirmed", "partly", "not confirmed"), with no seeds or uncertainty.
+
+        Kept only while the gallery's entries move to :meth:`decide` (issue 21); every entry moved no longer
+        calls it, and it goes with the last one.
+        """
+        return cls(measured, "confirmed" if confirmed else ("partly" if partly else "not confirmed"), region,
+                   regime="not declared")
+
+    @classmethod
+    def decide(cls, measured: str, interval, accepted, *, seeds: int, uncertainty: str, region: str = "",
+               regime: str = "inside", quick: bool = False) -> "Verdict":
+        """The verdict of an interval of the measured quantity against the range the claim accepts.
+
+        Parameters
+        ----------
+        measured : str
+            What was measured, in words and numbers.
+        interval : tuple of float
+            ``(low, high)``: the measured quantity's interval (a confidence
+            interval, or estimate ± its uncertainty). NaN ends make the
+            verdict "inconclusive".
+        accepted : tuple of float
+            ``(low, high)``: the values the claim accepts (``-inf``/``inf``
+            for a one-sided claim).
+        seeds, uncertainty, region, regime, quick
+            As the fields of the same names.
+
+        Returns
+        -------
+        Verdict
+            "outside assumptions" if ``regime`` is not "inside"; else
+            "confirmed" if the interval lies within the accepted range, "not
+            confirmed" if it lies wholly outside it, "inconclusive" if it
+            straddles an end of it.
+        """
+        low, high = (float(v) for v in interval)
+        lo_ok, hi_ok = (float(v) for v in accepted)
+        if regime != "inside":
+            word = "outside assumptions"
+        elif math.isnan(low) or math.isnan(high):
+            word = "inconclusive"
+        elif lo_ok <= low and high <= hi_ok:
+            word = "confirmed"
+        elif high < lo_ok or low > hi_ok:
+            word = "not confirmed"
+        else:
+            word = "inconclusive"
+        return cls(measured, word, region, seeds, uncertainty, regime, quick)
+
+    @property
+    def label(self) -> str:
+        """The verdict as the claims tables print it, "(quick)" after it for a --quick run."""
+        return f"{self.verdict} (quick)" if self.quick else self.verdict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +218,12 @@ class Paper:
     run: Callable[["Context"], list]
     #: the full run's time, as measured on the machine that made docs/papers/KEY
     runtime: str = ""
+    #: the conditions the claims are stated under (each names the claims it applies to)
+    assumptions: tuple[Assumption, ...] = ()
+
+    def regime(self, config, claim: int | None = None) -> list[RegimeRow]:
+        """The assumptions of ``claim`` (of every claim if None) measured on ``config``."""
+        return regime_rows(self.assumptions, config, claim)
 
 
 @dataclasses.dataclass
@@ -73,17 +236,31 @@ class Context:
     seeds: int | None = None  #: repetitions per cell, or None for the entry's own choice
     progress: bool = True
     written: list = dataclasses.field(default_factory=list)
+    assumptions: tuple[Assumption, ...] = ()  #: the entry's, to mark the cells of its sweeps
 
     def repetitions(self, full: int, quick: int = 1) -> int:
         """Seeds per cell: ``seeds`` if the user gave it, else ``quick`` or ``full``."""
         return self.seeds if self.seeds is not None else (quick if self.quick else full)
 
-    def sweep(self, name: str, grid, fixed=None, **options):
-        """:func:`labelnoise_sim.sweep` with the store ``out/store/KEY-name``: rerunning resumes it."""
+    def sweep(self, name: str, grid, fixed=None, *, claims: tuple[int, ...] | None = None, **options):
+        """:func:`labelnoise_sim.sweep` with the store ``out/store/KEY-name``: rerunning resumes it.
+
+        Its table gains a column ``inside``: whether the cell meets every
+        assumption of the claims ``claims`` (indexes into the entry's claims;
+        None: of every claim).
+        """
         from ..sweep import sweep
 
         store = self.out / "store" / f"{self.key}-{name}{'-quick' if self.quick else ''}"
-        return sweep(grid, fixed, store=store, progress=self.progress, **options)
+        swept = sweep(grid, fixed, store=store, progress=self.progress, **options)
+        assumptions = [a for a in self.assumptions if claims is None or any(a.applies_to(c) for c in claims)]
+        swept.table["inside"] = [all(row.holds for row in regime_rows(assumptions, config))
+                                 for config in swept.configs]
+        return swept
+
+    def regime(self, config, claim: int | None = None) -> str:
+        """:func:`regime_label` of the entry's assumptions of ``claim`` on ``config``."""
+        return regime_label(regime_rows(self.assumptions, config, claim))
 
     def figure(self, fig, name: str) -> None:
         """Write ``fig`` as ``out/KEY_name.png`` and ``.pdf``."""
@@ -99,6 +276,10 @@ class Context:
         self.written += [stem.with_suffix(".csv"), stem.with_suffix(".md")]
 
 
+#: The columns of every ``KEY_claims.md``.
+CLAIMS_COLUMNS = ("claim", "measured", "verdict", "seeds", "uncertainty", "regime", "region")
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """What :func:`reproduce` did: the verdicts, the files written, the seconds it took."""
@@ -109,14 +290,14 @@ class Outcome:
     seconds: float
 
     def claims_table(self) -> str:
-        """The Markdown table of the claims: the paper's statement, what was measured, the verdict, the region."""
-        return markdown_table(("claim", "measured", "verdict", "region"),
-                              [(claim, v.measured, v.verdict, v.region)
-                               for claim, v in zip(self.paper.claims, self.verdicts)])
+        """The Markdown table of the claims: the paper's statement, what was measured, the verdict, the seeds,
+        the uncertainty, the regime and the region."""
+        return markdown_table(CLAIMS_COLUMNS, [(claim, v.measured, v.label, v.seeds, v.uncertainty, v.regime, v.region)
+                                               for claim, v in zip(self.paper.claims, self.verdicts)])
 
     def summary(self) -> str:
         lines = [f"{self.paper.key}: {self.paper.citation}"]
-        lines += [f"  [{v.verdict}] {claim}: {v.measured}" for claim, v in zip(self.paper.claims, self.verdicts)]
+        lines += [f"  [{v.label}] {claim}: {v.measured}" for claim, v in zip(self.paper.claims, self.verdicts)]
         lines.append(f"  {len(self.written)} files in {self.written[0].parent if self.written else '-'}; "
                      f"{self.seconds:.0f} s")
         return "\n".join(lines)
@@ -127,7 +308,7 @@ def reproduce(paper: Paper, out, *, quick: bool = False, seeds: int | None = Non
     """Run ``paper``'s experiments into the directory ``out``; write its figures, tables and ``KEY_claims.md``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    context = Context(paper.key, out, quick=quick, seeds=seeds, progress=progress)
+    context = Context(paper.key, out, quick=quick, seeds=seeds, progress=progress, assumptions=paper.assumptions)
     start = time.perf_counter()
     verdicts = paper.run(context)
     if len(verdicts) != len(paper.claims):
