@@ -398,13 +398,14 @@ def _normals(u):
 
 
 def _roots(cov):
-    """Square roots R of a stack of covariances (R Rᵀ = cov), from their eigendecompositions, negative eigenvalues
-    clipped."""
-    lam, vec = np.linalg.eigh(cov)
-    return np.ascontiguousarray(vec * np.sqrt(np.clip(lam, 0.0, None))[..., None, :])
+    """Square roots R of a stack of covariances (R Rᵀ = cov, shape (K, D, D)), from their eigendecompositions,
+    negative eigenvalues clipped (:func:`~labelnoise_sim._kernels.symmetric_roots`: not LAPACK, whose bits depend
+    on the BLAS kernel the CPU selects)."""
+    roots = np.empty_like(cov)
+    _kernels.symmetric_roots(np.ascontiguousarray(cov, dtype=np.float64), roots)
+    return roots
 
 
 def _root(cov):
-    """A square root R of the covariance (R Rᵀ = cov), from its eigendecomposition, negative eigenvalues clipped."""
-    lam, vec = np.linalg.eigh(cov)
-    return np.ascontiguousarray(vec * np.sqrt(np.clip(lam, 0.0, None)))
+    """A square root R of one covariance (R Rᵀ = cov), as :func:`_roots` forms it."""
+    return _roots(cov[None])[0]

@@ -9,6 +9,7 @@ bits (7e-15 in ρ after 20,000 steps).
 
 import os
 import pickle
+import platform
 import subprocess
 import sys
 import textwrap
@@ -67,6 +68,37 @@ def test_simulate_gives_the_same_bits_with_one_thread_everywhere_and_with_two():
         mine = (ours.data.gram, ours.gamma, ours.rho, ours.outputs, ours.test_error)
         for name, a, b in zip(("gram", "gamma", "rho", "outputs", "test_error"), mine, theirs):
             np.testing.assert_array_equal(a, b, err_msg=f"{name} of {kwargs}")
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="OpenBLAS core types named here are x86's")
+def test_simulate_gives_the_same_bits_whichever_blas_kernel_the_cpu_selects():
+    """OPENBLAS_CORETYPE picks OpenBLAS's kernels as another CPU would (Prescott: SSE3 only, any x86-64 runs it).
+    LAPACK's eigensolver gave other bits in the test error under it; the library's own root does not."""
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Prescott"}
+    env.pop("OPENBLAS_L2_SIZE", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, check=True)
+    for kwargs, theirs in zip(RUNS, pickle.loads(done.stdout)):
+        ours = simulate(**kwargs)
+        mine = (ours.data.gram, ours.gamma, ours.rho, ours.outputs, ours.test_error)
+        for name, a, b in zip(("gram", "gamma", "rho", "outputs", "test_error"), mine, theirs):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} of {kwargs}")
+
+
+def test_the_covariance_roots_are_square_roots_with_the_eigenvalues_of_lapack():
+    from labelnoise_sim.generalization import _roots
+
+    rng = np.random.default_rng(5)
+    for D, rank in ((1, 1), (4, 4), (20, 20), (20, 7), (60, 60)):
+        a = rng.standard_normal((3, D, rank))
+        cov = a @ a.transpose(0, 2, 1)
+        cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+        roots = _roots(cov)
+        scale = np.abs(cov).max()
+        np.testing.assert_allclose(roots @ roots.transpose(0, 2, 1), cov, rtol=0, atol=1e-13 * D * scale)
+        # Column norms are the eigenvalues, ascending (negative rounding of a singular one clipped to 0).
+        lam = np.clip(np.linalg.eigvalsh(cov), 0.0, None)
+        np.testing.assert_allclose((roots**2).sum(axis=1), lam, rtol=0, atol=1e-13 * D * scale)
+    assert not _roots(np.zeros((1, 5, 5))).any()
 
 
 def test_serial_and_process_sweeps_agree_bit_for_bit_where_blas_splits():
