@@ -18,17 +18,31 @@ Guarantees:
 - Atomic: every file is written to a temporary name in the same directory,
   flushed to disk, then renamed over its final name (``os.replace``). A reader
   sees the old file or the new one, never a partial one; a process killed
-  (even by SIGKILL) mid-write leaves at most a stray ``*.tmp`` file.
+  (even by SIGKILL) mid-write leaves at most a stray ``*.tmp`` file. A new
+  store gets ``sweep.json`` before ``cells/``, so a creation cut short leaves
+  only a lock file, a temporary manifest or an empty ``cells/``: no cell, and
+  the next sweep to open the directory finishes making it.
 - Checked: a cell record carries the SHA-256 of its own content and of its
-  trajectory file; a file that does not parse or whose checksum fails counts as
-  missing, and the cell is computed again.
+  trajectory file; a file that does not parse, whose checksum fails, or that
+  is no regular file (a directory, a FIFO, a symbolic link) or too large to be
+  a record counts as missing, and the cell is computed again. Only regular
+  files are read, opened without following links or waiting on a FIFO. The
+  checksum detects damage, not intent: it is no signature, and a record
+  edited together with its checksum is accepted.
+- Never through a link: every file the store writes (lock, manifest,
+  temporary files) is opened with ``O_NOFOLLOW``, and a ``cells/`` that is a
+  link is refused (:class:`StoreWriteError`), so a planted link cannot make
+  the store overwrite or delete files elsewhere.
+- A failed write (a full disk) raises one :class:`StoreWriteError` naming the
+  file; the cells stored before are intact, the temporary file is removed,
+  and the lock is released.
 - One sweep per store: a store whose ``sweep.json`` describes another sweep
   is refused (:class:`StoreMismatchError`), never mixed. Two sweeps are the
   same when they have the same cells (the same set of full configurations),
   the same grid parameters, the same fixed parameters as written and the same
   options; the order of the grid's keys and values does not matter.
 - One running sweep per store: a sweep holds the store's lock from opening the
-  store to its end; another sweep that opens the store meanwhile (from any
+  store (before it looks at anything in the directory) to its end; another sweep that opens the store meanwhile (from any
   process, this one included) is refused at once with
   :class:`StoreLockedError`, naming the holder's pid and host, and touches
   nothing. The lock is an ``fcntl.flock`` on ``sweep.lock``, which the kernel
