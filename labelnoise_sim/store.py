@@ -209,11 +209,11 @@ def _read_regular(path: Path, limit: int) -> bytes:
 
 
 def _fd_sha256(fd: int) -> str:
-    """SHA-256 of the whole file open as ``fd``, read from its start whatever its offset."""
-    digest, offset = hashlib.sha256(), 0
-    while block := os.pread(fd, 1 << 20, offset):
+    """SHA-256 of the whole file open as ``fd``, read from its start (the offset is left at its end)."""
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while block := os.read(fd, 1 << 20):
         digest.update(block)
-        offset += len(block)
     return digest.hexdigest()
 
 
@@ -224,6 +224,12 @@ def _remove_directory(path: Path) -> None:
             shutil.rmtree(path)
     except FileNotFoundError:
         pass
+
+
+def _remove_stray(path: Path) -> None:
+    """Remove a temporary file of the store left by a killed writer, whatever it now is (a link, a directory)."""
+    _remove_directory(path)
+    path.unlink(missing_ok=True)
 
 
 class SweepStore:
@@ -271,7 +277,7 @@ class SweepStore:
                 # The manifest is written first, so that an interrupted creation leaves either a
                 # store, or a directory that _refuse_foreign_directory recognises as a half-made one.
                 for stray in self.path.glob(f".{MANIFEST}.*.tmp"):
-                    stray.unlink(missing_ok=True)
+                    _remove_stray(stray)
                 slots = keys
                 self._write_manifest({"spec": self.spec, "version": _library_version(), "cells": slots})
             self._slots = {key: slot for slot, key in enumerate(slots)}
@@ -279,7 +285,7 @@ class SweepStore:
             # Left by a writer that was killed between writing and renaming; no
             # other sweep can be writing, since this one holds the lock.
             for stray in self.cells.glob(".*.tmp"):
-                stray.unlink(missing_ok=True)
+                _remove_stray(stray)
         except BaseException:
             self.close()
             raise
@@ -355,10 +361,13 @@ class SweepStore:
                 raise self._write_error(lock, exc) from None
             break
         try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise StoreWriteError(f"store={str(self.path)!r}: {lock} is a {_file_kind(mode)}, not the "
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise StoreWriteError(f"store={str(self.path)!r}: {lock} is a {_file_kind(info.st_mode)}, not the "
                                       "store's lock file: remove it", path=lock, code=errno.EINVAL)
+            if info.st_nlink > 1:
+                raise StoreWriteError(f"store={str(self.path)!r}: {lock} has other hard links; the store would "
+                                      "overwrite a file linked to it: remove it", path=lock, code=errno.EMLINK)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             error = self._locked_error(fd, lock)
@@ -425,8 +434,10 @@ class SweepStore:
         """
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         try:
-            # Read as well as written: a trajectory is hashed through it once written.
-            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o644)
+            # Made afresh: one already there (a link, a hard link to another file) is none of this
+            # sweep's, since it removes its own on failure and strays are cleared at opening. Read as well
+            # as written: a trajectory is hashed through it once written.
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
         except OSError as exc:
             raise self._write_error(tmp, exc) from None
         try:
@@ -449,6 +460,10 @@ class SweepStore:
             return StoreWriteError(
                 f"store={str(self.path)!r}: {path} is a symbolic link; the store writes no file through a "
                 "link, which would overwrite the file it points to: remove the link", path=path, code=errno.ELOOP)
+        if exc.errno == errno.EEXIST:
+            return StoreWriteError(
+                f"store={str(self.path)!r}: {path} is in the way of a temporary file the store makes afresh, "
+                "and not of this sweep's making: remove it", path=path, code=errno.EEXIST)
         return StoreWriteError(
             f"store={str(self.path)!r}: cannot write {path} ({exc.strerror}). Nothing finished is lost: every "
             "cell finished before is in the store, and rerunning the same sweep once the cause is fixed (free "

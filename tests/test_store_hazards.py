@@ -214,13 +214,27 @@ def precious(tmp_path):
     return victim
 
 
-def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_untouched(tmp_path, precious, count_cells):
+def _plant(link, target, kind):
+    if kind == "symbolic link":
+        link.symlink_to(target)
+    else:
+        os.link(target, link)
+
+
+#: What the store says of a link planted where it writes, by kind of link.
+PLANTED = {"symbolic link": (r"is a symbolic link", errno.ELOOP),
+           "hard link": (r"has other hard links|not of this sweep's making", None)}
+
+
+@pytest.mark.parametrize("kind", PLANTED)
+def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_untouched(tmp_path, precious, count_cells, kind):
     store = tmp_path / "s"
     store.mkdir()
-    (store / store_module.LOCK).symlink_to(precious)
-    with pytest.raises(StoreWriteError, match=r"sweep\.lock is a symbolic link") as info:
+    _plant(store / store_module.LOCK, precious, kind)
+    message, code = PLANTED[kind]
+    with pytest.raises(StoreWriteError, match=rf"sweep\.lock {message}") as info:
         run_sweep(store)
-    assert info.value.errno == errno.ELOOP and info.value.filename == str(store / store_module.LOCK)
+    assert info.value.filename == str(store / store_module.LOCK) and code in (None, info.value.errno)
     assert precious.read_text() == "precious\n"
     assert count_cells == []
 
@@ -242,19 +256,22 @@ def test_a_cells_directory_planted_as_a_link_is_refused_and_the_directory_it_nam
     assert count_cells == []
 
 
+@pytest.mark.parametrize("kind", PLANTED)
 def test_a_link_planted_at_a_temporary_name_while_the_sweep_runs_is_not_written_through(tmp_path, precious,
-                                                                                       monkeypatch, reference):
+                                                                                       monkeypatch, reference,
+                                                                                       kind):
     store = tmp_path / "s"
     computing = sweep_module.run_cells
 
     def planting(configs, *args, **kwargs):
         for slot in range(len(GRID["seed"])):
-            (store / "cells" / f".{slot:06d}.json.{os.getpid()}.tmp").symlink_to(precious)
+            _plant(store / "cells" / f".{slot:06d}.json.{os.getpid()}.tmp", precious, kind)
         return computing(configs, *args, **kwargs)
 
     with monkeypatch.context() as patch:
         patch.setattr(sweep_module, "run_cells", planting)
-        with pytest.raises(StoreWriteError, match=r"\.000000\.json\.\d+\.tmp is a symbolic link"):
+        with pytest.raises(StoreWriteError, match=rf"\.000000\.json\.\d+\.tmp (is in the way of .*)?"
+                                                  rf"{PLANTED[kind][0]}"):
             run_sweep(store)
     assert precious.read_text() == "precious\n"
     same_table(run_sweep(store), reference)  # the links are cleared away with the stray temporary files
