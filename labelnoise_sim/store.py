@@ -30,9 +30,10 @@ Guarantees:
   checksum detects damage, not intent: it is no signature, and a record
   edited together with its checksum is accepted.
 - Never through a link: every file the store writes (lock, manifest,
-  temporary files) is opened with ``O_NOFOLLOW``, and a ``cells/`` that is a
-  link is refused (:class:`StoreWriteError`), so a planted link cannot make
-  the store overwrite or delete files elsewhere.
+  temporary files) is opened with ``O_NOFOLLOW``, temporary files are made
+  afresh (``O_EXCL``), and a lock file with other hard links or a ``cells/``
+  that is a link is refused (:class:`StoreWriteError`), so a planted link
+  cannot make the store overwrite or delete files elsewhere.
 - A failed write (a full disk) raises one :class:`StoreWriteError` naming the
   file; the cells stored before are intact, the temporary file is removed,
   and the lock is released.
@@ -42,8 +43,9 @@ Guarantees:
   the same grid parameters, the same fixed parameters as written and the same
   options; the order of the grid's keys and values does not matter.
 - One running sweep per store: a sweep holds the store's lock from opening the
-  store (before it looks at anything in the directory) to its end; another sweep that opens the store meanwhile (from any
-  process, this one included) is refused at once with
+  store (before it looks at anything in the directory) to its end; another
+  sweep that opens the store meanwhile (from any process, this one included,
+  and while the store is still being made) is refused at once with
   :class:`StoreLockedError`, naming the holder's pid and host, and touches
   nothing. The lock is an ``fcntl.flock`` on ``sweep.lock``, which the kernel
   releases when its holder dies however it dies, SIGKILL included, so a
