@@ -87,9 +87,10 @@ CELLS = "cells"
 #: Largest cell record read, in bytes: a record is about 1 KB, so a larger file is no record, and
 #: reading it whole (it could be a huge or endless file) is not worth it.
 RECORD_LIMIT = 1 << 20
-#: Largest manifest read: its fixed part, then at most this many bytes per cell of the sweep
-#: (a fingerprint is 32 characters; the grid lists each value at most once per cell).
-MANIFEST_LIMIT, MANIFEST_LIMIT_PER_CELL = 1 << 20, 1 << 10
+#: Largest manifest read: a fixed part, room for another sweep's manifest of about a million cells
+#: (a cell takes about 40 bytes: its 32-character fingerprint, quoted, on a line), plus up to 1 KiB per
+#: cell of the sweep that reads it (its fingerprint, and the grid lists each value at most once per cell).
+MANIFEST_LIMIT, MANIFEST_LIMIT_PER_CELL = 64 << 20, 1 << 10
 # Where the platform lacks them (Windows), files are opened as usual.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
