@@ -341,9 +341,10 @@ class SimulationResult:
 
     # Persistence -------------------------------------------------------------
 
-    def save(self, path) -> Path:
-        """Write the result to ``path`` (``.npz``); :func:`load` restores it exactly."""
-        path = Path(path)
+    def save(self, path):
+        """Write the result to ``path`` (``.npz``), a path or a binary file open for writing;
+        :func:`load` restores it exactly. Returns ``path`` (as a Path if it was one)."""
+        path = path if hasattr(path, "write") else Path(path)
         arrays = dict(
             t=self.t, gamma=self.gamma, rho=self.rho, outputs=self.outputs,
             y=self.data.y, y_noisy=self.data.y_noisy, gram=self.data.gram,
@@ -352,8 +353,11 @@ class SimulationResult:
             arrays.update(mu=self.data.mu, xi=self.data.xi, W0=self.data.W0)
         arrays.update({name: value for name, value in self._options().items() if value is not None})
         meta = {"format": FORMAT_VERSION, "config": self.config.to_dict(), "sampling": self.data.sampling}
-        with open(path, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+        if isinstance(path, Path):
+            with open(path, "wb") as fh:
+                np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+        else:
+            np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
         return path
 
     @classmethod

@@ -174,7 +174,9 @@ def sweep(
         another sweep is refused (:class:`~labelnoise_sim.store.StoreMismatchError`),
         and so is a store that another running sweep holds
         (:class:`~labelnoise_sim.store.StoreLockedError`, at once, naming its
-        process).
+        process). A store file that cannot be written (a full disk) stops the
+        sweep with :class:`~labelnoise_sim.store.StoreWriteError`, naming the
+        file; the cells stored before are kept.
     backend : {"auto", "serial", "processes", "dask"}
         Where cells run: in this process, in local worker processes, or on
         the Dask cluster of ``client``. "auto" (default) runs in worker

@@ -13,20 +13,23 @@ Handlers import the library when they run, which keeps ``--help`` fast.
 A user's mistake — a bad option or value, a file that cannot be read or
 written, a store of another sweep or in use by one, a missing optional extra —
 is one line on standard error, ``labelnoise-sim: error: ...``, and exit status
-2, found before anything is computed wherever it can be. A run whose gradient
-descent diverges is one line too, with exit status 1. Warnings are one line
-each (``labelnoise-sim: warning: ...``). Any other exception is a bug and
-keeps its traceback.
+2, found before anything is computed wherever it can be; so is a full disk
+(a sweep's table and a run's summary and result files are then not written
+at all, never half-written). A run whose gradient descent diverges is one
+line too, with exit status 1. Warnings are one line each
+(``labelnoise-sim: warning: ...``). Any other exception is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import warnings
 
 from ..dynamics import DivergenceError
-from ..store import StoreLockedError
+from ..store import StoreLockedError, StoreWriteError
 from . import claims, figure, phase, regime, reproduce, run, sweep
 from ._checks import CommandError
 
@@ -67,11 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _show_warning
         try:
             return args.handler(args)
-        # The library reports bad values with ValueError; StoreLockedError is an OSError (BlockingIOError).
-        except (CommandError, ValueError, StoreLockedError) as exc:
+        # The library reports bad values with ValueError; StoreLockedError is an OSError (BlockingIOError),
+        # and so is StoreWriteError (a full disk under the store), whose message says what is kept.
+        except (CommandError, ValueError, StoreLockedError, StoreWriteError) as exc:
             parser.exit(2, f"labelnoise-sim: error: {exc}\n")
         except DivergenceError as exc:
             parser.exit(1, f"labelnoise-sim: error: {exc}\n")
+        except OSError as exc:
+            # A full disk under an output the command does not write itself (a figure) is no bug either.
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            parser.exit(2, f"labelnoise-sim: error: cannot write {exc.filename or 'an output'} ({exc.strerror})\n")
         except KeyboardInterrupt:
             # Ctrl-C is the user's choice, not a bug: no traceback. 130 is the shells' code for it.
             parser.exit(130, "labelnoise-sim: interrupted (cells already finished are in the --store, if any)\n")

@@ -10,11 +10,12 @@ output it cannot write; they create nothing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from pathlib import Path
 
-__all__ = ["CommandError", "check_output", "check_input", "require", "prepare_sweep_output"]
+__all__ = ["CommandError", "check_output", "check_input", "require", "prepare_sweep_output", "output_file"]
 
 
 class CommandError(Exception):
@@ -76,3 +77,24 @@ def prepare_sweep_output(out, command: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+
+
+@contextlib.contextmanager
+def output_file(path: Path, where: str, lost: str = ""):
+    """A temporary name next to ``path`` to write an output to; once written it replaces ``path``.
+
+    So ``path`` is never left half-written: a write that fails (a full disk)
+    removes the temporary file and raises :class:`CommandError` naming
+    ``where``, followed by ``lost`` (what the user still has). The temporary
+    name ends as ``path`` does, since writers choose the format by it.
+    """
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise CommandError(f"{where}: cannot write it ({exc.strerror}){lost}") from None
+        raise

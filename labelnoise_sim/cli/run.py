@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_output
+from ._checks import check_output, output_file
 from ._options import add_simulation_options, simulation_kwargs
 
 __all__ = ["add_parser", "run_summary", "run_report"]
@@ -51,8 +51,10 @@ def run_report(result, out: Path, twin="auto"):
     summary = run_summary(result)
     fig = stage_figure(result, twin=twin)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.txt").write_text(summary + "\n")
-    result.save(out / "result.npz")
+    with output_file(out / "summary.txt", f"--out {out}: summary.txt") as tmp:
+        tmp.write_text(summary + "\n")
+    with output_file(out / "result.npz", f"--out {out}: result.npz") as tmp:
+        result.save(tmp)
     figures = save_figure(fig, out / "stages")
     yield summary
     written = [out / "summary.txt", out / "result.npz", *figures]

@@ -14,7 +14,7 @@ import time
 import tomllib
 
 from ..config import PARAMETERS
-from ._checks import CommandError, check_output, require
+from ._checks import CommandError, check_output, output_file, require
 from ._options import add_simulation_options, parse_number, simulation_kwargs, value_type
 
 __all__ = ["add_parser", "parse_values"]
@@ -81,6 +81,8 @@ def _read_config(path) -> dict:
         raise CommandError(f"--config {path}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise CommandError(f"--config {path}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise CommandError(f"--config {path}: not valid TOML (arrays or tables nested too deeply)") from None
     unknown = set(spec) - {"grid", "fixed", "sweep"}
     if unknown:
         raise CommandError(f"--config {path}: unknown table(s) {', '.join(sorted(unknown))}; "
@@ -141,7 +143,10 @@ def _sweep(args) -> int:
     start = time.perf_counter()
     result = sweep(grid, fixed, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out, index_label="cell")
+    kept = "" if result.store is None else (f"; the sweep's cells are in the store {result.store}: rerun "
+                                            "to write the table without computing them")
+    with output_file(out, _where(args, spec, "out", out), kept) as tmp:
+        result.table.to_csv(tmp, index_label="cell")
     cells = len(result.table)
     stage_one = result.table["stage_one"].mean() if "stage_one" in result.table else math.nan
     print(f"{cells} cells in {time.perf_counter() - start:.1f} s; Stage I seen in {100 * stage_one:.0f}% of them")
