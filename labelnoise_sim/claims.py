@@ -46,7 +46,7 @@ THEORY_T1 = (1.0, 1.0, -1.0, -2.0, -1.0)
 #: The margin at which ``t1_margin`` counts a clean sample as fitted "at order one".
 T1_MARGIN = 1.0
 
-#: The verdict criteria, declared before any run (the verdict words are those of :class:`Verdict`).
+#: The verdict criteria, declared before any run (the verdict words are those of :class:`~labelnoise_sim.papers.Verdict`).
 CRITERIA = {
     "t1": "confirmed if every theory exponent lies in its 95% CI or within 0.15 of the estimate; partly if "
           "every estimate is within 0.5 of theory",

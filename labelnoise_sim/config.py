@@ -7,14 +7,14 @@ of the signal vector :math:`\mu`); the signal-to-noise ratio and the paper's
 scale.
 
 Every parameter is declared exactly once, with :func:`param`: its default,
-its constraint (:mod:`labelnoise_sim._validation`: which values it allows,
+its constraint (``labelnoise_sim._validation``: which values it allows,
 described in words) and a one-line help. The fields are declared on
 :class:`SimulationConfig`; ``tau``, ``snr`` and ``n_snr2``, accepted instead of
 some fields and never stored, on :class:`Alternatives`. Everything else
 derives from these declarations (:data:`PARAMETERS`):
 
 - the checks of :class:`SimulationConfig` and
-  :meth:`SimulationConfig.from_params`, and their error messages;
+  :meth:`~labelnoise_sim.SimulationConfig.from_params`, and their error messages;
 - the parameters a sweep grid accepts (``labelnoise_sim.sweep``);
 - the options of every ``labelnoise-sim`` subcommand, with help and default
   (``labelnoise_sim.cli._options``);
@@ -375,7 +375,7 @@ class SimulationConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Alternatives:
-    """Parameters accepted instead of fields, by :meth:`SimulationConfig.from_params` and ``simulate``.
+    """Parameters accepted instead of fields, by :meth:`~labelnoise_sim.SimulationConfig.from_params` and ``simulate``.
 
     Each sets the fields it ``replaces`` and is never stored (the config
     derives it back: ``config.tau``, ``config.snr``, ``config.n_snr2``). This

@@ -1,4 +1,4 @@
-r"""Gradient descent in coefficient space: :func:`simulate` and :func:`run`.
+r"""Gradient descent in coefficient space: :func:`~labelnoise_sim.simulate` and :func:`~labelnoise_sim.run`.
 
 The filters are never formed. Every gradient of the loss lies in
 :math:`\operatorname{span}\{\mu, \xi_1, \dots, \xi_n\}`, so
@@ -13,7 +13,7 @@ by the Gram statistics of the data (see ``_kernels`` for the update). A step
 costs :math:`O(m n^2)`, whatever the dimension :math:`d`.
 
 Memory is checked before anything is drawn: :func:`memory_bytes` estimates
-the peak of a call from its parameters, and :func:`run_many` refuses, with
+the peak of a call from its parameters, and :func:`~labelnoise_sim.run_many` refuses, with
 a ValueError, a call that needs more than :func:`available_memory`.
 """
 
