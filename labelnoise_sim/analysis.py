@@ -367,7 +367,7 @@ class SelectionQuality:
 
 
 def selection_quality(result, step, threshold: float | None = None) -> SelectionQuality:
-    """Precision, recall, F1 and loss ROC AUC of :func:`select_clean` at ``step``.
+    r"""Precision, recall, F1 and loss ROC AUC of :func:`select_clean` at ``step``.
 
     Parameters
     ----------

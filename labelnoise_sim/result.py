@@ -215,7 +215,7 @@ class SimulationResult:
                 "velocity_rho": velocity.rho, "velocity_alpha": velocity.alpha, "velocity_bias": velocity.bias}
 
     def schedule(self, step) -> tuple[np.ndarray, np.ndarray]:
-        """The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
+        r"""The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
 
         See :func:`labelnoise_sim.schedule.schedule`: with them an outside
         implementation replays a stochastic run exactly.
