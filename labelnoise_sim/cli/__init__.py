@@ -45,7 +45,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``labelnoise-sim`` parser with every subcommand."""
+    """The ``labelnoise-sim`` parser with every subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
     parser = _Parser(
         prog="labelnoise-sim",
         description="Exact simulation of feature learning under label noise (two-layer ReLU CNN).",
@@ -57,7 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``labelnoise-sim`` with ``argv`` (default: the process's arguments); return the exit code."""
+    """Run ``labelnoise-sim`` with ``argv``.
+
+    Parameters
+    ----------
+    argv : list of str or None, default None
+        The arguments; None for the process's.
+
+    Returns
+    -------
+    int
+        The command's exit status, 0 when it succeeded.
+
+    Raises
+    ------
+    SystemExit
+        With status 2 for a mistake in the command, 1 when gradient descent diverged, 130 when
+        interrupted (after one line on standard error).
+    """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
