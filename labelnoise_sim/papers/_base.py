@@ -22,7 +22,19 @@ __all__ = ["Setting", "Verdict", "Paper", "Context", "Outcome", "reproduce", "ma
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """A row of an entry's setup table: one setting as the paper states it and as the simulator runs it."""
+    """A row of an entry's setup table: one setting as the paper states it and as the simulator runs it.
+
+    Attributes
+    ----------
+    name : str
+        The setting.
+    paper : str
+        Its value in the paper.
+    ours : str
+        Its value in our run, or "the same".
+    note : str, default ""
+        Why the two differ, when they do.
+    """
 
     name: str
     paper: str
@@ -37,7 +49,17 @@ class Setting:
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    """What the run measured about one claim of the paper, and whether it agrees."""
+    """What the run measured about one claim of the paper, and whether it agrees.
+
+    Attributes
+    ----------
+    measured : str
+        What was measured, in words and numbers.
+    verdict : str
+        "confirmed", "partly" or "not confirmed": in words a reviewer reads, not a score.
+    region : str, default ""
+        Where it was measured (the parameters run).
+    """
 
     measured: str
     verdict: str  #: "confirmed", "partly" or "not confirmed": in words a reviewer reads, not a score
@@ -45,13 +67,46 @@ class Verdict:
 
     @classmethod
     def judge(cls, measured: str, confirmed: bool, partly: bool, region: str = "") -> "Verdict":
-        """"confirmed" if ``confirmed``, else "partly" if ``partly``, else "not confirmed"."""
+        """Make the verdict "confirmed" if ``confirmed``, else "partly" if ``partly``, else "not confirmed".
+
+        Parameters
+        ----------
+        measured : str
+            What was measured.
+        confirmed : bool
+            Whether the claim holds.
+        partly : bool
+            Whether it holds in part.
+        region : str, default ""
+            Where it was measured.
+
+        Returns
+        -------
+        Verdict
+            The verdict.
+        """
         return cls(measured, "confirmed" if confirmed else ("partly" if partly else "not confirmed"), region)
 
 
 @dataclasses.dataclass(frozen=True)
 class Paper:
-    """One entry of the gallery, declared as data."""
+    """One entry of the gallery, declared as data.
+
+    Attributes
+    ----------
+    key : str
+        The entry's key, e.g. ``"han2025"``: the name of its directory and files.
+    citation : str
+        The paper.
+    setup : tuple of Setting
+        The setup as the paper states it and as we run it.
+    claims : tuple of str
+        The paper's claims that the entry checks.
+    run : callable
+        ``run(context)`` returns a list of :class:`Verdict`, one per claim (in the order of ``claims``).
+    runtime : str, default ""
+        The full run's time, as measured on the machine that made docs/papers/KEY.
+    """
 
     key: str
     citation: str
@@ -65,7 +120,23 @@ class Paper:
 
 @dataclasses.dataclass
 class Context:
-    """Where an entry writes, and how big it runs."""
+    """Where an entry writes, and how big it runs.
+
+    Attributes
+    ----------
+    key : str
+        The entry's key.
+    out : pathlib.Path
+        The output directory.
+    quick : bool, default False
+        Whether to run the quick version.
+    seeds : int or None, default None
+        Repetitions per cell, or None for the entry's own choice.
+    progress : bool, default True
+        Whether the sweeps show a progress bar.
+    written : list of pathlib.Path
+        The files written so far.
+    """
 
     key: str
     out: Path
@@ -75,24 +146,70 @@ class Context:
     written: list = dataclasses.field(default_factory=list)
 
     def repetitions(self, full: int, quick: int = 1) -> int:
-        """Seeds per cell: ``seeds`` if the user gave it, else ``quick`` or ``full``."""
+        """Choose the seeds per cell: ``seeds`` if the user gave it, else ``quick`` or ``full``.
+
+        Parameters
+        ----------
+        full : int
+            The seeds of a full run.
+        quick : int, default 1
+            The seeds of a quick run.
+
+        Returns
+        -------
+        int
+            The seeds per cell.
+        """
         return self.seeds if self.seeds is not None else (quick if self.quick else full)
 
     def sweep(self, name: str, grid, fixed=None, **options):
-        """:func:`labelnoise_sim.sweep` with the store ``out/store/KEY-name``: rerunning resumes it."""
+        """Run :func:`labelnoise_sim.sweep` with the store ``out/store/KEY-name``: rerunning resumes it.
+
+        Parameters
+        ----------
+        name : str
+            The sweep's name in the store's (``-quick`` is added for a quick run).
+        grid : dict
+            The swept parameters and their values.
+        fixed : dict or None, default None
+            The parameters shared by every cell.
+        **options
+            The other keywords of :func:`labelnoise_sim.sweep`.
+
+        Returns
+        -------
+        SweepResult
+            The sweep's table.
+        """
         from ..sweep import sweep
 
         store = self.out / "store" / f"{self.key}-{name}{'-quick' if self.quick else ''}"
         return sweep(grid, fixed, store=store, progress=self.progress, **options)
 
     def figure(self, fig, name: str) -> None:
-        """Write ``fig`` as ``out/KEY_name.png`` and ``.pdf``."""
+        """Write ``fig`` as ``out/KEY_name.png`` and ``.pdf``.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure.
+        name : str
+            Its name in the file names.
+        """
         from ..figures import save_figure
 
         self.written += save_figure(fig, self.out / f"{self.key}_{name}")
 
     def table(self, frame, name: str) -> None:
-        """Write a pandas DataFrame as ``out/KEY_name.csv`` and ``.md``."""
+        """Write a pandas DataFrame as ``out/KEY_name.csv`` and ``.md``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The table.
+        name : str
+            Its name in the file names.
+        """
         stem = self.out / f"{self.key}_{name}"
         frame.to_csv(stem.with_suffix(".csv"), index=False)
         stem.with_suffix(".md").write_text(markdown_table(frame.columns, frame.itertuples(index=False)) + "\n")
@@ -101,7 +218,19 @@ class Context:
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What :func:`reproduce` did: the verdicts, the files written, the seconds it took."""
+    """What :func:`reproduce` did.
+
+    Attributes
+    ----------
+    paper : Paper
+        The entry.
+    verdicts : list of Verdict
+        One per claim.
+    written : list of pathlib.Path
+        The files written.
+    seconds : float
+        The seconds it took.
+    """
 
     paper: Paper
     verdicts: list
@@ -109,12 +238,25 @@ class Outcome:
     seconds: float
 
     def claims_table(self) -> str:
-        """The Markdown table of the claims: the paper's statement, what was measured, the verdict, the region."""
+        """The Markdown table of the claims: the paper's statement, what was measured, the verdict, the region.
+
+        Returns
+        -------
+        str
+            The table.
+        """
         return markdown_table(("claim", "measured", "verdict", "region"),
                               [(claim, v.measured, v.verdict, v.region)
                                for claim, v in zip(self.paper.claims, self.verdicts)])
 
     def summary(self) -> str:
+        """The citation, a line per claim with its verdict, and a line for the files written.
+
+        Returns
+        -------
+        str
+            The lines, joined by newlines.
+        """
         lines = [f"{self.paper.key}: {self.paper.citation}"]
         lines += [f"  [{v.verdict}] {claim}: {v.measured}" for claim, v in zip(self.paper.claims, self.verdicts)]
         lines.append(f"  {len(self.written)} files in {self.written[0].parent if self.written else '-'}; "
@@ -140,7 +282,20 @@ def reproduce(paper: Paper, out, *, quick: bool = False, seeds: int | None = Non
 
 
 def markdown_table(header, rows) -> str:
-    """A Markdown table; floats with 4 significant digits, NaN and None as a dash, "|" escaped."""
+    """A Markdown table; floats with 4 significant digits, NaN and None as a dash, "|" escaped.
+
+    Parameters
+    ----------
+    header : sequence of str
+        The column names.
+    rows : iterable of sequence
+        The rows, a value per column.
+
+    Returns
+    -------
+    str
+        The table, without a final newline.
+    """
     def cell(value):
         if value is None or isinstance(value, float) and math.isnan(value):
             return "-"
