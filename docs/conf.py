@@ -1,8 +1,9 @@
 """Sphinx configuration of the labelnoise-sim documentation.
 
-Build (warnings are errors; the gallery's examples run as part of the build)::
+Build (warnings are errors, a cross-reference that reaches no target among them with -n; the gallery's
+examples run as part of the build)::
 
-    python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python -m sphinx -n -W --keep-going -b html docs docs/_build/html
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Grid sweeps: :func:`sweep` runs the Cartesian product of parameter lists.
+"""Grid sweeps: :func:`~labelnoise_sim.sweep` runs the Cartesian product of parameter lists.
 
 Every cell of a grid is one :func:`~labelnoise_sim.simulate` call, condensed
 by :func:`~labelnoise_sim.analyze` into one row of a pandas DataFrame. A cell's
@@ -201,7 +201,7 @@ def sweep(
         Where cells run: in this process, in local worker processes, or on
         the Dask cluster of ``client``. "auto" (default) runs in worker
         processes when the cells still to compute would take this process
-        long enough to pay for starting them (:func:`choose_backend`), else
+        long enough to pay for starting them (:func:`~labelnoise_sim.sweep.choose_backend`), else
         here. The table is the same whichever runs.
     workers : int, optional
         Worker processes of the "processes" backend (default: the CPUs this
