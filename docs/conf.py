@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import pkgutil
 import socket
 import sys
 from pathlib import Path
@@ -48,19 +49,20 @@ exclude_patterns = ["_build", "claims/*", "papers/*/*", "performance/*", "phase/
                     "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
 
 # Markdown pages: $…$ and $$…$$ maths and LaTeX environments (amsmath: align, cases…), ::: fences, anchors
-# for the ## headings that the pages link to, and {{ name }} substitutions: the paper gallery's setup tables and index, made from the entries (_ext/paper_tables.py),
-# and the numbers the performance page quotes, as benchmarks/make_performance_docs.py wrote them.
+# for the ## headings that the pages link to, and {{ name }} substitutions: the paper gallery's setup tables
+# and index, made from the entries (_ext/paper_tables.py), and the numbers the performance page quotes, as
+# benchmarks/make_performance_docs.py wrote them.
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "attrs_inline", "substitution"]
 myst_heading_anchors = 3
 myst_substitutions = {**paper_tables.substitutions(),
                       **json.loads((Path(__file__).parent / "performance" / "numbers.json").read_text())}
 
 # The API reference: one page per public name, from its numpydoc docstring. The top level's names are on
-# reference/index.rst; every other public module gets a page listing its own __all__ but the names the top
-# level re-exports, written here (autosummary's module template would mistake the module
-# labelnoise_sim.sweep for the function labelnoise_sim.sweep that shadows it).
-MODULES = ("analysis", "claims", "config", "data", "dynamics", "early_stopping", "figures", "generalization", "papers",
-           "phase", "reference", "result", "schedule", "store", "sweep")
+# reference/index.rst; every other public module (a submodule without a leading underscore, found here rather
+# than listed) gets a page listing its own __all__ but the names the top level re-exports, written here
+# (autosummary's module template would mistake the module labelnoise_sim.sweep for the function
+# labelnoise_sim.sweep that shadows it).
+MODULES = tuple(info.name for info in pkgutil.iter_modules(labelnoise_sim.__path__) if not info.name.startswith("_"))
 
 
 def _module_pages(folder: Path) -> None:

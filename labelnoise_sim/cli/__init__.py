@@ -1,12 +1,10 @@
 """Command line: ``labelnoise-sim``.
 
-One module per subcommand (:mod:`~labelnoise_sim.cli.run`,
-:mod:`~labelnoise_sim.cli.figure`, :mod:`~labelnoise_sim.cli.sweep`,
-:mod:`~labelnoise_sim.cli.phase`, :mod:`~labelnoise_sim.cli.reproduce`,
-:mod:`~labelnoise_sim.cli.claims`), each adding its parser; with no subcommand
+One module per subcommand (``cli.run``, ``cli.figure``, ``cli.sweep``,
+``cli.phase``, ``cli.reproduce``, ``cli.claims``), each adding its parser; with no subcommand
 the default run (``labelnoise-sim run``) is executed. The simulation options
 are derived from the parameter declarations (:mod:`labelnoise_sim.config`,
-through :mod:`~labelnoise_sim.cli._options`), and their values are checked by
+through ``cli._options``), and their values are checked by
 the library itself, so the command line reports exactly the library's errors.
 Handlers import the library when they run, which keeps ``--help`` fast.
 
