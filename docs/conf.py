@@ -1,14 +1,16 @@
 """Sphinx configuration of the labelnoise-sim documentation.
 
-Build (warnings are errors; the gallery's examples run as part of the build)::
+Build (warnings are errors, a cross-reference that reaches no target among them with -n; the gallery's
+examples run as part of the build)::
 
-    python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python -m sphinx -n -W --keep-going -b html docs docs/_build/html
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import pkgutil
 import socket
 import sys
 from pathlib import Path
@@ -46,20 +48,21 @@ exclude_patterns = ["_build", "claims/*", "papers/*/*", "performance/*", "phase/
                     "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
 
-# Markdown pages: $…$ maths, ::: fences, anchors for the ## headings that the pages link to, and {{ name }}
-# substitutions: the paper gallery's setup tables and index, made from the entries (_ext/paper_tables.py),
-# and the numbers the performance page quotes, as benchmarks/make_performance_docs.py wrote them.
-myst_enable_extensions = ["dollarmath", "colon_fence", "attrs_inline", "substitution"]
+# Markdown pages: $…$ and $$…$$ maths and LaTeX environments (amsmath: align, cases…), ::: fences, anchors
+# for the ## headings that the pages link to, and {{ name }} substitutions: the paper gallery's setup tables
+# and index, made from the entries (_ext/paper_tables.py), and the numbers the performance page quotes, as
+# benchmarks/make_performance_docs.py wrote them.
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "attrs_inline", "substitution"]
 myst_heading_anchors = 3
 myst_substitutions = {**paper_tables.substitutions(),
                       **json.loads((Path(__file__).parent / "performance" / "numbers.json").read_text())}
 
 # The API reference: one page per public name, from its numpydoc docstring. The top level's names are on
-# reference/index.rst; every other public module gets a page listing its own __all__ but the names the top
-# level re-exports, written here (autosummary's module template would mistake the module
-# labelnoise_sim.sweep for the function labelnoise_sim.sweep that shadows it).
-MODULES = ("analysis", "claims", "config", "data", "dynamics", "early_stopping", "figures", "generalization", "papers",
-           "phase", "reference", "result", "schedule", "store", "sweep")
+# reference/index.rst; every other public module (a submodule without a leading underscore, found here rather
+# than listed) gets a page listing its own __all__ but the names the top level re-exports, written here
+# (autosummary's module template would mistake the module labelnoise_sim.sweep for the function
+# labelnoise_sim.sweep that shadows it).
+MODULES = tuple(info.name for info in pkgutil.iter_modules(labelnoise_sim.__path__) if not info.name.startswith("_"))
 
 
 def _module_pages(folder: Path) -> None:
@@ -69,7 +72,9 @@ def _module_pages(folder: Path) -> None:
         title = f"labelnoise_sim.{name}"
         own = [item for item in module.__all__ if item not in labelnoise_sim.__all__]
         page = [title, "=" * len(title), "", f".. automodule:: {title}", "", f".. currentmodule:: {title}", ""]
-        if hasattr(labelnoise_sim, name):  # the function sweep owns the name labelnoise_sim.sweep
+        # The function sweep owns the name labelnoise_sim.sweep. (Every other submodule is an attribute of the
+        # package too, once imported: it is itself, and is indexed, so that :mod: links reach its page.)
+        if getattr(labelnoise_sim, name) is not module:
             page[3:4] = [page[3], "   :no-index:"]
         if own:
             page += [".. autosummary::", "   :toctree: ../generated", ""] + [f"   {item}" for item in own]
@@ -82,8 +87,29 @@ def _module_pages(folder: Path) -> None:
 _module_pages(Path(__file__).parent / "reference" / "modules")
 autosummary_generate = True
 autodoc_typehints = "none"
+# A class's page lists its methods and properties, each on a page of its own with its whole docstring
+# (_templates/autosummary/class.rst); numpydoc's own member lists would repeat them.
+templates_path = ["_templates"]
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    """Leave out of a class's member lists what has no docstring of its own to show.
+
+    Fields of dataclasses and named tuples ("attribute") are described in their class's docstring; methods
+    that a class inherits from Python (``tuple.count``, ``BaseException.add_note``) and private or special
+    members are not this library's. Anything else is left to the default.
+    """
+    if name.startswith("_") or what == "attribute":
+        return True
+    if what == "method" and not getattr(obj, "__module__", "").startswith("labelnoise_sim"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_member)
 
 # Links to the libraries we build on. Intersphinx fetches their inventories (objects.inv) at build time and
 # warns, as an error under -W, when none can be reached. A machine without the internet (this project's CI

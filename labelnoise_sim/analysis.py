@@ -1,6 +1,6 @@
 """Stage analysis of a run: Stage I and II, early stopping, small-loss selection.
 
-:func:`analyze` condenses a :class:`~labelnoise_sim.SimulationResult` into a
+:func:`~labelnoise_sim.analyze` condenses a :class:`~labelnoise_sim.SimulationResult` into a
 :class:`StageAnalysis`: the stage boundaries of Theorems 4.1 and 4.2, the
 oracle early-stopping step, and the coefficient picture that explains them.
 :func:`select_clean` and :func:`selection_quality` implement and score the
@@ -52,6 +52,21 @@ def small_loss_threshold(loss: str) -> float:
     exponential losses. The squared loss has none: :math:`(1 - z)^2/2` is not
     monotone in the margin :math:`z`, so a small loss does not mean a fitted sample
     (:math:`z = 2` has the loss of :math:`z = 0`), and the rule is undefined.
+
+    Parameters
+    ----------
+    loss : str
+        A loss of the model family (``SimulationConfig.loss``).
+
+    Returns
+    -------
+    float
+        The loss at margin 0.
+
+    Raises
+    ------
+    ValueError
+        For a loss that is not monotone in the margin (the squared loss).
     """
     if loss not in BOUNDARY_LOSS:
         raise ValueError(f"the small-loss selection rule needs a loss that decreases in the margin "
@@ -63,8 +78,22 @@ def small_loss_threshold(loss: str) -> float:
 def record_index(result, step) -> int:
     """Index into the recorded arrays of the recorded step ``step``.
 
-    Raises ValueError naming ``step`` when it is not an integer or was not
-    recorded (``result.t`` lists the recorded steps).
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+    step : int
+        A recorded step number (a value of ``result.t``).
+
+    Returns
+    -------
+    int
+        The index ``k`` with ``result.t[k] == step``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``step``, when it is not an integer or was not recorded.
 
     Examples
     --------
@@ -97,8 +126,18 @@ def own_class_noise(result, step=None) -> np.ndarray:
 
     With more than one noise patch, the largest over the patches, :math:`\max_{r,p} \bar\rho_{\tilde y_i, r, i, p}`.
 
-    Shape (n,) at the recorded step ``step``; with ``step=None`` (the
-    default), shape (K, n): one row per recorded step, as in ``result.t``.
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+    step : int or None, default None
+        A recorded step number (a value of ``result.t``), or None for every recorded step.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,) or (K, n)
+        Shape (n,) at the recorded step ``step``; with ``step=None``, one row per
+        recorded step, as in ``result.t``.
     """
     k = slice(None) if step is None else record_index(result, step)
     cls = _class_index(result.data.y_noisy)
@@ -112,7 +151,7 @@ def own_class_noise(result, step=None) -> np.ndarray:
 def noise_vs_signal(result, step):
     r"""Noise and signal coefficients of the noisy samples at the recorded step ``step``.
 
-    For each noisy sample :math:`i` (in index order), returns
+    For each noisy sample :math:`i` (in index order), the pair
 
     .. math::
 
@@ -122,9 +161,23 @@ def noise_vs_signal(result, step):
         \text{signal}_i &= \max_r \gamma_{y_i, r}
             &&\text{(signal learnt by the filters of its true class)}
 
-    as two arrays of shape (n_noisy,). Theorem 4.1: :math:`\text{noise}_i < \text{signal}_i` for every
+    Theorem 4.1: :math:`\text{noise}_i < \text{signal}_i` for every
     noisy sample in Stage I; Theorem 4.2: noise beats signal for a share of them
     once all samples are fitted.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+    step : int
+        A recorded step number (a value of ``result.t``).
+
+    Returns
+    -------
+    noise : ndarray of float64, shape (n_noisy,)
+        The noise coefficient of each noisy sample.
+    signal : ndarray of float64, shape (n_noisy,)
+        The signal coefficient of each noisy sample.
     """
     data = result.data
     idx = np.flatnonzero(data.is_noisy)
@@ -134,12 +187,27 @@ def noise_vs_signal(result, step):
 
 
 def filter_products(result, step):
-    r""":math:`\langle w_{j,r}, y_i \mu \rangle` and :math:`\langle w_{j,r}, \xi_i \rangle` at the recorded step ``step``, shapes (2, m, n) and (2, m, n) or,
-    with more noise patches, (2, m, n, P - 1) for :math:`\langle w_{j,r}, \xi_{i,p} \rangle`.
+    r"""Inner products of the filters with each sample's signal and noise patches at a recorded step.
 
+    :math:`\langle w_{j,r}, y_i \mu \rangle` and :math:`\langle w_{j,r}, \xi_i \rangle`, shapes (2, m, n) and
+    (2, m, n) or, with more noise patches, (2, m, n, P - 1) for :math:`\langle w_{j,r}, \xi_{i,p} \rangle`.
     From the coefficients and the Gram matrix: :math:`W = C V` with
     :math:`V = [\mu; \xi_1, \dots, \xi_N; W^{(0)}]` (see ``generalization.coefficient_matrix``). The
     bias, where trained, is not included: it is ``result.bias``.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+    step : int
+        A recorded step number (a value of ``result.t``).
+
+    Returns
+    -------
+    signal : ndarray of float64, shape (2, m, n)
+        :math:`\langle w_{j,r}, y_i \mu \rangle`.
+    noise : ndarray of float64, shape (2, m, n) or (2, m, n, P - 1)
+        :math:`\langle w_{j,r}, \xi_i \rangle`, or :math:`\langle w_{j,r}, \xi_{i,p} \rangle`.
     """
     k = record_index(result, step)
     data = result.data
@@ -158,7 +226,6 @@ def filter_products(result, step):
 def stuck_samples(result, step) -> np.ndarray:
     r"""Unfitted samples on which every filter of their observed class is inactive, at ``step``.
 
-    ``step`` is a recorded step number. Returns a bool array of shape (n,).
     Inactive: every pre-activation of the filter on the sample is :math:`\le 0` (each
     patch's :math:`\langle w, x^{(p)} \rangle + b`, or :math:`\langle w, y \mu + \xi \rangle + b` in the additive layout).
 
@@ -166,7 +233,23 @@ def stuck_samples(result, step) -> np.ndarray:
     :math:`\tilde y_i f(x_i) = -F_{-\tilde y_i}(x_i) \le 0`,
     and its own gradient leaves the filters of class :math:`\tilde y_i` untouched (:math:`\sigma'(x) = 0`
     for :math:`x \le 0`): only cross-talk from other samples could switch them on.
-    Undefined (ValueError) for leaky_relu, whose slope is never 0.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+    step : int
+        A recorded step number (a value of ``result.t``).
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        Whether each sample is stuck.
+
+    Raises
+    ------
+    ValueError
+        For leaky_relu, whose slope is never 0.
     """
     config = result.config
     if config.activation_kind[0] == "leaky_relu":
@@ -191,8 +274,19 @@ def roc_auc(scores, positive) -> float:
     """Area under the ROC curve of ``scores`` for detecting ``positive``.
 
     The Mann-Whitney statistic: the probability that a random positive scores
-    above a random negative, ties counting one half (average ranks). NaN when
-    either class is empty.
+    above a random negative, ties counting one half (average ranks).
+
+    Parameters
+    ----------
+    scores : array_like of float, shape (N,)
+        The score of each item.
+    positive : array_like of bool, shape (N,)
+        Whether each item is a positive.
+
+    Returns
+    -------
+    float
+        The area, in [0, 1]; NaN when either class is empty.
 
     Examples
     --------
@@ -216,12 +310,24 @@ def roc_auc(scores, positive) -> float:
 def select_clean(result, step, threshold: float | None = None) -> np.ndarray:
     r"""Small-loss selection: samples whose loss at ``step`` is at most ``threshold``.
 
-    ``step`` is a recorded step number (see :func:`record_index`). Returns a
-    bool array of shape (n,), True for samples selected as clean. The default
-    threshold is :math:`\ell(0)` of the run's loss (:func:`small_loss_threshold`: :math:`\log 2`
+    The default threshold is :math:`\ell(0)` of the run's loss (:func:`small_loss_threshold`: :math:`\log 2`
     for the logistic loss), with which a sample is selected exactly when it
     is fitted (:math:`\tilde y_i f(x_i) \ge 0`); the squared loss has no default and raises
     ValueError.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+    step : int
+        A recorded step number (see :func:`record_index`).
+    threshold : float or None, default None
+        The largest loss selected, > 0; None for :math:`\ell(0)`.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True for the samples selected as clean.
     """
     if threshold is None:
         threshold = small_loss_threshold(result.config.loss)
@@ -238,6 +344,17 @@ class SelectionQuality:
     of clean samples selected; ``f1``: their harmonic mean; ``auc``: ROC AUC of
     the sample loss as a detector of noisy labels (1 = every noisy sample has a
     larger loss than every clean one). Undefined values are NaN.
+
+    Attributes
+    ----------
+    step : int
+        The recorded step of the selection.
+    threshold : float
+        The loss threshold used.
+    selected : int
+        How many samples were selected.
+    precision, recall, f1, auc : float
+        The scores above.
     """
 
     step: int
@@ -250,7 +367,22 @@ class SelectionQuality:
 
 
 def selection_quality(result, step, threshold: float | None = None) -> SelectionQuality:
-    """Precision, recall, F1 and loss ROC AUC of :func:`select_clean` at ``step``."""
+    r"""Precision, recall, F1 and loss ROC AUC of :func:`select_clean` at ``step``.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+    step : int
+        A recorded step number (see :func:`record_index`).
+    threshold : float or None, default None
+        The largest loss selected, > 0; None for :math:`\ell(0)` of the run's loss.
+
+    Returns
+    -------
+    SelectionQuality
+        The scores of the selection.
+    """
     if threshold is None:
         threshold = small_loss_threshold(result.config.loss)
     selected = select_clean(result, step, threshold)
@@ -278,6 +410,10 @@ class StageAnalysis:
 
     Attributes
     ----------
+    n, n_noisy : int
+        Training samples, and how many have a flipped label.
+    last_step : int
+        The last recorded step.
     t1 : int or None
         First recorded step at which every clean sample is fitted (:math:`\tilde y_i f(x_i) > 0`).
     t2 : int or None
@@ -294,23 +430,23 @@ class StageAnalysis:
         Clean test error at the last recorded step.
     test_error_at_t1 : float or None
         Clean test error at t1. The four test-error fields are None when
-        :func:`analyze` was called with ``test_error=False``.
+        :func:`~labelnoise_sim.analyze` was called with ``test_error=False``.
     noise_coef_t1, signal_coef_t1, noise_coef_end, signal_coef_end : ndarray (n_noisy,)
         Per noisy sample, :math:`\max_r \bar\rho_{\tilde y_i,r,i}` and :math:`\max_r \gamma_{y_i,r}` at t1 (empty if
-        t1 is None) and at the last record (see :func:`noise_vs_signal`).
+        t1 is None) and at the last record (see :func:`~labelnoise_sim.analysis.noise_vs_signal`).
     noise_beats_signal_t1, noise_beats_signal_end : int or None
         How many noisy samples have noise coefficient above signal coefficient
         (Theorem 4.2's :math:`\tau' n`), at t1 and at the end.
     stuck_samples_end : int or None
         Unfitted samples at the last record on which every filter of their
         observed label's class is inactive, on both patches (see
-        :func:`stuck_samples`). Their own gradient cannot switch those filters
+        :func:`~labelnoise_sim.analysis.stuck_samples`). Their own gradient cannot switch those filters
         on (:math:`\sigma'(x) = 0` for :math:`x \le 0`), so they stay unfitted, their margin creeping
         up to 0 from below, and t2 is never reached however long the run.
         None for leaky_relu (no sample is ever stuck).
     selection_t1, selection_end : SelectionQuality or None
         The small-loss selection (:math:`\log 2` for the logistic loss, :math:`\ell(0)` for the
-        others: :func:`small_loss_threshold`) scored at t1 and at the last
+        others: :func:`~labelnoise_sim.analysis.small_loss_threshold`) scored at t1 and at the last
         record; None where undefined (t1 not reached; the squared loss).
     """
 
@@ -342,13 +478,20 @@ class StageAnalysis:
 
     @property
     def early_stopping_gain(self) -> float | None:
-        """final_test_error - best_test_error (>= 0): what oracle early stopping saves."""
+        """What oracle early stopping saves: ``final_test_error - best_test_error`` (>= 0), or None."""
         if self.best_test_error is None:
             return None
         return self.final_test_error - self.best_test_error
 
     def to_dict(self) -> dict:
-        """Flat dict of scalars (int, float, bool or None), stable keys, ready for a DataFrame row."""
+        """Flat dict of scalars (int, float, bool or None), stable keys, ready for a DataFrame row.
+
+        Returns
+        -------
+        dict of str to int, float, bool or None
+            The scalar fields, the derived properties, the extremes of the coefficient arrays and the
+            selection scores at t1 and at the end (``select_precision_t1``...).
+        """
         out = {
             "n": self.n,
             "n_noisy": self.n_noisy,
@@ -378,7 +521,13 @@ class StageAnalysis:
         return out
 
     def summary(self) -> str:
-        """A readable account of the stages, in a few lines."""
+        """A readable account of the stages, in a few lines.
+
+        Returns
+        -------
+        str
+            The lines, joined by newlines.
+        """
         def step(s):
             return "not reached" if s is None else f"step {s}"
 
@@ -466,9 +615,19 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     which the condition holds, so a coarse record grid gives upper bounds.
     Without clean samples t1 is the first record (the condition is vacuous).
 
-    ``test_error=False`` skips the test error (the costly part for
-    long record grids): ``best_step``, ``best_test_error``, ``final_test_error``
-    and ``test_error_at_t1`` are then None.
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+    test_error : bool, default True
+        Whether to compute the test error. False skips it (the costly part for
+        long record grids): ``best_step``, ``best_test_error``, ``final_test_error``
+        and ``test_error_at_t1`` are then None.
+
+    Returns
+    -------
+    StageAnalysis
+        The stages of the run.
     """
     data = result.data
     t = result.t

@@ -46,7 +46,7 @@ THEORY_T1 = (1.0, 1.0, -1.0, -2.0, -1.0)
 #: The margin at which ``t1_margin`` counts a clean sample as fitted "at order one".
 T1_MARGIN = 1.0
 
-#: The verdict criteria, declared before any run (the verdict words are those of :class:`Verdict`).
+#: The verdict criteria, declared before any run (the verdict words are those of :class:`~labelnoise_sim.papers.Verdict`).
 CRITERIA = {
     "t1": "confirmed if every theory exponent lies in its 95% CI or within 0.15 of the estimate; partly if "
           "every estimate is within 0.5 of theory",
@@ -81,10 +81,20 @@ def _theory_t1(cell) -> float:
 def design(quick: bool = False) -> list[tuple[str, dict]]:
     r"""The cells of the sweep, as (part, parameters) in table order; each cell's ``seed`` included.
 
-    Parts: ``"t1"`` (one factor at a time around :data:`BASE`), ``"early"`` (:math:`d/n` at fixed
+    Parts: ``"t1"`` (one factor at a time around ``BASE``), ``"early"`` (:math:`d/n` at fixed
     :math:`n \cdot \mathrm{SNR}^2` and :math:`\tau`), ``"clean"`` (:math:`\tau = 0` over :math:`d/n` and
     :math:`n \cdot \mathrm{SNR}^2`), ``"stage2"`` (:math:`\tau \times d/n`, run long).
     Steps follow each cell's :math:`T_1` scale :math:`n m/(\eta \sigma_\xi^2 d)`.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        The smaller design of ``measure(quick=True)``.
+
+    Returns
+    -------
+    list of (str, dict)
+        The part and the parameters of each cell.
     """
     seeds = range(1 if quick else 5)
     cells: list[tuple[str, dict]] = []
@@ -115,11 +125,26 @@ def design(quick: bool = False) -> list[tuple[str, dict]]:
 
 @dataclasses.dataclass(frozen=True)
 class Fit:
-    r"""An ordinary least-squares fit :math:`y \approx \mathrm{intercept} + X \cdot \mathrm{coef}`, with 95% confidence intervals (Student t).
+    r"""An ordinary least-squares fit, with 95% confidence intervals (Student t).
 
-    ``low`` and ``high`` bound each coefficient, ``intercept_low``/``intercept_high`` the intercept;
-    ``r2`` is the coefficient of determination; ``used`` the points fitted and ``masked`` those left out
-    (non-finite, e.g. the log of a test error that read 0).
+    :math:`y \approx \mathrm{intercept} + X \cdot \mathrm{coef}`.
+
+    Attributes
+    ----------
+    intercept : float
+        The intercept.
+    coef : ndarray of float64, shape (p,)
+        The coefficient of each column of :math:`X`.
+    low, high : ndarray of float64, shape (p,)
+        The bounds of each coefficient's interval.
+    intercept_low, intercept_high : float
+        The bounds of the intercept's interval.
+    r2 : float
+        The coefficient of determination.
+    used : int
+        The points fitted.
+    masked : int
+        The points left out (non-finite, e.g. the log of a test error that read 0).
     """
 
     intercept: float
@@ -134,10 +159,26 @@ class Fit:
 
 
 def fit_line(x, y, weights=None) -> Fit:
-    """OLS fit of y on the columns of x (shape (N,) or (N, p)) with an intercept; non-finite rows masked.
+    """OLS fit of y on the columns of x with an intercept; non-finite rows masked.
 
-    ``weights`` (optional, positive) gives weighted least squares, e.g. 1/variance of each y.
-    Raises ValueError when fewer points remain than parameters plus one.
+    Parameters
+    ----------
+    x : array_like of float, shape (N,) or (N, p)
+        The regressors.
+    y : array_like of float, shape (N,)
+        The values fitted.
+    weights : array_like of float, shape (N,), optional
+        Positive weights for weighted least squares, e.g. 1/variance of each y.
+
+    Returns
+    -------
+    Fit
+        The fit and its intervals.
+
+    Raises
+    ------
+    ValueError
+        When fewer points remain than parameters plus one.
     """
     x = np.asarray(x, dtype=np.float64)
     x = x[:, None] if x.ndim == 1 else x
@@ -170,7 +211,20 @@ def fit_line(x, y, weights=None) -> Fit:
 
 
 def fit_power_law(factors: dict, y) -> Fit:
-    r"""Fit :math:`\log y = c + \sum_k a_k \log x_k`: the exponents :math:`a_k` of a power law :math:`y = e^c \prod_k x_k^{a_k}`."""
+    r"""Fit :math:`\log y = c + \sum_k a_k \log x_k`: the exponents of a power law :math:`y = e^c \prod_k x_k^{a_k}`.
+
+    Parameters
+    ----------
+    factors : dict of str to array_like of float, each of shape (N,)
+        The factors :math:`x_k`, > 0, by name.
+    y : array_like of float, shape (N,)
+        The values; non-positive ones are masked.
+
+    Returns
+    -------
+    Fit
+        ``intercept`` is :math:`c`, ``coef`` the :math:`a_k` in the order of ``factors``.
+    """
     x = np.column_stack([np.log(np.asarray(v, dtype=np.float64)) for v in factors.values()])
     with np.errstate(divide="ignore"):
         return fit_line(x, np.log(np.asarray(y, dtype=np.float64)))
@@ -191,18 +245,40 @@ def _log(values):
 
 @dataclasses.dataclass(frozen=True)
 class ClaimsOutcome:
-    """What :func:`measure` found: a row per claim (claim, theory, measured, verdict, region), the files
-    written, the seconds taken."""
+    """What :func:`measure` found.
+
+    Attributes
+    ----------
+    rows : list of tuple of str
+        A row per claim: (claim, theory, measured, verdict, region).
+    written : list of pathlib.Path
+        The files written.
+    seconds : float
+        The seconds taken.
+    """
 
     rows: list
     written: list
     seconds: float
 
     def table(self) -> str:
-        """The claims as a Markdown table."""
+        """The claims as a Markdown table.
+
+        Returns
+        -------
+        str
+            The table.
+        """
         return markdown_table(("claim", "theory", "measured", "verdict", "region"), self.rows)
 
     def summary(self) -> str:
+        """A line per claim with its verdict, and a line for the files written.
+
+        Returns
+        -------
+        str
+            The lines, joined by newlines.
+        """
         lines = [f"  [{verdict}] {claim}: {measured}" for claim, _, measured, verdict, _ in self.rows]
         lines.append(f"  {len(self.written)} files in {self.written[0].parent if self.written else '-'}; "
                      f"{self.seconds:.0f} s")
@@ -222,11 +298,25 @@ def _fmt_ci(value, low, high) -> str:
 
 
 def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome:
-    """Run the claims' sweep into the directory ``out`` and write ``claims.md``, ``claims_table.md``,
-    the per-cell table ``claims_cells.csv`` and the figures ``claims_*.png``.
+    """Run the claims' sweep into the directory ``out`` and write its tables and figures.
 
-    The sweep's store is ``out/store``: rerunning resumes it. ``quick`` runs a smaller design (one seed,
-    fewer levels, shorter Stage II): seconds, where the full run takes under a minute on 2 cores.
+    The files are ``claims.md``, ``claims_table.md``, the per-cell table ``claims_cells.csv`` and the
+    figures ``claims_*.png``. The sweep's store is ``out/store``: rerunning resumes it.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The directory to write into.
+    quick : bool, default False
+        Run a smaller design (one seed, fewer levels, shorter Stage II): seconds, where the full run takes
+        under a minute on 2 cores.
+    progress : bool, default True
+        Show the sweep's progress bar.
+
+    Returns
+    -------
+    ClaimsOutcome
+        The claims' rows and the files written.
     """
     import pandas as pd
 
@@ -264,8 +354,20 @@ def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome
 
 
 def claim_rows(table, context: Context | None = None) -> list[tuple[str, str, str, str, str]]:
-    """The rows (claim, theory, measured, verdict, region) judged from the per-cell table ``claims_cells.csv``
-    (a DataFrame); with a ``context``, also draw each claim's figure there."""
+    """Judge the claims from the per-cell table of the sweep.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The per-cell table ``claims_cells.csv``.
+    context : Context or None, default None
+        Where to draw each claim's figure; None draws none.
+
+    Returns
+    -------
+    list of tuple of str
+        A row per claim: (claim, theory, measured, verdict, region).
+    """
     return [_t1_claim(table, context), _early_claim(table, context), _clean_claim(table, context),
             _stage2_claim(table, context), _selection_claim(table, context)]
 

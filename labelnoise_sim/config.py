@@ -7,14 +7,14 @@ of the signal vector :math:`\mu`); the signal-to-noise ratio and the paper's
 scale.
 
 Every parameter is declared exactly once, with :func:`param`: its default,
-its constraint (:mod:`labelnoise_sim._validation`: which values it allows,
+its constraint (``labelnoise_sim._validation``: which values it allows,
 described in words) and a one-line help. The fields are declared on
 :class:`SimulationConfig`; ``tau``, ``snr`` and ``n_snr2``, accepted instead of
 some fields and never stored, on :class:`Alternatives`. Everything else
 derives from these declarations (:data:`PARAMETERS`):
 
 - the checks of :class:`SimulationConfig` and
-  :meth:`SimulationConfig.from_params`, and their error messages;
+  :meth:`~labelnoise_sim.SimulationConfig.from_params`, and their error messages;
 - the parameters a sweep grid accepts (``labelnoise_sim.sweep``);
 - the options of every ``labelnoise-sim`` subcommand, with help and default
   (``labelnoise_sim.cli._options``);
@@ -102,22 +102,43 @@ def param(default, constraint, help: str, *, replaces: tuple[str, ...] = ()) -> 
 
     Parameters
     ----------
-    default
+    default : object
         The default value; a default of None also admits None (the value is
         then derived, or the parameter not given).
     constraint : Integer, Real or Choice
-        The values allowed (see :mod:`labelnoise_sim._validation`).
+        The values allowed (see ``labelnoise_sim._validation``).
     help : str
         One line on its meaning, for the command line, the docstrings and docs.
     replaces : tuple of str
         For an alternative parameter, the fields it sets.
+
+    Returns
+    -------
+    dataclasses.Field
+        The field, with the constraint, help and replaced fields in its metadata.
     """
     return dataclasses.field(default=default, metadata={"constraint": constraint, "help": help, "replaces": replaces})
 
 
 @dataclasses.dataclass(frozen=True)
 class Parameter:
-    """A declared parameter, as read from its field (see :func:`param`)."""
+    """A declared parameter, as read from its field (see :func:`param`).
+
+    Attributes
+    ----------
+    name : str
+        The parameter's name.
+    default : object
+        Its default value.
+    constraint : Integer, Real or Choice
+        The values allowed.
+    help : str
+        One line on its meaning.
+    type : str
+        Its type, as annotated on the field.
+    replaces : tuple of str
+        For an alternative parameter, the fields it sets; empty for a field.
+    """
 
     name: str
     default: object
@@ -137,7 +158,23 @@ class Parameter:
         return ("None or " if self.default is None else "") + self.constraint.allowed
 
     def check(self, value):
-        """``value`` checked and converted by the constraint; None passes where it is the default."""
+        """Check and convert ``value`` by the constraint; None passes where it is the default.
+
+        Parameters
+        ----------
+        value : object
+            A value given for the parameter.
+
+        Returns
+        -------
+        object
+            The value, converted (an integral float to int, for instance).
+
+        Raises
+        ------
+        ValueError
+            Naming the parameter, the values allowed and ``value``, if it is not allowed.
+        """
         if value is None and self.default is None:
             return None
         return self.constraint.check(self.name, value)
@@ -263,12 +300,38 @@ class SimulationConfig:
         n_snr2=None,
         **params,
     ) -> "SimulationConfig":
-        """Build a config, accepting the :class:`Alternatives` to some fields.
+        """Build a config, accepting the :class:`~labelnoise_sim.config.Alternatives` to some fields.
 
         ``tau`` sets both flip rates (and excludes ``tau_pos``/``tau_neg``);
         at most one of ``mu_norm``, ``snr`` and ``n_snr2`` may be given, the
-        others follow from ``snr = mu_norm / (sigma_xi sqrt(d))``. Every other
-        keyword is a field of :class:`SimulationConfig`.
+        others follow from ``snr = mu_norm / (sigma_xi sqrt(d))``.
+
+        Parameters
+        ----------
+        tau : float or None, default None
+            The flip rate of both classes.
+        tau_pos, tau_neg : float or None, default None
+            The flip rate of each class; None for the default.
+        mu_norm : float or None, default None
+            The norm of the signal vector.
+        snr : float or None, default None
+            The signal-to-noise ratio, instead of ``mu_norm``.
+        n_snr2 : float or None, default None
+            ``n * snr**2``, instead of ``mu_norm``.
+        **params
+            The other fields of :class:`SimulationConfig`.
+
+        Returns
+        -------
+        SimulationConfig
+            The validated configuration.
+
+        Raises
+        ------
+        TypeError
+            For a keyword that is no parameter.
+        ValueError
+            For a value outside its range, or alternatives given together.
         """
         unknown = set(params) - set(FIELDS)
         if unknown:
@@ -362,11 +425,28 @@ class SimulationConfig:
             and self.batch_size == self.n)
 
     def replace(self, **changes) -> "SimulationConfig":
-        """A copy with some fields changed (and validated again)."""
+        """A copy with some fields changed (and validated again).
+
+        Parameters
+        ----------
+        **changes
+            New values of fields of :class:`SimulationConfig`.
+
+        Returns
+        -------
+        SimulationConfig
+            The copy.
+        """
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """The fields as plain Python values (JSON-ready)."""
+        """The fields as plain Python values (JSON-ready).
+
+        Returns
+        -------
+        dict of str to object
+            Every field by name; an explicit ``record`` sequence as a list.
+        """
         out = dataclasses.asdict(self)
         if isinstance(out["record"], tuple):
             out["record"] = list(out["record"])
@@ -375,11 +455,20 @@ class SimulationConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Alternatives:
-    """Parameters accepted instead of fields, by :meth:`SimulationConfig.from_params` and ``simulate``.
+    r"""Parameters accepted instead of fields, by ``SimulationConfig.from_params`` and ``simulate``.
 
     Each sets the fields it ``replaces`` and is never stored (the config
     derives it back: ``config.tau``, ``config.snr``, ``config.n_snr2``). This
     class only declares them; it is not instantiated.
+
+    Attributes
+    ----------
+    tau : float or None
+        The flip rate of both classes, for ``tau_pos`` and ``tau_neg``.
+    snr : float or None
+        The signal-to-noise ratio :math:`\|\mu\| / (\sigma_\xi \sqrt{d})`, for ``mu_norm``.
+    n_snr2 : float or None
+        ``n * snr**2``, the competition parameter of the paper, for ``mu_norm``.
     """
 
     tau: float | None = param(None, FLIP_RATE, "flip rate of both classes", replaces=("tau_pos", "tau_neg"))

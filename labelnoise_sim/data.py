@@ -35,7 +35,18 @@ STREAMS = ("labels", "noise", "init", "test", "batches", "label_noise")
 
 
 def seed_streams(seed: int) -> dict[str, np.random.Generator]:
-    """Independent generators for each random ingredient of a run."""
+    """Independent generators for each random ingredient of a run.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+
+    Returns
+    -------
+    dict of str to numpy.random.Generator
+        One generator for each name of ``STREAMS``.
+    """
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
@@ -45,6 +56,20 @@ def substream(seed: int, name: str, index: int) -> np.random.Generator:
 
     Equal to ``SeedSequence(seed).spawn(len(STREAMS))[k].spawn(index + 1)[index]`` for the stream's
     position k, made directly, so that any epoch's draws can be replayed without the ones before it.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+    name : str
+        A name of ``STREAMS``.
+    index : int
+        The child, >= 0: an epoch or a block of steps.
+
+    Returns
+    -------
+    numpy.random.Generator
+        The child's generator.
     """
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAMS.index(name), index)))
 
@@ -52,24 +77,30 @@ def substream(seed: int, name: str, index: int) -> np.random.Generator:
 class Data:
     r"""Labels, Gram statistics and (for explicit sampling) the vectors of a run.
 
-    Attributes
+    ``y``, ``y_noisy`` (int64), ``gram`` (float64), ``sampling`` and ``noise_patches`` are kept as attributes
+    of the same names; ``mu``, ``xi`` and ``W0`` are properties, which raise AttributeError where the vectors
+    were not drawn; the other properties derive the rest.
+
+    Parameters
     ----------
-    y, y_noisy : ndarray of int64, shape (n,)
+    y, y_noisy : array_like of int, shape (n,)
         True and observed labels in :math:`\{+1, -1\}`.
-    is_noisy : ndarray of bool, shape (n,)
-        ``y_noisy != y``.
-    noise_patches : int
-        Noise vectors per sample, :math:`P - 1` (1 for two patches or the additive
-        layout); :math:`N = n (P - 1)` noise vectors in all, sample by sample.
-    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+    gram : array_like of float, shape (1 + N + 2m, 1 + N + 2m)
         Inner products of :math:`\mu`, the noise vectors :math:`\xi_1, \dots, \xi_N` (:math:`\xi_{i,p}` at
         :math:`i (P - 1) + p`) and the flattened initial filters.
-    mu : ndarray, shape (d,)
-    xi : ndarray, shape (n, d), or (n, P - 1, d) with more than one noise patch
-    W0 : ndarray, shape (2, m, d)
-        The vectors themselves; only runs with ``sampling="explicit"`` have them.
-    b0 : ndarray, shape (2, m)
-        The initial bias (zeros), for runs with ``bias=True``.
+    mu : ndarray, shape (d,), optional
+        The signal vector.
+    xi : ndarray, shape (n, d), or (n, P - 1, d) with more than one noise patch, optional
+        The noise vectors.
+    W0 : ndarray, shape (2, m, d), optional
+        The initial filters. Only runs with ``sampling="explicit"`` have the vectors.
+    sampling : {"explicit", "gram"}, default "explicit"
+        How the data was drawn.
+    noise_patches : int, default 1
+        Noise vectors per sample, :math:`P - 1` (1 for two patches or the additive
+        layout); :math:`N = n (P - 1)` noise vectors in all, sample by sample.
+    bias : bool, default False
+        Whether the run trains a bias (then ``b0`` exists).
     """
 
     def __init__(self, y, y_noisy, gram, *, mu=None, xi=None, W0=None, sampling="explicit", noise_patches=1,
@@ -84,10 +115,12 @@ class Data:
 
     @property
     def is_noisy(self) -> np.ndarray:
+        """Whether each label was flipped, ``y_noisy != y``, shape (n,)."""
         return self.y_noisy != self.y
 
     @property
     def n(self) -> int:
+        """The number of training samples."""
         return self.y.shape[0]
 
     @property
@@ -97,6 +130,7 @@ class Data:
 
     @property
     def m(self) -> int:
+        """The number of filters per class."""
         return (self.gram.shape[0] - 1 - self.n_vectors) // 2
 
     @property
@@ -121,6 +155,7 @@ class Data:
 
     @property
     def has_vectors(self) -> bool:
+        """Whether the d-dimensional vectors were drawn (``sampling="explicit"``)."""
         return self._vectors["xi"] is not None
 
     # Named blocks of the Gram matrix ------------------------------------
@@ -180,6 +215,16 @@ def sample_data(config: SimulationConfig) -> Data:
     ``sampling="explicit"`` draws the vectors (:func:`sample_explicit`),
     ``sampling="gram"`` only their Gram matrix (:func:`sample_gram`). Both
     refuse statistics that float64 cannot hold (:func:`check_statistics`).
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+
+    Returns
+    -------
+    Data
+        The labels, the Gram matrix and (explicit sampling) the vectors.
     """
     if config.sampling == "gram":
         return sample_gram(config)
@@ -192,6 +237,16 @@ def sample_explicit(config: SimulationConfig) -> Data:
     :math:`\mu = \|\mu\| e_1` (the noise laws are rotation invariant, so this loses no
     generality); ``noise="orthogonal"`` zeroes the first coordinate of each :math:`\xi_i`,
     which is exactly the projection :math:`(I - \mu\mu^\top/\|\mu\|^2) \xi`.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+
+    Returns
+    -------
+    Data
+        The labels, the Gram matrix and (explicit sampling) the vectors.
     """
     rngs = seed_streams(config.seed)
     n, d, m = config.n, config.d, config.m
@@ -212,11 +267,25 @@ def sample_explicit(config: SimulationConfig) -> Data:
 
 
 def explicit_gram(mu_norm: float, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
-    r"""The Gram matrix of :math:`\mu = \|\mu\| e_1`, the rows of xi (N, d) and the filters W0 (2, m, d), in ``Data.gram``'s order.
+    r"""The Gram matrix of :math:`\mu = \|\mu\| e_1`, the noise vectors and the filters, in ``Data.gram``'s order.
 
     Formed by ``_kernels.gram`` in a fixed order (not by BLAS), so its bits
     do not depend on the thread count; the row of :math:`\mu` is exact,
     :math:`\langle \mu, v \rangle = \|\mu\| v_1`.
+
+    Parameters
+    ----------
+    mu_norm : float
+        :math:`\|\mu\|`.
+    xi : ndarray of float64, shape (N, d)
+        The noise vectors.
+    W0 : ndarray of float64, shape (2, m, d)
+        The initial filters.
+
+    Returns
+    -------
+    ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+        The Gram matrix.
     """
     N, d = xi.shape
     p = N + W0.size // d
@@ -249,6 +318,16 @@ def sample_gram(config: SimulationConfig) -> Data:
     (:func:`wishart_identity`). This is the law of :func:`sample_explicit`'s
     Gram matrix, drawn in :math:`O((n + 2m)^3)` operations. The labels are drawn from
     the same stream as in explicit sampling, so both samplings share them.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+
+    Returns
+    -------
+    Data
+        The labels and the Gram matrix.
     """
     rngs = seed_streams(config.seed)
     n, m = config.n * config.noise_patches, config.m  # n noise vectors here: N = n (P - 1)
@@ -275,11 +354,23 @@ def sample_gram(config: SimulationConfig) -> Data:
 
 
 def check_statistics(gram: np.ndarray, config: SimulationConfig) -> None:
-    r"""Refuse a Gram matrix that float64 could not hold: an entry that overflowed, or a norm the dynamics divide by that underflowed.
+    r"""Refuse a Gram matrix that float64 could not hold.
 
-    Such a run would only fail later, on its first non-finite output, as a
-    :class:`~labelnoise_sim.DivergenceError` that blames :math:`\eta`. The ValueError
-    names the parameters that set the norms at fault.
+    An entry that overflowed, or a norm the dynamics divide by that underflowed:
+    such a run would only fail later, on its first non-finite output, as a
+    :class:`~labelnoise_sim.DivergenceError` that blames :math:`\eta`.
+
+    Parameters
+    ----------
+    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+        The Gram matrix drawn for ``config``.
+    config : SimulationConfig
+        The run.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameters that set the norms at fault.
     """
     n, d = config.n * config.noise_patches, config.d
     diagonal = np.diagonal(gram)
@@ -306,13 +397,27 @@ def _scale_error(faulty, size: str, what: str, remedy: str) -> ValueError:
 
 
 def wishart_identity(dof: int, p: int, rng: np.random.Generator) -> np.ndarray:
-    r"""A draw of :math:`S = Z Z^\top` for :math:`Z` a (p, dof) matrix of independent :math:`N(0, 1)`; shape (p, p).
+    r"""Draw :math:`S = Z Z^\top` for :math:`Z` a (p, dof) matrix of independent :math:`N(0, 1)`.
 
     For :math:`\mathrm{dof} \ge p`, Bartlett's decomposition gives :math:`S = L L^\top` with :math:`L` lower
     triangular, :math:`L_{ii} = \sqrt{\chi^2_{\mathrm{dof}-i}}` (:math:`i = 0, \dots, p-1`) and
     :math:`L_{ik} \sim N(0, 1)` below the diagonal, all independent: :math:`O(p^3)` whatever dof. For
     :math:`\mathrm{dof} < p` (:math:`S` is then singular) :math:`Z` itself is drawn, which costs
     :math:`O(p^2 \, \mathrm{dof}) < O(p^3)`.
+
+    Parameters
+    ----------
+    dof : int
+        Degrees of freedom, >= 1.
+    p : int
+        The side of :math:`S`.
+    rng : numpy.random.Generator
+        The generator to draw from.
+
+    Returns
+    -------
+    ndarray of float64, shape (p, p)
+        :math:`S \sim \operatorname{Wishart}(\mathrm{dof}, I_p)`.
     """
     # Zero rows up to a multiple of 16: the same sums, all in the Gram kernel's strips (_kernels.gram).
     rows = _kernels.gram_rows(p)

@@ -1,4 +1,4 @@
-r"""Gradient descent in coefficient space: :func:`simulate` and :func:`run`.
+r"""Gradient descent in coefficient space: :func:`~labelnoise_sim.simulate` and :func:`~labelnoise_sim.run`.
 
 The filters are never formed. Every gradient of the loss lies in
 :math:`\operatorname{span}\{\mu, \xi_1, \dots, \xi_n\}`, so
@@ -13,7 +13,7 @@ by the Gram statistics of the data (see ``_kernels`` for the update). A step
 costs :math:`O(m n^2)`, whatever the dimension :math:`d`.
 
 Memory is checked before anything is drawn: :func:`memory_bytes` estimates
-the peak of a call from its parameters, and :func:`run_many` refuses, with
+the peak of a call from its parameters, and :func:`~labelnoise_sim.run_many` refuses, with
 a ValueError, a call that needs more than :func:`available_memory`.
 """
 
@@ -42,9 +42,21 @@ __all__ = ["simulate", "run", "run_many", "DivergenceError", "memory_bytes", "re
 class DivergenceError(FloatingPointError):
     r"""Gradient descent left the floating-point range (:math:`\eta` too large).
 
-    ``step`` is the step at which a quantity stopped being finite: the network
-    output (checked at every step) or, found later, the test statistics of a
-    recorded step; ``what`` says which.
+    Parameters
+    ----------
+    step : int
+        The step at which a quantity stopped being finite: the network
+        output (checked at every step) or, found later, the test statistics of a
+        recorded step.
+    eta : float
+        The learning rate of the run, named in the message as the one to lower.
+    what : str, default "the network output is no longer finite"
+        Which quantity stopped being finite.
+
+    Attributes
+    ----------
+    step : int
+        ``step``.
     """
 
     def __init__(self, step: int, eta: float, what: str = "the network output is no longer finite"):
@@ -117,12 +129,14 @@ def simulate(
     Returns
     -------
     SimulationResult
+        The recorded trajectory.
 
     Raises
     ------
     ValueError
         For any parameter outside its allowed range, and for a run that
-        needs more memory than is available (:func:`memory_bytes`); the
+        needs more memory than is available
+        (:func:`~labelnoise_sim.dynamics.memory_bytes`); the
         message names the parameters.
     DivergenceError
         If the outputs stop being finite (:math:`\eta` far too large).
@@ -143,8 +157,18 @@ fill_parameters_doc(simulate, PARAMETERS.values())
 def run(config: SimulationConfig, data: Data | None = None) -> SimulationResult:
     """Run the dynamics for a validated ``config``: :func:`run_many` with one configuration.
 
-    ``data`` defaults to the draw that ``config`` (its seed) determines; pass
-    another :class:`Data` to train on given statistics.
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+    data : Data or None, default None
+        The data to train on; None for the draw that ``config`` (its seed) determines. Pass
+        another :class:`~labelnoise_sim.data.Data` to train on given statistics.
+
+    Returns
+    -------
+    SimulationResult
+        The recorded trajectory.
     """
     return run_many([config], None if data is None else [data])[0]
 
@@ -161,6 +185,7 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
     Parameters
     ----------
     configs : sequence of SimulationConfig
+        The runs.
     datas : sequence of Data, optional
         The data of each run; by default each config's own draw.
     parallel : bool
@@ -172,13 +197,16 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
 
     Returns
     -------
-    list of SimulationResult (or DivergenceError, with ``diverged="return"``)
+    list of SimulationResult
+        One result per configuration, in order; with ``diverged="return"``, a
+        :class:`DivergenceError` in place of the result of a run that diverged.
 
     Raises
     ------
     ValueError
         Before anything is drawn or allocated, if the call needs more memory
-        than is available (:func:`memory_bytes`, :func:`check_memory`).
+        than is available (:func:`~labelnoise_sim.dynamics.memory_bytes`,
+        :func:`~labelnoise_sim.dynamics.check_memory`).
     """
     configs = list(configs)
     diverged = check_choice("diverged", diverged, ("raise", "return"))
@@ -470,7 +498,18 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
 
 
 def record_count(config: SimulationConfig) -> int:
-    """How many steps ``config`` records: ``len(config.record_steps)``, without making the array."""
+    """How many steps ``config`` records: ``len(config.record_steps)``, without making the array.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+
+    Returns
+    -------
+    int
+        The number of recorded steps.
+    """
     if config.record is None:
         return _log_grid_length(config.steps)
     if isinstance(config.record, int):
@@ -514,6 +553,7 @@ def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_erro
     Parameters
     ----------
     configs : SimulationConfig or sequence of SimulationConfig
+        The runs of one ``run_many`` call.
     draw : bool
         Count the drawing of the data (``run_many`` without ``datas``).
     analyze, test_error : bool
@@ -542,13 +582,37 @@ def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_erro
 
 
 def result_bytes(config: SimulationConfig, *, analyzed: bool = False) -> int:
-    """Bytes of the arrays a result of ``config`` holds: its data, its records and, once analyzed, what ``analyze`` caches."""
+    """Count the bytes of the arrays a result of ``config`` holds.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+    analyzed : bool, default False
+        Whether to count what ``analyze`` caches on the result too.
+
+    Returns
+    -------
+    int
+        Bytes of its data and its records, and once analyzed of what ``analyze`` caches.
+    """
     foot = _footprint(config, test_error=False)
     return foot.data + foot.records + (foot.cached if analyzed else 0)
 
 
 def describe_runs(configs) -> str:
-    """The sizes of some runs, for an error message: the whole of one run, the count and the largest of several."""
+    """The sizes of some runs, for an error message.
+
+    Parameters
+    ----------
+    configs : SimulationConfig or sequence of SimulationConfig
+        The runs.
+
+    Returns
+    -------
+    str
+        The sizes of one run, or the count of several and the sizes of the largest.
+    """
     configs = [configs] if isinstance(configs, SimulationConfig) else list(configs)
     largest = max(configs, key=memory_bytes, default=None)
     if largest is None:
@@ -559,13 +623,20 @@ def describe_runs(configs) -> str:
 
 
 def available_memory() -> tuple[int | None, str]:
-    """Bytes of memory a call may use, and where the number comes from; None if unknown or unlimited.
+    """Find the bytes of memory a call may use, and where the number comes from.
 
     In order: the environment variable :data:`MEMORY_ENV` (GiB; ``inf`` for
     no limit), ``MemAvailable`` of /proc/meminfo (Linux: free memory plus
     what the kernel can reclaim), the free physical pages of ``sysconf``.
     Neither of the last two sees the memory limit of a container or a batch
     job; set :data:`MEMORY_ENV` there.
+
+    Returns
+    -------
+    available : int or None
+        Bytes; None if unknown or unlimited.
+    source : str
+        Where the number comes from.
     """
     setting = os.environ.get(MEMORY_ENV, "").strip()
     if setting:
@@ -590,7 +661,22 @@ def available_memory() -> tuple[int | None, str]:
 
 
 def check_memory(need: int, what: str, remedy: str = "make it smaller") -> None:
-    """Raise ValueError if ``need`` bytes are more than :func:`available_memory`; ``what`` names the work and its sizes."""
+    """Raise ValueError if ``need`` bytes are more than :func:`available_memory`.
+
+    Parameters
+    ----------
+    need : int
+        Bytes the work needs.
+    what : str
+        The work and its sizes, for the message.
+    remedy : str, default "make it smaller"
+        What to do instead, for the message.
+
+    Raises
+    ------
+    ValueError
+        If ``need`` is more than the memory available.
+    """
     available, source = available_memory()
     if available is not None and need > available:
         raise ValueError(

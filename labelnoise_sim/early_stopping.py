@@ -151,17 +151,26 @@ class HoldoutRun:
 def simulate_holdout(*, holdout: float = 0.2, criterion: str = "loss", **params) -> HoldoutRun:
     """Simulate with a held-out noisy validation split and stop early on it.
 
-    ``params`` are :func:`~labelnoise_sim.simulate`'s keywords; ``n`` is the size
-    of the whole draw, of which the last ``round(holdout * n)`` samples (at
-    least one, at most n - 1) are held out, so the training part is
-    ``simulate(**params)``'s first samples. The signal norm is resolved for the
-    whole draw (``n_snr2`` refers to n) and kept for the training part.
+    Parameters
+    ----------
+    holdout : float, default 0.2
+        The share of the draw held out: its last ``round(holdout * n)`` samples (at
+        least one, at most n - 1), so the training part is ``simulate(**params)``'s first samples.
+    criterion : {"loss", "error"}, default "loss"
+        ``"loss"`` stops at the least held-out loss (the
+        run's: logistic by default) against the observed labels, ``"error"`` at the least held-out error.
+        The loss is the steadier guide: the error of a split of a few dozen
+        samples moves in steps of 1/n_val, and its minimum is often an early
+        chance dip (docs/early_stopping.md compares the two).
+    **params
+        :func:`~labelnoise_sim.simulate`'s keywords; ``n`` is the size
+        of the whole draw. The signal norm is resolved for the
+        whole draw (``n_snr2`` refers to n) and kept for the training part.
 
-    ``criterion``: ``"loss"`` (default) stops at the least held-out loss (the
-    run's: logistic by default) against the observed labels, ``"error"`` at the least held-out error.
-    The loss is the steadier guide: the error of a split of a few dozen
-    samples moves in steps of 1/n_val, and its minimum is often an early
-    chance dip (docs/early_stopping.md compares the two).
+    Returns
+    -------
+    HoldoutRun
+        The training run and its outputs on the held-out samples.
     """
     holdout = check_real("holdout", holdout, low=0, high=1, low_open=True, high_open=True)
     check_choice("criterion", criterion, CRITERIA)

@@ -37,7 +37,18 @@ def _pyplot():
 
 
 def twin_without_noise(result):
-    r"""The run of ``result`` repeated with :math:`\tau_+ = \tau_- = 0` (same data draw, seed and signal norm)."""
+    r"""The run of ``result`` repeated with :math:`\tau_+ = \tau_- = 0` (same data draw, seed and signal norm).
+
+    Parameters
+    ----------
+    result : SimulationResult
+        A run.
+
+    Returns
+    -------
+    SimulationResult
+        Its twin without label noise.
+    """
     from .dynamics import run
 
     return run(result.config.replace(tau_pos=0.0, tau_neg=0.0))
@@ -166,6 +177,7 @@ def stage_figure(result, twin="auto"):
     Returns
     -------
     matplotlib.figure.Figure
+        The figure: one column per run.
     """
     plt = _pyplot()
     if isinstance(twin, str):
@@ -184,7 +196,20 @@ def stage_figure(result, twin="auto"):
 
 
 def save_figure(fig, stem) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns both paths and closes the figure."""
+    """Write ``fig`` as ``stem.png`` and ``stem.pdf``, and close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    stem : str or os.PathLike
+        The path of the files without their suffix (which is added, not swapped: a stem may hold a dot).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG's and the PDF's paths.
+    """
     plt = _pyplot()
     stem = Path(stem)
     # The suffixes are added, not swapped: a stem may hold a dot (curves_sigma0_0.01).

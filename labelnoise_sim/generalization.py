@@ -74,11 +74,27 @@ DEFAULT_DRAWS = 2**15
 
 
 def coefficient_matrix(gamma, rho, mu_sq, xi_sq, alpha=None):
-    r""":math:`C` with :math:`W = C V`, :math:`V = [\mu; \xi_1, \dots, \xi_N; W^{(0)} \text{ rows}]`; shape (K, 2m, 1 + N + 2m).
+    r"""The coefficients :math:`C` of the filters in the data's vectors.
 
-    gamma (K, 2, m); rho (K, 2, m, N), or (K, 2, m, n, P1) with the noise
-    vectors sample by sample (:math:`k = i P_1 + p`); xi_sq (N,) the :math:`\|\xi_k\|^2`; alpha
-    (K,) the factor of :math:`W^{(0)}`, or None for 1.
+    :math:`W = C V` with :math:`V = [\mu; \xi_1, \dots, \xi_N; W^{(0)} \text{ rows}]`.
+
+    Parameters
+    ----------
+    gamma : ndarray of float64, shape (K, 2, m)
+        Signal coefficients.
+    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+        Noise coefficients, the noise vectors sample by sample (:math:`k = i P_1 + p`).
+    mu_sq : float
+        :math:`\|\mu\|^2`.
+    xi_sq : ndarray of float64, shape (N,)
+        The :math:`\|\xi_k\|^2`.
+    alpha : ndarray of float64, shape (K,), or None, default None
+        The factor of :math:`W^{(0)}`; None for 1.
+
+    Returns
+    -------
+    ndarray of float64, shape (K, 2m, 1 + N + 2m)
+        :math:`C`.
     """
     K, _, m = gamma.shape
     q2 = 2 * m
@@ -96,10 +112,27 @@ def coefficient_matrix(gamma, rho, mu_sq, xi_sq, alpha=None):
 
 
 def filter_statistics(gamma, rho, gram, config, *, alpha=None):
-    r"""Signal products :math:`A` (K, 2m) and the noise covariance :math:`W \Sigma W^\top` (K, 2m, 2m), per unit :math:`\sigma_\xi^2`.
+    r"""Signal products :math:`A` and the noise covariance :math:`W \Sigma W^\top`, per unit :math:`\sigma_\xi^2`.
 
-    gamma, rho and alpha as :func:`coefficient_matrix` takes them; ``config``
-    gives the number of noise vectors :math:`N = n P_1` and the noise model.
+    Parameters
+    ----------
+    gamma : ndarray of float64, shape (K, 2, m)
+        Signal coefficients.
+    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+        Noise coefficients.
+    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+        The run's Gram matrix (``Data.gram``).
+    config : SimulationConfig
+        The run: the number of noise vectors :math:`N = n P_1` and the noise model.
+    alpha : ndarray of float64, shape (K,), or None, default None
+        The factor of :math:`W^{(0)}`; None for 1.
+
+    Returns
+    -------
+    A : ndarray of float64, shape (K, 2m)
+        :math:`\langle w_{j,r}, \mu \rangle`.
+    cov : ndarray of float64, shape (K, 2m, 2m)
+        :math:`W \Sigma W^\top`.
     """
     N = config.n * config.noise_patches
     mu_sq = gram[0, 0]
@@ -118,7 +151,19 @@ def filter_statistics(gamma, rho, gram, config, *, alpha=None):
 
 
 class TestErrorEstimate(NamedTuple):
-    """The clean test error of each recorded step, with its standard errors (:func:`estimate`)."""
+    r"""The clean test error of each recorded step, with its standard errors (:func:`estimate`).
+
+    Attributes
+    ----------
+    by_class : ndarray of float64, shape (K, 2)
+        :math:`P(y f \le 0 \mid y)` for :math:`y = +1, -1`.
+    stderr_by_class : ndarray of float64, shape (K, 2)
+        Their standard errors.
+    stderr : ndarray of float64, shape (K,)
+        The standard error of the clean test error, ``by_class.mean(axis=1)``.
+    draws : ndarray of int64, shape (K,)
+        The number of draws each step used.
+    """
 
     by_class: np.ndarray  #: (K, 2) :math:`P(y f \le 0 \mid y)` for :math:`y = +1, -1`
     stderr_by_class: np.ndarray  #: (K, 2) their standard errors
@@ -128,11 +173,6 @@ class TestErrorEstimate(NamedTuple):
 
 def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE, max_draws=MAX_DRAWS, draws=None):
     r"""Misclassification probability of each true class, with standard errors, to a relative error ``rse``.
-
-    gamma (K, 2, m); rho (K, 2, m, N) (or (K, 2, m, n, P1)); alpha (K,) or
-    None (:math:`\alpha = 1`); bias (K, 2, m) or None (:math:`b = 0`); ``config`` the run's
-    SimulationConfig (n, noise, sigma_xi, seed, activation, layout, patches,
-    output_scale).
 
     For ReLU and leaky ReLU, a draw's estimate is the exact normal mass of
     the failing part of a line through it, along the direction of the most
@@ -160,6 +200,32 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     error is undefined. That happens when :math:`\eta` is so large that the filters
     outgrow the floating-point range in :math:`W \Sigma W^\top` (a product of two filters)
     while the training outputs, linear in the filters, stay finite.
+
+    Parameters
+    ----------
+    gamma : ndarray of float64, shape (K, 2, m)
+        Signal coefficients.
+    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+        Noise coefficients.
+    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+        The run's Gram matrix (``Data.gram``).
+    config : SimulationConfig
+        The run (n, noise, sigma_xi, seed, activation, layout, patches, output_scale).
+    alpha : ndarray of float64, shape (K,), or None, default None
+        The factor of :math:`W^{(0)}`; None for 1.
+    bias : ndarray of float64, shape (K, 2, m), or None, default None
+        The bias; None for :math:`b = 0`.
+    rse : float, default TARGET_RSE
+        The relative standard error to reach.
+    max_draws : int, default MAX_DRAWS
+        The most draws a step may use.
+    draws : optional
+        Draws of :func:`estimate_draws`; None to make them.
+
+    Returns
+    -------
+    TestErrorEstimate
+        The estimates and their standard errors, for each record.
     """
     K, _, m = gamma.shape
     q2 = 2 * m
@@ -295,14 +361,38 @@ def _need(sums, replicates, points, rse):
 
 
 def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, method="precise", draws=DEFAULT_DRAWS):
-    """Misclassification probability of each true class, shape (K, 2): [y = +1, y = -1].
+    r"""Misclassification probability of each true class, shape (K, 2): [y = +1, y = -1].
 
     ``method="precise"`` is :func:`estimate` (to 2 % at 95 % confidence).
     ``method="monte_carlo"`` counts the misclassified ones among ``draws``
     plain draws of a fresh sample (``draws × P1 × 2m`` standard normals of
     the seed's "test" stream, draw by draw): the brute-force estimate, with
     standard error sqrt(p (1 - p) / draws), which reads 0 below about
-    1 / draws. Arguments as :func:`estimate` takes them.
+    1 / draws.
+
+    Parameters
+    ----------
+    gamma : ndarray of float64, shape (K, 2, m)
+        Signal coefficients.
+    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+        Noise coefficients.
+    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+        The run's Gram matrix (``Data.gram``).
+    config : SimulationConfig
+        The run (n, noise, sigma_xi, seed, activation, layout, patches, output_scale).
+    alpha : ndarray of float64, shape (K,), or None, default None
+        The factor of :math:`W^{(0)}`; None for 1.
+    bias : ndarray of float64, shape (K, 2, m), or None, default None
+        The bias; None for :math:`b = 0`.
+    method : {"precise", "monte_carlo"}, default "precise"
+        The estimate.
+    draws : int, default DEFAULT_DRAWS
+        The draws of ``method="monte_carlo"``.
+
+    Returns
+    -------
+    ndarray of float64, shape (K, 2)
+        :math:`P(y f \le 0 \mid y)` for :math:`y = +1, -1`.
     """
     if method == "precise":
         return estimate(gamma, rho, gram, config, alpha=alpha, bias=bias).by_class
@@ -348,7 +438,20 @@ def _activation_args(config):
 
 
 def estimate_draws(config, max_draws=MAX_DRAWS) -> "_Draws":
-    """The draws :func:`estimate` takes for runs of this seed and these noise patches, made as they are needed."""
+    """The draws :func:`estimate` takes for runs of this seed and these noise patches, made as they are needed.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run (its seed, filters and noise patches).
+    max_draws : int, default MAX_DRAWS
+        The most draws a step may use.
+
+    Returns
+    -------
+    object
+        The draws, to pass to :func:`estimate` as ``draws``.
+    """
     most = max(max_draws // REPLICATES, FIRST_POINTS)
     return _Draws(config.seed, config.noise_patches * 2 * config.m, 2 * REPLICATES, most)
 

@@ -45,10 +45,24 @@ AXIS_LABELS = {"n_snr2": "n SNR^2", "tau": "flip rate tau", "d": "d", "n": "n", 
 
 
 def phase_table(table, x: str, y: str, metrics=tuple(PHASE_METRICS)):
-    """Mean of each metric over the cells sharing (x, y); a DataFrame indexed by (y, x).
+    """Mean of each metric over the cells sharing (x, y).
 
     Missing values (no t1, a diverged cell) are left out of a mean; a Stage I
     flag counts as 0 or 1.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A sweep table, one row per cell.
+    x, y : str
+        The columns of the two axes.
+    metrics : sequence of str, default PHASE_METRICS
+        The columns to average.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The means, indexed by (y, x), a column per metric.
     """
     table = table.copy()
     for axis in (x, y):
@@ -66,12 +80,35 @@ def phase_table(table, x: str, y: str, metrics=tuple(PHASE_METRICS)):
 
 
 def kou_boundary(d_over_n):
-    r""":math:`n \cdot \mathrm{SNR}^2` on the boundary :math:`n \|\mu\|^4 = \sigma_\xi^4 d`, as a function of :math:`d/n`: :math:`(d/n)^{-1/2}`."""
+    r""":math:`n \cdot \mathrm{SNR}^2` on the boundary :math:`n \|\mu\|^4 = \sigma_\xi^4 d`, as a function of :math:`d/n`.
+
+    Parameters
+    ----------
+    d_over_n : array_like of float
+        :math:`d/n`.
+
+    Returns
+    -------
+    ndarray of float64
+        :math:`(d/n)^{-1/2}`, the shape of ``d_over_n``.
+    """
     return np.asarray(d_over_n, dtype=np.float64) ** -0.5
 
 
 def signal_race_boundary(n_snr2):
-    r""":math:`\tau` on the line :math:`n \cdot \mathrm{SNR}^2 \cdot (1 - 2\tau)/2 = 1` (NaN where :math:`n \cdot \mathrm{SNR}^2 \le 2`: no :math:`\tau \ge 0` lets the signal win)."""
+    r""":math:`\tau` on the line :math:`n \cdot \mathrm{SNR}^2 \cdot (1 - 2\tau)/2 = 1`.
+
+    Parameters
+    ----------
+    n_snr2 : array_like of float
+        :math:`n \cdot \mathrm{SNR}^2`.
+
+    Returns
+    -------
+    ndarray of float64
+        :math:`\tau = (1 - 2 / (n \cdot \mathrm{SNR}^2)) / 2`, the shape of ``n_snr2``; NaN where
+        :math:`n \cdot \mathrm{SNR}^2 \le 2` (no :math:`\tau \ge 0` lets the signal win).
+    """
     n_snr2 = np.asarray(n_snr2, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         tau = (1.0 - 2.0 / n_snr2) / 2.0
@@ -89,12 +126,32 @@ def _position(values, points):
 
 def phase_maps(table, x: str, y: str, *, metrics=tuple(PHASE_METRICS), kou: bool | None = None,
                race: bool | None = None, title: str | None = None, annotate: bool = True):
-    r"""Heatmaps of ``metrics`` over the (x, y) grid of a sweep table; returns a matplotlib Figure.
+    r"""Draw heatmaps of ``metrics`` over the (x, y) grid of a sweep table.
 
-    Each cell shows the metric's mean over the rows with that (x, y). With
-    ``kou`` (default: when the axes are ``d_over_n`` and ``n_snr2``) the
-    Kou et al. (2023) boundary :math:`n \cdot \mathrm{SNR}^2 = (d/n)^{-1/2}` is drawn as a dashed line;
-    with ``race`` (default: on an n_snr2 × tau map) the line :math:`n \cdot \mathrm{SNR}^2 (1 - 2\tau)/2 = 1`.
+    Each cell shows the metric's mean over the rows with that (x, y) (:func:`phase_table`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A sweep table, one row per cell.
+    x, y : str
+        The columns of the two axes.
+    metrics : sequence of str, default PHASE_METRICS
+        The columns drawn, a heatmap each.
+    kou : bool or None, default None
+        Draw the Kou et al. (2023) boundary :math:`n \cdot \mathrm{SNR}^2 = (d/n)^{-1/2}` as a dashed line;
+        None draws it when the axes are ``d_over_n`` and ``n_snr2``.
+    race : bool or None, default None
+        Draw the line :math:`n \cdot \mathrm{SNR}^2 (1 - 2\tau)/2 = 1`; None draws it on an n_snr2 × tau map.
+    title : str or None, default None
+        The figure's title.
+    annotate : bool, default True
+        Write each cell's value in it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The heatmaps.
     """
     import matplotlib.pyplot as plt
 

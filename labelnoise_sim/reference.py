@@ -27,7 +27,19 @@ JSIGN = np.array([1.0, -1.0])[:, None]
 
 
 class Trajectory(NamedTuple):
-    """The recorded steps of :func:`full_weight_gd` and the run at those steps."""
+    """The recorded steps of :func:`full_weight_gd` and the run at those steps.
+
+    Attributes
+    ----------
+    t : ndarray of int64, shape (K,)
+        Recorded steps.
+    outputs : ndarray of float64, shape (K, n)
+        :math:`f(x_i)` on the training set.
+    weights : ndarray of float64, shape (K, 2, m, d)
+        The filters :math:`w_{j,r}`.
+    bias : ndarray of float64, shape (K, 2, m), or None
+        :math:`b_{j,r}` when the bias is trained, else None.
+    """
 
     t: np.ndarray  #: recorded steps (K,)
     outputs: np.ndarray  #: :math:`f(x_i)` on the training set (K, n)
@@ -77,12 +89,28 @@ def loss_slope(z, loss: str):
 
 
 def network(W, b, patches, config: SimulationConfig | None = None):
-    r""":math:`f(x_i) = s \sum_j j \sum_r \sum_p \sigma(\langle w_{j,r}, x_i^{(p)} \rangle + b_{j,r})` for explicit patches; shape (n,).
+    r"""The network's outputs on explicit patches.
 
-    W (2, m, d), b (2, m), ``patches`` (n, P, d): the patches of each sample in
-    any order (the additive layout is :math:`P = 1` patch :math:`y_i \mu + \xi_i`); :math:`s = 1/m` or 1 as
-    ``config.output_scale`` says. :func:`full_weight_gd` forms the same sum with
+    :math:`f(x_i) = s \sum_j j \sum_r \sum_p \sigma(\langle w_{j,r}, x_i^{(p)} \rangle + b_{j,r})`, with
+    :math:`s = 1/m` or 1 as ``config.output_scale`` says. :func:`full_weight_gd` forms the same sum with
     the signal patch apart.
+
+    Parameters
+    ----------
+    W : ndarray of float64, shape (2, m, d)
+        The filters.
+    b : ndarray of float64, shape (2, m)
+        The bias.
+    patches : ndarray of float64, shape (n, P, d)
+        The patches of each sample, in any order (the additive layout is :math:`P = 1` patch
+        :math:`y_i \mu + \xi_i`).
+    config : SimulationConfig or None, default None
+        The activation and the output scale; None for the defaults (ReLU, :math:`s = 1/m`).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        :math:`f(x_i)`.
     """
     config = SimulationConfig() if config is None else config
     sigma, _ = activation(config)

@@ -29,6 +29,16 @@ FORMAT_VERSION = 1
 def logistic_loss(z):
     r""":math:`\ell(z) = \log(1 + e^{-z})`, without overflow for any finite :math:`z`.
 
+    Parameters
+    ----------
+    z : array_like of float
+        Margins.
+
+    Returns
+    -------
+    ndarray of float64
+        The loss of each margin, the shape of ``z``.
+
     Examples
     --------
     >>> logistic_loss([0.0, 1000.0, -1000.0])
@@ -38,7 +48,20 @@ def logistic_loss(z):
 
 
 def loss_value(z, loss: str = "logistic"):
-    r""":math:`\ell(z)` of the loss named ``loss`` (see ``SimulationConfig.loss``), elementwise, without overflow where finite.
+    r""":math:`\ell(z)` of the loss named ``loss``, elementwise, without overflow where finite.
+
+    Parameters
+    ----------
+    z : array_like of float
+        Margins.
+    loss : {"logistic", "hinge", "exponential", "squared"}, default "logistic"
+        The loss (``SimulationConfig.loss``): :math:`\log(1 + e^{-z})`, :math:`\max(0, 1 - z)`,
+        :math:`e^{-z}` or :math:`(1 - z)^2 / 2`.
+
+    Returns
+    -------
+    ndarray of float64
+        The loss of each margin, the shape of ``z``.
 
     Examples
     --------
@@ -64,7 +87,17 @@ class Velocity(NamedTuple):
         v_{j,r} = v_\alpha w_{j,r}^{(0)} + j v_\gamma \frac{\mu}{\|\mu\|^2} + \sum_k v_\rho \frac{\xi_k}{\|\xi_k\|^2}
 
     (the buffer of torch.optim.SGD for the filters), and :math:`v_\beta` for the bias.
-    ``alpha`` is None without weight decay (it stays 0), ``bias`` None without a bias.
+
+    Attributes
+    ----------
+    gamma : ndarray of float64, shape (K, 2, m)
+        :math:`v_\gamma`.
+    rho : ndarray of float64
+        :math:`v_\rho`, the shape of ``SimulationResult.rho``.
+    alpha : ndarray of float64, shape (K,), or None
+        :math:`v_\alpha`; None without weight decay (it stays 0).
+    bias : ndarray of float64, shape (K, 2, m), or None
+        :math:`v_\beta`; None without a bias.
     """
 
     gamma: np.ndarray  #: (K, 2, m)
@@ -139,11 +172,27 @@ class SimulationResult:
         return np.minimum(self.rho, 0.0)
 
     def weights(self, step) -> np.ndarray:
-        r"""Filters at the recorded step ``step`` (a value of ``t``), shape (2, m, d).
+        r"""Rebuild the filters at the recorded step ``step`` from the coefficients.
 
-        Rebuilt from the coefficients,
         :math:`W = \alpha W^{(0)} + j \gamma \mu/\|\mu\|^2 + \sum_k \rho_k \xi_k/\|\xi_k\|^2`;
-        needs explicit sampling. A step that was not recorded raises ValueError.
+        needs explicit sampling.
+
+        Parameters
+        ----------
+        step : int
+            A recorded step number (a value of ``t``).
+
+        Returns
+        -------
+        ndarray of float64, shape (2, m, d)
+            The filters :math:`w_{j,r}`.
+
+        Raises
+        ------
+        ValueError
+            If ``step`` was not recorded.
+        AttributeError
+            For a run with ``sampling="gram"``, which has no d-dimensional vectors.
         """
         data = self.data
         if not data.has_vectors:
@@ -166,10 +215,22 @@ class SimulationResult:
                 "velocity_rho": velocity.rho, "velocity_alpha": velocity.alpha, "velocity_bias": velocity.bias}
 
     def schedule(self, step) -> tuple[np.ndarray, np.ndarray]:
-        """The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
+        r"""The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
 
         See :func:`labelnoise_sim.schedule.schedule`: with them an outside
         implementation replays a stochastic run exactly.
+
+        Parameters
+        ----------
+        step : int
+            A step number in [0, ``config.steps``).
+
+        Returns
+        -------
+        indices : ndarray of int64, shape ``(|B_t|,)``
+            The samples of the step's minibatch.
+        signs : ndarray of float64, shape ``(|B_t|,)``
+            The multiplier :math:`\pm 1` of each one's observed label.
         """
         return schedule.schedule(self.config, step)
 
@@ -229,22 +290,44 @@ class SimulationResult:
         return {key: value for key, value in self.__dict__.items() if key != "_test_draws"}
 
     def test_error_at(self, records) -> np.ndarray:
-        """The clean test error of the given record indices (an int array), as :attr:`test_error` has them.
+        """The clean test error at some records, as :attr:`test_error` has them.
 
         A step's estimate does not depend on the other steps estimated with
         it: this is :attr:`test_error` at those records, bit for bit, at the
         cost of those records only.
+
+        Parameters
+        ----------
+        records : array_like of int, shape (R,)
+            Record indices (indices into ``t``, not step numbers).
+
+        Returns
+        -------
+        ndarray of float64, shape (R,)
+            The clean test error at each record.
         """
         return self.test_error_estimate_at(records).by_class.mean(axis=1)
 
     def test_error_estimate_at(self, records, rse: float = generalization.TARGET_RSE) -> generalization.TestErrorEstimate:
-        """:attr:`test_error_estimate` at the given record indices (an int array), to the relative standard error ``rse``.
+        """The test error and its standard errors at some records, to a relative standard error.
 
         With the default ``rse`` the numbers are :attr:`test_error_estimate`'s
         at those records, bit for bit, at the cost of those records only. A
         larger ``rse`` (a rough look: 0.1 costs about 100 times fewer draws)
         gives estimates of their own, or the whole curve's where it is
         already there (it is at least as precise).
+
+        Parameters
+        ----------
+        records : array_like of int, shape (R,)
+            Record indices (indices into ``t``, not step numbers).
+        rse : float, default ``generalization.TARGET_RSE``
+            The relative standard error to reach.
+
+        Returns
+        -------
+        TestErrorEstimate
+            :attr:`test_error_estimate`'s fields at those records.
         """
         records = np.asarray(records, dtype=np.int64)
         if "test_error_estimate" in self.__dict__ and rse >= generalization.TARGET_RSE:
@@ -306,6 +389,11 @@ class SimulationResult:
         parameters are in ``attrs``.
         The test error is left out: ask for it on the result (it costs a Monte
         Carlo integral per record). Needs the optional ``xarray`` package.
+
+        Returns
+        -------
+        xarray.Dataset
+            The trajectory.
         """
         try:
             import xarray as xr
@@ -342,8 +430,18 @@ class SimulationResult:
     # Persistence -------------------------------------------------------------
 
     def save(self, path):
-        """Write the result to ``path`` (``.npz``), a path or a binary file open for writing;
-        :func:`load` restores it exactly. Returns ``path`` (as a Path if it was one)."""
+        """Write the result to ``path`` (``.npz``); :func:`~labelnoise_sim.load` restores it exactly.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or binary file
+            The file to write, or a binary file open for writing.
+
+        Returns
+        -------
+        pathlib.Path or file
+            ``path``, as a Path if it was a path.
+        """
         path = path if hasattr(path, "write") else Path(path)
         arrays = dict(
             t=self.t, gamma=self.gamma, rho=self.rho, outputs=self.outputs,
@@ -367,6 +465,16 @@ class SimulationResult:
         Only the members a result needs are read, and never as pickles, so a
         foreign or damaged file cannot run code or yield arrays that disagree
         with their configuration.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        SimulationResult
+            The result, bit for bit as it was saved.
 
         Raises
         ------
@@ -431,6 +539,16 @@ def load(path) -> SimulationResult:
     """Read a :class:`SimulationResult` written by ``SimulationResult.save``, checking it first.
 
     See :meth:`SimulationResult.load` for the checks and the errors.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :meth:`SimulationResult.save`.
+
+    Returns
+    -------
+    SimulationResult
+        The result, bit for bit as it was saved.
     """
     return SimulationResult.load(path)
 

@@ -33,7 +33,18 @@ LABEL_NOISE_BLOCK = 1024
 
 
 def steps_per_epoch(config: SimulationConfig) -> int:
-    """E = ⌈n / batch_size⌉ (1 for full-batch runs)."""
+    r"""The steps of an epoch, :math:`E = \lceil n / \text{batch\_size} \rceil` (1 for full-batch runs).
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+
+    Returns
+    -------
+    int
+        :math:`E`.
+    """
     size = config.batch_size or config.n
     return -(-config.n // size)
 
@@ -68,6 +79,13 @@ def _signs(config: SimulationConfig, first: int, last: int) -> np.ndarray:
 def schedule(config: SimulationConfig, step: int) -> tuple[np.ndarray, np.ndarray]:
     r"""The minibatch of the update from ``step`` to ``step + 1``, and the multipliers of its labels.
 
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+    step : int
+        A step number in [0, ``config.steps``).
+
     Returns
     -------
     indices : ndarray of int64, shape ``(|B_t|,)``
@@ -90,10 +108,21 @@ def schedule(config: SimulationConfig, step: int) -> tuple[np.ndarray, np.ndarra
 
 
 def step_weights(config: SimulationConfig, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-    """The schedule of the steps first..last-1 in the form the kernel takes.
+    r"""The schedule of the steps first..last-1 in the form the kernel takes.
 
-    Returns ``eps`` (last - first, n) int8, ε_{t,i} for the samples of B_t and
-    0 for the others, and ``inverse_size`` (last - first,) float64, 1 / ``|B_t|``.
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+    first, last : int
+        The steps :math:`t` with ``first <= t < last``.
+
+    Returns
+    -------
+    eps : ndarray of int8, shape (last - first, n)
+        :math:`\varepsilon_{t,i}` for the samples of :math:`B_t`, 0 for the others.
+    inverse_size : ndarray of float64, shape (last - first,)
+        :math:`1 / |B_t|`.
     """
     eps = _signs(config, first, last)
     n, size = config.n, config.batch_size or config.n

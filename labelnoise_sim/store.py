@@ -106,6 +106,15 @@ class StoreWriteError(OSError):
     An :class:`OSError` with the ``errno`` of the failure and the file in
     ``filename``; its message names the file and says what to do. Every cell
     written before the failure is intact in the store.
+
+    Parameters
+    ----------
+    message : str
+        What failed, naming the file, and what to do.
+    path : str or os.PathLike
+        The file that could not be written.
+    code : int
+        The ``errno`` of the failure.
     """
 
     def __init__(self, message: str, *, path, code: int):
@@ -121,6 +130,17 @@ class StoreLockedError(BlockingIOError):
 
     A :class:`BlockingIOError`, as ``fcntl.flock`` raises for a held lock:
     taking the lock would block, and the sweep refuses rather than waits.
+
+    Parameters
+    ----------
+    message : str
+        What is locked and by whom.
+    path : Path or None, default None
+        The store directory.
+    pid : int or None, default None
+        Process id of the holder.
+    host : str or None, default None
+        Host name of the holder.
 
     Attributes
     ----------
@@ -141,6 +161,16 @@ def canonical_json(obj) -> str:
     """JSON text that depends only on the value of ``obj`` (sorted keys, no spaces).
 
     Floats are written with ``repr``, which reads back to the same bits.
+
+    Parameters
+    ----------
+    obj : object
+        A JSON-ready value (dicts, lists, strings, numbers, None).
+
+    Returns
+    -------
+    str
+        The JSON text.
     """
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
@@ -541,6 +571,18 @@ class SweepStore:
         reported, :class:`StoreWarning`). With ``need_result`` a record without
         an intact trajectory file also counts as missing (unless its run
         diverged and so has no trajectory).
+
+        Parameters
+        ----------
+        key : str
+            The fingerprint of the cell's configuration.
+        need_result : bool, default False
+            Whether the cell's trajectory must be there too.
+
+        Returns
+        -------
+        dict or None
+            The cell's record (its analysis, its configuration, its identity), or None.
         """
         slot = self._slots[key]
         path = self._record_path(slot)
@@ -586,6 +628,15 @@ class SweepStore:
         slot, ``index``. Whatever is in the way of either file (a damaged one,
         a link, a directory) is replaced.
 
+        Parameters
+        ----------
+        key : str
+            The fingerprint of the cell's configuration.
+        record : dict
+            The cell's record, JSON-ready.
+        result : SimulationResult or None, default None
+            The cell's trajectory, if it is kept.
+
         Raises
         ------
         StoreWriteError
@@ -603,11 +654,21 @@ class SweepStore:
             fh.write((canonical_json(payload) + "\n").encode())
 
     def read_result(self, key: str):
-        """The stored trajectory of the cell of fingerprint ``key`` (a SimulationResult), or None.
+        """The stored trajectory of the cell of fingerprint ``key``, or None.
 
         The trajectory file is read only once its SHA-256 matches the one its
         cell record carries; one that fails is reported (:class:`StoreWarning`)
         and counts as missing, as does a cell whose run diverged.
+
+        Parameters
+        ----------
+        key : str
+            The fingerprint of the cell's configuration.
+
+        Returns
+        -------
+        SimulationResult or None
+            The trajectory, or None.
         """
         from .result import load
 

@@ -1,4 +1,4 @@
-"""Grid sweeps: :func:`sweep` runs the Cartesian product of parameter lists.
+"""Grid sweeps: :func:`~labelnoise_sim.sweep` runs the Cartesian product of parameter lists.
 
 Every cell of a grid is one :func:`~labelnoise_sim.simulate` call, condensed
 by :func:`~labelnoise_sim.analyze` into one row of a pandas DataFrame. A cell's
@@ -101,6 +101,16 @@ class SweepResult:
         record; one that does not is reported (:class:`~labelnoise_sim.store.StoreWarning`)
         and the cell simulated again, so damaged data is never returned. The
         store is only read here, never repaired: a rerun of the sweep does that.
+
+        Parameters
+        ----------
+        index : int
+            A row label of ``table``.
+
+        Returns
+        -------
+        SimulationResult
+            The cell's trajectory.
         """
         index = check_int("index", index, low=0, high=len(self.configs) - 1)
         if index in self._kept:
@@ -114,16 +124,28 @@ class SweepResult:
 
 
 def expand_grid(grid: Mapping, fixed: Mapping | None = None) -> list[tuple[dict, SimulationConfig]]:
-    r"""The cells of ``grid`` × ``fixed``: a list of (grid values, validated config).
+    r"""The cells of ``grid`` × ``fixed``, each validated before anything runs.
 
-    ``grid`` maps parameter names of :func:`~labelnoise_sim.simulate` to
-    non-empty lists of values; the cells are their Cartesian product, the last
-    name varying fastest. A key naming several parameters — a tuple
-    ``("d", "eta")`` or the string ``"d+eta"`` — is one zipped axis: its values
-    are lists that set those parameters together (e.g. :math:`\eta` scaled with :math:`d`).
-    ``fixed`` gives the other parameters. Every cell is
-    validated here, before anything runs; an invalid one raises ValueError
-    naming the cell.
+    Parameters
+    ----------
+    grid : mapping
+        Maps parameter names of :func:`~labelnoise_sim.simulate` to
+        non-empty lists of values; the cells are their Cartesian product, the last
+        name varying fastest. A key naming several parameters — a tuple
+        ``("d", "eta")`` or the string ``"d+eta"`` — is one zipped axis: its values
+        are lists that set those parameters together (e.g. :math:`\eta` scaled with :math:`d`).
+    fixed : mapping or None, default None
+        The other parameters, shared by every cell.
+
+    Returns
+    -------
+    list of (dict, SimulationConfig)
+        Each cell's grid values and its validated configuration, in grid order.
+
+    Raises
+    ------
+    ValueError
+        Naming the cell, for an invalid one.
     """
     grid, fixed = _normalise_grid(grid), _normalise_fixed(fixed or {})
     overlap = set(_grid_names(grid)) & set(fixed)
@@ -181,7 +203,7 @@ def sweep(
         Where cells run: in this process, in local worker processes, or on
         the Dask cluster of ``client``. "auto" (default) runs in worker
         processes when the cells still to compute would take this process
-        long enough to pay for starting them (:func:`choose_backend`), else
+        long enough to pay for starting them (:func:`~labelnoise_sim.sweep.choose_backend`), else
         here. The table is the same whichever runs.
     workers : int, optional
         Worker processes of the "processes" backend (default: the CPUs this
@@ -418,7 +440,20 @@ AUTO_PROCESSES_SECONDS = 5.0
 
 
 def cell_seconds(config: SimulationConfig, test_error: bool = True) -> float:
-    """A rough estimate of the seconds one core spends on a cell: drawing, dynamics, analysis."""
+    """Estimate roughly the seconds one core spends on a cell: drawing, dynamics, analysis.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The cell.
+    test_error : bool, default True
+        Whether its analysis includes the test error.
+
+    Returns
+    -------
+    float
+        Seconds.
+    """
     N = config.n * config.noise_patches
     q, p = 2 * config.m, N + 2 * config.m
     draw = p * p * config.d / 2 * CELL_COSTS["explicit"] if config.sampling == "explicit" else (
@@ -438,6 +473,20 @@ def choose_backend(configs, test_error: bool = True, workers: int | None = None)
     AUTO_PROCESSES_SECONDS (:func:`cell_seconds`); this process otherwise, and
     always when the main script cannot be re-run by a worker (a script from
     standard input).
+
+    Parameters
+    ----------
+    configs : sequence of SimulationConfig
+        The cells to run.
+    test_error : bool, default True
+        Whether their analysis includes the test error.
+    workers : int or None, default None
+        The worker processes asked for; None for the CPUs there are.
+
+    Returns
+    -------
+    str
+        "processes" or "serial".
     """
     if len(configs) < 2 or (workers or _available_cpus()) < 2 or _main_script_unreadable() is not None:
         return "serial"

@@ -2,7 +2,7 @@
 
 Run after building the site (the README's command; .ci/run does both)::
 
-    python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python -m sphinx -n -W --keep-going -b html docs docs/_build/html
     python -m pytest -m site
 
 Opens the index page, the API page of ``simulate`` and the quick-start example
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.site
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SITE = Path(os.environ.get("LABELNOISE_SITE", DOCS / "_build" / "html")).resolve()
-BUILD = "python -m sphinx -W --keep-going -b html docs docs/_build/html"
+BUILD = "python -m sphinx -n -W --keep-going -b html docs docs/_build/html"
 
 #: The pages looked at: path in the site, and what the browser's title must hold.
 PAGES = {

@@ -1,12 +1,10 @@
 """Command line: ``labelnoise-sim``.
 
-One module per subcommand (:mod:`~labelnoise_sim.cli.run`,
-:mod:`~labelnoise_sim.cli.figure`, :mod:`~labelnoise_sim.cli.sweep`,
-:mod:`~labelnoise_sim.cli.phase`, :mod:`~labelnoise_sim.cli.reproduce`,
-:mod:`~labelnoise_sim.cli.claims`, :mod:`~labelnoise_sim.cli.regime`), each adding its parser; with no subcommand
+One module per subcommand (``cli.run``, ``cli.figure``, ``cli.sweep``,
+``cli.phase``, ``cli.reproduce``, ``cli.claims``, ``cli.regime``), each adding its parser; with no subcommand
 the default run (``labelnoise-sim run``) is executed. The simulation options
 are derived from the parameter declarations (:mod:`labelnoise_sim.config`,
-through :mod:`~labelnoise_sim.cli._options`), and their values are checked by
+through ``cli._options``), and their values are checked by
 the library itself, so the command line reports exactly the library's errors.
 Handlers import the library when they run, which keeps ``--help`` fast.
 
@@ -48,7 +46,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``labelnoise-sim`` parser with every subcommand."""
+    """The ``labelnoise-sim`` parser with every subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
     parser = _Parser(
         prog="labelnoise-sim",
         description="Exact simulation of feature learning under label noise (two-layer ReLU CNN).",
@@ -60,7 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``labelnoise-sim`` with ``argv`` (default: the process's arguments); return the exit code."""
+    """Run ``labelnoise-sim`` with ``argv``.
+
+    Parameters
+    ----------
+    argv : list of str or None, default None
+        The arguments; None for the process's.
+
+    Returns
+    -------
+    int
+        The command's exit status, 0 when it succeeded.
+
+    Raises
+    ------
+    SystemExit
+        With status 2 for a mistake in the command, 1 when gradient descent diverged, 130 when
+        interrupted (after one line on standard error).
+    """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):

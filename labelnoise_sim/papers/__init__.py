@@ -24,13 +24,35 @@ MODULES = ("han2025", "huang2025_lngd", "kou2023", "karhadkar2024", "cao2022")
 
 
 def papers() -> dict[str, Paper]:
-    """Every entry, by key, in the order of :data:`MODULES`."""
+    """Every entry, by key, in the order of :data:`MODULES`.
+
+    Returns
+    -------
+    dict of str to Paper
+        The entries.
+    """
     entries = (importlib.import_module(f".{name}", __name__).PAPER for name in MODULES)
     return {entry.key: entry for entry in entries}
 
 
 def paper(key: str) -> Paper:
-    """The entry ``key``; ValueError naming the keys there are."""
+    """The entry ``key``.
+
+    Parameters
+    ----------
+    key : str
+        An entry's key, e.g. ``"han2025"``.
+
+    Returns
+    -------
+    Paper
+        The entry.
+
+    Raises
+    ------
+    ValueError
+        Naming the keys there are, for an unknown key.
+    """
     entries = papers()
     if key not in entries:
         raise ValueError(f"paper must be one of {', '.join(map(repr, entries))}; got {key!r}")
@@ -39,12 +61,28 @@ def paper(key: str) -> Paper:
 
 def reproduce(key: str, out=None, *, quick: bool = False, seeds: int | None = None,
               progress: bool = True) -> Outcome:
-    """Run the entry ``key`` into ``out`` (default ``reproduce_KEY``): figures (PNG and PDF), tables (CSV and
-    Markdown) and ``KEY_claims.md``, each claim beside what was measured.
+    """Run the entry ``key`` into ``out``: its figures, tables and claims.
 
-    ``quick`` shrinks grids and steps so that the entry finishes in a minute or
-    two on 2 cores; ``seeds`` sets the repetitions per cell. Sweeps keep a
-    store in ``out/store``, so an interrupted run resumes.
+    The figures are PNG and PDF, the tables CSV and Markdown, and ``KEY_claims.md`` has each claim beside
+    what was measured. Sweeps keep a store in ``out/store``, so an interrupted run resumes.
+
+    Parameters
+    ----------
+    key : str
+        The entry's key (:func:`papers` lists them).
+    out : str or os.PathLike or None, default None
+        The directory to write into; None for ``reproduce_KEY``.
+    quick : bool, default False
+        Shrink grids and steps so that the entry finishes in a minute or two on 2 cores.
+    seeds : int or None, default None
+        The repetitions per cell, >= 1; None for the entry's own choice.
+    progress : bool, default True
+        Show the sweeps' progress bars.
+
+    Returns
+    -------
+    Outcome
+        The verdicts and the files written.
     """
     from .._validation import check_int
 

@@ -23,7 +23,19 @@ __all__ = ["Setting", "Assumption", "RegimeRow", "Verdict", "VERDICTS", "Paper",
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """A row of an entry's setup table: one setting as the paper states it and as the simulator runs it."""
+    """A row of an entry's setup table: one setting as the paper states it and as the simulator runs it.
+
+    Attributes
+    ----------
+    name : str
+        The setting.
+    paper : str
+        Its value in the paper.
+    ours : str
+        Its value in our run, or "the same".
+    note : str, default ""
+        Why the two differ, when they do.
+    """
 
     name: str
     paper: str
@@ -90,11 +102,33 @@ class Assumption:
             raise ValueError(f"kind must be '>=' or '<='; got {self.kind!r}")
 
     def applies_to(self, claim: int | None) -> bool:
-        """Whether the claim of index ``claim`` is stated under this assumption (None: any claim)."""
+        """Tell whether the claim of index ``claim`` is stated under this assumption.
+
+        Parameters
+        ----------
+        claim : int or None
+            The claim's index; None stands for any claim.
+
+        Returns
+        -------
+        bool
+            True if the assumption applies to it.
+        """
         return claim is None or self.claims is None or claim in self.claims
 
     def check(self, config) -> "RegimeRow":
-        """This assumption measured on ``config``: its value, its bound and whether it holds."""
+        """Measure this assumption on ``config``: its value, its bound and whether it holds.
+
+        Parameters
+        ----------
+        config : SimulationConfig
+            The run.
+
+        Returns
+        -------
+        RegimeRow
+            The measurement; ``holds`` is False for a NaN value.
+        """
         value = float(self.value(config))
         holds = bool(value >= self.bound) if self.kind == ">=" else bool(value <= self.bound)
         return RegimeRow(self.name, self.condition, self.where, value, self.kind, self.bound, holds)
@@ -102,7 +136,21 @@ class Assumption:
 
 @dataclasses.dataclass(frozen=True)
 class RegimeRow:
-    """One assumption measured on one run (a row of :func:`regime`)."""
+    """One assumption measured on one run (a row of :func:`labelnoise_sim.papers.regime`).
+
+    Attributes
+    ----------
+    name, condition, where : str
+        As the :class:`Assumption`'s fields.
+    value : float
+        The assumption's value on the run.
+    kind : {">=", "<="}
+        Whether the value must be at least or at most the bound.
+    bound : float
+        The numeric reading of the bound.
+    holds : bool
+        Whether the value is on the bound's side (False for NaN).
+    """
 
     name: str
     condition: str
@@ -113,7 +161,13 @@ class RegimeRow:
     holds: bool  #: False also when the value is NaN
 
     def describe(self) -> str:
-        """``name value (needs kind bound)``, as the regime column prints a broken assumption."""
+        """Describe the row as the regime column prints a broken assumption.
+
+        Returns
+        -------
+        str
+            ``name value (needs kind bound)``.
+        """
         return f"{self.name} {self.value:.3g} (needs {self.kind} {self.bound:.3g})"
 
 
@@ -123,7 +177,18 @@ def regime_rows(assumptions, config, claim: int | None = None) -> list[RegimeRow
 
 
 def regime_label(rows) -> str:
-    """"inside" if every row holds, else the broken assumptions with their values, joined by "; "."""
+    """Label a run's regime from its rows.
+
+    Parameters
+    ----------
+    rows : iterable of RegimeRow
+        The assumptions measured on the run.
+
+    Returns
+    -------
+    str
+        "inside" if every row holds, else the broken assumptions with their values, joined by "; ".
+    """
     broken = [row.describe() for row in rows if not row.holds]
     return "; ".join(broken) if broken else "inside"
 
@@ -135,6 +200,23 @@ class Verdict:
     Build one with :meth:`decide`, which turns an interval of the measured
     quantity and the interval that the claim accepts into one of
     :data:`VERDICTS`.
+
+    Attributes
+    ----------
+    measured : str
+        What was measured, in words and numbers.
+    verdict : str
+        One of :data:`VERDICTS`: words a reviewer reads, not a score.
+    region : str, default ""
+        Where it was measured (the parameters run).
+    seeds : int, default 0
+        The independent repetitions behind the measurement.
+    uncertainty : str, default ""
+        Its standard error or interval, and how it was obtained.
+    regime : str, default "inside"
+        "inside" the claim's assumptions, or the broken ones with their values.
+    quick : bool, default False
+        Whether a ``--quick`` run (small grids, few seeds) measured it.
     """
 
     measured: str
@@ -155,6 +237,22 @@ class Verdict:
 
         Kept only while the gallery's entries move to :meth:`decide` (issue 21); every entry moved no longer
         calls it, and it goes with the last one.
+
+        Parameters
+        ----------
+        measured : str
+            What was measured.
+        confirmed : bool
+            Whether the claim holds.
+        partly : bool
+            Whether it holds in part.
+        region : str, default ""
+            Where it was measured.
+
+        Returns
+        -------
+        Verdict
+            The verdict, with the regime "not declared".
         """
         return cls(measured, "confirmed" if confirmed else ("partly" if partly else "not confirmed"), region,
                    regime="not declared")
@@ -175,8 +273,16 @@ class Verdict:
         accepted : tuple of float
             ``(low, high)``: the values the claim accepts (``-inf``/``inf``
             for a one-sided claim).
-        seeds, uncertainty, region, regime, quick
-            As the fields of the same names.
+        seeds : int
+            The independent repetitions behind the measurement.
+        uncertainty : str
+            Its standard error or interval, and how it was obtained.
+        region : str, default ""
+            Where it was measured.
+        regime : str, default "inside"
+            "inside" the claim's assumptions, or the broken ones with their values.
+        quick : bool, default False
+            Whether a ``--quick`` run measured it.
 
         Returns
         -------
@@ -208,7 +314,25 @@ class Verdict:
 
 @dataclasses.dataclass(frozen=True)
 class Paper:
-    """One entry of the gallery, declared as data."""
+    """One entry of the gallery, declared as data.
+
+    Attributes
+    ----------
+    key : str
+        The entry's key, e.g. ``"han2025"``: the name of its directory and files.
+    citation : str
+        The paper.
+    setup : tuple of Setting
+        The setup as the paper states it and as we run it.
+    claims : tuple of str
+        The paper's claims that the entry checks.
+    run : callable
+        ``run(context)`` returns a list of :class:`Verdict`, one per claim (in the order of ``claims``).
+    runtime : str, default ""
+        The full run's time, as measured on the machine that made docs/papers/KEY.
+    assumptions : tuple of Assumption, default ()
+        The conditions the claims are stated under (each names the claims it applies to).
+    """
 
     key: str
     citation: str
@@ -222,13 +346,44 @@ class Paper:
     assumptions: tuple[Assumption, ...] = ()
 
     def regime(self, config, claim: int | None = None) -> list[RegimeRow]:
-        """The assumptions of ``claim`` (of every claim if None) measured on ``config``."""
+        """Measure the assumptions of ``claim`` (of every claim if None) on ``config``.
+
+        Parameters
+        ----------
+        config : SimulationConfig
+            The run.
+        claim : int or None, default None
+            The claim's index in :attr:`claims`; None for every assumption.
+
+        Returns
+        -------
+        list of RegimeRow
+            One row per assumption that applies.
+        """
         return regime_rows(self.assumptions, config, claim)
 
 
 @dataclasses.dataclass
 class Context:
-    """Where an entry writes, and how big it runs."""
+    """Where an entry writes, and how big it runs.
+
+    Attributes
+    ----------
+    key : str
+        The entry's key.
+    out : pathlib.Path
+        The output directory.
+    quick : bool, default False
+        Whether to run the quick version.
+    seeds : int or None, default None
+        Repetitions per cell, or None for the entry's own choice.
+    progress : bool, default True
+        Whether the sweeps show a progress bar.
+    written : list of pathlib.Path
+        The files written so far.
+    assumptions : tuple of Assumption, default ()
+        The entry's, to mark the cells of its sweeps.
+    """
 
     key: str
     out: Path
@@ -239,15 +394,45 @@ class Context:
     assumptions: tuple[Assumption, ...] = ()  #: the entry's, to mark the cells of its sweeps
 
     def repetitions(self, full: int, quick: int = 1) -> int:
-        """Seeds per cell: ``seeds`` if the user gave it, else ``quick`` or ``full``."""
+        """Choose the seeds per cell: ``seeds`` if the user gave it, else ``quick`` or ``full``.
+
+        Parameters
+        ----------
+        full : int
+            The seeds of a full run.
+        quick : int, default 1
+            The seeds of a quick run.
+
+        Returns
+        -------
+        int
+            The seeds per cell.
+        """
         return self.seeds if self.seeds is not None else (quick if self.quick else full)
 
     def sweep(self, name: str, grid, fixed=None, *, claims: tuple[int, ...] | None = None, **options):
-        """:func:`labelnoise_sim.sweep` with the store ``out/store/KEY-name``: rerunning resumes it.
+        """Run :func:`labelnoise_sim.sweep` with the store ``out/store/KEY-name``: rerunning resumes it.
 
         Its table gains a column ``inside``: whether the cell meets every
-        assumption of the claims ``claims`` (indexes into the entry's claims;
-        None: of every claim).
+        assumption of the claims ``claims``.
+
+        Parameters
+        ----------
+        name : str
+            The sweep's name in the store's (``-quick`` is added for a quick run).
+        grid : dict
+            The swept parameters and their values.
+        fixed : dict or None, default None
+            The parameters shared by every cell.
+        claims : tuple of int or None, default None
+            The claims (indexes into the entry's claims) whose assumptions mark the cells; None: every claim.
+        **options
+            The other keywords of :func:`labelnoise_sim.sweep`.
+
+        Returns
+        -------
+        SweepResult
+            The sweep, its table with the column ``inside``.
         """
         from ..sweep import sweep
 
@@ -259,17 +444,46 @@ class Context:
         return swept
 
     def regime(self, config, claim: int | None = None) -> str:
-        """:func:`regime_label` of the entry's assumptions of ``claim`` on ``config``."""
+        """Label the regime of ``config`` for ``claim``: :func:`regime_label` of the entry's assumptions.
+
+        Parameters
+        ----------
+        config : SimulationConfig
+            The run.
+        claim : int or None, default None
+            The claim's index; None for every assumption.
+
+        Returns
+        -------
+        str
+            "inside", or the broken assumptions with their values.
+        """
         return regime_label(regime_rows(self.assumptions, config, claim))
 
     def figure(self, fig, name: str) -> None:
-        """Write ``fig`` as ``out/KEY_name.png`` and ``.pdf``."""
+        """Write ``fig`` as ``out/KEY_name.png`` and ``.pdf``.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure.
+        name : str
+            Its name in the file names.
+        """
         from ..figures import save_figure
 
         self.written += save_figure(fig, self.out / f"{self.key}_{name}")
 
     def table(self, frame, name: str) -> None:
-        """Write a pandas DataFrame as ``out/KEY_name.csv`` and ``.md``."""
+        """Write a pandas DataFrame as ``out/KEY_name.csv`` and ``.md``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The table.
+        name : str
+            Its name in the file names.
+        """
         stem = self.out / f"{self.key}_{name}"
         frame.to_csv(stem.with_suffix(".csv"), index=False)
         stem.with_suffix(".md").write_text(markdown_table(frame.columns, frame.itertuples(index=False)) + "\n")
@@ -282,7 +496,19 @@ CLAIMS_COLUMNS = ("claim", "measured", "verdict", "seeds", "uncertainty", "regim
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What :func:`reproduce` did: the verdicts, the files written, the seconds it took."""
+    """What :func:`reproduce` did.
+
+    Attributes
+    ----------
+    paper : Paper
+        The entry.
+    verdicts : list of Verdict
+        One per claim.
+    written : list of pathlib.Path
+        The files written.
+    seconds : float
+        The seconds it took.
+    """
 
     paper: Paper
     verdicts: list
@@ -290,12 +516,24 @@ class Outcome:
     seconds: float
 
     def claims_table(self) -> str:
-        """The Markdown table of the claims: the paper's statement, what was measured, the verdict, the seeds,
-        the uncertainty, the regime and the region."""
+        """Tabulate the claims in Markdown: statement, measurement, verdict, seeds, uncertainty, regime, region.
+
+        Returns
+        -------
+        str
+            The table, with the columns :data:`CLAIMS_COLUMNS`.
+        """
         return markdown_table(CLAIMS_COLUMNS, [(claim, v.measured, v.label, v.seeds, v.uncertainty, v.regime, v.region)
                                                for claim, v in zip(self.paper.claims, self.verdicts)])
 
     def summary(self) -> str:
+        """The citation, a line per claim with its verdict, and a line for the files written.
+
+        Returns
+        -------
+        str
+            The lines, joined by newlines.
+        """
         lines = [f"{self.paper.key}: {self.paper.citation}"]
         lines += [f"  [{v.label}] {claim}: {v.measured}" for claim, v in zip(self.paper.claims, self.verdicts)]
         lines.append(f"  {len(self.written)} files in {self.written[0].parent if self.written else '-'}; "
@@ -321,7 +559,20 @@ def reproduce(paper: Paper, out, *, quick: bool = False, seeds: int | None = Non
 
 
 def markdown_table(header, rows) -> str:
-    """A Markdown table; floats with 4 significant digits, NaN and None as a dash, "|" escaped."""
+    """A Markdown table; floats with 4 significant digits, NaN and None as a dash, "|" escaped.
+
+    Parameters
+    ----------
+    header : sequence of str
+        The column names.
+    rows : iterable of sequence
+        The rows, a value per column.
+
+    Returns
+    -------
+    str
+        The table, without a final newline.
+    """
     def cell(value):
         if value is None or isinstance(value, float) and math.isnan(value):
             return "-"
