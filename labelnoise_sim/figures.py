@@ -21,7 +21,7 @@ import numpy as np
 
 from .analysis import BOUNDARY_LOSS, analyze, own_class_noise, record_index
 
-__all__ = ["stage_figure", "save_figure", "twin_without_noise"]
+__all__ = ["stage_figure", "save_figure", "twin_without_noise", "step_axis", "plain_log_ticks", "text_color_on"]
 
 CLEAN, NOISY, TRUE, TEST = "tab:blue", "tab:red", "tab:orange", "black"
 
@@ -54,33 +54,99 @@ def twin_without_noise(result):
     return run(result.config.replace(tau_pos=0.0, tau_neg=0.0))
 
 
-def _time(t):
-    """Steps on a log axis: step 0 is drawn at 0.5."""
-    return np.where(t == 0, 0.5, t).astype(float)
+def step_axis(axis) -> None:
+    """Make ``axis`` a gradient-step axis, with step 0 drawn at 0.
+
+    Logarithmic from step 1 and linear between 0 and 1 (symlog), so that
+    step 0 is drawn where it is rather than moved onto a log axis; ticks in
+    plain numbers, starting at 0.
+
+    Parameters
+    ----------
+    axis : matplotlib.axis.XAxis
+        The axis, ``ax.xaxis``.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter, SymmetricalLogLocator
+
+    axis.axes.set_xscale("symlog", linthresh=1.0, linscale=0.25)
+    axis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=1.0))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axis.set_minor_formatter(NullFormatter())
+    axis.axes.set_xlim(left=0.0)
+
+
+def plain_log_ticks(axis) -> None:
+    """Label the ticks of a log axis in plain numbers (0.01, 1, 100).
+
+    Not 10ᵏ, and no "2×10¹" on minor ticks: labels on the decades only,
+    unless the axis spans less than two decades, where the minor ticks 2 and 5
+    are labelled too. Call it once the axis has its limits.
+
+    Parameters
+    ----------
+    axis : matplotlib.axis.Axis
+        The log axis, ``ax.xaxis`` or ``ax.yaxis``.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    low, high = sorted(axis.get_view_interval())
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_major_formatter(plain)
+    if low > 0 and high / low < 100:
+        axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+        axis.set_minor_formatter(plain)
+    else:
+        axis.set_minor_formatter(NullFormatter())
+
+
+def text_color_on(rgba) -> str:
+    """Choose the text colour that reads on a coloured cell.
+
+    Parameters
+    ----------
+    rgba : sequence of float
+        The cell's colour, red, green and blue in [0, 1] (alpha ignored).
+
+    Returns
+    -------
+    str
+        "black" on a light cell, "white" on a dark one, by the colour's
+        relative luminance (WCAG's definition, threshold 0.179).
+    """
+    def linear(c):
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(float(c)) for c in rgba[:3])
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179 else "white"
 
 
 def _mark_steps(ax, stages, labels: bool):
+    marks = {}
     for step, name, style in ((stages.t1, "t1", ":"), (stages.t2, "t2", "--"),
                               (stages.best_step, "best", "-.")):
         if step is None:
             continue
-        ax.axvline(max(step, 0.5), color="0.35", ls=style, lw=1)
-        if labels:
-            ax.annotate(name, (max(step, 0.5), 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(2, -10), textcoords="offset points", fontsize="small", color="0.25")
+        ax.axvline(step, color="0.35", ls=style, lw=1)
+        marks.setdefault(step, []).append(name)
+    if labels:
+        # Above the frame, where no curve runs; marks at the same step share one label.
+        for step, names in marks.items():
+            ax.annotate(" = ".join(names), (step, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize="small", color="0.25")
 
 
 def _panel_accuracy(ax, result, stages):
-    t = _time(result.t)
+    t = result.t
     ax.plot(t, result.train_acc_clean, color=CLEAN, label="clean samples fitted")
     if result.data.is_noisy.any():
         ax.plot(t, result.train_acc_noisy, color=NOISY, label="noisy samples fitted (noisy label)")
         ax.plot(t, result.train_acc_noisy_true, color=TRUE, label="noisy samples by true label")
     ax.plot(t, 1 - result.test_error, color=TEST, lw=1.2, label="clean test accuracy")
     _mark_steps(ax, stages, labels=True)
-    ax.set_xscale("log")
+    step_axis(ax.xaxis)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("(a) fit and test accuracy")
     # Test errors of 1e-4 and 1e-2 look alike on the accuracy axis: repeat the error on a log axis (the estimate
     # is precise down to 1e-12 and below; an error that underflows to 0 is left out).
     error = np.where(result.test_error > 0, result.test_error, np.nan)
@@ -89,17 +155,18 @@ def _panel_accuracy(ax, result, stages):
     err_ax.set_yscale("log")
     if np.isfinite(error).any():
         err_ax.set_ylim(min(np.nanmin(error) / 2, 1e-3), 1.0)
+    plain_log_ticks(err_ax.yaxis)
     err_ax.set_ylabel("clean test error (dotted, log)", fontsize="small")
     # Above the axes: inside, every corner holds some curve.
     handles, labels = ax.get_legend_handles_labels()
     handles.append(err_ax.lines[0])
     labels.append("clean test error (right axis)")
-    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.08), ncol=2, fontsize="x-small",
+    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.1), ncol=2, fontsize="x-small",
               frameon=False, borderaxespad=0.0)
 
 
 def _panel_coefficients(ax, result, stages):
-    t = _time(result.t)
+    t = result.t
     gamma = result.gamma.max(axis=2)  # (K, 2): max_r γ_{j,r}
     ax.plot(t, gamma[:, 0], color="tab:green", label=r"signal $\max_r\gamma_{+1,r}$")
     ax.plot(t, gamma[:, 1], color="tab:green", ls="--", label=r"signal $\max_r\gamma_{-1,r}$")
@@ -112,10 +179,10 @@ def _panel_coefficients(ax, result, stages):
         ax.plot(t, mid, color=color, label=rf"$\max_r\bar\rho_{{\tilde y_i,r,i}}$, {name} (median)")
         ax.fill_between(t, lo, hi, color=color, alpha=0.2, lw=0)
     _mark_steps(ax, stages, labels=False)
-    ax.set_xscale("log")
+    step_axis(ax.xaxis)
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_ylim(bottom=0.0)
-    ax.set_ylabel("coefficient")
+    ax.set_ylabel("(b) signal and noise coefficients")
     ax.set_xlabel("gradient step")
     ax.legend(loc="upper left", fontsize="x-small", framealpha=0.8)
 
@@ -139,6 +206,7 @@ def _panel_losses(ax, result, step, title):
                     xycoords=("data", "axes fraction"), xytext=(2, -10), textcoords="offset points",
                     fontsize="small")
     ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
     ax.set_title(title, fontsize="small")
     ax.set_xlabel("sample loss")
     ax.legend(loc="upper left", fontsize="x-small")
@@ -150,10 +218,9 @@ def _column(fig, result, title):
     c = result.config
     fig.suptitle(f"{title}\n" rf"n={c.n}, d={c.d}, m={c.m}, $\eta$={c.eta:g}, $n\,$SNR$^2$={c.n_snr2:.3g}, "
                  rf"$\tau_+$={c.tau_pos:g}, $\tau_-$={c.tau_neg:g}", fontsize="medium")
+    # The panels' names are in their y labels: above panel (a) the stage marks take the room.
     _panel_accuracy(axes["a"], result, stages)
-    axes["a"].set_title("(a) fit and test accuracy", fontsize="small", loc="left")
     _panel_coefficients(axes["b"], result, stages)
-    axes["b"].set_title("(b) signal vs noise coefficients", fontsize="small", loc="left")
     t1 = stages.t1 if stages.t1 is not None else int(result.t[0])
     _panel_losses(axes["c1"], result, t1, f"(c) losses at t1 = {t1}")
     _panel_losses(axes["c2"], result, int(result.t[-1]), f"losses at the end (step {int(result.t[-1])})")

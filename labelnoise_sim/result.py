@@ -379,16 +379,21 @@ class SimulationResult:
 
     # Export ------------------------------------------------------------------
 
-    def to_xarray(self):
+    def to_xarray(self, test_error: bool = True):
         """The trajectory as an ``xarray.Dataset`` with dimensions t, j, r, i.
 
         Coordinates: ``t`` (recorded steps), ``j`` (+1, -1), ``r`` (filter),
         ``i`` (sample), and ``p`` (noise patch) with more than two patches.
         Holds the coefficients (α and the bias where trained), outputs and
-        per-sample losses, the training curves and the labels; the
-        parameters are in ``attrs``.
-        The test error is left out: ask for it on the result (it costs a Monte
-        Carlo integral per record). Needs the optional ``xarray`` package.
+        per-sample losses, the training curves, the clean test error with its
+        standard error, and the labels; the parameters are in ``attrs``.
+        Needs the optional ``xarray`` package.
+
+        Parameters
+        ----------
+        test_error : bool, default True
+            Include ``test_error`` and ``test_error_stderr`` (:attr:`test_error`, computed on first use:
+            several times the run's own cost); False leaves them out.
 
         Returns
         -------
@@ -417,6 +422,9 @@ class SimulationResult:
             "y_noisy": ("i", data.y_noisy),
             "is_noisy": ("i", data.is_noisy),
         }
+        if test_error:
+            variables["test_error"] = ("t", self.test_error)
+            variables["test_error_stderr"] = ("t", self.test_error_estimate.stderr)
         if self.alpha is not None:
             variables["alpha"] = ("t", self.alpha)
         if self.bias is not None:

@@ -58,3 +58,46 @@ def test_figure_command_reproduces_the_documented_figure_byte_for_byte(tmp_path,
         pytest.skip(f"docs/figures/stages.png was drawn by {drawn_with!r}, this is matplotlib {matplotlib.__version__}")
     assert main(["figure", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "stages.png").read_bytes() == documented.read_bytes()
+
+
+def test_stage_marks_are_labelled_above_the_panel_where_no_curve_runs(small_run):
+    fig = stage_figure(small_run, twin=None)
+    fig.canvas.draw()
+    panel = fig.subfigs[0].axes[0]
+    labels = [text for text in panel.texts if text.get_text()]
+    assert labels, "the stage marks of panel (a) carry no label"
+    top = panel.get_window_extent().y1
+    for text in labels:
+        assert text.get_window_extent().y0 >= top - 0.5, f"{text.get_text()!r} is drawn inside the panel"
+
+
+def test_step_zero_is_drawn_at_zero_on_the_step_axis(small_run):
+    fig = stage_figure(small_run, twin=None)
+    panel = fig.subfigs[0].axes[0]
+    assert panel.get_xscale() == "symlog" and panel.get_xlim()[0] == 0.0
+    assert small_run.t[0] == 0 and panel.lines[0].get_xdata()[0] == 0
+
+
+def test_log_ticks_read_as_plain_numbers():
+    import matplotlib.pyplot as plt
+
+    from labelnoise_sim.figures import plain_log_ticks
+
+    fig, ax = plt.subplots()
+    ax.plot([12, 45], [1, 2])
+    ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
+    fig.canvas.draw()
+    shown = [t.get_text() for t in ax.get_xticklabels(minor=True) + ax.get_xticklabels() if t.get_text()]
+    plt.close(fig)
+    assert shown and all("10^" not in s and "times" not in s and "×" not in s for s in shown), shown
+    assert "20" in shown
+
+
+@pytest.mark.parametrize("colour, text", [((0.993, 0.906, 0.144), "black"),  # viridis' yellow end
+                                          ((0.267, 0.005, 0.329), "white"),  # viridis' purple end
+                                          ((1.0, 1.0, 1.0), "black"), ((0.0, 0.0, 0.0), "white")])
+def test_cell_text_takes_the_colour_that_reads_on_its_cell(colour, text):
+    from labelnoise_sim.figures import text_color_on
+
+    assert text_color_on(colour) == text

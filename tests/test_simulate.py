@@ -101,3 +101,6 @@ def test_xarray_export_labels_every_dimension(default_run):
     np.testing.assert_array_equal(ds["rho"].sel(j=-1), default_run.rho[:, 1])
     np.testing.assert_array_equal(ds["train_acc_noisy"], default_run.train_acc_noisy)
     assert ds.attrs["n"] == default_run.config.n and ds.attrs["noise"] == "isotropic"
+    np.testing.assert_array_equal(ds["test_error"], default_run.test_error)
+    np.testing.assert_array_equal(ds["test_error_stderr"], default_run.test_error_estimate.stderr)
+    assert "test_error" not in default_run.to_xarray(test_error=False)
