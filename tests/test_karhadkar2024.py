@@ -85,6 +85,8 @@ def test_the_comparison_scores_a_variant_by_its_distance_from_the_authors():
     first, end = fit.set_index("variant")["χ² per cell"]
     assert first < 1e-12 < end
     assert list(fit["share with |z| ≤ 2"]) == [1.0, 0.0]
+    assert list(fit["cells with ours above theirs"]) == [0, 2]
+    assert list(fit["matches"]) == [True, False]
 
 
 def test_the_assumptions_read_the_paper_conditions_as_declared():
@@ -111,6 +113,16 @@ def test_the_quick_run_marks_its_verdicts_quick_and_compares_with_the_authors(tm
     assert all(v.label.endswith("(quick)") for v in outcome.verdicts)
     assert {v.verdict for v in outcome.verdicts} <= set(papers.VERDICTS)
     fit = pd.read_csv(tmp_path / "karhadkar2024_fit.csv")
-    assert len(fit) == 2 and fit["matches best"].sum() == 1
+    assert len(fit) == 2 and fit["matches"].dtype == bool
     cells = pd.read_csv(tmp_path / "karhadkar2024_authors.csv")
     assert set(cells.n) == {50} and len(cells) == 4
+
+
+def test_the_fall_rate_is_minus_the_least_squares_slope_with_its_t_interval():
+    x = np.repeat(np.arange(1.0, 6.0), 3)
+    noise = np.tile([-0.01, 0.0, 0.01], 5)
+    rate, half = entry._fall_rate(x, 0.5 - 0.02 * x + noise)
+    assert rate == pytest.approx(0.02)
+    # The noise is the same at every x: it shifts no slope, but widens the interval.
+    assert 0 < half < 0.01
+    assert all(math.isnan(v) for v in entry._fall_rate([1.0, 2.0], [0.1, 0.0]))
