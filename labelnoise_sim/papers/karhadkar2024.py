@@ -479,12 +479,14 @@ PAPER = Paper(
         Setting("loss, learning rate", "hinge loss summed over samples, lr 1/(m n)",
                 "hinge loss averaged over samples, η = 1/m = 1/64",
                 "a sum with lr η equals a mean with lr n·η: the same iterates"),
-        Setting("initialisation", "N(0, 1/(m√d)²), m = 64", "σ₀ = 1/(64√d)", ""),
-        Setting("labels", "each flipped with probability 0.1", "tau=0.1, flips=\"bernoulli\"", ""),
+        Setting("initialisation", "N(0, 1/(m√d)²), m = 64", "σ₀ = 1/(64√d)", "the same law, in the library's words"),
+        Setting("labels", "each flipped with probability 0.1", "tau=0.1, flips=\"bernoulli\"",
+                "the same draw, in the library's words: each label flipped independently"),
         Setting("stopping", "at the first step of zero training error",
                 "the same step, found exactly (first_fit: a run recorded every 50 steps, then the last 50 steps "
                 "recorded one by one); the run also goes on to 16,000 steps (quick: 8,000), where the hinge loss "
-                "is 0 (the table says in how many runs)", ""),
+                "is 0 (the table says in how many runs)",
+                "the authors check the training error after every step; we find the same step from records"),
         Setting("test error", "1000 fresh samples, against their true label",
                 "exact law against the true label, estimated to 2 % (line sampling)",
                 "no sampling noise of a test set (the comparison adds it back to the authors' side)"),
