@@ -30,6 +30,8 @@ def test_first_fit_finds_the_first_step_of_zero_training_error_and_its_test_erro
         fitted = full.fitted.all(axis=1)
         assert fitted.any(), "the small case must reach zero training error for the test to mean something"
         first = int(np.argmax(fitted))
+        # Once 0, the training error stays 0 here: what lets pass 2 look in pass 1's last interval only.
+        assert fitted[first:].all()
         assert row.t2 == full.t[first]
         assert row.error_first_fit == pytest.approx(full.test_error_at(np.array([first]))[0], rel=1e-12)
         assert row.error_end == pytest.approx(full.test_error_at(np.array([len(full.t) - 1]))[0], rel=1e-12)
@@ -48,6 +50,14 @@ def test_first_fit_reports_a_run_that_never_fits_as_nan(tmp_path):
     grid = {("d", "mu_norm", "sigma_xi", "sigma0"): [tuple(entry._data(20, 40, 0.1).values())[1:]], "seed": [0]}
     table = entry.first_fit(context, "short", grid, {**SMALL, "eta": 1e-6}, steps=2, every=1)
     assert math.isnan(table.t2[0]) and math.isnan(table.error_first_fit[0]) and not math.isnan(table.error_end[0])
+
+
+def test_first_fit_refuses_a_record_interval_below_one_before_running(tmp_path):
+    context = Context("k", tmp_path, progress=False)
+    grid = {("d", "mu_norm", "sigma_xi", "sigma0"): [tuple(entry._data(20, 40, 0.1).values())[1:]], "seed": [0]}
+    with pytest.raises(ValueError, match="every must be an integer >= 1; got 0"):
+        entry.first_fit(context, "bad", grid, SMALL, steps=10, every=0)
+    assert not (tmp_path / "store").exists()
 
 
 def test_the_authors_heatmap_data_parse_as_their_notebook_grid():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import check_int
 from ..config import SimulationConfig
 from ._base import Assumption, Context, Paper, Setting, Verdict
 
@@ -71,6 +72,11 @@ def first_fit(context: Context, name: str, grid: dict, fixed: dict, *, steps: in
     2. ``t₂'`` steps recorded at each of ``t₂' − every + 1, …, t₂'``: t₂ itself;
     3. ``steps`` steps recorded at t₂ and at ``steps``: the test error there.
 
+    Pass 2 looks only inside the last interval of pass 1: a zero training
+    error that came and went between two records of pass 1, before t₂', is
+    not seen (in the small runs of the tests, recorded at every step, the
+    training error stayed 0 once it got there).
+
     Parameters
     ----------
     context : Context
@@ -96,6 +102,7 @@ def first_fit(context: Context, name: str, grid: dict, fixed: dict, *, steps: in
         the true label, NaN without t₂), ``error_end`` (at ``steps``) and
         ``zero_loss`` (whether the hinge loss is 0 at ``steps``).
     """
+    steps, every = check_int("steps", steps, low=1), check_int("every", every, low=1)
     names = [part for key in grid for part in (key if isinstance(key, tuple) else key.split("+"))]
     coarse = context.sweep(name, grid, {**fixed, "steps": steps, "record": every}, claims=claims,
                            test_error=False).table
