@@ -77,6 +77,8 @@ def test_a_wrong_data_file_is_refused_naming_its_columns(tmp_path):
     path.write_text(",n,ratio,err\n0,50,1,0.1\n")
     with pytest.raises(ValueError, match=r"must have the columns \['n', 'd/n', 'generalization_error'\]"):
         entry.load_authors(path)
+    with pytest.raises(FileNotFoundError, match="missing: it is kept in the repository's docs/papers/karhadkar2024/"):
+        entry.load_authors(tmp_path / "absent.csv")
 
 
 def test_the_comparison_scores_a_variant_by_its_distance_from_the_authors():

@@ -32,7 +32,8 @@ GAMMAS = tuple(round(0.01 * k, 2) for k in range(1, 10))
 #: The lower bound on the test error of Theorem 3.4 (weak signal).
 HARMFUL_ERROR = 1 / 8
 #: The authors' released heatmap data (authors_d_over_n_heatmap.source.txt names its source).
-AUTHORS_DATA = Path(__file__).resolve().parents[2] / "docs" / "papers" / "karhadkar2024" / "authors_d_over_n_heatmap.csv"
+AUTHORS_DATA = (Path(__file__).resolve().parents[2] / "docs" / "papers" / "karhadkar2024"
+                / "authors_d_over_n_heatmap.csv")
 
 
 def _data(n: int, d: int, gamma: float) -> dict:
@@ -137,6 +138,9 @@ def load_authors(path=AUTHORS_DATA):
     """The authors' heatmap data: columns n, ratio (d/n), error (mean of 5 runs at the first zero training error)."""
     import pandas as pd
 
+    if not Path(path).exists():
+        raise FileNotFoundError(f"the authors' data file {path} is missing: it is kept in the repository's "
+                                "docs/papers/karhadkar2024/, so run this entry from a clone of the repository")
     frame = pd.read_csv(path, index_col=0)
     expected = ["n", "d/n", "generalization_error"]
     if list(frame.columns) != expected:
@@ -261,13 +265,14 @@ def run(context: Context) -> list:
                  activation=f"leaky_relu({SLOPE})", loss="hinge", output_scale="sum")
     axis = ("n", "d", "mu_norm", "sigma_xi", "sigma0")
 
-    heat = first_fit(context, "heatmap", {axis: [tuple(_data(n, r * n, 5 / n).values()) for n in heat_n for r in ratios],
-                                          "seed": list(range(seeds))}, fixed, steps=steps, every=every, claims=(0, 1, 2))
-    harmful = first_fit(context, "harmful",
-                        {axis: [tuple(_data(n, 2 * n, SLOPE ** 3 / (2 * 2 * n)).values()) for n in harmful_n],
-                         "seed": list(range(harmful_seeds))}, fixed, steps=steps, every=every, claims=(3,))
-    gamma = first_fit(context, "gamma", {axis: [tuple(_data(50, 100, g).values()) for g in gammas],
-                                         "seed": list(range(gamma_seeds))}, fixed, steps=steps, every=every, claims=(3,))
+    def design(name, points, repetitions, claims):
+        grid = {axis: [tuple(_data(*point).values()) for point in points], "seed": list(range(repetitions))}
+        return first_fit(context, name, grid, fixed, steps=steps, every=every, claims=claims)
+
+    heat = design("heatmap", [(n, r * n, 5 / n) for n in heat_n for r in ratios], seeds, (0, 1, 2))
+    # γ = α³/(2d) at d = 2n: inside Theorem 3.4's γ ≤ α³/d with room for rounding.
+    harmful = design("harmful", [(n, 2 * n, SLOPE ** 3 / (2 * 2 * n)) for n in harmful_n], harmful_seeds, (3,))
+    gamma = design("gamma", [(50, 100, g) for g in gammas], gamma_seeds, (3,))
     heat["ratio"] = heat.d / heat.n
     for frame in (harmful, gamma):
         frame["gamma"] = frame.mu_norm ** 2
@@ -282,7 +287,8 @@ def run(context: Context) -> list:
             first, _, lo1, hi1 = _mean_interval(group.error_first_fit)
             end, _, lo2, hi2 = _mean_interval(group.error_end)
             rows.append({"design": design, "value": f"{key} = {value:g}", "runs": len(group),
-                         "inside": bool(group.inside.all()), "share fitting every label": float(group.t2.notna().mean()),
+                         "inside": bool(group.inside.all()),
+                         "share fitting every label": float(group.t2.notna().mean()),
                          "median t2": float(group.t2.median()),
                          "error at first zero training error": first, "95% CI (first fit)": f"[{lo1:.3g}, {hi1:.3g}]",
                          "error at zero hinge loss": end, "95% CI (zero loss)": f"[{lo2:.3g}, {hi2:.3g}]",
@@ -345,7 +351,7 @@ def run(context: Context) -> list:
                                                                                   for f, h in falls.values()),
         region=region, quick=quick))
 
-    mean, se, lo, hi = _mean_interval(harmful.error_first_fit)
+    mean, _, lo, hi = _mean_interval(harmful.error_first_fit)
     verdicts.append(Verdict.decide(
         f"test error at the first zero training error {mean:.3g} (least run {harmful.error_first_fit.min():.3g}; "
         f"at zero hinge loss {harmful.error_end.mean():.3g})", (lo, hi), (HARMFUL_ERROR, 1.0),
@@ -502,8 +508,8 @@ PAPER = Paper(
                 "heatmap: n = 50, 100, 150 (every d/n), 5 seeds; Theorem 3.4: n = 50, 100, d = 2n, γ = α³/(2d), "
                 "10 seeds; γ: n = 50, γ = 0.01..0.09, 10 seeds (quick: n = 50, d/n = 1, 2, 5, 10, 2 seeds; 3 "
                 "seeds; γ = 0.01, 0.05, 1 seed)",
-                "a third of the heatmap's rows and one of the γ plot's curves, to keep the run to minutes; γ = 0 has no "
-                "signal direction in the library"),
+                "a third of the heatmap's rows and one of the γ plot's curves, to keep the run to minutes; γ = 0 "
+                "has no signal direction in the library"),
     ),
     claims=(
         "GD on the hinge loss reaches zero training error: every training label fitted, flipped ones included",
