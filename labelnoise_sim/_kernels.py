@@ -801,6 +801,16 @@ def _put(dst, src):
         flat_dst[i] = flat_src[i]
 
 
+@_inner()
+def _all_finite(x):
+    """Whether every element of the C-contiguous array x is finite."""
+    flat = x.reshape(x.size)
+    for i in range(flat.shape[0]):
+        if not math.isfinite(flat[i]):
+            return False
+    return True
+
+
 @_inner(inline="always")
 def _setup(stats, state, b):
     """The statistics of run b, working copies of its state, and the scratch arrays of its steps."""
@@ -982,7 +992,8 @@ class FamilyState(NamedTuple):
     gamma: np.ndarray  #: (C, 2m)
     rho: np.ndarray  #: (C, 2m, N)
     P: np.ndarray  #: (C, 2m, N)  ρ G
-    status: np.ndarray  #: (C,) int64
+    status: np.ndarray  #: (C,) int64  -1 while finite, else the step at which the outputs or the state were not
+    weights: np.ndarray  #: (C,) bool  whether it was the state (the weights, the heavy-ball buffer), not the outputs
     alpha: np.ndarray  #: (C,)  the factor of the initial filters (weight decay)
     bias: np.ndarray  #: (C, 2m)
     v_gamma: np.ndarray  #: (C, 2m)  the heavy-ball buffer, in coefficient form;
@@ -997,7 +1008,8 @@ def new_family_state(runs, m, N, momentum):
     q2 = 2 * m
     buffer = (runs, q2, N) if momentum else (runs, 0, 0)
     return FamilyState(gamma=np.zeros((runs, q2)), rho=np.zeros((runs, q2, N)), P=np.zeros((runs, q2, N)),
-                       status=np.full(runs, -1, dtype=np.int64), alpha=np.ones(runs), bias=np.zeros((runs, q2)),
+                       status=np.full(runs, -1, dtype=np.int64), weights=np.zeros(runs, dtype=np.bool_),
+                       alpha=np.ones(runs), bias=np.zeros((runs, q2)),
                        v_gamma=np.zeros((runs, q2)), v_rho=np.zeros(buffer), V=np.zeros(buffer),
                        v_alpha=np.zeros(runs), v_bias=np.zeros((runs, q2)))
 
@@ -1222,6 +1234,10 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     (γ, ρ, α, β): g ← ∇ + λ θ, v ← μ v + g (momentum), θ ← θ - η v. P = ρ G
     (and V = v_ρ G) move by the same combination of RG and P, so no step
     forms a dense product of the whole ρ.
+
+    Sets ``state.status[b]`` to the first step at which an output, or an
+    element of the state (γ, ρ, P, α, β and the heavy-ball buffer), is not
+    finite, with ``state.weights[b]`` true in the second case, and stops there.
     """
     _advance_family(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records,
                     np.int64(1))
@@ -1278,10 +1294,18 @@ def _advance_family(stats, model, state, b, eta, steps, record_steps, first, las
     for t in range(first, min(last, steps + 1)):
         family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B)
         family_outputs(A, B, bias, y, model, f, S, S_signal)
-        for i in range(n):
-            if not math.isfinite(f[i]):
-                state.status[b] = t
-                return
+        if not _all_finite(f):
+            state.status[b] = t
+            return
+        # An activation that is 0 below zero maps a NaN pre-activation to 0 (``z > 0`` is false), and a loss
+        # slope that overflowed to inf makes inf - inf and inf * 0 in the step: the outputs can stay finite
+        # over weights that are not, so the state is checked as well.
+        if not (_all_finite(gamma) and _all_finite(rho) and _all_finite(P) and math.isfinite(alpha)
+                and _all_finite(bias) and _all_finite(v_gamma) and _all_finite(v_rho) and _all_finite(V)
+                and math.isfinite(v_alpha) and _all_finite(v_bias)):
+            state.status[b] = t
+            state.weights[b] = True
+            return
         if k < n_records and record_steps[k] == t:
             _put(records.gamma[b, k], gamma)
             _put(records.rho[b, k], rho)

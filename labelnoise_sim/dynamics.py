@@ -43,13 +43,22 @@ class DivergenceError(FloatingPointError):
     r"""Gradient descent left the floating-point range (:math:`\eta` too large).
 
     ``step`` is the step at which a quantity stopped being finite: the network
-    output (checked at every step) or, found later, the test statistics of a
-    recorded step; ``what`` says which.
+    output or, for the models of the family, the weights (:math:`\gamma`,
+    :math:`\rho`, the bias, the heavy-ball buffer; both checked at every step),
+    or, found later, the test statistics of a recorded step; ``what`` says
+    which. The weights can stop being finite while the outputs are not: with
+    the exponential loss, the slope :math:`-e^{-z}` of a margin below about
+    -709 overflows, and the step that follows makes :math:`\infty - \infty`;
+    full-weight gradient descent (``reference``) overflows there too.
     """
 
     def __init__(self, step: int, eta: float, what: str = "the network output is no longer finite"):
         self.step = step
         super().__init__(f"gradient descent diverged at step {step}: {what}; lower eta (got eta={eta!r})")
+
+
+#: The ``what`` of a DivergenceError raised for weights that stopped being finite under finite outputs.
+WEIGHTS_NOT_FINITE = "the weights are no longer finite (a loss slope or a step overflowed)"
 
 
 def simulate(
@@ -125,7 +134,9 @@ def simulate(
         needs more memory than is available (:func:`memory_bytes`); the
         message names the parameters.
     DivergenceError
-        If the outputs stop being finite (:math:`\eta` far too large).
+        If the outputs or the weights stop being finite (:math:`\eta` far
+        too large, or a loss slope that overflows, as :math:`-e^{-z}` of
+        the exponential loss does at margins below about -709).
 
     Examples
     --------
@@ -350,7 +361,8 @@ def _run_family_batch(configs, datas, parallel):
     shape = (K, 2, first.m, n) + ((first.noise_patches,) if first.noise_patches > 1 else ())
     for b, (config, data) in enumerate(zip(configs, datas)):
         if state.status[b] >= 0:
-            results.append(DivergenceError(int(state.status[b]), config.eta))
+            results.append(DivergenceError(int(state.status[b]), config.eta, WEIGHTS_NOT_FINITE)
+                           if state.weights[b] else DivergenceError(int(state.status[b]), config.eta))
             continue
         velocity = None
         if momentum:
