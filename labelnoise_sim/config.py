@@ -400,6 +400,21 @@ def log_grid(steps: int, per_decade: int = LOG_RECORDS_PER_DECADE) -> np.ndarray
     return np.unique(np.r_[0, grid, steps])
 
 
+def record_count(config: SimulationConfig) -> int:
+    """How many steps ``config`` records: ``len(config.record_steps)``, without making the array."""
+    if config.record is None:
+        return _log_grid_length(config.steps)
+    if isinstance(config.record, int):
+        return config.steps // config.record + 1 + (config.steps % config.record != 0)
+    return len(set(config.record))
+
+
+@functools.lru_cache(maxsize=256)
+def _log_grid_length(steps: int) -> int:
+    # About 50 a decade, at most 800; cached, since a sweep asks for every cell.
+    return len(log_grid(steps))
+
+
 def _derived_mu_norm(value: float, formula: str, source: str) -> float:
     """A ``mu_norm`` computed from other parameters, checked as a given one; the message names them."""
     try:

@@ -19,7 +19,6 @@ a ValueError, a call that needs more than :func:`available_memory`.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from typing import NamedTuple
@@ -29,7 +28,7 @@ import numpy as np
 
 from . import _kernels
 from ._validation import check_choice
-from .config import PARAMETERS, SimulationConfig, fill_parameters_doc, log_grid
+from .config import PARAMETERS, SimulationConfig, fill_parameters_doc, record_count
 from .data import Data, sample_data
 from .generalization import MAX_DRAWS
 from .result import SimulationResult, Velocity
@@ -479,21 +478,6 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
         # (K × 2m × 2m, K × 2 × P1 2m) and at most 2 MAX_DRAWS draws of P1 × 2m normals.
         analysis += 3 * K * q * (1 + p) + 3 * K * q * q + 2 * MAX_DRAWS * config.noise_patches * q
     return _Footprint(*(_FLOAT * x for x in (data, drawing, records, working, cached, analysis)))
-
-
-def record_count(config: SimulationConfig) -> int:
-    """How many steps ``config`` records: ``len(config.record_steps)``, without making the array."""
-    if config.record is None:
-        return _log_grid_length(config.steps)
-    if isinstance(config.record, int):
-        return config.steps // config.record + 1 + (config.steps % config.record != 0)
-    return len(set(config.record))
-
-
-@functools.lru_cache(maxsize=256)
-def _log_grid_length(steps: int) -> int:
-    # About 50 a decade, at most 800; cached, since a sweep asks for every cell.
-    return len(log_grid(steps))
 
 
 def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_error: bool = True) -> int:
