@@ -156,7 +156,7 @@ def test_a_missing_file_is_a_file_not_found_error(tmp_path):
 
 #: Peak bytes that load() may allocate to refuse a crafted file of the sizes below: its members are read
 #: only once their headers fit the config and the file (here they are refused first). The file of SMALL is
-#: 7 KB; measured peak to refuse one, about 0.1 MB (Python objects, the meta string).
+#: 15 KB; measured peaks to refuse the files below, 15-57 KB (zip directory, headers, the meta string).
 REFUSAL_PEAK = 2**20
 
 
