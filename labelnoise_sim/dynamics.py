@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import NamedTuple
 
 import numba
@@ -34,7 +35,7 @@ from .generalization import MAX_DRAWS
 from .result import SimulationResult, Velocity
 from .schedule import step_weights
 
-__all__ = ["simulate", "run", "run_many", "DivergenceError", "memory_bytes", "result_bytes", "record_count",
+__all__ = ["simulate", "run", "run_many", "DivergenceError", "StepSizeWarning", "memory_bytes", "result_bytes", "record_count",
            "available_memory", "check_memory", "describe_runs", "MEMORY_ENV"]
 
 
@@ -54,6 +55,51 @@ class DivergenceError(FloatingPointError):
     def __init__(self, step: int, eta: float, what: str = "the network output is no longer finite"):
         self.step = step
         super().__init__(f"gradient descent diverged at step {step}: {what}; lower eta (got eta={eta!r})")
+
+
+class StepSizeWarning(UserWarning):
+    r"""A step took a margin where float64 rounds the slope of the loss to 0: :math:`\eta` far too large.
+
+    The logistic and exponential losses have slopes :math:`\ell'(z)` that
+    never vanish, but :math:`e^{-z}` rounds to 0 past :math:`z = 1075 \ln 2 \approx 745.1`
+    (:data:`SLOPE_UNDERFLOW`), where the loss of the sample is exactly 0 and it no
+    longer takes part in the steps. Gradient descent whose steps follow the
+    loss raises a margin about logarithmically in time, and would need of the
+    order of :math:`e^{745}` steps to get there; a run gets there only by
+    steps so large that they jump past the whole range of the loss (with
+    the default sizes, :math:`\eta = 10^6` does it in one step and ends at
+    loss 0). The run is still what gradient descent does at that
+    :math:`\eta`, exactly and in the float range (``reference`` gives the
+    same), hence a warning and not a :class:`DivergenceError`, which means
+    numbers that left the float range: its records are kept, and a sweep
+    keeps the cell.
+    """
+
+
+#: The margin past which float64 rounds e^-z, the slope of the logistic and the exponential loss, to 0.
+SLOPE_UNDERFLOW = 1075 * math.log(2)
+#: The losses whose slope vanishes only by rounding (the hinge's is 0 from z = 1 on, the squared loss's at z = 1).
+_NEVER_FLAT = ("logistic", "exponential")
+
+
+def warn_step_size(result: SimulationResult) -> None:
+    """Emit a :class:`StepSizeWarning` if a recorded margin of ``result`` is past :data:`SLOPE_UNDERFLOW` (and was
+    not at step 0)."""
+    config = result.config
+    if config.loss not in _NEVER_FLAT:
+        return
+    beyond = result.outputs * result.data.y_noisy > SLOPE_UNDERFLOW
+    if result.t[0] == 0:
+        # Margins past it from the start come from the initial weights (sigma0 sqrt(d) sigma_xi in the
+        # millions at d = 2**63), not from a step.
+        beyond &= ~beyond[0]
+    past = beyond.any(axis=1)
+    if past.any():
+        k = int(np.argmax(past))
+        warnings.warn(
+            f"by step {int(result.t[k])} a training margin passed {SLOPE_UNDERFLOW:.1f}, where float64 rounds the "
+            f"slope of the {config.loss} loss to 0: a step jumped past the range of the loss, and the run no "
+            f"longer follows it; lower eta (got eta={config.eta!r})", StepSizeWarning, stacklevel=3)
 
 
 #: The ``what`` of a DivergenceError raised for weights that stopped being finite under finite outputs.
@@ -137,6 +183,14 @@ def simulate(
         too large, or a loss slope that overflows, as :math:`-e^{-z}` of
         the exponential loss does at margins below about -709).
 
+    Warns
+    -----
+    StepSizeWarning
+        If a step took a training margin of the logistic or the exponential
+        loss where float64 rounds its slope to 0 (:math:`\eta` so large that
+        a step jumps past the range of the loss, as :math:`\eta = 10^6` does
+        at the default sizes).
+
     Examples
     --------
     >>> res = simulate(n=200, d=2000, eta=0.1)
@@ -207,6 +261,9 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
             if isinstance(outcome, DivergenceError) and diverged == "raise":
                 raise outcome
             results[index] = outcome
+    for result in results:
+        if isinstance(result, SimulationResult):
+            warn_step_size(result)
     return results
 
 
