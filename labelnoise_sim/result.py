@@ -481,9 +481,10 @@ def _expected_members(config: SimulationConfig, K: int) -> dict:
     }
 
 
-#: What reading a damaged archive or member can raise, besides OSError.
-_DAMAGED = (ValueError, EOFError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, zlib.error,
-            struct.error)
+#: What zipfile can raise for a file that is not a zip archive, or a damaged one.
+_NOT_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, struct.error)
+#: What reading a member of a damaged archive can raise (numpy's header parser: ValueError).
+_DAMAGED = _NOT_ZIP + (OSError, zlib.error)
 _NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -492,7 +493,7 @@ def _open_archive(path: Path) -> zipfile.ZipFile:
     path.stat()  # FileNotFoundError for a missing file, before anything else
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, struct.error) as exc:
+    except _NOT_ZIP as exc:
         with open(path, "rb") as fh:
             single = fh.read(len(_NPY_MAGIC)) == _NPY_MAGIC
         if single:
