@@ -35,8 +35,8 @@ from .generalization import MAX_DRAWS
 from .result import SimulationResult, Velocity
 from .schedule import step_weights
 
-__all__ = ["simulate", "run", "run_many", "DivergenceError", "StepSizeWarning", "memory_bytes", "result_bytes", "record_count",
-           "available_memory", "check_memory", "describe_runs", "MEMORY_ENV"]
+__all__ = ["simulate", "run", "run_many", "DivergenceError", "StepSizeWarning", "memory_bytes", "result_bytes",
+           "record_count", "available_memory", "check_memory", "describe_runs", "MEMORY_ENV"]
 
 
 class DivergenceError(FloatingPointError):
