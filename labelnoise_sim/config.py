@@ -314,7 +314,7 @@ class SimulationConfig:
 
     @property
     def snr(self) -> float:
-        r"""Signal-to-noise ratio :math:`\|\mu\| / (\sigma_\xi \sqrt{d})`; 0 if it is below the float range."""
+        r"""Signal-to-noise ratio :math:`\|\mu\| / (\sigma_\xi \sqrt{d})`; inf past the float range, 0 below."""
         return _total(lambda: self.mu_norm / (self.sigma_xi * math.sqrt(self.d)),
                       (self.mu_norm, 1), (self.sigma_xi, -1), (math.sqrt(self.d), -1))
 
