@@ -15,7 +15,7 @@ and :mod:`labelnoise_sim.data`.
 
 from .analysis import StageAnalysis, analyze
 from .config import SimulationConfig
-from .dynamics import DivergenceError, run, run_many, simulate
+from .dynamics import DivergenceError, StepSizeWarning, run, run_many, simulate
 from .result import SimulationResult, load
 from .store import StoreMismatchError, StoreWarning
 from .sweep import SweepResult, expand_grid, sweep
@@ -33,6 +33,7 @@ __all__ = [
     "SweepResult",
     "StageAnalysis",
     "DivergenceError",
+    "StepSizeWarning",
     "StoreMismatchError",
     "StoreWarning",
 ]

@@ -802,6 +802,26 @@ def _put(dst, src):
         flat_dst[i] = flat_src[i]
 
 
+#: The exponent bits of a float64: all set in inf and NaN only.
+_EXPONENT = np.uint64(0x7FF0000000000000)
+
+
+@_inner()
+def _all_finite(x):
+    """Whether every element of the C-contiguous float64 array x is finite.
+
+    The largest exponent field over the elements, an integer maximum, which
+    the compiler runs in vectors (a loop that returns at the first non-finite
+    element, or a sum of x - x, runs one element at a time).
+    """
+    bits = x.reshape(x.size).view(np.uint64)
+    top = np.uint64(0)
+    for i in range(bits.shape[0]):
+        field = bits[i] & _EXPONENT
+        top = field if field > top else top
+    return top != _EXPONENT
+
+
 @_inner(inline="always")
 def _setup(stats, state, b):
     """The statistics of run b, working copies of its state, and the scratch arrays of its steps."""
@@ -983,7 +1003,8 @@ class FamilyState(NamedTuple):
     gamma: np.ndarray  #: (C, 2m)
     rho: np.ndarray  #: (C, 2m, N)
     P: np.ndarray  #: (C, 2m, N)  ρ G
-    status: np.ndarray  #: (C,) int64
+    status: np.ndarray  #: (C,) int64  -1 while finite, else the step at which the outputs or the state were not
+    weights: np.ndarray  #: (C,) bool  whether it was the state (the weights, the heavy-ball buffer), not the outputs
     alpha: np.ndarray  #: (C,)  the factor of the initial filters (weight decay)
     bias: np.ndarray  #: (C, 2m)
     v_gamma: np.ndarray  #: (C, 2m)  the heavy-ball buffer, in coefficient form;
@@ -998,7 +1019,8 @@ def new_family_state(runs, m, N, momentum):
     q2 = 2 * m
     buffer = (runs, q2, N) if momentum else (runs, 0, 0)
     return FamilyState(gamma=np.zeros((runs, q2)), rho=np.zeros((runs, q2, N)), P=np.zeros((runs, q2, N)),
-                       status=np.full(runs, -1, dtype=np.int64), alpha=np.ones(runs), bias=np.zeros((runs, q2)),
+                       status=np.full(runs, -1, dtype=np.int64), weights=np.zeros(runs, dtype=np.bool_),
+                       alpha=np.ones(runs), bias=np.zeros((runs, q2)),
                        v_gamma=np.zeros((runs, q2)), v_rho=np.zeros(buffer), V=np.zeros(buffer),
                        v_alpha=np.zeros(runs), v_bias=np.zeros((runs, q2)))
 
@@ -1223,6 +1245,10 @@ def run_family(stats, model, state, b, eta, steps, record_steps, first, last, ep
     (γ, ρ, α, β): g ← ∇ + λ θ, v ← μ v + g (momentum), θ ← θ - η v. P = ρ G
     (and V = v_ρ G) move by the same combination of RG and P, so no step
     forms a dense product of the whole ρ.
+
+    Sets ``state.status[b]`` to the first step at which an output, or an
+    element of the state (γ, ρ, P, α, β and the heavy-ball buffer), is not
+    finite, with ``state.weights[b]`` true in the second case, and stops there.
     """
     _advance_family(stats, model, state, b, eta, steps, record_steps, first, last, eps, inverse_size, records,
                     np.int64(1))
@@ -1279,10 +1305,20 @@ def _advance_family(stats, model, state, b, eta, steps, record_steps, first, las
     for t in range(first, min(last, steps + 1)):
         family_preactivations(gamma, rho, P, alpha, a0, b0, c, e, jsign, A, B)
         family_outputs(A, B, bias, y, model, f, S, S_signal)
-        for i in range(n):
-            if not math.isfinite(f[i]):
-                state.status[b] = t
-                return
+        if not _all_finite(f):
+            state.status[b] = t
+            return
+        # An activation that is 0 below zero maps a NaN pre-activation to 0 (``z > 0`` is false), and a loss
+        # slope that overflowed to inf makes inf - inf and inf * 0 in the step: the outputs can stay finite
+        # over a state that is not, so the state is checked too, through A, B and β. Every element of γ, ρ,
+        # P and α enters A or B as a term (ρ c, P, α a0, j γ): one that is not finite makes its sum inf or
+        # NaN, whatever the factor (inf * 0 is NaN). The heavy-ball buffer of a step enters the weights of
+        # the same step (θ -= η v), so a buffer that is not finite leaves weights that are not. One pass over
+        # B, in cache, instead of one over each of ρ, P, v_ρ and V.
+        if not (_all_finite(A) and _all_finite(B) and _all_finite(bias)):
+            state.status[b] = t
+            state.weights[b] = True
+            return
         if k < n_records and record_steps[k] == t:
             _put(records.gamma[b, k], gamma)
             _put(records.rho[b, k], rho)

@@ -83,11 +83,12 @@ LOG_RECORDS_PER_DECADE = 50
 FLIP_RATE = Real(low=0, high=0.5, high_open=True)
 POSITIVE = Real(low=0, low_open=True)
 NON_NEGATIVE = Real(low=0)
-#: Largest d: Bartlett's draw (``sampling="gram"``) passes the d - 1 - i degrees
-#: of freedom of its chi-square variates to numpy as int64 (past 2**53 numpy
-#: rounds them to float64, by far less than a variate's spread). Explicit
-#: sampling is bounded far below by memory (its noise patches are n × d floats).
-MAX_D = 2**63
+#: Largest d, the largest int64: Bartlett's draw (``sampling="gram"``) passes
+#: the d - 1 - i degrees of freedom of its chi-square variates to numpy as int64
+#: (past 2**53 numpy rounds them to float64, by far less than a variate's
+#: spread), and tables hold d in an int64 column. Explicit sampling is bounded
+#: far below by memory (its noise patches are n × d floats).
+MAX_D = 2**63 - 1
 #: Largest number of steps: the default record grid is computed in float64,
 #: which holds every integer up to 2**53; past it a rounded grid point can land
 #: after the last step (2**53 + 3 rounds to 2**53 + 4).
@@ -258,7 +259,9 @@ class SimulationConfig:
         None, Integer(low=1), "samples per step of minibatch SGD, a fresh seeded permutation each epoch "
         "(by default the full batch: gradient descent)",
     )
-    momentum: float = param(0.0, NON_NEGATIVE, "heavy-ball momentum (torch.optim.SGD's convention)")
+    momentum: float = param(0.0, Real(low=0, high=1, high_open=True),
+                            "heavy-ball momentum (torch.optim.SGD's convention); from 1 on the buffer never forgets "
+                            "a gradient and the steps grow without bound")
     weight_decay: float = param(0.0, NON_NEGATIVE, "coupled L2 penalty lambda of torch.optim.SGD: the gradient "
                                 "gains lambda times the weights, initial component included")
     label_noise: float = param(
@@ -368,15 +371,21 @@ class SimulationConfig:
 
     # Derived quantities -------------------------------------------------
 
+    # Derived from positive floats, each of these may lie past the float range although the parameters do
+    # not (t1_theory with eta=5e-324, sigma_xi=1e-5): it is then inf (or 0 below it), never an exception
+    # (see _total).
+
     @property
     def snr(self) -> float:
-        r"""Signal-to-noise ratio :math:`\|\mu\| / (\sigma_\xi \sqrt{d})`."""
-        return self.mu_norm / (self.sigma_xi * math.sqrt(self.d))
+        r"""Signal-to-noise ratio :math:`\|\mu\| / (\sigma_\xi \sqrt{d})`; inf past the float range, 0 below."""
+        return _total(lambda: self.mu_norm / (self.sigma_xi * math.sqrt(self.d)),
+                      (self.mu_norm, 1), (self.sigma_xi, -1), (math.sqrt(self.d), -1))
 
     @property
     def n_snr2(self) -> float:
-        r"""``n * snr**2``, the paper's :math:`\Theta(1)` competition parameter."""
-        return self.n * self.snr**2
+        r"""``n * snr**2``, the paper's :math:`\Theta(1)` competition parameter; inf past the float range, 0 below."""
+        return _total(lambda: self.n * self.snr**2, (self.n, 1), (self.mu_norm, 2), (self.sigma_xi, -2),
+                      (self.d, -1))
 
     @property
     def tau(self) -> float | None:
@@ -385,13 +394,22 @@ class SimulationConfig:
 
     @property
     def t1_theory(self) -> float:
-        r"""The Stage I time scale :math:`n m / (\eta \sigma_\xi^2 d)` of Theorem 4.1 (constants dropped)."""
-        return self.n * self.m / (self.eta * self.sigma_xi**2 * self.d)
+        r"""The Stage I time scale :math:`n m / (\eta \sigma_\xi^2 d)` of Theorem 4.1 (constants dropped).
+
+        inf where it is past the float range (a tiny :math:`\eta \sigma_\xi^2 d`:
+        ``eta=5e-324, sigma_xi=1e-5``), 0 where it is below it.
+        """
+        return _total(lambda: self.n * self.m / (self.eta * self.sigma_xi**2 * self.d), (self.n, 1), (self.m, 1),
+                      (self.eta, -1), (self.sigma_xi, -2), (self.d, -1))
 
     @property
     def benign_ratio(self) -> float:
-        r""":math:`n \|\mu\|^4 / (\sigma_\xi^4 d)`: above ~1 overfitting is benign (Kou et al., 2023)."""
-        return self.n * self.mu_norm**4 / (self.sigma_xi**4 * self.d)
+        r""":math:`n \|\mu\|^4 / (\sigma_\xi^4 d)`: above ~1 overfitting is benign (Kou et al., 2023).
+
+        inf where it is past the float range (``mu_norm=1e100``), 0 where it is below it.
+        """
+        return _total(lambda: self.n * self.mu_norm**4 / (self.sigma_xi**4 * self.d), (self.n, 1),
+                      (self.mu_norm, 4), (self.sigma_xi, -4), (self.d, -1))
 
     @property
     def record_steps(self) -> np.ndarray:
@@ -487,6 +505,70 @@ def log_grid(steps: int, per_decade: int = LOG_RECORDS_PER_DECADE) -> np.ndarray
     count = int(math.ceil(per_decade * math.log10(steps))) + 1
     grid = np.rint(np.geomspace(1, steps, max(count, 2))).astype(np.int64)
     return np.unique(np.r_[0, grid, steps])
+
+
+def record_count(config: SimulationConfig) -> int:
+    """Count the steps ``config`` records: ``len(config.record_steps)``, without making the array.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+
+    Returns
+    -------
+    int
+        The number of recorded steps.
+    """
+    if config.record is None:
+        return _log_grid_length(config.steps)
+    if isinstance(config.record, int):
+        return config.steps // config.record + 1 + (config.steps % config.record != 0)
+    return len(set(config.record))
+
+
+@functools.lru_cache(maxsize=256)
+def _log_grid_length(steps: int) -> int:
+    # About 50 a decade, at most 800; cached, since a sweep asks for every cell.
+    return len(log_grid(steps))
+
+
+def _total(formula, *factors) -> float:
+    """``formula()``, the plain formula, where it agrees with ``_monomial(*factors)``, the same quantity as a
+    product of powers of positive factors; else the latter.
+
+    The plain formula keeps the bits it always gave; it fails where an intermediate leaves the normal floats:
+    Python's ``x ** k`` and ``x / 0`` raise, an overflow gives 0 or inf, a subnormal loses digits (with
+    mu_norm = sigma_xi = 5e-324, snr came out as 1/45 instead of 1/sqrt(2000)).
+    """
+    scaled = _monomial(*factors)
+    try:
+        value = formula()
+    except (OverflowError, ZeroDivisionError):
+        return scaled
+    return value if math.isclose(value, scaled, rel_tol=1e-12) else scaled
+
+
+def _monomial(*factors) -> float:
+    """The product of ``x ** k`` over the pairs (x, k), x > 0 and k an integer, as a float: inf past the largest
+    float, 0 (or a subnormal) below the smallest, never an exception.
+
+    Each factor is split into a mantissa in [0.5, 1) and a power of 2 (math.frexp); the mantissas are
+    multiplied and the powers of 2 added as Python ints, so that nothing overflows or underflows before
+    the one rounding into the float range at the end (math.ldexp).
+    """
+    mantissa, exponent = 1.0, 0
+    for x, k in factors:
+        m, e = math.frexp(x)
+        for _ in range(abs(k)):
+            mantissa = mantissa * m if k > 0 else mantissa / m
+            exponent += e if k > 0 else -e
+            mantissa, shift = math.frexp(mantissa)
+            exponent += shift
+    try:
+        return math.ldexp(mantissa, exponent)
+    except OverflowError:
+        return math.inf
 
 
 def _derived_mu_norm(value: float, formula: str, source: str) -> float:

@@ -19,9 +19,9 @@ a ValueError, a call that needs more than :func:`available_memory`.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
+import warnings
 from typing import NamedTuple
 
 import numba
@@ -29,14 +29,14 @@ import numpy as np
 
 from . import _kernels
 from ._validation import check_choice
-from .config import PARAMETERS, SimulationConfig, fill_parameters_doc, log_grid
+from .config import PARAMETERS, SimulationConfig, fill_parameters_doc, record_count
 from .data import Data, sample_data
 from .generalization import MAX_DRAWS
 from .result import SimulationResult, Velocity
 from .schedule import step_weights
 
-__all__ = ["simulate", "run", "run_many", "DivergenceError", "memory_bytes", "result_bytes", "record_count",
-           "available_memory", "check_memory", "describe_runs", "MEMORY_ENV"]
+__all__ = ["simulate", "run", "run_many", "DivergenceError", "StepSizeWarning", "memory_bytes", "result_bytes",
+           "record_count", "available_memory", "check_memory", "describe_runs", "MEMORY_ENV"]
 
 
 class DivergenceError(FloatingPointError):
@@ -46,8 +46,14 @@ class DivergenceError(FloatingPointError):
     ----------
     step : int
         The step at which a quantity stopped being finite: the network
-        output (checked at every step) or, found later, the test statistics of a
-        recorded step.
+        output or, for the models of the family, the weights (:math:`\gamma`,
+        :math:`\rho`, the bias, the heavy-ball buffer; both checked at every
+        step), or, found later, the test statistics of a recorded step; ``what``
+        says which. The weights can stop being finite while the outputs are
+        not: with the exponential loss, the slope :math:`-e^{-z}` of a margin
+        below about -709 overflows, and the step that follows makes
+        :math:`\infty - \infty`; full-weight gradient descent (``reference``)
+        overflows there too.
     eta : float
         The learning rate of the run, named in the message as the one to lower.
     what : str, default "the network output is no longer finite"
@@ -62,6 +68,55 @@ class DivergenceError(FloatingPointError):
     def __init__(self, step: int, eta: float, what: str = "the network output is no longer finite"):
         self.step = step
         super().__init__(f"gradient descent diverged at step {step}: {what}; lower eta (got eta={eta!r})")
+
+
+class StepSizeWarning(UserWarning):
+    r"""A step took a margin where float64 rounds the slope of the loss to 0: :math:`\eta` far too large.
+
+    The logistic and exponential losses have slopes :math:`\ell'(z)` that
+    never vanish, but :math:`e^{-z}` rounds to 0 past :math:`z = 1075 \ln 2 \approx 745.1`
+    (:data:`SLOPE_UNDERFLOW`), where the loss of the sample is exactly 0 and it no
+    longer takes part in the steps. Gradient descent whose steps follow the
+    loss raises a margin about logarithmically in time, and would need of the
+    order of :math:`e^{745}` steps to get there; a run gets there only by
+    steps so large that they jump past the whole range of the loss (with
+    the default sizes, :math:`\eta = 10^6` does it in one step and ends at
+    loss 0). The run is still what gradient descent does at that
+    :math:`\eta`, exactly and in the float range (``reference`` gives the
+    same), hence a warning and not a :class:`DivergenceError`, which means
+    numbers that left the float range: its records are kept, and a sweep
+    keeps the cell.
+    """
+
+
+#: The margin past which float64 rounds e^-z, the slope of the logistic and the exponential loss, to 0.
+SLOPE_UNDERFLOW = 1075 * math.log(2)
+#: The losses whose slope vanishes only by rounding (the hinge's is 0 from z = 1 on, the squared loss's at z = 1).
+_NEVER_FLAT = ("logistic", "exponential")
+
+
+def warn_step_size(result: SimulationResult) -> None:
+    """Emit a :class:`StepSizeWarning` if a recorded margin of ``result`` is past :data:`SLOPE_UNDERFLOW` (and was
+    not at step 0)."""
+    config = result.config
+    if config.loss not in _NEVER_FLAT:
+        return
+    beyond = result.outputs * result.data.y_noisy > SLOPE_UNDERFLOW
+    if result.t[0] == 0:
+        # Margins past it from the start come from the initial weights (sigma0 sqrt(d) sigma_xi in the
+        # millions at d = 2**63), not from a step.
+        beyond &= ~beyond[0]
+    past = beyond.any(axis=1)
+    if past.any():
+        k = int(np.argmax(past))
+        warnings.warn(
+            f"by step {int(result.t[k])} a training margin passed {SLOPE_UNDERFLOW:.1f}, where float64 rounds the "
+            f"slope of the {config.loss} loss to 0: a step jumped past the range of the loss, and the run no "
+            f"longer follows it; lower eta (got eta={config.eta!r})", StepSizeWarning, stacklevel=3)
+
+
+#: The ``what`` of a DivergenceError raised for weights that stopped being finite under finite outputs.
+WEIGHTS_NOT_FINITE = "the weights are no longer finite (a loss slope or a step overflowed)"
 
 
 def simulate(
@@ -139,7 +194,17 @@ def simulate(
         (:func:`~labelnoise_sim.dynamics.memory_bytes`); the
         message names the parameters.
     DivergenceError
-        If the outputs stop being finite (:math:`\eta` far too large).
+        If the outputs or the weights stop being finite (:math:`\eta` far
+        too large, or a loss slope that overflows, as :math:`-e^{-z}` of
+        the exponential loss does at margins below about -709).
+
+    Warns
+    -----
+    StepSizeWarning
+        If a step took a training margin of the logistic or the exponential
+        loss where float64 rounds its slope to 0 (:math:`\eta` so large that
+        a step jumps past the range of the loss, as :math:`\eta = 10^6` does
+        at the default sizes).
 
     Examples
     --------
@@ -225,6 +290,9 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
             if isinstance(outcome, DivergenceError) and diverged == "raise":
                 raise outcome
             results[index] = outcome
+    for result in results:
+        if isinstance(result, SimulationResult):
+            warn_step_size(result)
     return results
 
 
@@ -378,7 +446,8 @@ def _run_family_batch(configs, datas, parallel):
     shape = (K, 2, first.m, n) + ((first.noise_patches,) if first.noise_patches > 1 else ())
     for b, (config, data) in enumerate(zip(configs, datas)):
         if state.status[b] >= 0:
-            results.append(DivergenceError(int(state.status[b]), config.eta))
+            results.append(DivergenceError(int(state.status[b]), config.eta, WEIGHTS_NOT_FINITE)
+                           if state.weights[b] else DivergenceError(int(state.status[b]), config.eta))
             continue
         velocity = None
         if momentum:
@@ -495,32 +564,6 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
         # (K × 2m × 2m, K × 2 × P1 2m) and at most 2 MAX_DRAWS draws of P1 × 2m normals.
         analysis += 3 * K * q * (1 + p) + 3 * K * q * q + 2 * MAX_DRAWS * config.noise_patches * q
     return _Footprint(*(_FLOAT * x for x in (data, drawing, records, working, cached, analysis)))
-
-
-def record_count(config: SimulationConfig) -> int:
-    """How many steps ``config`` records: ``len(config.record_steps)``, without making the array.
-
-    Parameters
-    ----------
-    config : SimulationConfig
-        The run.
-
-    Returns
-    -------
-    int
-        The number of recorded steps.
-    """
-    if config.record is None:
-        return _log_grid_length(config.steps)
-    if isinstance(config.record, int):
-        return config.steps // config.record + 1 + (config.steps % config.record != 0)
-    return len(set(config.record))
-
-
-@functools.lru_cache(maxsize=256)
-def _log_grid_length(steps: int) -> int:
-    # About 50 a decade, at most 800; cached, since a sweep asks for every cell.
-    return len(log_grid(steps))
 
 
 def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_error: bool = True) -> int:

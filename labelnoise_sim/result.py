@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import struct
 import zipfile
 import zlib
 from functools import cached_property
@@ -18,7 +20,7 @@ import numpy as np
 
 from . import generalization, schedule
 from .analysis import record_index
-from .config import SAMPLINGS, SimulationConfig
+from .config import SAMPLINGS, SimulationConfig, record_count
 from .data import Data
 
 __all__ = ["SimulationResult", "Velocity", "load", "logistic_loss", "loss_value"]
@@ -472,7 +474,12 @@ class SimulationResult:
 
         Only the members a result needs are read, and never as pickles, so a
         foreign or damaged file cannot run code or yield arrays that disagree
-        with their configuration.
+        with their configuration. Nothing is allocated before it is checked:
+        the header of every member (its dtype and shape) must fit the
+        configuration, and the bytes it declares must be the bytes the file
+        holds for it, so that a small crafted file cannot make ``load`` ask
+        for more memory than its own size (and the configuration's, which
+        every shape must match).
 
         Parameters
         ----------
@@ -491,26 +498,24 @@ class SimulationResult:
         ValueError
             Naming the file and what is wrong: not a result file (not an
             ``.npz`` archive, or no readable ``meta`` member), an unknown format
-            version, an invalid configuration, a missing member, or a member
-            whose dtype or shape does not fit the configuration.
+            version, an invalid configuration, a missing member, a member
+            whose dtype or shape does not fit the configuration, whose size
+            is not the one its header declares, that is compressed (``save``
+            stores its members), or that holds values no result holds (a
+            coefficient that is not finite, a label other than -1 and +1).
         """
         path = Path(path)
-        try:
-            archive = np.load(path, allow_pickle=False)
-        except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path} is not a labelnoise-sim result file: {exc}") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path} is not a labelnoise-sim result file: it holds a single array, "
-                             "not the .npz archive that SimulationResult.save writes")
-        with archive:
-            meta = _read_meta(path, archive)
+        with _open_archive(path) as archive:
+            members = {info.filename[:-len(".npy")]: info for info in archive.infolist()
+                       if info.filename.endswith(".npy")}
+            size = path.stat().st_size
+            meta = _read_meta(path, archive, members, size)
             config, sampling = _meta_config(path, meta)
-            expected = _expected_members(config)
-            missing = [name for name in _REQUIRED if name not in archive.files]
+            missing = [name for name in _REQUIRED if name not in members]
             if missing:
                 raise ValueError(f"{path}: missing member {missing[0]!r} (a result file holds "
                                  f"{', '.join(_REQUIRED)})")
-            present = [name for name in _VECTORS if name in archive.files]
+            present = [name for name in _VECTORS if name in members]
             if present and len(present) < len(_VECTORS):
                 absent = next(name for name in _VECTORS if name not in present)
                 raise ValueError(f"{path}: missing member {absent!r} ({', '.join(present)} present; "
@@ -519,14 +524,29 @@ class SimulationResult:
                 raise ValueError(f"{path}: members mu, xi and W0 are present but sampling={sampling!r} "
                                  "never draws them")
             optional = _optional_members(config)
-            absent = [name for name in optional if name not in archive.files]
+            absent = [name for name in optional if name not in members]
             if absent:
                 raise ValueError(f"{path}: missing member {absent[0]!r}, which its config's options imply")
-            arrays = {name: _read_member(path, archive, name, *expected[name], config)
-                      for name in _REQUIRED + tuple(present) + optional}
+            names = _REQUIRED + tuple(present) + optional
+            headers = {name: _member_header(path, archive, members[name], name, size) for name in names}
+            # The count of recorded steps, not the steps themselves (config.record_steps), until the member
+            # 't' is known to hold that many: record=1 with steps=10**12 would make an array of 8 TB.
+            records = record_count(config)
+            expected = _expected_members(config, records)
+            for name in names:
+                _check_header(path, name, *headers[name], *expected[name], config, records)
+            arrays = {name: _read_member(path, archive, members[name], name) for name in names}
         if not np.array_equal(arrays["t"], config.record_steps):
             raise ValueError(f"{path}: member 't' does not hold the recorded steps of its config "
                              f"(record={config.record!r}, steps={config.steps})")
+        for name in ("y", "y_noisy"):
+            if not np.isin(arrays[name], (-1, 1)).all():
+                raise ValueError(f"{path}: member {name!r} holds a label other than -1 and +1")
+        for name, array in arrays.items():
+            # A result is a run that stayed finite (one that did not raises DivergenceError instead).
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise ValueError(f"{path}: member {name!r} holds a value that is not finite (NaN or inf), "
+                                 "which no result holds")
         vectors = {name: arrays.get(name) for name in _VECTORS}
         data = Data(arrays["y"], arrays["y_noisy"], arrays["gram"], sampling=sampling,
                     noise_patches=config.noise_patches, bias=config.bias, **vectors)
@@ -573,9 +593,10 @@ def _optional_members(config: SimulationConfig) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _expected_members(config: SimulationConfig) -> dict:
-    """Per member of a result file: the dtype (a numpy type or abstract type) and shape that ``config`` implies."""
-    K, n, m, d = len(config.record_steps), config.n, config.m, config.d
+def _expected_members(config: SimulationConfig, K: int) -> dict:
+    """Per member of a result file: the dtype (a numpy type or abstract type) and shape that ``config`` implies,
+    with K recorded steps."""
+    n, m, d = config.n, config.m, config.d
     per = config.noise_patches
     p = 1 + n * per + 2 * m
     patch = (per,) if per > 1 else ()
@@ -590,18 +611,99 @@ def _expected_members(config: SimulationConfig) -> dict:
     }
 
 
-def _read_meta(path: Path, archive) -> dict:
-    if "meta" not in archive.files:
-        raise ValueError(f"{path} is not a labelnoise-sim result file: no member 'meta' "
-                         f"(members: {', '.join(archive.files) or 'none'})")
+#: What zipfile can raise for a file that is not a zip archive, or a damaged one.
+_NOT_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, struct.error)
+#: What reading a member of a damaged archive can raise (numpy's header parser: ValueError).
+_DAMAGED = _NOT_ZIP + (OSError, zlib.error)
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _open_archive(path: Path) -> zipfile.ZipFile:
+    """The zip archive at ``path``; ValueError if it is none."""
+    path.stat()  # FileNotFoundError for a missing file, before anything else
     try:
-        raw = archive["meta"]
-        if raw.dtype.kind != "U" or raw.shape != ():
-            raise ValueError(f"'meta' is a {raw.dtype} array of shape {raw.shape}, not a JSON string")
-        meta = json.loads(str(raw))
+        return zipfile.ZipFile(path)
+    except _NOT_ZIP as exc:
+        with open(path, "rb") as fh:
+            single = fh.read(len(_NPY_MAGIC)) == _NPY_MAGIC
+        if single:
+            raise ValueError(f"{path} is not a labelnoise-sim result file: it holds a single array, "
+                             "not the .npz archive that SimulationResult.save writes") from None
+        # Not numpy's own message, which, for a file that is no archive, suggests allow_pickle=True: loading
+        # pickles runs whatever code the file holds.
+        raise ValueError(f"{path} is not a labelnoise-sim result file: not a zip archive (.npz), as "
+                         f"SimulationResult.save writes ({exc})") from None
+
+
+def _member_header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, size: int):
+    """The shape and dtype that member ``name`` declares, checked against the bytes the file holds for it.
+
+    Only the member's .npy header is read. The member must be stored, not
+    compressed, as ``save`` writes it, so that the bytes it declares are in
+    the file: a compressed member of a few kilobytes can expand to gigabytes.
+    """
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"{path}: member {name!r} is compressed; SimulationResult.save stores every member, "
+                         "and a compressed one can expand far beyond the size of the file")
+    if info.file_size != info.compress_size or info.header_offset + info.compress_size > size:
+        raise ValueError(f"{path}: member {name!r} declares {info.file_size} bytes, more than the file holds "
+                         f"({size} bytes in all)")
+    try:
+        with archive.open(info) as fp:
+            version = np.lib.format.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(fp)
+            else:
+                raise ValueError(f".npy format version {version}, which save never writes")
+            header = fp.tell()
+    except _DAMAGED as exc:
+        raise ValueError(f"{path}: member {name!r} cannot be read ({exc})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path}: member {name!r} holds Python objects (pickles), which a result file never "
+                         "does; they are not loaded")
+    payload = math.prod(shape) * dtype.itemsize  # Python ints: no overflow for a crafted shape
+    if header + payload != info.file_size:
+        raise ValueError(f"{path}: member {name!r} declares shape {shape} of {dtype} ({payload} bytes) but holds "
+                         f"{info.file_size - header} bytes of data")
+    return shape, dtype
+
+
+def _check_header(path: Path, name: str, shape: tuple, dtype, expected_dtype, expected_shape: tuple,
+                  config: SimulationConfig, records: int) -> None:
+    """Member ``name`` declares the dtype and shape that ``config`` implies."""
+    if not np.issubdtype(dtype, expected_dtype):
+        expected = "an integer type" if expected_dtype is np.integer else np.dtype(expected_dtype).name
+        raise ValueError(f"{path}: member {name!r} has dtype {dtype}, expected {expected}")
+    if shape != expected_shape:
+        raise ValueError(
+            f"{path}: member {name!r} has shape {shape}; its config (records={records}, "
+            f"n={config.n}, m={config.m}, d={config.d}) needs {expected_shape}"
+        )
+
+
+def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+    """Member ``name``, whose header ``_member_header`` and ``_check_header`` have checked."""
+    try:
+        with archive.open(info) as fp:
+            return np.lib.format.read_array(fp, allow_pickle=False)
+    except _DAMAGED as exc:
+        raise ValueError(f"{path}: member {name!r} cannot be read ({exc})") from None
+
+
+def _read_meta(path: Path, archive: zipfile.ZipFile, members: dict, size: int) -> dict:
+    if "meta" not in members:
+        raise ValueError(f"{path} is not a labelnoise-sim result file: no member 'meta' "
+                         f"(members: {', '.join(members) or 'none'})")
+    try:
+        shape, dtype = _member_header(path, archive, members["meta"], "meta", size)
+        if dtype.kind != "U" or shape != ():
+            raise ValueError(f"'meta' is a {dtype} array of shape {shape}, not a JSON string")
+        meta = json.loads(str(_read_member(path, archive, members["meta"], "meta")))
         if not isinstance(meta, dict):
             raise ValueError(f"'meta' holds {type(meta).__name__}, not a JSON object")
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as exc:
+    except ValueError as exc:
         raise ValueError(f"{path} is not a labelnoise-sim result file: unreadable member 'meta' ({exc})") from None
     if meta.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: unknown result format version {meta.get('format')!r}; this version of "
@@ -622,23 +724,6 @@ def _meta_config(path: Path, meta: dict) -> tuple[SimulationConfig, str]:
         raise ValueError(f"{path}: sampling in its member 'meta' must be one of "
                          f"{', '.join(map(repr, SAMPLINGS))}; got {sampling!r}")
     return config, sampling
-
-
-def _read_member(path: Path, archive, name: str, dtype, shape: tuple, config: SimulationConfig):
-    """Member ``name`` of ``archive``, checked against the dtype and shape that ``config`` implies."""
-    try:
-        array = archive[name]
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as exc:
-        raise ValueError(f"{path}: member {name!r} cannot be read ({exc})") from None
-    if not np.issubdtype(array.dtype, dtype):
-        expected = "an integer type" if dtype is np.integer else np.dtype(dtype).name
-        raise ValueError(f"{path}: member {name!r} has dtype {array.dtype}, expected {expected}")
-    if array.shape != shape:
-        raise ValueError(
-            f"{path}: member {name!r} has shape {array.shape}; its config (records={len(config.record_steps)}, "
-            f"n={config.n}, m={config.m}, d={config.d}) needs {shape}"
-        )
-    return array
 
 
 def _share(hits: np.ndarray, mask: np.ndarray) -> np.ndarray:

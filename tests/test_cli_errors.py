@@ -30,12 +30,16 @@ def no_computation(monkeypatch):
         monkeypatch.setattr(importlib.import_module(f"labelnoise_sim.{module}"), name, _computation)
 
 
-def refused(capsys, argv, *words, code=2):
-    """Run the command, expect it to exit with ``code`` and one line on stderr holding ``words``; return it."""
+def refused(capsys, argv, *words, code=2, warned=()):
+    """Run the command, expect it to exit with ``code`` and one line on stderr holding ``words``, after one
+    warning line per pattern of ``warned``; return the error line."""
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == code
-    err = capsys.readouterr().err
+    *warnings, err = capsys.readouterr().err.splitlines(keepends=True)
+    assert len(warnings) == len(warned), warnings
+    for line, pattern in zip(warnings, warned):
+        assert line.startswith("labelnoise-sim: warning: ") and re.search(pattern, line), (pattern, line)
     assert err.startswith("labelnoise-sim") and " error: " in err and err.count("\n") == 1, err
     for word in words:
         assert word in err, (word, err)
@@ -166,8 +170,11 @@ def test_an_unwritable_output_directory_is_refused_before_computing(tmp_path, co
 @pytest.mark.parametrize("eta", ["1e300", "1e308"])  # the test statistics overflow; the outputs overflow
 def test_divergence_is_one_line_and_writes_nothing(tmp_path, capsys, command, eta):
     out = tmp_path / "out"
+    # At 1e300 the run itself ends, finite, with its first step past the range of the loss: its warning
+    # (StepSizeWarning) comes before the test statistics overflow.
+    warned = ["by step 1 a training margin passed 745.1"] if eta == "1e300" else []
     refused(capsys, [command, "--n", "20", "--d", "50", "--steps", "20", "--eta", eta, "--out", str(out)],
-            "diverged at step", f"lower eta (got eta={float(eta)!r})", code=1)
+            "diverged at step", f"lower eta (got eta={float(eta)!r})", code=1, warned=warned)
     assert not out.exists()
 
 

@@ -1,7 +1,10 @@
 """load() checks a result file before trusting it: archive, format version, members, dtypes, shapes."""
 
+import io
 import json
 import re
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -149,3 +152,90 @@ def test_only_the_members_a_result_needs_are_read(tmp_path, saved):
 def test_a_missing_file_is_a_file_not_found_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "absent.npz")
+
+
+#: Peak bytes that load() may allocate to refuse a crafted file of the sizes below: its members are read
+#: only once their headers fit the config and the file (here they are refused first). The file of SMALL is
+#: 15 KB; measured peaks to refuse the files below, 15-57 KB (zip directory, headers, the meta string).
+REFUSAL_PEAK = 2**20
+
+
+def _npy_header(shape, dtype=np.float64) -> bytes:
+    """The .npy header of an array of ``shape``, without its data."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(np.empty(0, dtype))
+                                         | {"shape": shape})
+    return buffer.getvalue()
+
+
+def _refused_without_allocating(path, *fragments):
+    """load() refuses ``path`` naming each fragment, allocating at most REFUSAL_PEAK bytes on the way."""
+    tracemalloc.start()  # numpy reports its array allocations to tracemalloc
+    try:
+        _refused(path, *fragments)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < REFUSAL_PEAK, peak
+
+
+def test_a_member_declaring_a_huge_shape_is_refused_before_anything_is_allocated(tmp_path, saved):
+    # Before: numpy allocated the 8 TB the header declares (MemoryError).
+    _, members = saved
+    path = _write(tmp_path / "huge.npz", {k: v for k, v in members.items() if k != "rho"})
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("rho.npy", _npy_header((10**12,)))
+    _refused_without_allocating(path, "member 'rho' declares shape \\(1000000000000,\\)", "holds 0 bytes")
+
+
+def test_a_meta_member_declaring_a_huge_string_is_refused_before_anything_is_allocated(tmp_path, saved):
+    _, members = saved
+    path = _write(tmp_path / "meta.npz", {k: v for k, v in members.items() if k != "meta"})
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("meta.npy", _npy_header((10**10,), np.dtype("<U1")))
+    _refused_without_allocating(path, "not a labelnoise-sim result file", "meta")
+
+
+@pytest.mark.parametrize("steps", [10**8, 10**12])
+def test_a_config_declaring_more_records_than_the_file_holds_is_refused_before_making_its_steps(
+        tmp_path, saved, steps):
+    # Before: the recorded steps of the config (an array of steps + 1) were made to be compared with 't':
+    # MemoryError at 10**12, and 0.8 GB and minutes at 10**8 (issue 22).
+    _, members = saved
+    config = json.loads(str(members["meta"]))["config"]
+    path = _write(tmp_path / "steps.npz", {**members, "meta": _meta(members, config={**config, "steps": steps,
+                                                                                     "record": 1})})
+    _refused_without_allocating(path, "member 't' has shape \\(5,\\)", f"needs \\({steps + 1},\\)")
+
+
+def test_a_compressed_member_is_refused_as_it_could_expand_past_the_file(tmp_path, saved):
+    _, members = saved
+    path = tmp_path / "compressed.npz"
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **members)
+    _refused_without_allocating(path, "member '\\w+' is compressed")
+
+
+@pytest.mark.parametrize("member", ["gamma", "rho", "outputs", "gram"])
+def test_a_value_that_is_not_finite_is_refused_where_a_result_cannot_hold_one(tmp_path, saved, member):
+    _, members = saved
+    bad = members[member].copy()
+    bad.flat[1] = np.nan
+    _refused(_write(tmp_path / "nan.npz", {**members, member: bad}), f"member '{member}'", "not finite")
+
+
+def test_labels_other_than_plus_and_minus_one_are_refused(tmp_path, saved):
+    _, members = saved
+    bad = members["y_noisy"].copy()
+    bad[0] = 2
+    _refused(_write(tmp_path / "labels.npz", {**members, "y_noisy": bad}), "member 'y_noisy'", "-1 and \\+1")
+
+
+@pytest.mark.parametrize("content", [b"not an npz at all", b"\x80\x04K\x01."])
+def test_the_message_for_a_file_that_is_no_archive_never_suggests_allow_pickle(tmp_path, content):
+    # numpy's own message for such a file invites allow_pickle=True, which would run the file's code.
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        load(path)
+    assert "pickle" not in str(info.value) and "not a zip archive" in str(info.value)
