@@ -292,8 +292,10 @@ class StageAnalysis:
         (the earliest such step) and that error.
     final_test_error : float
         Clean test error at the last recorded step.
+    final_test_loss : float
+        Clean test loss at the last recorded step (:attr:`~SimulationResult.test_loss`, to 1 %).
     test_error_at_t1 : float or None
-        Clean test error at t1. The four test-error fields are None when
+        Clean test error at t1. The four test-error fields and ``final_test_loss`` are None when
         :func:`analyze` was called with ``test_error=False``.
     noise_coef_t1, signal_coef_t1, noise_coef_end, signal_coef_end : ndarray (n_noisy,)
         Per noisy sample, :math:`\max_r \bar\rho_{\tilde y_i,r,i}` and :math:`\max_r \gamma_{y_i,r}` at t1 (empty if
@@ -324,6 +326,7 @@ class StageAnalysis:
     best_step: int | None
     best_test_error: float | None
     final_test_error: float | None
+    final_test_loss: float | None
     test_error_at_t1: float | None
     noise_coef_t1: np.ndarray = dataclasses.field(repr=False)
     signal_coef_t1: np.ndarray = dataclasses.field(repr=False)
@@ -361,6 +364,7 @@ class StageAnalysis:
             "best_step": self.best_step,
             "best_test_error": self.best_test_error,
             "final_test_error": self.final_test_error,
+            "final_test_loss": self.final_test_loss,
             "test_error_at_t1": self.test_error_at_t1,
             "early_stopping_gain": self.early_stopping_gain,
             "noise_beats_signal_t1": self.noise_beats_signal_t1,
@@ -466,9 +470,10 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     which the condition holds, so a coarse record grid gives upper bounds.
     Without clean samples t1 is the first record (the condition is vacuous).
 
-    ``test_error=False`` skips the test error (the costly part for
-    long record grids): ``best_step``, ``best_test_error``, ``final_test_error``
-    and ``test_error_at_t1`` are then None.
+    ``test_error=False`` skips the test error and the test loss (the costly
+    part for long record grids): ``best_step``, ``best_test_error``,
+    ``final_test_error``, ``final_test_loss`` and ``test_error_at_t1`` are then
+    None.
     """
     data = result.data
     t = result.t
@@ -503,6 +508,7 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
         best_step=int(t[kbest]) if test_error else None,
         best_test_error=float(errors[kbest]) if test_error else None,
         final_test_error=float(errors[len(t) - 1]) if test_error else None,
+        final_test_loss=float(result.test_loss_at([len(t) - 1])[0]) if test_error else None,
         test_error_at_t1=err1,
         noise_coef_t1=noise1,
         signal_coef_t1=signal1,
