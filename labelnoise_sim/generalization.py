@@ -293,7 +293,7 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
 
     Each record's draws and their number depend only on its own statistics, not on the other records
     estimated with it; the sums run in a fixed order (``_kernels.loss_sums``), shared among numba's threads
-    by records: the result does not depend on their number. A record whose statistics are not finite gets
+    by (record, replicate) pairs: the result does not depend on their number. A record whose statistics are not finite gets
     NaN (see :func:`estimate`).
     """
     K, _, m = gamma.shape
@@ -320,8 +320,8 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
         points[pending] = hi
         mean, spread = _loss_spread(sums[pending], hi)
         with np.errstate(invalid="ignore"):
-            short = ~(spread <= rse * mean)  # NaN (an overflowing loss) stops too: no number of draws fixes it
-        short &= np.isfinite(spread)
+            short = ~(spread <= rse * mean)
+        short &= np.isfinite(spread)  # an overflowing loss (inf, spread NaN) stops: no number of draws fixes it
         lo, hi = hi, 2 * hi
         pending = pending[short] if REPLICATES * hi <= max_draws else pending[:0]
     by_class = np.full((K, 2), np.nan)
