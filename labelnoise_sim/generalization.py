@@ -82,6 +82,9 @@ LOSS_RSE = 0.01
 #: spread come out low. Measured on the default run at steps 300, 1000 and 2000 (test errors 0.14 % to
 #: 0.3 %), at step 20 000, and with the exponential loss at eta = 0.3, step 5000, against 2^17 draws: with
 #: 512 to 2048 draws the estimates fell 2 to 4.4 of their standard errors low, with 8192 and more within 1.
+#: Over the 121 steps of the default run (logistic; exponential; exponential without label noise, errors down
+#: to 1e-10), the estimates lay within 3.2 standard errors of 2^17 draws' (2 to 3 % of them beyond 2), at
+#: most 0.15 % off.
 LOSS_FIRST_POINTS = 512
 
 #: Plain draws of ``class_errors(method="monte_carlo")``: the standard error of
