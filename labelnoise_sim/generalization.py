@@ -49,7 +49,8 @@ from . import _kernels
 from .data import seed_streams, substream
 
 __all__ = ["coefficient_matrix", "filter_statistics", "estimate", "estimate_draws", "class_errors", "TestErrorEstimate",
-           "estimate_loss", "TestLossEstimate", "LOSS_RSE", "TARGET_RSE", "REPLICATES", "FIRST_POINTS", "MAX_DRAWS", "DEFAULT_DRAWS"]
+           "estimate_loss", "TestLossEstimate", "LOSS_RSE", "LOSS_FIRST_POINTS", "TARGET_RSE", "REPLICATES",
+           "FIRST_POINTS", "MAX_DRAWS", "DEFAULT_DRAWS"]
 
 #: Relative standard error :func:`estimate` aims at for the clean test error (the mean of the two class
 #: errors): 2 % with 95 % confidence.
