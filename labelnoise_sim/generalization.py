@@ -78,7 +78,7 @@ MAX_DRAWS = 2**17
 LOSS_RSE = 0.01
 
 #: Points of each replicate :func:`estimate_loss` takes before it trusts their spread (REPLICATES × LOSS_FIRST_POINTS
-#: draws). The loss of a trained network comes largely from its rare misclassified draws, whose loss grows with
+#: draws). A good part of a trained network's loss comes from its rare misclassified draws, whose loss grows with
 #: the depth of the mistake; with fewer draws most replicates miss them alike, and both the estimate and its
 #: spread come out low. Measured on the default run at steps 300, 1000 and 2000 (test errors 0.14 % to
 #: 0.3 %), at step 20 000, and with the exponential loss at eta = 0.3, step 5000, against 2^17 draws: with
@@ -291,9 +291,11 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
 
     Where the loss is tiny there is no absolute floor, only that cap: a loss that is 0 on every draw (the
     hinge loss when every draw's margin is at least 1; the squared loss at an exact fit) gets 0 with
-    standard error 0, although a rarer draw could lose more; and a loss carried by the rare draws of a far
-    tail (the hinge loss just above that, or an exponential loss dominated by a few very wrong draws) can
-    stop at ``max_draws`` with a standard error above ``rse`` times it, which ``stderr`` then reports.
+    standard error 0, although a rarer draw could lose more. A loss carried by draws rarer than about one
+    in the draws taken can come out low with a spread that does not show it, as with any Monte Carlo
+    estimate; one carried by the rare draws of a far tail that the draws do reach (the hinge loss just
+    above that, or an exponential loss dominated by a few very wrong draws) can stop at ``max_draws`` with
+    a standard error above ``rse`` times it, which ``stderr`` then reports.
 
     Each record's draws and their number depend only on its own statistics, not on the other records
     estimated with it; the sums run in a fixed order (``_kernels.loss_sums``), shared among numba's threads
