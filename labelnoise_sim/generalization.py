@@ -80,9 +80,11 @@ LOSS_RSE = 0.01
 #: Points of each replicate :func:`estimate_loss` takes before it trusts their spread (REPLICATES × LOSS_FIRST_POINTS
 #: draws). A good part of a trained network's loss comes from its rare misclassified draws, whose loss grows with
 #: the depth of the mistake; with fewer draws most replicates miss them alike, and both the estimate and its
-#: spread come out low. Measured on the default run at steps 300, 1000 and 2000 (test errors 0.14 % to
-#: 0.3 %), at step 20 000, and with the exponential loss at eta = 0.3, step 5000, against 2^17 draws: with
-#: 512 to 2048 draws the estimates fell 2 to 4.4 of their standard errors low, with 8192 and more within 1.
+#: spread come out low. Measured against 2^17 draws on the default run at steps 300, 1000 and 2000 (test
+#: errors 0.14 % to 0.3 %) with the logistic and the exponential loss, at step 20 000, with the exponential
+#: loss at eta = 0.3, step 5000, and on a harmful run (d = 600, n snr^2 = 2): with 512 to 2048 draws the
+#: estimates of the four default-size runs fell 2.5 to 4.4 of their standard errors low at one size or
+#: another; with 8192 all lay within 1 (with 16 384, within 1.8).
 #: Over the 121 steps of the default run (logistic; exponential; exponential without label noise, errors down
 #: to 1e-10), the estimates lay within 3.2 standard errors of 2^17 draws' (2 to 3 % of them beyond 2), at
 #: most 0.15 % off.
