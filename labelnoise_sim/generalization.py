@@ -271,7 +271,7 @@ class TestLossEstimate(NamedTuple):
 
 def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_RSE, max_draws=MAX_DRAWS,
                   draws=None):
-    r"""Expected loss of a fresh clean sample at each recorded step, with its standard error, to a relative error ``rse``.
+    r"""Expected loss of a fresh clean sample at each recorded step, with its standard error, to relative error ``rse``.
 
     .. math::
 
@@ -301,8 +301,8 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
 
     Each record's draws and their number depend only on its own statistics, not on the other records
     estimated with it; the sums run in a fixed order (``_kernels.loss_sums``), shared among numba's threads
-    by (record, replicate) pairs: the result does not depend on their number. A record whose statistics are not finite gets
-    NaN (see :func:`estimate`).
+    by (record, replicate) pairs: the result does not depend on their number. A record whose statistics are
+    not finite gets NaN (see :func:`estimate`).
     """
     K, _, m = gamma.shape
     A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)

@@ -344,7 +344,8 @@ JIT_SCRIPT = textwrap.dedent("""
         precise = estimate(gamma, rho, gram, config, alpha=alpha, bias=bias, max_draws=2**10)
         loss = estimate_loss(gamma, rho, gram, config.replace(loss="exponential"), alpha=alpha, bias=bias,
                              max_draws=2**13)
-        return np.concatenate([plain, precise.by_class, precise.stderr_by_class, loss.by_class, np.c_[loss.loss, loss.stderr]])
+        return np.concatenate([plain, precise.by_class, precise.stderr_by_class, loss.by_class,
+                               np.c_[loss.loss, loss.stderr]])
 
     if __name__ == "__main__":
         assert numba.config.DISABLE_JIT
