@@ -25,13 +25,15 @@ def run_summary(result, stages=None) -> str:
     lines = [
         f"labelnoise-sim run: n={c.n} d={c.d} m={c.m} eta={c.eta} steps={c.steps} "
         f"tau_pos={c.tau_pos} tau_neg={c.tau_neg} n*SNR^2={c.n_snr2:.3g} noise={c.noise} seed={c.seed}",
-        f"{'step':>8} {'train loss':>11} {'clean fit':>10} {'noisy fit':>10} {'noisy->true':>12} {'test err':>9}",
+        f"{'step':>8} {'train loss':>11} {'test loss':>10} {'clean fit':>10} {'noisy fit':>10} {'noisy->true':>12} "
+        f"{'test err':>9}",
     ]
     picks = np.unique(np.searchsorted(result.t, np.r_[0, np.geomspace(1, max(c.steps, 1), 9)]))
-    picks = picks[picks < len(result.t)]
-    for k in np.unique(np.r_[picks, len(result.t) - 1]):
+    picks = np.unique(np.r_[picks[picks < len(result.t)], len(result.t) - 1])
+    test_loss = result.test_loss_at(picks)
+    for k, loss in zip(picks, test_loss):
         lines.append(
-            f"{result.t[k]:>8d} {result.train_loss[k]:>11.4g} {result.train_acc_clean[k]:>10.3f} "
+            f"{result.t[k]:>8d} {result.train_loss[k]:>11.4g} {loss:>10.4g} {result.train_acc_clean[k]:>10.3f} "
             f"{result.train_acc_noisy[k]:>10.3f} {result.train_acc_noisy_true[k]:>12.3f} "
             f"{result.test_error[k]:>9.4f}"
         )
