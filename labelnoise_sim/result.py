@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import generalization, schedule
+from . import _progress, generalization, schedule
 from .analysis import record_index
 from .config import SAMPLINGS, SimulationConfig
 from .data import Data
@@ -24,6 +24,11 @@ from .data import Data
 __all__ = ["SimulationResult", "Velocity", "load", "logistic_loss", "loss_value"]
 
 FORMAT_VERSION = 1
+
+#: Blocks of recorded steps the test error is estimated in when it shows a progress bar: an update every 5 %.
+#: Measured, warm, on 2 cores (121 records): 1.32-1.40 s in one call, 1.44 s in blocks (default run); ReLU^2
+#: 6.0-6.3 s against 6.2-6.7 s. Without a bar to show, one call.
+TEST_ERROR_BLOCKS = 20
 
 
 def logistic_loss(z):
@@ -252,11 +257,37 @@ class SimulationResult:
         return self._estimate(records, rse)
 
     def _estimate(self, records, rse=generalization.TARGET_RSE) -> generalization.TestErrorEstimate:
-        """``generalization.estimate`` of the given records; a DivergenceError if one is not finite."""
+        """``generalization.estimate`` of the given records; a DivergenceError if one is not finite.
+
+        A result of :func:`~labelnoise_sim.simulate` reports progress as it
+        was asked to (``progress``; results made otherwise, such as a sweep's,
+        stay silent): the records are then estimated in blocks, one bar update
+        each. A record's estimate does not depend on the others estimated with
+        it, so the blocks give the same bits.
+        """
         c = self.config
-        pick = (lambda a: None if a is None else a[records])
+        progress = self.__dict__.get("_progress", False)
         if "_test_draws" not in self.__dict__:
             self.__dict__["_test_draws"] = generalization.estimate_draws(c)
+        _progress.announce_compilation("test error", generalization.KERNELS, progress)
+        bar = _progress.bar(len(records), "test error", "step", progress)
+        # Blocks only for a bar that can show (tqdm turns an automatic one off where no one sees it).
+        shown = not getattr(bar, "disable", True)
+        blocks = np.array_split(records, min(len(records), TEST_ERROR_BLOCKS)) if shown else [records]
+        parts = []
+        try:
+            for block in blocks:
+                parts.append(self._estimate_block(block, rse))
+                bar.update(len(block))
+        finally:
+            bar.close()
+        if len(parts) == 1:
+            return parts[0]
+        return generalization.TestErrorEstimate(*(np.concatenate(field) for field in zip(*parts)))
+
+    def _estimate_block(self, records, rse) -> generalization.TestErrorEstimate:
+        c = self.config
+        pick = (lambda a: None if a is None else a[records])
         estimate = generalization.estimate(self.gamma[records], self.rho[records], self.data.gram, c,
                                            alpha=pick(self.alpha), bias=pick(self.bias), rse=rse,
                                            draws=self.__dict__["_test_draws"])
