@@ -40,7 +40,8 @@ def twin_without_noise(result):
     r"""The run of ``result`` repeated with :math:`\tau_+ = \tau_- = 0` (same data draw, seed and signal norm)."""
     from .dynamics import run
 
-    return run(result.config.replace(tau_pos=0.0, tau_neg=0.0))
+    # A twin of a simulate() result reports progress as that result was asked to (silent for other results).
+    return run(result.config.replace(tau_pos=0.0, tau_neg=0.0), progress=result.__dict__.get("_progress", False))
 
 
 def _time(t):
@@ -183,12 +184,12 @@ def stage_figure(result, twin="auto"):
     return fig
 
 
-def save_figure(fig, stem) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns both paths and closes the figure."""
+def save_figure(fig, stem, *, pdf: bool = True) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and, if ``pdf``, ``stem.pdf``; returns the paths and closes the figure."""
     plt = _pyplot()
     stem = Path(stem)
     # The suffixes are added, not swapped: a stem may hold a dot (curves_sigma0_0.01).
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
+    paths = [stem.with_name(stem.name + suffix) for suffix in (".png", ".pdf")[: 2 if pdf else 1]]
     # The figure is laid out once, while the PNG is written (so the PNG is the same
     # bytes as before), then frozen: a layout engine (constrained) would otherwise run
     # again for the PDF, and it is about half of what saving costs.
