@@ -167,7 +167,7 @@ def run(config: SimulationConfig, data: Data | None = None, *, progress: bool | 
 
 
 def run_many(configs: Sequence[SimulationConfig], datas: Sequence[Data] | None = None, *, parallel: bool = True,
-             diverged: str = "raise", progress: bool | None = False) -> list:
+             diverged: str = "raise", progress: bool | None = False) -> list[SimulationResult | DivergenceError]:
     """Run the dynamics of several validated configurations; one result each, in order.
 
     Configurations of equal shape (n, m, steps and recorded steps) run as one

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import zipfile
 import zlib
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _progress, generalization, schedule
 from .analysis import record_index
 from .config import SAMPLINGS, SimulationConfig
 from .data import Data
+
+if TYPE_CHECKING:  # an optional extra
+    import xarray
 
 __all__ = ["SimulationResult", "Velocity", "load", "logistic_loss", "loss_value"]
 
@@ -143,7 +148,7 @@ class SimulationResult:
         r""":math:`\min(\rho, 0)`, shape (K, 2, m, n): the part that stays bounded below."""
         return np.minimum(self.rho, 0.0)
 
-    def weights(self, step) -> np.ndarray:
+    def weights(self, step: int) -> np.ndarray:
         r"""Filters at the recorded step ``step`` (a value of ``t``), shape (2, m, d).
 
         Rebuilt from the coefficients,
@@ -170,7 +175,7 @@ class SimulationResult:
         return {"alpha": self.alpha, "bias": self.bias, "velocity_gamma": velocity.gamma,
                 "velocity_rho": velocity.rho, "velocity_alpha": velocity.alpha, "velocity_bias": velocity.bias}
 
-    def schedule(self, step) -> tuple[np.ndarray, np.ndarray]:
+    def schedule(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
 
         See :func:`labelnoise_sim.schedule.schedule`: with them an outside
@@ -233,7 +238,7 @@ class SimulationResult:
         # The test error's draws (up to tens of MB) are made again where they are needed, not carried along.
         return {key: value for key, value in self.__dict__.items() if key != "_test_draws"}
 
-    def test_error_at(self, records) -> np.ndarray:
+    def test_error_at(self, records: ArrayLike) -> np.ndarray:
         """The clean test error of the given record indices (an int array), as :attr:`test_error` has them.
 
         A step's estimate does not depend on the other steps estimated with
@@ -242,7 +247,8 @@ class SimulationResult:
         """
         return self.test_error_estimate_at(records).by_class.mean(axis=1)
 
-    def test_error_estimate_at(self, records, rse: float = generalization.TARGET_RSE) -> generalization.TestErrorEstimate:
+    def test_error_estimate_at(self, records: ArrayLike,
+                               rse: float = generalization.TARGET_RSE) -> generalization.TestErrorEstimate:
         """:attr:`test_error_estimate` at the given record indices (an int array), to the relative standard error ``rse``.
 
         With the default ``rse`` the numbers are :attr:`test_error_estimate`'s
@@ -327,7 +333,7 @@ class SimulationResult:
 
     # Export ------------------------------------------------------------------
 
-    def to_xarray(self):
+    def to_xarray(self) -> xarray.Dataset:
         """The trajectory as an ``xarray.Dataset`` with dimensions t, j, r, i.
 
         Coordinates: ``t`` (recorded steps), ``j`` (+1, -1), ``r`` (filter),
@@ -372,7 +378,7 @@ class SimulationResult:
 
     # Persistence -------------------------------------------------------------
 
-    def save(self, path) -> Path:
+    def save(self, path: str | os.PathLike) -> Path:
         """Write the result to ``path`` (``.npz``); :func:`load` restores it exactly."""
         path = Path(path)
         arrays = dict(
@@ -388,7 +394,7 @@ class SimulationResult:
         return path
 
     @classmethod
-    def load(cls, path) -> "SimulationResult":
+    def load(cls, path: str | os.PathLike) -> "SimulationResult":
         """Read a result written by :meth:`save`, checking the file first.
 
         Only the members a result needs are read, and never as pickles, so a
@@ -454,7 +460,7 @@ class SimulationResult:
                 f"records={len(self.t)}, final train_loss={self.train_loss[-1]:.4g})")
 
 
-def load(path) -> SimulationResult:
+def load(path: str | os.PathLike) -> SimulationResult:
     """Read a :class:`SimulationResult` written by ``SimulationResult.save``, checking it first.
 
     See :meth:`SimulationResult.load` for the checks and the errors.
