@@ -20,15 +20,20 @@ from __future__ import annotations
 import sys
 import warnings
 
-__all__ = ["AUTO_DELAY", "check_progress", "bar", "announce_compilation", "COMPILE_SECONDS"]
+__all__ = ["AUTO_DELAY", "check_progress", "bar", "announce_compilation", "KERNEL_GROUPS"]
 
 #: Seconds of work after which an automatic bar (``progress=None``) appears.
 AUTO_DELAY = 2.0
 
-#: What a first call compiles, by kernel group, and about how long it takes (seconds, rounded up): measured on
-#: this project's 2-core machine with an empty cache, shared with other work (first simulate() 6 s, its test
-#: error 11 s, a ReLU^2 run 14 s; up to 26-38 s for a whole first `labelnoise-sim run` on a busier machine).
-COMPILE_SECONDS = {"dynamics": 10, "family dynamics": 20, "test error": 15}
+#: What a first call compiles, by kernel group: how the notice names it, and about how long it takes (seconds,
+#: rounded up from measurements on this project's 2-core machine with an empty cache: the data and the dynamics
+#: of a first simulate() 6 s, its test error 11 s, a ReLU^2 run 14 s; a whole first `labelnoise-sim run` took
+#: 26-38 s, and 230 s under a load of 15 on the two cores).
+KERNEL_GROUPS = {
+    "dynamics": ("kernels", 10),
+    "family dynamics": ("the model family's kernels", 20),
+    "test error": ("the test error's kernels", 15),
+}
 
 _announced: set[str] = set()
 
@@ -90,9 +95,8 @@ def announce_compilation(group: str, dispatchers, progress: bool | None) -> None
         _announced.add(group)
         return
     _announced.add(group)
-    what = "kernels" if group == "dynamics" else f"kernels ({group})"
-    print(f"labelnoise-sim: compiling {what} (first run only, about {COMPILE_SECONDS[group]} s)",
-          file=sys.stderr, flush=True)
+    what, seconds = KERNEL_GROUPS[group]
+    print(f"labelnoise-sim: compiling {what} (first run only, about {seconds} s)", file=sys.stderr, flush=True)
 
 
 def _ready(dispatcher) -> bool:

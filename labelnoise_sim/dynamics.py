@@ -207,6 +207,11 @@ def run_many(configs: Sequence[SimulationConfig], datas: Sequence[Data] | None =
     if datas is not None and len(datas) != len(configs):
         raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
     check_memory(memory_bytes(configs, draw=datas is None), describe_runs(configs))
+    # Before the data: their Gram matrix is the first kernel a first run compiles.
+    for group, model, dispatcher in (("dynamics", True, _kernels.run_dynamics),
+                                     ("family dynamics", False, _kernels.run_family)):
+        if any(config.paper_model == model for config in configs):
+            _progress.announce_compilation(group, [_kernels._gram_strips, dispatcher], progress)
     if datas is None:
         datas = [sample_data(config) for config in configs]
     batches: dict[tuple, list[int]] = {}
@@ -289,7 +294,6 @@ def _run_batch(configs, datas, parallel, bar, progress):
     threads = parallel and C > 1
     # A single run shares its steps between two threads instead, where that pays.
     single = _kernels.run_dynamics_halves if parallel and C == 1 and halves_pay(first.m, n) else _kernels.run_dynamics
-    _progress.announce_compilation("dynamics", [_kernels.run_batch if threads else single], progress)
     chunk = chunk_steps(C, first.m, n)
     # Back in Python between chunks, so that Ctrl-C stops a long run within a chunk's time.
     for start in range(0, first.steps + 1, chunk):
@@ -355,7 +359,6 @@ def _run_family_batch(configs, datas, parallel, bar, progress):
     # minibatches the product is sparse: at n = 400, batches of 50 ran 0.93x as fast on two threads).
     halves = parallel and C == 1 and not first.stochastic and halves_pay(first.m, N)
     single = _kernels.run_family_halves if halves else _kernels.run_family
-    _progress.announce_compilation("family dynamics", [_kernels.run_family_batch if threads else single], progress)
     # A SAM step forms two products; the chunk keeps its time, and a stochastic chunk its schedule, bounded.
     chunk = chunk_steps(C, first.m, N) // (2 if first.sam > 0 else 1)
     if first.stochastic:

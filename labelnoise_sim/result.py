@@ -273,9 +273,9 @@ class SimulationResult:
         """
         c = self.config
         progress = self.__dict__.get("_progress", False)
+        _progress.announce_compilation("test error", generalization.KERNELS, progress)
         if "_test_draws" not in self.__dict__:
             self.__dict__["_test_draws"] = generalization.estimate_draws(c)
-        _progress.announce_compilation("test error", generalization.KERNELS, progress)
         bar = _progress.bar(len(records), "test error", "step", progress)
         # Blocks only for a bar that can show (tqdm turns an automatic one off where no one sees it).
         shown = not getattr(bar, "disable", True)

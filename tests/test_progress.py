@@ -2,6 +2,7 @@
 silent with ``progress=False``, and without changing a bit of the results."""
 
 import importlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -80,14 +81,14 @@ def test_the_compilation_notice_is_said_once_and_only_before_a_compilation(tmp_p
     (tmp_path / "fresh_kernel.py").write_text(KERNEL_SOURCE)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(_progress, "_announced", set())
-    monkeypatch.setitem(_progress.COMPILE_SECONDS, "fresh", 7)
+    monkeypatch.setitem(_progress.KERNEL_GROUPS, "fresh", ("fresh kernels", 7))
     fresh = importlib.import_module("fresh_kernel")
     assert not _progress._ready(fresh.twice)  # neither compiled here nor in a disk cache
     _progress.announce_compilation("fresh", [fresh.twice], progress=False)
     assert capsys.readouterr().err == ""
     _progress.announce_compilation("fresh", [fresh.twice], progress=None)
     _progress.announce_compilation("fresh", [fresh.twice], progress=None)
-    assert capsys.readouterr().err == "labelnoise-sim: compiling kernels (fresh) (first run only, about 7 s)\n"
+    assert capsys.readouterr().err == "labelnoise-sim: compiling fresh kernels (first run only, about 7 s)\n"
     assert fresh.twice(3) == 6
     assert _progress._ready(fresh.twice)
     # Another process finds the code in the disk cache: nothing to say.
@@ -100,3 +101,17 @@ def test_the_compilation_notice_is_said_once_and_only_before_a_compilation(tmp_p
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "True\n"
+
+
+@pytest.mark.slow
+def test_a_first_run_says_it_compiles_and_a_second_one_does_not(tmp_path):
+    # An empty numba cache of its own: this process compiles everything (a minute or more on 2 cores).
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    argv = [sys.executable, "-m", "labelnoise_sim", "run", "--n", "20", "--d", "100", "--m", "2", "--steps", "20",
+            "--tau", "0", "--out", str(tmp_path / "out")]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    assert first.stderr == ("labelnoise-sim: compiling kernels (first run only, about 10 s)\n"
+                            "labelnoise-sim: compiling the test error's kernels (first run only, about 15 s)\n")
+    assert first.stdout.startswith("labelnoise-sim run: n=20")
+    second = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    assert second.stderr == "" and second.stdout == first.stdout
