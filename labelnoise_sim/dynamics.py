@@ -221,8 +221,7 @@ def run_many(configs: Sequence[SimulationConfig], datas: Sequence[Data] | None =
     bar = _progress.bar(sum(config.steps for config in configs), "simulate", "step", progress)
     try:
         for members in batches.values():
-            outcomes = _run_batch([configs[i] for i in members], [datas[i] for i in members], parallel, bar,
-                                  progress)
+            outcomes = _run_batch([configs[i] for i in members], [datas[i] for i in members], parallel, bar)
             for index, outcome in zip(members, outcomes):
                 if isinstance(outcome, DivergenceError) and diverged == "raise":
                     raise outcome
@@ -272,13 +271,13 @@ def halves_pay(m, n) -> bool:
     return numba.threading_layer() in ("omp", "tbb")
 
 
-def _run_batch(configs, datas, parallel, bar, progress):
+def _run_batch(configs, datas, parallel, bar):
     """Dynamics of runs of equal shape, advanced together chunk by chunk: SimulationResult or DivergenceError each.
 
     ``bar`` counts the steps of every run of the batch, between chunks.
     """
     if not configs[0].paper_model:
-        return _run_family_batch(configs, datas, parallel, bar, progress)
+        return _run_family_batch(configs, datas, parallel, bar)
     first = configs[0]
     record_steps = first.record_steps
     C, K, q2, n = len(configs), record_steps.shape[0], 2 * first.m, first.n
@@ -338,7 +337,7 @@ class FamilyRecords(NamedTuple):
 SCHEDULE_CHUNK = 2**24
 
 
-def _run_family_batch(configs, datas, parallel, bar, progress):
+def _run_family_batch(configs, datas, parallel, bar):
     """``_run_batch`` for runs of one model of the family (``_kernels.run_family``)."""
     first = configs[0]
     record_steps = first.record_steps
