@@ -126,7 +126,8 @@ class TestErrorEstimate(NamedTuple):
     draws: np.ndarray  #: (K,) the number of draws each step used
 
 
-#: The kernels an estimate calls first; a first estimate in a process compiles them unless numba's disk cache has them.
+#: The kernels an estimate calls first: a first estimate in a process compiles them, unless numba's disk cache
+#: has them.
 KERNELS = (_kernels.design_direction, _kernels.failure_sums)
 
 
