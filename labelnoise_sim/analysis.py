@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _kernels
 from ._validation import check_real
 from .generalization import coefficient_matrix
+
+if TYPE_CHECKING:  # result imports this module
+    from .result import SimulationResult
 
 __all__ = [
     "LOG2",
@@ -612,7 +616,7 @@ def _needed_errors(result, steps) -> tuple[int, dict]:
     return int(best), errors
 
 
-def analyze(result, *, test_error: bool = True) -> StageAnalysis:
+def analyze(result: SimulationResult, *, test_error: bool = True) -> StageAnalysis:
     """Stage boundaries, oracle early stopping and coefficient picture of ``result``.
 
     Uses the recorded steps only: t1 and t2 are the first *recorded* steps at

@@ -42,6 +42,7 @@ import functools
 import math
 import re
 import textwrap
+from typing import Any
 
 import numpy as np
 
@@ -295,13 +296,13 @@ class SimulationConfig:
     def from_params(
         cls,
         *,
-        tau=None,
-        tau_pos=None,
-        tau_neg=None,
-        mu_norm=None,
-        snr=None,
-        n_snr2=None,
-        **params,
+        tau: float | None = None,
+        tau_pos: float | None = None,
+        tau_neg: float | None = None,
+        mu_norm: float | None = None,
+        snr: float | None = None,
+        n_snr2: float | None = None,
+        **params: Any,
     ) -> "SimulationConfig":
         """Build a config, accepting the :class:`~labelnoise_sim.config.Alternatives` to some fields.
 
@@ -442,7 +443,7 @@ class SimulationConfig:
             all(getattr(self, name) == FIELDS[name].default for name in MODEL_FIELDS if name != "batch_size")
             and self.batch_size == self.n)
 
-    def replace(self, **changes) -> "SimulationConfig":
+    def replace(self, **changes: Any) -> "SimulationConfig":
         """A copy with some fields changed (and validated again).
 
         Parameters

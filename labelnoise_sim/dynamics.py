@@ -22,12 +22,14 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numba
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _progress
+from ._progress import check_progress
 from ._validation import check_choice
 from .config import PARAMETERS, SimulationConfig, fill_parameters_doc, record_count
 from .data import Data, sample_data
@@ -150,6 +152,7 @@ def simulate(
     weight_decay: float = 0.0,
     label_noise: float = 0.0,
     sam: float = 0.0,
+    progress: bool | None = None,
 ) -> SimulationResult:
     r"""Train the two-layer ReLU CNN on signal-noise data with label noise.
 
@@ -180,6 +183,14 @@ def simulate(
     Parameters
     ----------
     {parameters}
+    progress : bool or None, default None
+        What the call says on standard error while it works, and what
+        reading the result's test error then says: None (automatic) shows a
+        progress bar only once the work has run for 2 s, and only on a
+        terminal or in Jupyter, so that quick calls print nothing; True shows
+        it from the start; False prints nothing. A first call also says once
+        that numba compiles its kernels, unless False. Bars need tqdm (the
+        ``sweep`` extra). The numbers are the same whatever ``progress``.
 
     Returns
     -------
@@ -213,13 +224,15 @@ def simulate(
     1.0
     """
     # locals() holds exactly the arguments here, by name.
-    return run(SimulationConfig.from_params(**locals()))
+    parameters = locals()
+    progress = parameters.pop("progress")
+    return run(SimulationConfig.from_params(**parameters), progress=progress)
 
 
 fill_parameters_doc(simulate, PARAMETERS.values())
 
 
-def run(config: SimulationConfig, data: Data | None = None) -> SimulationResult:
+def run(config: SimulationConfig, data: Data | None = None, *, progress: bool | None = None) -> SimulationResult:
     """Run the dynamics for a validated ``config``: :func:`run_many` with one configuration.
 
     Parameters
@@ -229,16 +242,22 @@ def run(config: SimulationConfig, data: Data | None = None) -> SimulationResult:
     data : Data or None, default None
         The data to train on; None for the draw that ``config`` (its seed) determines. Pass
         another :class:`~labelnoise_sim.data.Data` to train on given statistics.
+    progress : bool or None, default None
+        As :func:`simulate`'s: automatic by default; the result's test error reports its own progress the same
+        way.
 
     Returns
     -------
     SimulationResult
         The recorded trajectory.
     """
-    return run_many([config], None if data is None else [data])[0]
+    result = run_many([config], None if data is None else [data], progress=progress)[0]
+    result.__dict__["_progress"] = progress  # for its test error (SimulationResult._estimate); not a field
+    return result
 
 
-def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "raise") -> list:
+def run_many(configs: Sequence[SimulationConfig], datas: Sequence[Data] | None = None, *, parallel: bool = True,
+             diverged: str = "raise", progress: bool | None = False) -> list[SimulationResult | DivergenceError]:
     """Run the dynamics of several validated configurations; one result each, in order.
 
     Configurations of equal shape (n, m, steps and recorded steps) run as one
@@ -259,6 +278,9 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
     diverged : {"raise", "return"}
         What a run that leaves the floating-point range gives: raise its
         :class:`DivergenceError`, or return it in place of the result.
+    progress : bool or None
+        A progress bar over the steps of all runs, as in :func:`simulate`;
+        off by default, since sweeps call this in every worker.
 
     Returns
     -------
@@ -275,21 +297,31 @@ def run_many(configs, datas=None, *, parallel: bool = True, diverged: str = "rai
     """
     configs = list(configs)
     diverged = check_choice("diverged", diverged, ("raise", "return"))
+    progress = check_progress(progress)
     if datas is not None and len(datas) != len(configs):
         raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
     check_memory(memory_bytes(configs, draw=datas is None), describe_runs(configs))
+    # Before the data: their Gram matrix is the first kernel a first run compiles.
+    for group, model, dispatcher in (("dynamics", True, _kernels.run_dynamics),
+                                     ("family dynamics", False, _kernels.run_family)):
+        if any(config.paper_model == model for config in configs):
+            _progress.announce_compilation(group, [_kernels._gram_strips, dispatcher], progress)
     if datas is None:
         datas = [sample_data(config) for config in configs]
     batches: dict[tuple, list[int]] = {}
     for index, config in enumerate(configs):
         batches.setdefault(batch_key(config), []).append(index)
     results = [None] * len(configs)
-    for members in batches.values():
-        outcomes = _run_batch([configs[i] for i in members], [datas[i] for i in members], parallel)
-        for index, outcome in zip(members, outcomes):
-            if isinstance(outcome, DivergenceError) and diverged == "raise":
-                raise outcome
-            results[index] = outcome
+    bar = _progress.bar(sum(config.steps for config in configs), "simulate", "step", progress)
+    try:
+        for members in batches.values():
+            outcomes = _run_batch([configs[i] for i in members], [datas[i] for i in members], parallel, bar)
+            for index, outcome in zip(members, outcomes):
+                if isinstance(outcome, DivergenceError) and diverged == "raise":
+                    raise outcome
+                results[index] = outcome
+    finally:
+        bar.close()
     for result in results:
         if isinstance(result, SimulationResult):
             warn_step_size(result)
@@ -336,10 +368,13 @@ def halves_pay(m, n) -> bool:
     return numba.threading_layer() in ("omp", "tbb")
 
 
-def _run_batch(configs, datas, parallel):
-    """Dynamics of runs of equal shape, advanced together chunk by chunk: SimulationResult or DivergenceError each."""
+def _run_batch(configs, datas, parallel, bar):
+    """Dynamics of runs of equal shape, advanced together chunk by chunk: SimulationResult or DivergenceError each.
+
+    ``bar`` counts the steps of every run of the batch, between chunks.
+    """
     if not configs[0].paper_model:
-        return _run_family_batch(configs, datas, parallel)
+        return _run_family_batch(configs, datas, parallel, bar)
     first = configs[0]
     record_steps = first.record_steps
     C, K, q2, n = len(configs), record_steps.shape[0], 2 * first.m, first.n
@@ -364,7 +399,9 @@ def _run_batch(configs, datas, parallel):
         else:
             for b in np.flatnonzero(state.status < 0):
                 single(stats, state, b, eta[b], first.steps, record_steps, start, stop, gamma[b], rho[b], outputs[b])
+        bar.update(C * (min(stop, first.steps) - min(start, first.steps)))
         if (state.status >= 0).all():
+            bar.update(C * max(first.steps - stop, 0))  # the runs that diverged take no more steps
             break
     status = state.status
     results = []
@@ -397,7 +434,7 @@ class FamilyRecords(NamedTuple):
 SCHEDULE_CHUNK = 2**24
 
 
-def _run_family_batch(configs, datas, parallel):
+def _run_family_batch(configs, datas, parallel, bar):
     """``_run_batch`` for runs of one model of the family (``_kernels.run_family``)."""
     first = configs[0]
     record_steps = first.record_steps
@@ -440,7 +477,9 @@ def _run_family_batch(configs, datas, parallel):
             for b in np.flatnonzero(state.status < 0):
                 single(stats, model, state, b, eta[b], first.steps, record_steps, start, stop, eps, inverse_size,
                        records)
+        bar.update(C * (min(stop, first.steps) - min(start, first.steps)))
         if (state.status >= 0).all():
+            bar.update(C * max(first.steps - stop, 0))  # the runs that diverged take no more steps
             break
     results = []
     shape = (K, 2, first.m, n) + ((first.noise_patches,) if first.noise_patches > 1 else ())

@@ -15,6 +15,7 @@ Matplotlib only, with the Agg backend: nothing needs a display.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,8 @@ def twin_without_noise(result):
     """
     from .dynamics import run
 
-    return run(result.config.replace(tau_pos=0.0, tau_neg=0.0))
+    # A twin of a simulate() result reports progress as that result was asked to (silent for other results).
+    return run(result.config.replace(tau_pos=0.0, tau_neg=0.0), progress=result.__dict__.get("_progress", False))
 
 
 def step_axis(axis) -> None:
@@ -262,8 +264,8 @@ def stage_figure(result, twin="auto"):
     return fig
 
 
-def save_figure(fig, stem) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` and ``stem.pdf``, and close it.
+def save_figure(fig, stem, *, pdf: bool = True) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and, if ``pdf``, ``stem.pdf``, and close it.
 
     Parameters
     ----------
@@ -271,22 +273,33 @@ def save_figure(fig, stem) -> list[Path]:
         The figure.
     stem : str or os.PathLike
         The path of the files without their suffix (which is added, not swapped: a stem may hold a dot).
+    pdf : bool, default True
+        Whether to write the PDF too.
 
     Returns
     -------
     list of pathlib.Path
-        The PNG's and the PDF's paths.
+        The paths written, the PNG's first.
     """
     plt = _pyplot()
     stem = Path(stem)
     # The suffixes are added, not swapped: a stem may hold a dot (curves_sigma0_0.01).
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
+    paths = [stem.with_name(stem.name + suffix) for suffix in (".png", ".pdf")[: 2 if pdf else 1]]
     # The figure is laid out once, while the PNG is written (so the PNG is the same
     # bytes as before), then frozen: a layout engine (constrained) would otherwise run
     # again for the PDF, and it is about half of what saving costs.
-    for i, path in enumerate(paths):
-        fig.savefig(path, dpi=130)
-        if i == 0 and fig.get_layout_engine() is not None:
-            fig.set_layout_engine("none")
-    plt.close(fig)
+    # Each file is written beside its place and renamed into it: a full disk or an interruption leaves the
+    # previous file or none, never half of one.
+    try:
+        for i, path in enumerate(paths):
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            try:
+                fig.savefig(tmp, dpi=130, format=path.suffix[1:])
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            if i == 0 and fig.get_layout_engine() is not None:
+                fig.set_layout_engine("none")
+    finally:
+        plt.close(fig)
     return paths

@@ -193,6 +193,11 @@ class TestErrorEstimate(NamedTuple):
     draws: np.ndarray  #: (K,) the number of draws each step used
 
 
+#: The kernels an estimate calls first: a first estimate in a process compiles them, unless numba's disk cache
+#: has them.
+KERNELS = (_kernels.design_direction, _kernels.failure_sums)
+
+
 def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE, max_draws=MAX_DRAWS, draws=None):
     r"""Misclassification probability of each true class, with standard errors, to a relative error ``rse``.
 

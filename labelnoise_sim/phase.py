@@ -70,11 +70,20 @@ def phase_table(table, x: str, y: str, metrics=tuple(PHASE_METRICS)):
             if axis not in DERIVED_AXES:
                 raise ValueError(f"axis {axis!r} is neither a column of the table nor one of "
                                  f"{', '.join(DERIVED_AXES)}; columns: {', '.join(map(str, table.columns))}")
-            table[axis] = DERIVED_AXES[axis][1](table)
+            try:
+                table[axis] = DERIVED_AXES[axis][1](table)
+            except KeyError as exc:
+                raise ValueError(f"axis {axis!r} ({DERIVED_AXES[axis][0]}) needs the column {exc.args[0]!r}, which "
+                                 f"the table lacks; columns: {', '.join(map(str, table.columns))}") from None
     present = [m for m in metrics if m in table.columns]
     if not present:
         raise ValueError(f"the table has none of the metrics {', '.join(metrics)}")
-    values = table[present].apply(lambda col: col.astype("float64"))
+    values = table[present].copy()
+    for metric in present:
+        try:
+            values[metric] = values[metric].astype("float64")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"column {metric!r} must hold numbers; {exc}") from None
     values[x], values[y] = table[x], table[y]
     return values.groupby([y, x]).mean()
 

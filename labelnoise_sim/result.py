@@ -9,23 +9,33 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import struct
 import zipfile
 import zlib
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from . import generalization, schedule
+from . import _progress, generalization, schedule
 from .analysis import record_index
 from .config import SAMPLINGS, SimulationConfig, record_count
 from .data import Data
 
+if TYPE_CHECKING:  # an optional extra
+    import xarray
+
 __all__ = ["SimulationResult", "Velocity", "load", "logistic_loss", "loss_value"]
 
 FORMAT_VERSION = 1
+
+#: Blocks of recorded steps the test error is estimated in when it shows a progress bar: an update every 5 %.
+#: Measured, warm, on 2 cores (121 records): 1.32-1.40 s in one call, 1.44 s in blocks (default run); ReLU^2
+#: 6.0-6.3 s against 6.2-6.7 s. Without a bar to show, one call.
+TEST_ERROR_BLOCKS = 20
 
 
 def logistic_loss(z):
@@ -173,7 +183,7 @@ class SimulationResult:
         r""":math:`\min(\rho, 0)`, shape (K, 2, m, n): the part that stays bounded below."""
         return np.minimum(self.rho, 0.0)
 
-    def weights(self, step) -> np.ndarray:
+    def weights(self, step: int) -> np.ndarray:
         r"""Rebuild the filters at the recorded step ``step`` from the coefficients.
 
         :math:`W = \alpha W^{(0)} + j \gamma \mu/\|\mu\|^2 + \sum_k \rho_k \xi_k/\|\xi_k\|^2`;
@@ -216,7 +226,7 @@ class SimulationResult:
         return {"alpha": self.alpha, "bias": self.bias, "velocity_gamma": velocity.gamma,
                 "velocity_rho": velocity.rho, "velocity_alpha": velocity.alpha, "velocity_bias": velocity.bias}
 
-    def schedule(self, step) -> tuple[np.ndarray, np.ndarray]:
+    def schedule(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         r"""The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
 
         See :func:`labelnoise_sim.schedule.schedule`: with them an outside
@@ -291,7 +301,7 @@ class SimulationResult:
         # The test error's draws (up to tens of MB) are made again where they are needed, not carried along.
         return {key: value for key, value in self.__dict__.items() if key != "_test_draws"}
 
-    def test_error_at(self, records) -> np.ndarray:
+    def test_error_at(self, records: ArrayLike) -> np.ndarray:
         """The clean test error at some records, as :attr:`test_error` has them.
 
         A step's estimate does not depend on the other steps estimated with
@@ -310,7 +320,8 @@ class SimulationResult:
         """
         return self.test_error_estimate_at(records).by_class.mean(axis=1)
 
-    def test_error_estimate_at(self, records, rse: float = generalization.TARGET_RSE) -> generalization.TestErrorEstimate:
+    def test_error_estimate_at(self, records: ArrayLike,
+                               rse: float = generalization.TARGET_RSE) -> generalization.TestErrorEstimate:
         """The test error and its standard errors at some records, to a relative standard error.
 
         With the default ``rse`` the numbers are :attr:`test_error_estimate`'s
@@ -338,11 +349,38 @@ class SimulationResult:
 
     def _estimate(self, records, rse=generalization.TARGET_RSE, method=generalization.estimate):
         """``method`` (``generalization.estimate`` or ``estimate_loss``) of the given records, on the result's
-        draws; a DivergenceError if one is not finite."""
+        draws; a DivergenceError if one is not finite.
+
+        A result of :func:`~labelnoise_sim.simulate` reports progress as it
+        was asked to (``progress``; results made otherwise, such as a sweep's,
+        stay silent): the records are then estimated in blocks, one bar update
+        each. A record's estimate does not depend on the others estimated with
+        it, so the blocks give the same bits.
+        """
         c = self.config
-        pick = (lambda a: None if a is None else a[records])
+        progress = self.__dict__.get("_progress", False)
+        _progress.announce_compilation("test error", generalization.KERNELS, progress)
         if "_test_draws" not in self.__dict__:
             self.__dict__["_test_draws"] = generalization.estimate_draws(c)
+        name = "test error" if method is generalization.estimate else "test loss"
+        bar = _progress.bar(len(records), name, "step", progress)
+        # Blocks only for a bar that can show (tqdm turns an automatic one off where no one sees it).
+        shown = not getattr(bar, "disable", True)
+        blocks = np.array_split(records, min(len(records), TEST_ERROR_BLOCKS)) if shown else [records]
+        parts = []
+        try:
+            for block in blocks:
+                parts.append(self._estimate_block(block, rse, method))
+                bar.update(len(block))
+        finally:
+            bar.close()
+        if len(parts) == 1:
+            return parts[0]
+        return type(parts[0])(*(np.concatenate(field) for field in zip(*parts)))
+
+    def _estimate_block(self, records, rse, method):
+        c = self.config
+        pick = (lambda a: None if a is None else a[records])
         estimate = method(self.gamma[records], self.rho[records], self.data.gram, c, alpha=pick(self.alpha),
                           bias=pick(self.bias), rse=rse, draws=self.__dict__["_test_draws"])
         # The statistics are not finite exactly where both estimates are NaN (an overflowing loss is inf).
@@ -392,7 +430,7 @@ class SimulationResult:
         """
         return self._estimate(np.arange(len(self.t)), generalization.LOSS_RSE, generalization.estimate_loss)
 
-    def test_loss_at(self, records) -> np.ndarray:
+    def test_loss_at(self, records: ArrayLike) -> np.ndarray:
         """Estimate the test loss of the given records only, as :attr:`test_loss` has them, bit for bit.
 
         Parameters
@@ -426,7 +464,7 @@ class SimulationResult:
 
     # Export ------------------------------------------------------------------
 
-    def to_xarray(self, test_error: bool = True):
+    def to_xarray(self, test_error: bool = True) -> xarray.Dataset:
         """The trajectory as an ``xarray.Dataset`` with dimensions t, j, r, i.
 
         Coordinates: ``t`` (recorded steps), ``j`` (+1, -1), ``r`` (filter),
@@ -484,7 +522,7 @@ class SimulationResult:
 
     # Persistence -------------------------------------------------------------
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike | BinaryIO) -> Path | BinaryIO:
         """Write the result to ``path`` (``.npz``); :func:`~labelnoise_sim.load` restores it exactly.
 
         Parameters
@@ -514,7 +552,7 @@ class SimulationResult:
         return path
 
     @classmethod
-    def load(cls, path) -> "SimulationResult":
+    def load(cls, path: str | os.PathLike) -> "SimulationResult":
         """Read a result written by :meth:`save`, checking the file first.
 
         Only the members a result needs are read, and never as pickles, so a
@@ -608,7 +646,7 @@ class SimulationResult:
                 f"records={len(self.t)}, final train_loss={self.train_loss[-1]:.4g})")
 
 
-def load(path) -> SimulationResult:
+def load(path: str | os.PathLike) -> SimulationResult:
     """Read a :class:`SimulationResult` written by ``SimulationResult.save``, checking it first.
 
     See :meth:`SimulationResult.load` for the checks and the errors.

@@ -38,6 +38,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,6 +50,9 @@ from .dynamics import (DivergenceError, available_memory, batch_key, check_memor
                        record_count, result_bytes, run, run_many)
 from .result import SimulationResult
 from .store import SweepStore, canonical_json
+
+if TYPE_CHECKING:  # the dask extra
+    import distributed
 
 __all__ = ["sweep", "SweepResult", "expand_grid", "choose_backend", "cell_seconds", "BACKENDS", "SWEEP_PARAMETERS"]
 
@@ -168,10 +172,10 @@ def sweep(
     grid: Mapping,
     fixed: Mapping | None = None,
     *,
-    store=None,
+    store: str | os.PathLike | None = None,
     backend: str = "auto",
     workers: int | None = None,
-    client=None,
+    client: distributed.Client | None = None,
     progress: bool = True,
     trajectories: bool = False,
     test_error: bool = True,

@@ -248,3 +248,59 @@ def test_help_shows_the_default_of_every_option(command, capsys, monkeypatch):
     for entry in options:
         if not entry.startswith("  -h, --help"):
             assert "(default" in entry, entry
+
+
+# Places that permissions call writable but are not, and tables that are not sweep tables -----------------
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where nothing can be created")
+@pytest.mark.parametrize("command, option", [
+    (["run", *TINY], "--out"),
+    (["figure", *TINY], "--out"),
+    (SWEEP, "--out"),
+    (SWEEP, "--store"),
+    (["phase", "{table}"], "--out"),
+    (["claims", "--quick"], "--out"),
+    (["reproduce", "han2025", "--quick"], "--out"),
+])
+def test_an_output_where_nothing_can_be_created_is_refused_before_computing(tmp_path, capsys, no_computation,
+                                                                           command, option):
+    # os.access says yes in /proc to root; only a write tells.
+    table = tmp_path / "table.csv"
+    table.write_text("cell,tau,n_snr2,stage_one\n0,0.0,1.0,1\n")
+    where = "/proc/labelnoise-sim-test/out" + (".csv" if option == "--out" and command is SWEEP else "")
+    argv = [a.format(table=table) for a in command] + [option, where]
+    if option == "--store":
+        argv += ["--out", str(tmp_path / "t.csv")]
+    refused(capsys, argv, f"{option} {where}", "cannot write in /proc")
+
+
+def test_the_write_check_leaves_nothing_behind(tmp_path):
+    from labelnoise_sim.cli._checks import check_output
+
+    existing = tmp_path / "kept.csv"
+    existing.write_text("cell\n")
+    before = existing.stat().st_mtime_ns
+    check_output(tmp_path, "--out", directory=True)
+    check_output(tmp_path / "a" / "b", "--out", directory=True)
+    check_output(existing, "--out", directory=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.csv"]
+    assert existing.read_text() == "cell\n" and existing.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("content, x, words", [
+    (b"cell,a,b\n0,1,2\n", "n_snr2", ["axis 'n_snr2' is neither a column"]),
+    (b"cell,tau,seed\n0,0.0,0\n", "d_over_n", ["axis 'd_over_n' (d / n) needs the column 'd'"]),
+    (b"cell,tau,n_snr2\n0,0.0,1\n", "n_snr2", ["none of the metrics"]),
+    (b"cell,tau,n_snr2,stage_one\n0,0.0,1,x\n", "n_snr2", ["column 'stage_one' must hold numbers"]),
+    (b"x,y\n1,2\n", "n_snr2", ["not a table of `labelnoise-sim sweep`"]),
+    (b"garbage\x00\x01\n", "n_snr2", ["not a table of `labelnoise-sim sweep`"]),
+    (b"\xff\xfe\x00bad\n", "n_snr2", ["not a table of `labelnoise-sim sweep`", "decode"]),
+    (b"", "n_snr2", ["not a table of `labelnoise-sim sweep`"]),
+], ids=["no-axis", "no-column-of-a-derived-axis", "no-metric", "text-metric", "no-cell", "binary-header",
+        "not-utf8", "empty"])
+def test_phase_on_a_table_that_is_not_a_sweep_table_names_it(tmp_path, capsys, content, x, words):
+    table = tmp_path / "table.csv"
+    table.write_bytes(content)
+    refused(capsys, ["phase", str(table), "--x", x, "--out", str(tmp_path / "p.png")], f"table {table}: ", *words)
+    assert not (tmp_path / "p.png").exists()

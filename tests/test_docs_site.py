@@ -58,7 +58,7 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright (the docs extra) is not installed")
+    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright (the site extra) is not installed")
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")

@@ -101,3 +101,19 @@ def test_cell_text_takes_the_colour_that_reads_on_its_cell(colour, text):
     from labelnoise_sim.figures import text_color_on
 
     assert text_color_on(colour) == text
+
+
+def test_a_figure_that_cannot_be_written_leaves_no_file_behind(small_run, tmp_path, monkeypatch):
+    import errno
+
+    from matplotlib.figure import Figure
+
+    def full_disk(self, fname, *args, **kwargs):
+        with open(fname, "wb") as fh:
+            fh.write(b"half a PNG")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    with pytest.raises(OSError):
+        save_figure(stage_figure(small_run, twin=None), tmp_path / "stages")
+    assert list(tmp_path.iterdir()) == []

@@ -51,3 +51,76 @@ def test_import_loads_no_heavy_package():
     imported_file, loaded = json.loads(done.stdout)
     assert Path(imported_file).resolve() == Path(labelnoise_sim.__file__).resolve()
     assert loaded == []
+
+
+# Packaging -----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject():
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_version_is_declared_once_in_the_package():
+    project = _pyproject()
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "labelnoise_sim.__version__"}
+
+
+def test_python_dash_m_runs_the_command_line_and_says_its_version():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "labelnoise_sim", "--version"], capture_output=True, text=True,
+                          env=env, check=True)
+    assert done.stdout == f"labelnoise-sim {labelnoise_sim.__version__}\n"
+    done = subprocess.run([sys.executable, "-m", "labelnoise_sim", "phase", "--help"], capture_output=True,
+                          text=True, env=env, check=True)
+    assert done.stdout.startswith("usage: labelnoise-sim phase")
+
+
+def test_the_typing_marker_ships_with_the_package():
+    assert (ROOT / "labelnoise_sim" / "py.typed").is_file()
+    assert "py.typed" in _pyproject()["tool"]["setuptools"]["package-data"]["labelnoise_sim"]
+
+
+def _public_callables():
+    for name in labelnoise_sim.__all__:
+        obj = getattr(labelnoise_sim, name)
+        if not inspect.isclass(obj):
+            yield name, obj
+            continue
+        for attr, value in vars(obj).items():
+            if attr.startswith("_"):
+                continue
+            value = getattr(value, "__func__", value)  # classmethod, staticmethod
+            value = getattr(value, "fget", None) or getattr(value, "func", None) or value  # properties
+            if inspect.isfunction(value):
+                yield f"{name}.{attr}", value
+
+
+def test_the_public_api_is_annotated():
+    missing = []
+    for name, function in _public_callables():
+        signature = inspect.signature(function)
+        missing += [f"{name}({p})" for p, parameter in signature.parameters.items()
+                    if p not in ("self", "cls") and parameter.annotation is inspect.Parameter.empty]
+        if signature.return_annotation is inspect.Signature.empty:
+            missing.append(f"{name} -> ?")
+    assert missing == []
+
+
+def test_the_citation_file_names_this_version_and_every_paper_of_the_gallery():
+    yaml = __import__("pytest").importorskip("yaml")
+    from labelnoise_sim import papers
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert str(citation["version"]) == labelnoise_sim.__version__
+    assert citation["license"] == _pyproject()["project"]["license"]
+    titles = [reference["title"] for reference in citation["references"]]
+    entries = papers.papers()
+    for key, entry in entries.items():
+        assert sum(title in entry.citation for title in titles) == 1, (key, entry.citation)
+    assert len(titles) == len(entries)
+    assert citation["preferred-citation"]["title"] in entries["han2025"].citation

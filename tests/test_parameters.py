@@ -14,7 +14,11 @@ from labelnoise_sim.config import PARAMETERS
 
 def test_simulate_signature_follows_the_declarations():
     replaced = {field for parameter in PARAMETERS.values() for field in parameter.replaces}
-    signature = inspect.signature(simulate).parameters
+    signature = dict(inspect.signature(simulate).parameters)
+    # One more keyword, last, that is no parameter of the run: what the call reports while it works.
+    progress = signature.pop("progress")
+    assert list(inspect.signature(simulate).parameters)[-1] == "progress"
+    assert progress.kind is progress.KEYWORD_ONLY and progress.default is None
     # A field that an alternative replaces defaults to None: "not given", so that the alternative may be.
     expected = [(name, None if name in replaced else p.default) for name, p in PARAMETERS.items()]
     assert [(name, p.default) for name, p in signature.items()] == expected

@@ -37,6 +37,14 @@ __all__ = ["main", "build_parser"]
 COMMANDS = (run, figure, sweep, phase, reproduce, regime, claims)
 
 
+#: What an interrupted command keeps, for the commands that keep something (the others write only at the end).
+INTERRUPTED = {
+    "sweep": " (cells already finished are in the --store, if any)",
+    "reproduce": " (cells already finished are in OUT/store: the same command resumes)",
+    "claims": " (cells already finished are in OUT/store: the same command resumes)",
+}
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (subcommands inherit it)."""
 
@@ -57,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="labelnoise-sim",
         description="Exact simulation of feature learning under label noise (two-layer ReLU CNN).",
     )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
@@ -84,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["run"] + argv
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"labelnoise-sim: error: cannot write {exc.filename or 'an output'} ({exc.strerror})\n")
         except KeyboardInterrupt:
             # Ctrl-C is the user's choice, not a bug: no traceback. 130 is the shells' code for it.
-            parser.exit(130, "labelnoise-sim: interrupted (cells already finished are in the --store, if any)\n")
+            parser.exit(130, f"labelnoise-sim: interrupted{INTERRUPTED.get(args.command, '')}\n")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -5,7 +5,10 @@ that cannot be read, options that contradict each other, a missing optional
 extra — raises :class:`CommandError`, which :func:`labelnoise_sim.cli.main`
 prints as one line ``labelnoise-sim: error: ...`` (exit status 2). The checks
 run before any simulation, so that a long computation never ends on an
-output it cannot write; they create nothing.
+output it cannot write. They leave nothing behind: where an output will go,
+:func:`check_output` tries the write itself with an entry it removes at once,
+since permissions alone do not tell (root may write anywhere the bits say, yet
+not in /proc or on a read-only file system).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import tempfile
 from pathlib import Path
 
 __all__ = ["CommandError", "check_output", "check_input", "require", "prepare_sweep_output", "output_file"]
@@ -45,7 +49,24 @@ def check_output(given, where: str, *, directory: bool) -> Path:
             raise CommandError(f"{where}: {existing} is not writable")
     except OSError as exc:  # e.g. a parent that may not be searched
         raise CommandError(f"{where}: {exc.strerror}") from None
+    try:
+        _try_writing(existing, is_target=existing == path)
+    except OSError as exc:
+        raise CommandError(f"{where}: cannot write in {existing} ({exc.strerror})") from None
     return path
+
+
+def _try_writing(existing: Path, is_target: bool) -> None:
+    """Write where the command will: open an existing file for appending (its bytes and time stay), or create and
+    remove a temporary file in the directory ``existing`` (the output itself, or its nearest existing ancestor,
+    where the command's first new directory will go)."""
+    if existing.is_dir():
+        handle, name = tempfile.mkstemp(prefix=".labelnoise-sim-check-", dir=existing)
+        os.close(handle)
+        os.unlink(name)
+    elif is_target:
+        with open(existing, "ab"):
+            pass
 
 
 def check_input(what: str, given) -> Path:

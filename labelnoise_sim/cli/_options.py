@@ -15,7 +15,8 @@ import argparse
 from .._validation import Activation, Boolean, Choice
 from ..config import PARAMETERS
 
-__all__ = ["add_simulation_options", "simulation_kwargs", "parse_number", "parse_bool", "value_type"]
+__all__ = ["add_simulation_options", "add_progress_options", "simulation_kwargs", "parse_number", "parse_sequence",
+           "parse_bool", "value_type"]
 
 
 def parse_number(text: str):
@@ -27,6 +28,13 @@ def parse_number(text: str):
             return float(text)
         except ValueError:
             return text
+
+
+def parse_sequence(text: str):
+    """A comma-separated list (``0,10,100``) as a tuple of numbers, a single value as :func:`parse_number` reads it."""
+    if "," not in text:
+        return parse_number(text)
+    return tuple(parse_number(v.strip()) for v in text.split(","))
 
 
 def parse_bool(text: str):
@@ -48,10 +56,21 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
         flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
         # None means "not given": the description says what then applies (tau_pos and tau_neg for tau, ...).
         default = f" (default: {'not given' if parameter.default is None else parameter.default})"
-        group.add_argument(*flags, dest=name, type=value_type(parameter.constraint),
-                           metavar=name.upper(), help=(parameter.description + default).replace("%", "%%"))
+        kind = value_type(parameter.constraint)
+        description = parameter.description
+        if "tuple[" in parameter.type:  # a parameter that also takes a sequence (record): comma-separated here
+            kind, description = parse_sequence, description + " (a sequence comma-separated: 0,10,100)"
+        group.add_argument(*flags, dest=name, type=kind, metavar=name.upper(),
+                           help=(description + default).replace("%", "%%"))
 
 
 def simulation_kwargs(args: argparse.Namespace) -> dict:
     """The simulate() keywords the user gave (others keep the library defaults)."""
     return {name: getattr(args, name) for name in PARAMETERS if getattr(args, name) is not None}
+
+
+def add_progress_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--no-progress``: ``args.progress`` is False with it, None (automatic, as in simulate()) without."""
+    parser.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None,
+                        help="no progress bars and no compilation notice on standard error (default: a bar for "
+                             "work that takes more than 2 s, on a terminal)")

@@ -24,9 +24,14 @@ def _phase(args) -> int:
 
     try:
         table = pd.read_csv(args.table, index_col="cell")
-    except ValueError as exc:  # pandas' parse errors, and no "cell" column
+    # pandas' parse errors and a missing "cell" column are ValueErrors; a header-only file with an odd first
+    # line can be a TypeError, bytes that are no text a UnicodeDecodeError (a ValueError).
+    except (ValueError, TypeError) as exc:
         raise CommandError(f"table {args.table}: not a table of `labelnoise-sim sweep` ({exc})") from None
-    fig = phase_maps(table, args.x, args.y, kou=args.kou, title=args.title)
+    try:
+        fig = phase_maps(table, args.x, args.y, kou=args.kou, title=args.title)
+    except ValueError as exc:  # the columns it needs: the axes, the metrics, numbers in them
+        raise CommandError(f"table {args.table}: {exc}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=args.dpi)
     print(f"phase diagram: {out}")
