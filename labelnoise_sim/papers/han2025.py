@@ -255,5 +255,5 @@ PAPER = Paper(
     claims=CLAIMS,
     run=run,
     assumptions=ASSUMPTIONS,
-    runtime="181 s of wall-clock time on 2 shared cores, other jobs running (2026-12-07); --quick 1 to 4 min",
+    runtime="181 s of wall-clock time on 2 shared cores, other jobs running (2026-12-07); --quick 51 s",
 )
