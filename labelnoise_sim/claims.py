@@ -44,8 +44,8 @@ import numpy as np
 
 from .papers._base import Context, Verdict, markdown_table, regime_label, regime_rows
 
-__all__ = ["Fit", "fit_line", "fit_power_law", "wilson_interval", "bootstrap_interval", "crossing", "outside_band", "design",
-           "measure", "read_cells", "at_t1", "ClaimsOutcome", "CRITERIA", "THEORY_T1", "T1_FACTORS", "claim_rows",
+__all__ = ["Fit", "fit_line", "fit_power_law", "wilson_interval", "bootstrap_interval", "crossing", "outside_band",
+           "design", "measure", "read_cells", "at_t1", "ClaimsOutcome", "CRITERIA", "THEORY_T1", "T1_FACTORS", "claim_rows",
            "PART_CLAIMS", "COLUMNS"]
 
 #: The factors of the :math:`T_1` law, in the order of the exponents, and the theory's exponents.
@@ -377,10 +377,10 @@ def measure(out, *, quick: bool = False, progress: bool = True) -> ClaimsOutcome
 
 
 def read_cells(path):
-    """``claims_cells.csv`` as :func:`measure` judges it (the regime column's "inside" is not read as missing)."""
+    """``claims_cells.csv`` as :func:`measure` judges it: a DataFrame, one row per run."""
     import pandas as pd
 
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    return pd.read_csv(path)
 
 
 def claim_rows(table, context: Context | None = None, *, quick: bool = False) -> list[tuple]:
@@ -461,7 +461,8 @@ def _t1_claim(table, context, quick):
                                           zip(T1_FACTORS, fit.coef, fit.low, fit.high))
                 + f"; largest relative distance from theory {np.max(np.abs(fit.coef - theory) / np.abs(theory)):.2f} "
                 f"[{nearest.max():.2f}, {farthest.max():.2f}]; constant e^c = {math.exp(fit.intercept):.3g}; R² "
-                f"{fit.r2:.3f}; the medians of {fit.used} cells of {len(cells)} runs ({int(cells.t1_margin.isna().sum())} "
+                f"{fit.r2:.3f}; the medians of {fit.used} cells of {len(cells)} runs "
+                f"({int(cells.t1_margin.isna().sum())} "
                 f"without T₁, {unlearnt} with one class unlearnt at T₁); T₁ / (n m/(η σ_ξ² d)) median {ratio:.3g}")
     verdict = Verdict.decide(measured, (nearest.max(), farthest.max()), (0.0, T1_TOLERANCE), seeds=_seeds(cells),
                              uncertainty="95% regression (Student t) intervals of the exponents, on the cell medians",
@@ -511,13 +512,15 @@ def _boundary_claim(table, context, quick):
                 + f" (c: where half the noisy samples are on their true side at T₁; inf: not within n·SNR²·(1 − 2τ) ≤ "
                 f"{cells.boundary_x.max():.3g}; {len(cells)} runs with a noisy sample and T₁"
                 + (f", {without} without T₁ left out" if without else "") + ")")
-    verdict = Verdict.decide(measured, outside_band(list(zip(low, high)), BOUNDARY_ACCEPTED), (0.0, 0.0), seeds=_seeds(cells),
+    verdict = Verdict.decide(measured, outside_band(list(zip(low, high)), BOUNDARY_ACCEPTED), (0.0, 0.0),
+                             seeds=_seeds(cells),
                              uncertainty=f"95% bootstrap intervals of c over seeds ({resamples} resamples)",
                              region=_region(cells), regime=regime, quick=quick)
     if context is not None:
         fig, ax = _figure()
         for k, (tau, (xs, shares, c, _, _)) in enumerate(summary.items()):
-            ax.plot(xs, shares, "o-", color=f"C{k}", label=f"τ = {tau:g}" + (f": c = {c:.2g}" if np.isfinite(c) else ""))
+            label = f"τ = {tau:g}" + (f": c = {c:.2g}" if np.isfinite(c) else "")
+            ax.plot(xs, shares, "o-", color=f"C{k}", label=label)
         ax.axvline(BOUNDARY_RULE, color="k", ls="--", lw=1, label=f"rule: c = {BOUNDARY_RULE:g}")
         ax.axhline(0.5, color="0.6", lw=0.8)
         ax.set_xscale("log")
@@ -548,7 +551,8 @@ def _early_claim(table, context, quick):
                 f"of {len(cells)} runs, {stuck} of which have an error above 0.1 at T₁"
                 + (f"; {fit.masked} cells masked (error 0 or no T₁)" if fit.masked else ""))
     verdict = Verdict.decide(measured, (max(fit.low), max(fit.high)), (-math.inf, 0.0), seeds=_seeds(cells),
-                             uncertainty="95% regression (Student t) intervals on the cell medians", region=_region(cells),
+                             uncertainty="95% regression (Student t) intervals on the cell medians",
+                             region=_region(cells),
                              regime=regime, quick=quick)
     if context is not None:
         fig, ax = _figure()
@@ -626,7 +630,8 @@ def _stage2_claim(table, context, quick):
     if context is not None:
         extra = _stage2_measure(table, "stage2_extra", quick)[1]
         fig, ax = _figure()
-        groups = [(g, "inside") for g in summary.groupby("d_over_n")] + [(g, "outside") for g in extra.groupby("d_over_n")]
+        groups = ([(g, "inside") for g in summary.groupby("d_over_n")]
+                  + [(g, "outside") for g in extra.groupby("d_over_n")])
         for k, ((ratio, part), where) in enumerate(groups):
             label = f"d/n = {ratio:g}" + (" (n = 20, inside)" if where == "inside" else " (n = 100, outside)")
             shown = part.clean > 0  # a log axis: an error of exactly 0 is left out

@@ -176,7 +176,7 @@ def test_every_part_but_the_extra_lies_inside_the_papers_assumptions(quick):
 def test_the_docs_page_shows_the_table_and_figures_the_command_wrote():
     """docs/claims.md includes docs/claims/claims_table.md, which the rows judged from the committed per-cell
     table reproduce exactly; every committed figure is shown, and the page names its command."""
-    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pandas")
     page = (DOCS / "claims.md").read_text()
     folder = DOCS / "claims"
     assert "{include} claims/claims_table.md" in page
