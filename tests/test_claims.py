@@ -221,7 +221,12 @@ def test_the_quick_claims_run_holds_its_laws_and_resumes(tmp_path):
     # every run (full run: 0.8 at worst).
     assert (t1.kept_clean_T1 / t1.kept_T1).min() >= 0.75
     table = (tmp_path / "claims_table.md").read_text()
-    assert all(row.split(" | ")[3].endswith("(quick)") for row in table.splitlines()[2:])
+    quick = [row.split(" | ")[3] for row in table.splitlines()[2:]]
+    assert all(word.endswith(" (quick)") for word in quick)
+    # The quick design never contradicts the full run: where one confirms, the other does not say the opposite.
+    full = [row.split(" | ")[3] for row in (DOCS / "claims" / "claims_table.md").read_text().splitlines()[2:]]
+    for q, f in zip(quick, full, strict=True):
+        assert {q.removesuffix(" (quick)"), f} != {"confirmed", "not confirmed"}, (q, f)
     # A second run resumes from the store and judges the same.
     assert main(["claims", "--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "claims_table.md").read_text() == table
