@@ -59,9 +59,15 @@ def test_goodness_of_fit_is_near_one_when_both_maps_come_from_the_same_law():
                                    their_runs.mean(1))["chi2"] > 3
 
 
-def test_wilson_interval_of_all_successes_and_of_none():
-    assert kou2023.wilson(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
-    assert kou2023.wilson(0, 20) == pytest.approx((0.0, 0.1611), abs=1e-4)
+def test_wilson_interval_is_scipys_for_whole_counts_and_has_width_with_no_failure():
+    from scipy.stats import binomtest
+
+    for k, n in ((10, 10), (0, 20), (7, 40), (970, 1000)):
+        ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert kou2023.wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert kou2023.wilson(40, 40)[0] == pytest.approx(0.9124, abs=1e-4)  # a bootstrap would say [1, 1]
+    low, high = kou2023.wilson(38.8, 40)  # a share of runs counted in seeds
+    assert kou2023.wilson(38, 40)[0] < low < kou2023.wilson(39, 40)[0] and high < 1
     assert all(math.isnan(v) for v in kou2023.wilson(0, 0))
 
 
