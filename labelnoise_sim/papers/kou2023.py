@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import Assumption, Context, Paper, Setting, Verdict, markdown_table, regime_rows
+from ._base import Assumption, Context, Paper, Setting, Verdict, markdown_table
 
 N, P_FLIP, M = 20, 0.1, 10
 THRESHOLD = 0.2  #: the paper's threshold on the test error with flipped test labels
@@ -293,16 +293,21 @@ def _verdicts(runs: _Runs, *, region: str, regime: str, quick: bool) -> list:
     return out
 
 
+def _span(values) -> str:
+    """"low..high" of an assumption's values over a design's runs, or the one value they all share."""
+    low, high = min(values), max(values)
+    return f"{low:.3g}" if low == high else f"{low:.3g}..{high:.3g}"
+
+
 def _broken(assumptions, configs) -> str:
     """The assumptions some config breaks, each with the range of its value: "inside" if none."""
     parts = []
     for assumption in assumptions:
         rows = [assumption.check(config) for config in configs]
         if not all(row.holds for row in rows):
-            values = [row.value for row in rows]
-            span = f"{min(values):.3g}" if min(values) == max(values) else f"{min(values):.3g}..{max(values):.3g}"
+            span = _span([row.value for row in rows])
             broken = sum(not row.holds for row in rows)
-            some = "" if broken == len(rows) else f", in {broken} of {len(rows)} runs"
+            some = "" if broken == len(rows) else f"; broken in {broken} of {len(rows)} runs"
             parts.append(f"{assumption.name} {span} (needs {assumption.kind} {assumption.bound:.3g}{some})")
     return "; ".join(parts) if parts else "inside"
 
@@ -440,10 +445,9 @@ def _regime_table(assumptions, designs):
                "reading (fixed before the run)": assumption.reading}
         for name, configs in designs.items():
             checks = [assumption.check(config) for config in configs]
-            values = [check.value for check in checks]
-            held = sum(check.holds for check in checks)
-            span = f"{min(values):.3g}" if min(values) == max(values) else f"{min(values):.3g}..{max(values):.3g}"
-            row[name] = f"{span}: {'holds' if held == len(checks) else f'broken in {len(checks) - held} of {len(checks)}'}"
+            broken = sum(not check.holds for check in checks)
+            row[name] = f"{_span([check.value for check in checks])}: " + (
+                "holds" if broken == 0 else f"broken in {broken} of {len(checks)}")
         rows.append(row)
     return pd.DataFrame(rows)
 
