@@ -12,7 +12,7 @@ interval of the measured quantity (regression intervals, bootstrap over seeds, W
 against the range the statement accepts, both fixed here before any run (:data:`CRITERIA`).
 
 Every part but one lies inside the paper's assumptions as the gallery entry declares them
-(:data:`labelnoise_sim.papers.han2025.ASSUMPTIONS`: d ≥ n², small σ₀ and η, n·SNR² of order one), which
+(``labelnoise_sim.papers.han2025.ASSUMPTIONS``: d ≥ n², small σ₀ and η, n·SNR² of order one), which
 the d-free Gram sampling makes cheap; the exception, ``stage2_extra``, is the harmful regime of the library's
 earlier design (n = 100, d/n ≤ 5, η σ_ξ² d = n), kept as a labelled extra whose verdict is "outside
 assumptions".
@@ -116,7 +116,7 @@ def _eta(d, sigma_xi=1.0):
 def design(quick: bool = False) -> list[tuple[str, dict]]:
     r"""The cells of the sweep, as (part, parameters) in table order; each cell's ``seed`` included.
 
-    Parts: ``"t1"`` (one factor at a time around :data:`BASE`), ``"boundary"`` (τ × n·SNR²·(1 − 2τ) across the
+    Parts: ``"t1"`` (one factor at a time around ``BASE``), ``"boundary"`` (τ × n·SNR²·(1 − 2τ) across the
     rule's boundary), ``"early"`` (:math:`d/n \times n` at fixed :math:`n \cdot \mathrm{SNR}^2` and τ, d ≥ n²),
     ``"clean"`` (τ = 0 over :math:`d/n`, n and :math:`n \cdot \mathrm{SNR}^2`), ``"stage2"`` (τ × d/n, run
     200 times T₁'s scale) and ``"stage2_extra"`` (outside the assumptions: n = 100, d/n ≤ 5, the earlier
@@ -298,7 +298,7 @@ def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
 def bootstrap_interval(values, statistic=np.mean) -> tuple[float, float]:
     """Compute the 95% percentile bootstrap interval of ``statistic`` over ``values``.
 
-    scipy's bootstrap, :data:`BOOTSTRAP_RESAMPLES` resamples drawn from :data:`BOOTSTRAP_SEED`.
+    scipy's bootstrap, ``BOOTSTRAP_RESAMPLES`` resamples drawn from ``BOOTSTRAP_SEED``.
 
     Parameters
     ----------
@@ -440,7 +440,7 @@ class ClaimsOutcome:
 def at_t1(result) -> dict:
     """Measure a run at T₁ (``t1_margin``).
 
-    T₁ is the first recorded step at which every clean sample has margin ≥ :data:`T1_MARGIN`.
+    T₁ is the first recorded step at which every clean sample has margin ≥ ``T1_MARGIN``.
 
     Parameters
     ----------

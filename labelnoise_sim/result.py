@@ -436,7 +436,7 @@ class SimulationResult:
         Parameters
         ----------
         records : array of int
-            Record indices (into :attr:`t`).
+            Record indices (into ``t``).
 
         Returns
         -------

@@ -84,7 +84,7 @@ class Assumption:
     reading : str
         How a condition up to constants was turned into ``bound``.
     claims : tuple of int or None
-        The indexes (from 0, into :attr:`Paper.claims`) of the claims stated
+        The indexes (from 0, into ``Paper.claims``) of the claims stated
         under this assumption; None for every claim.
     """
 
@@ -353,7 +353,7 @@ class Paper:
         config : SimulationConfig
             The run.
         claim : int or None, default None
-            The claim's index in :attr:`claims`; None for every assumption.
+            The claim's index in ``claims``; None for every assumption.
 
         Returns
         -------
@@ -521,7 +521,7 @@ class Outcome:
         Returns
         -------
         str
-            The table, with the columns :data:`CLAIMS_COLUMNS`.
+            The table, with the columns ``CLAIMS_COLUMNS``.
         """
         return markdown_table(CLAIMS_COLUMNS, [(claim, v.measured, v.label, v.seeds, v.uncertainty, v.regime, v.region)
                                                for claim, v in zip(self.paper.claims, self.verdicts)])
