@@ -112,3 +112,25 @@ def test_every_entry_runs_in_quick_mode(key, tmp_path):
     # Run again: every sweep resumes from its store, nothing is recomputed, the claims are the same.
     again = papers.reproduce(entry.key, tmp_path, quick=True, progress=False)
     assert [v.measured for v in again.verdicts] == [v.measured for v in outcome.verdicts]
+
+
+def _claim_tables():
+    """Every committed table of verdicts: each entry's KEY_claims.md and the claims report."""
+    tables = [ROOT / "docs" / "papers" / key / f"{key}_claims.md" for key in papers.papers()]
+    return tables + [ROOT / "docs" / "claims" / "claims_table.md"]
+
+
+@pytest.mark.parametrize("table", _claim_tables(), ids=lambda path: path.name)
+def test_every_committed_verdict_names_its_regime_seeds_and_uncertainty(table):
+    lines = table.read_text().splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split(" | ")]
+    assert {"verdict", "seeds", "uncertainty", "regime"} <= set(header), header
+    rows = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:] if line.strip()]
+    assert rows
+    for row in rows:
+        cell = dict(zip(header, row))
+        assert cell["verdict"] in papers.VERDICTS, f"{table.name}: verdict {cell['verdict']!r}"
+        assert int(cell["seeds"]) >= 1 and cell["uncertainty"] not in ("", "-"), f"{table.name}: {row[0]}"
+        assert cell["regime"] == "inside" or "needs" in cell["regime"], f"{table.name}: regime {cell['regime']!r}"
+        if cell["verdict"] == "outside assumptions":
+            assert cell["regime"] != "inside", f"{table.name}: {row[0]} is outside assumptions yet 'inside'"
