@@ -80,6 +80,7 @@ __all__ = [
     "design_direction",
     "failure_masses",
     "symmetric_roots",
+    "loss_sums",
 ]
 
 #: Lanes of a vector: one zmm register with AVX-512, two ymm registers with AVX2.
@@ -296,6 +297,24 @@ def loss_slope(z, kind):
     return z - 1.0
 
 
+@_inner()
+def loss_value(z, kind):
+    """ℓ(z) of the loss ``kind`` (as ``loss_slope``) at the margin z, without overflow for the logistic loss.
+
+    0 logistic log(1 + e^-z), as log1p(e^-z) for z > 0 and -z + log1p(e^z) below; 1 hinge max(0, 1 - z);
+    2 exponential e^-z; 3 squared (1 - z)² / 2.
+    """
+    if kind == 0:
+        if z > 0.0:
+            return math.log1p(math.exp(-z))
+        return -z + math.log1p(math.exp(z))
+    if kind == 1:
+        return 1.0 - z if z < 1.0 else 0.0
+    if kind == 2:
+        return math.exp(-z)
+    return 0.5 * (1.0 - z) * (1.0 - z)
+
+
 # The dense product B += ρ G ------------------------------------------------
 
 
@@ -403,6 +422,43 @@ def _accumulate_product_compiled(rho, G, B):
     if all(_is_c_float_array(a) and a.ndim == 2 for a in (rho, G, B)):
         return lambda rho, G, B: _accumulate_tiled(rho, G, B)
     return lambda rho, G, B: _accumulate_columns(rho, G, B, np.int64(0))
+
+
+# Test loss ---------------------------------------------------------------------
+
+
+@_kernel(nogil=True)
+def loss_sums(roots, z, lo, hi, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive, loss, records, start,
+              stop, sums):
+    """sums[k, c, r] += Σ_s ℓ(y f_s(y)) over the draws s = lo..hi-1 of replicate r, y = (+1, -1)[c], for the pairs
+    (k, r) = (records[i // R], i % R), start <= i < stop, R = sums.shape[2].
+
+    z (replicates, points, P1 2m) the draws; roots (K, 2m, 2m), A (K, 2m), bias (K, 2m) per record; sums
+    (K, 2, R); f_s(y) the output on the fresh sample of draw s (``fresh_outputs``); ``loss`` the code of ℓ
+    (``loss_value``). Each pair is summed over s in ascending order, on its own: threads that take disjoint
+    ranges of pairs give the sums one thread gives. Releases the GIL.
+    """
+    R = sums.shape[2]
+    D = z.shape[2]
+    f = np.empty((2, DRAW_BLOCK))
+    for item in range(start, stop):
+        k = records[item // R]
+        r = item % R
+        total_pos = 0.0
+        total_neg = 0.0
+        for first in range(lo, hi, DRAW_BLOCK):
+            width = min(DRAW_BLOCK, hi - first)
+            block = np.empty((D, width))
+            for d in range(D):
+                for s in range(width):
+                    block[d, s] = z[r, first + s, d]
+            fresh_outputs(roots[k], block, sigma_xi, A[k], bias[k], scale, kind, p1, p2, patches, additive, f)
+            for s in range(width):
+                total_pos += loss_value(f[0, s], loss)
+            for s in range(width):
+                total_neg += loss_value(-f[1, s], loss)
+        sums[k, 0, r] += total_pos
+        sums[k, 1, r] += total_neg
 
 
 @_kernel()
@@ -1660,17 +1716,44 @@ def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2
     kind, p1, p2         the activation, as ``activation`` takes it
     additive             the layout: False for patches, True for one vector y μ + ξ (then P1 = 1)
 
-    With Z_{s,p} = σ_ξ (root z_{s,p}) and j_q = +1 for q < m, -1 after, the output for true class y is
-    f_s(y) = s Σ_q j_q [σ(y A_q + b_q) + Σ_p σ(Z_{s,p,q} + b_q)] (patches) or
-    f_s(y) = s Σ_q j_q σ(y A_q + Z_{s,q} + b_q) (additive). Returns
-    (#{s : f_s(+1) <= 0}, #{s : -f_s(-1) <= 0}).
-
-    Each projection is ``accumulate_product`` over blocks of DRAW_BLOCK draws
-    (sums in ascending order); every other sum runs over the patches p, then
-    the filters q, in ascending order. No BLAS: the counts do not depend on
-    the thread count.
+    Returns (#{s : f_s(+1) <= 0}, #{s : -f_s(-1) <= 0}), with the outputs f_s(y) of ``fresh_outputs``.
     """
     q2, S = root.shape[0], z_t.shape[1]
+    D = z_t.shape[0]
+    wrong_pos = 0
+    wrong_neg = 0
+    f = np.empty((2, DRAW_BLOCK))
+    for start in range(0, S, DRAW_BLOCK):
+        width = min(DRAW_BLOCK, S - start)
+        block = np.empty((D, width))  # contiguous rows: a loop compiles faster than np.ascontiguousarray
+        for d in range(D):
+            for s in range(width):
+                block[d, s] = z_t[d, start + s]
+        fresh_outputs(root, block, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive, f)
+        for s in range(width):
+            if f[0, s] <= 0.0:
+                wrong_pos += 1
+            if -f[1, s] <= 0.0:
+                wrong_neg += 1
+    return wrong_pos, wrong_neg
+
+
+@_inner()
+def fresh_outputs(root, block, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive, f):
+    """f[c, s] <- the network's output on the fresh sample of draw s with true class y = (+1, -1)[c].
+
+    block (P1 2m, S), S <= DRAW_BLOCK, C-contiguous: standard normal draws, one column per draw, rows
+    p 2m .. p 2m + 2m - 1 the draw of noise patch p; f (2, >= S); the rest as ``misclassified_draws_family``
+    takes it. With Z_{s,p} = σ_ξ (root z_{s,p}) and j_q = +1 for q < m, -1 after,
+
+        f_s(y) = s Σ_q j_q [σ(y A_q + b_q) + Σ_p σ(Z_{s,p,q} + b_q)]   (patches)
+        f_s(y) = s Σ_q j_q σ(y A_q + Z_{s,q} + b_q)                      (additive).
+
+    Each projection is ``accumulate_product`` (sums in ascending order); every other sum runs over the
+    patches p, then the filters q, in ascending order. No BLAS: the outputs do not depend on the thread
+    count.
+    """
+    q2, width = root.shape[0], block.shape[1]
     m = q2 // 2
     # The signal patch's part of f(+1) and f(-1) (patches layout).
     signal_pos = 0.0
@@ -1679,57 +1762,47 @@ def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2
         j = 1.0 if q < m else -1.0
         signal_pos += j * activation(A[q] + bias[q], kind, p1, p2)
         signal_neg += j * activation(-A[q] + bias[q], kind, p1, p2)
-    wrong_pos = 0
-    wrong_neg = 0
-    for start in range(0, S, DRAW_BLOCK):
-        width = min(DRAW_BLOCK, S - start)
-        Z = np.zeros((q2, width))
-        # Patches: total_pos is the noise patches' part of f / s, the same for both classes.
-        # Additive: total_pos and total_neg are f(+1) / s and f(-1) / s.
-        total_pos = np.zeros(width)
-        total_neg = np.zeros(width)
-        x = np.empty(width)
-        value = np.empty(width)
-        slope = np.empty(width)  # unused: activate forms both
-        for p in range(patches):
-            block = np.ascontiguousarray(z_t[p * q2 : (p + 1) * q2, start : start + width])
-            Z[:] = 0.0
-            accumulate_product(root, block, Z)
-            for q in range(q2):
-                j = 1.0 if q < m else -1.0
-                a = A[q]
-                b = bias[q]
-                row = Z[q]
-                # activate() runs one loop per kind, in vectors where it can: the same values as activation().
-                if additive:
-                    for s in range(width):
-                        x[s] = a + sigma_xi * row[s] + b
-                    activate(x, kind, p1, p2, value, slope)
-                    for s in range(width):
-                        total_pos[s] += j * value[s]
-                    for s in range(width):
-                        x[s] = -a + sigma_xi * row[s] + b
-                    activate(x, kind, p1, p2, value, slope)
-                    for s in range(width):
-                        total_neg[s] += j * value[s]
-                else:
-                    for s in range(width):
-                        x[s] = sigma_xi * row[s] + b
-                    activate(x, kind, p1, p2, value, slope)
-                    for s in range(width):
-                        total_pos[s] += j * value[s]
-        for s in range(width):
+    Z = np.zeros((q2, width))
+    # Patches: total_pos is the noise patches' part of f / s, the same for both classes.
+    # Additive: total_pos and total_neg are f(+1) / s and f(-1) / s.
+    total_pos = np.zeros(width)
+    total_neg = np.zeros(width)
+    x = np.empty(width)
+    value = np.empty(width)
+    slope = np.empty(width)  # unused: activate forms both
+    for p in range(patches):
+        Z[:] = 0.0
+        accumulate_product(root, block[p * q2 : (p + 1) * q2], Z)
+        for q in range(q2):
+            j = 1.0 if q < m else -1.0
+            a = A[q]
+            b = bias[q]
+            row = Z[q]
+            # activate() runs one loop per kind, in vectors where it can: the same values as activation().
             if additive:
-                f_pos = scale * total_pos[s]
-                f_neg = scale * total_neg[s]
+                for s in range(width):
+                    x[s] = a + sigma_xi * row[s] + b
+                activate(x, kind, p1, p2, value, slope)
+                for s in range(width):
+                    total_pos[s] += j * value[s]
+                for s in range(width):
+                    x[s] = -a + sigma_xi * row[s] + b
+                activate(x, kind, p1, p2, value, slope)
+                for s in range(width):
+                    total_neg[s] += j * value[s]
             else:
-                f_pos = scale * (signal_pos + total_pos[s])
-                f_neg = scale * (signal_neg + total_pos[s])
-            if f_pos <= 0.0:
-                wrong_pos += 1
-            if -f_neg <= 0.0:
-                wrong_neg += 1
-    return wrong_pos, wrong_neg
+                for s in range(width):
+                    x[s] = sigma_xi * row[s] + b
+                activate(x, kind, p1, p2, value, slope)
+                for s in range(width):
+                    total_pos[s] += j * value[s]
+    for s in range(width):
+        if additive:
+            f[0, s] = scale * total_pos[s]
+            f[1, s] = scale * total_neg[s]
+        else:
+            f[0, s] = scale * (signal_pos + total_pos[s])
+            f[1, s] = scale * (signal_neg + total_pos[s])
 
 
 # Test error: line sampling --------------------------------------------------

@@ -428,8 +428,10 @@ class StageAnalysis:
         (the earliest such step) and that error.
     final_test_error : float
         Clean test error at the last recorded step.
+    final_test_loss : float
+        Clean test loss at the last recorded step (:attr:`~SimulationResult.test_loss`, to 1 %).
     test_error_at_t1 : float or None
-        Clean test error at t1. The four test-error fields are None when
+        Clean test error at t1. The four test-error fields and ``final_test_loss`` are None when
         :func:`~labelnoise_sim.analyze` was called with ``test_error=False``.
     noise_coef_t1, signal_coef_t1, noise_coef_end, signal_coef_end : ndarray (n_noisy,)
         Per noisy sample, :math:`\max_r \bar\rho_{\tilde y_i,r,i}` and :math:`\max_r \gamma_{y_i,r}` at t1 (empty if
@@ -460,6 +462,7 @@ class StageAnalysis:
     best_step: int | None
     best_test_error: float | None
     final_test_error: float | None
+    final_test_loss: float | None
     test_error_at_t1: float | None
     noise_coef_t1: np.ndarray = dataclasses.field(repr=False)
     signal_coef_t1: np.ndarray = dataclasses.field(repr=False)
@@ -504,6 +507,7 @@ class StageAnalysis:
             "best_step": self.best_step,
             "best_test_error": self.best_test_error,
             "final_test_error": self.final_test_error,
+            "final_test_loss": self.final_test_loss,
             "test_error_at_t1": self.test_error_at_t1,
             "early_stopping_gain": self.early_stopping_gain,
             "noise_beats_signal_t1": self.noise_beats_signal_t1,
@@ -620,9 +624,9 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
     result : SimulationResult
         The run.
     test_error : bool, default True
-        Whether to compute the test error. False skips it (the costly part for
-        long record grids): ``best_step``, ``best_test_error``, ``final_test_error``
-        and ``test_error_at_t1`` are then None.
+        Whether to compute the test error and the test loss. False skips them (the
+        costly part for long record grids): ``best_step``, ``best_test_error``,
+        ``final_test_error``, ``final_test_loss`` and ``test_error_at_t1`` are then None.
 
     Returns
     -------
@@ -662,6 +666,7 @@ def analyze(result, *, test_error: bool = True) -> StageAnalysis:
         best_step=int(t[kbest]) if test_error else None,
         best_test_error=float(errors[kbest]) if test_error else None,
         final_test_error=float(errors[len(t) - 1]) if test_error else None,
+        final_test_loss=float(result.test_loss_at([len(t) - 1])[0]) if test_error else None,
         test_error_at_t1=err1,
         noise_coef_t1=noise1,
         signal_coef_t1=signal1,

@@ -30,6 +30,11 @@ smooth and reproducible. The kernels (``_kernels.design_direction``,
 without BLAS: the estimate does not depend on the BLAS library or on the
 thread count. :func:`class_errors` with ``method="monte_carlo"`` keeps the
 plain estimate (the share of misclassified draws), for checks.
+
+:func:`estimate_loss` gives the test loss, the expected training loss of a
+fresh clean sample, :math:`L_{\mathcal D} = \tfrac12 \sum_{y = \pm 1} E[\ell(y f)]`,
+over the same Gaussian law, by randomised quasi-Monte Carlo on the same
+draws, to 1 % relative standard error.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from . import _kernels
 from .data import seed_streams, substream
 
 __all__ = ["coefficient_matrix", "filter_statistics", "estimate", "estimate_draws", "class_errors", "TestErrorEstimate",
-           "TARGET_RSE", "REPLICATES", "FIRST_POINTS", "MAX_DRAWS", "DEFAULT_DRAWS"]
+           "estimate_loss", "TestLossEstimate", "LOSS_RSE", "LOSS_FIRST_POINTS", "TARGET_RSE", "REPLICATES",
+           "FIRST_POINTS", "MAX_DRAWS", "DEFAULT_DRAWS"]
 
 #: Relative standard error :func:`estimate` aims at for the clean test error (the mean of the two class
 #: errors): 2 % with 95 % confidence.
@@ -67,6 +73,22 @@ PILOT_DRAWS = 512
 
 #: Most draws :func:`estimate` takes for one recorded step.
 MAX_DRAWS = 2**17
+
+#: Relative standard error :func:`estimate_loss` aims at for the test loss.
+LOSS_RSE = 0.01
+
+#: Points of each replicate :func:`estimate_loss` takes before it trusts their spread (REPLICATES × LOSS_FIRST_POINTS
+#: draws). A good part of a trained network's loss comes from its rare misclassified draws, whose loss grows with
+#: the depth of the mistake; with fewer draws most replicates miss them alike, and both the estimate and its
+#: spread come out low. Measured against 2^17 draws on the default run at steps 300, 1000 and 2000 (test
+#: errors 0.14 % to 0.3 %) with the logistic and the exponential loss, at step 20 000, with the exponential
+#: loss at eta = 0.3, step 5000, and on a harmful run (d = 600, n snr^2 = 2): with 512 to 2048 draws the
+#: estimates of the four default-size runs fell 2.5 to 4.4 of their standard errors low at one size or
+#: another; with 8192 all lay within 1 (with 16 384, within 1.8).
+#: Over the 121 steps of the default run (logistic; exponential; exponential without label noise, errors down
+#: to 1e-10), the estimates lay within 3.2 standard errors of 2^17 draws' (2 to 3 % of them beyond 2), at
+#: most 0.15 % off.
+LOSS_FIRST_POINTS = 512
 
 #: Plain draws of ``class_errors(method="monte_carlo")``: the standard error of
 #: an error rate p is sqrt(p (1 - p) / DEFAULT_DRAWS).
@@ -302,6 +324,97 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     unknown = ~finite
     errors[unknown], stderr[unknown], stderr_mean[unknown] = np.nan, np.nan, np.nan
     return TestErrorEstimate(errors, stderr, stderr_mean, np.where(finite, replicates * points, 0))
+
+
+class TestLossEstimate(NamedTuple):
+    """The clean test loss of each recorded step, with its standard error (:func:`estimate_loss`)."""
+
+    loss: np.ndarray  #: (K,) :math:`\tfrac12 \sum_y E[\ell(y f) \mid y]`, the expected loss of a fresh clean sample
+    stderr: np.ndarray  #: (K,) its standard error
+    by_class: np.ndarray  #: (K, 2) :math:`E[\ell(y f) \mid y]` for :math:`y = +1, -1`
+    draws: np.ndarray  #: (K,) the number of draws each step used
+
+
+def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_RSE, max_draws=MAX_DRAWS,
+                  draws=None):
+    r"""Expected loss of a fresh clean sample at each recorded step, with its standard error, to a relative error ``rse``.
+
+    .. math::
+
+        L_{\mathcal D} = \tfrac12 \sum_{y = \pm 1} E_{Z}\big[\ell\big(y f(y, Z)\big)\big],
+        \qquad Z_p \sim N(0, \sigma_\xi^2 W \Sigma W^\top) \text{ independent over the } P_1 \text{ noise patches},
+
+    with :math:`f` the network's output on a fresh sample of true class :math:`y` (the module's equation: the
+    signal part fixed by :math:`A = W\mu` and the bias, the noise part a function of :math:`Z`) and
+    :math:`\ell` the run's loss (``config.loss``). :math:`A` and :math:`W \Sigma W^\top` are
+    :func:`filter_statistics`'s, as for the test error.
+
+    Arguments as :func:`estimate` takes them. Each class's expectation is the mean of
+    :math:`\ell(y f)` over :data:`REPLICATES` independently scrambled Sobol sequences mapped to normals
+    (randomised quasi-Monte Carlo, the draws of :func:`estimate`: ``draws`` from :func:`estimate_draws`
+    shares them), the same at every step, so the curve over time is smooth. The standard error is the
+    spread of the replicates' estimates of :math:`L_{\mathcal D}`. Each step starts with
+    :data:`LOSS_FIRST_POINTS` points per replicate and doubles them until the standard error is at most ``rse``
+    times the estimate, or the next doubling would pass ``max_draws`` draws.
+
+    Where the loss is tiny there is no absolute floor, only that cap: a loss that is 0 on every draw (the
+    hinge loss when every draw's margin is at least 1; the squared loss at an exact fit) gets 0 with
+    standard error 0, although a rarer draw could lose more. A loss carried by draws rarer than about one
+    in the draws taken can come out low with a spread that does not show it, as with any Monte Carlo
+    estimate; one carried by the rare draws of a far tail that the draws do reach (the hinge loss just
+    above that, or an exponential loss dominated by a few very wrong draws) can stop at ``max_draws`` with
+    a standard error above ``rse`` times it, which ``stderr`` then reports.
+
+    Each record's draws and their number depend only on its own statistics, not on the other records
+    estimated with it; the sums run in a fixed order (``_kernels.loss_sums``), shared among numba's threads
+    by (record, replicate) pairs: the result does not depend on their number. A record whose statistics are not finite gets
+    NaN (see :func:`estimate`).
+    """
+    K, _, m = gamma.shape
+    A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)
+    kind, p1, p2 = _activation_args(config)
+    records = np.flatnonzero(finite)
+    roots = np.zeros((K, 2 * m, 2 * m))
+    roots[records] = _roots(cov[records])
+    A = np.ascontiguousarray(np.where(finite[:, None], A, 0.0))
+    max_draws = max(max_draws, REPLICATES * LOSS_FIRST_POINTS)
+    if draws is None or draws.shape[1] < max_draws // REPLICATES:
+        draws = estimate_draws(config, max_draws)
+    scale = 1.0 / m if config.output_scale == "mean" else 1.0
+    args = (float(config.sigma_xi), A, bias, scale, kind, p1, p2, config.noise_patches, config.layout == "additive",
+            _kernels.LOSS_CODES[config.loss])
+    sums = np.zeros((K, 2, REPLICATES))
+    points = np.zeros(K, dtype=np.int64)
+    pending, lo, hi = records, 0, LOSS_FIRST_POINTS
+    # Every pending record has the same points, so one call per doubling serves them all.
+    while pending.size:
+        z = draws.upto(REPLICATES, hi)
+        _threaded(lambda start, stop: _kernels.loss_sums(roots, z, lo, hi, *args, pending, start, stop, sums),
+                  pending.size * REPLICATES)
+        points[pending] = hi
+        mean, spread = _loss_spread(sums[pending], hi)
+        with np.errstate(invalid="ignore"):
+            short = ~(spread <= rse * mean)
+        short &= np.isfinite(spread)  # an overflowing loss (inf, spread NaN) stops: no number of draws fixes it
+        lo, hi = hi, 2 * hi
+        pending = pending[short] if REPLICATES * hi <= max_draws else pending[:0]
+    by_class = np.full((K, 2), np.nan)
+    stderr = np.full(K, np.nan)
+    if records.size:
+        by_class[records] = (sums[records] / points[records, None, None]).mean(axis=2)
+        stderr[records] = _loss_spread(sums[records], points[records])[1]
+    return TestLossEstimate(by_class.mean(axis=1), stderr, by_class, REPLICATES * points)
+
+
+def _loss_spread(sums, points):
+    """The test loss and its standard error from the sums (K, 2, R) of ``points`` draws (scalar or (K,)) per
+    replicate: the mean and the spread of the replicates' estimates 0.5 (sum_+ + sum_-) / points."""
+    per_replicate = 0.5 * (sums[:, 0] + sums[:, 1]) / np.reshape(points, (-1, 1))
+    R = per_replicate.shape[1]
+    mean = per_replicate.mean(axis=1)
+    with np.errstate(invalid="ignore"):
+        spread = np.sqrt(((per_replicate - mean[:, None]) ** 2).sum(axis=1) / ((R - 1) * R))
+    return mean, spread
 
 
 def _threaded(work, items, least=8):

@@ -122,7 +122,7 @@ class SimulationResult:
     :math:`p` with more than one). The arrays below hold these
     coefficients at the :math:`K` recorded steps.
 
-    Derived arrays (``sample_loss``, ``test_error``, ...) are computed on first
+    Derived arrays (``sample_loss``, ``test_error``, ``test_loss``, ...) are computed on first
     access and cached.
 
     Attributes
@@ -334,15 +334,16 @@ class SimulationResult:
             return generalization.TestErrorEstimate(*(field[records] for field in self.test_error_estimate))
         return self._estimate(records, rse)
 
-    def _estimate(self, records, rse=generalization.TARGET_RSE) -> generalization.TestErrorEstimate:
-        """``generalization.estimate`` of the given records; a DivergenceError if one is not finite."""
+    def _estimate(self, records, rse=generalization.TARGET_RSE, method=generalization.estimate):
+        """``method`` (``generalization.estimate`` or ``estimate_loss``) of the given records, on the result's
+        draws; a DivergenceError if one is not finite."""
         c = self.config
         pick = (lambda a: None if a is None else a[records])
         if "_test_draws" not in self.__dict__:
             self.__dict__["_test_draws"] = generalization.estimate_draws(c)
-        estimate = generalization.estimate(self.gamma[records], self.rho[records], self.data.gram, c,
-                                           alpha=pick(self.alpha), bias=pick(self.bias), rse=rse,
-                                           draws=self.__dict__["_test_draws"])
+        estimate = method(self.gamma[records], self.rho[records], self.data.gram, c, alpha=pick(self.alpha),
+                          bias=pick(self.bias), rse=rse, draws=self.__dict__["_test_draws"])
+        # The statistics are not finite exactly where both estimates are NaN (an overflowing loss is inf).
         undefined = np.flatnonzero(np.isnan(estimate.by_class).any(axis=1))
         if undefined.size:
             # dynamics imports this module, so its error is imported where it is raised.
@@ -376,6 +377,37 @@ class SimulationResult:
         err = self.test_error_by_class
         tau = np.array([self.config.tau_pos, self.config.tau_neg])
         return ((1 - tau) * err + tau * (1 - err)).mean(axis=1)
+
+    # Test loss ----------------------------------------------------------------
+
+    @cached_property
+    def test_loss_estimate(self) -> generalization.TestLossEstimate:
+        r"""The test loss of every recorded step with its standard error (:func:`generalization.estimate_loss`).
+
+        :math:`L_{\mathcal D} = \tfrac12 \sum_{y = \pm 1} E[\ell(y f(W, x)) \mid y]`, the run's loss on a fresh
+        clean sample, from the same Gaussian law and draws as the test error, to 1 % relative standard
+        error. Raises :class:`~labelnoise_sim.DivergenceError` as :attr:`test_error_estimate` does.
+        """
+        return self._estimate(np.arange(len(self.t)), generalization.LOSS_RSE, generalization.estimate_loss)
+
+    def test_loss_at(self, records) -> np.ndarray:
+        """The test loss of the given record indices (an int array), as :attr:`test_loss` has them, bit for bit,
+        at the cost of those records only."""
+        records = np.asarray(records, dtype=np.int64)
+        if "test_loss_estimate" in self.__dict__:
+            return self.test_loss_estimate.loss[records]
+        return self._estimate(records, generalization.LOSS_RSE, generalization.estimate_loss).loss
+
+    @property
+    def test_loss(self) -> np.ndarray:
+        r"""Clean test loss :math:`E[\ell(y f(W, x))]` of a fresh sample, shape (K,) (compare :attr:`train_loss`)."""
+        return self.test_loss_estimate.loss
+
+    @property
+    def test_loss_stderr(self) -> np.ndarray:
+        """Standard error of :attr:`test_loss`, shape (K,): at most 1 % of it, but where
+        :func:`generalization.estimate_loss` says otherwise (a loss carried by rare draws)."""
+        return self.test_loss_estimate.stderr
 
     # Export ------------------------------------------------------------------
 

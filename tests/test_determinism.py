@@ -1,6 +1,6 @@
 """The same bits whatever the BLAS threads, the numba threads or the backend.
 
-Every product that feeds a trajectory or a test error is formed by the
+Every product that feeds a trajectory, a test error or a test loss is formed by the
 library's own kernels in a fixed order, never by BLAS, whose bits depend on
 how many threads split the work. BLAS splits only large enough products, so
 the checks run at n = 160, d = 1300, where a threaded BLAS did give other
@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent(f"""
     import pickle, sys
     from labelnoise_sim import simulate
     runs = [simulate(**kwargs) for kwargs in {RUNS!r}]
-    out = [(r.data.gram, r.gamma, r.rho, r.outputs, r.test_error) for r in runs]
+    out = [(r.data.gram, r.gamma, r.rho, r.outputs, r.test_error, r.test_loss) for r in runs]
     sys.stdout.buffer.write(pickle.dumps(out))
 """)
 ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
@@ -65,8 +65,8 @@ def test_simulate_gives_the_same_bits_with_one_thread_everywhere_and_with_two():
     one_thread = pickle.loads(done.stdout)
     for kwargs, theirs in zip(RUNS, one_thread):
         ours = simulate(**kwargs)
-        mine = (ours.data.gram, ours.gamma, ours.rho, ours.outputs, ours.test_error)
-        for name, a, b in zip(("gram", "gamma", "rho", "outputs", "test_error"), mine, theirs):
+        mine = (ours.data.gram, ours.gamma, ours.rho, ours.outputs, ours.test_error, ours.test_loss)
+        for name, a, b in zip(("gram", "gamma", "rho", "outputs", "test_error", "test_loss"), mine, theirs):
             np.testing.assert_array_equal(a, b, err_msg=f"{name} of {kwargs}")
 
 

@@ -331,7 +331,7 @@ JIT_SCRIPT = textwrap.dedent("""
     import numpy as np
     from labelnoise_sim.config import SimulationConfig
     from labelnoise_sim.data import sample_explicit
-    from labelnoise_sim.generalization import class_errors, estimate
+    from labelnoise_sim.generalization import class_errors, estimate, estimate_loss
 
     def errors(kwargs):
         config = SimulationConfig(**kwargs)
@@ -342,7 +342,9 @@ JIT_SCRIPT = textwrap.dedent("""
         gram = sample_explicit(config).gram
         plain = class_errors(gamma, rho, gram, config, alpha=alpha, bias=bias, method="monte_carlo", draws=2**11)
         precise = estimate(gamma, rho, gram, config, alpha=alpha, bias=bias, max_draws=2**10)
-        return np.concatenate([plain, precise.by_class, precise.stderr_by_class])
+        loss = estimate_loss(gamma, rho, gram, config.replace(loss="exponential"), alpha=alpha, bias=bias,
+                             max_draws=2**13)
+        return np.concatenate([plain, precise.by_class, precise.stderr_by_class, loss.by_class, np.c_[loss.loss, loss.stderr]])
 
     if __name__ == "__main__":
         assert numba.config.DISABLE_JIT
@@ -350,7 +352,7 @@ JIT_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_pure_python_family_test_error_gives_the_compiled_numbers(tmp_path):
+def test_pure_python_family_test_error_and_test_loss_give_the_compiled_numbers(tmp_path):
     script = tmp_path / "family_errors.py"
     script.write_text(JIT_SCRIPT)
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
