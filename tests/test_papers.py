@@ -105,7 +105,8 @@ def test_every_entry_runs_in_quick_mode(key, tmp_path):
     pytest.importorskip("pandas")
     entry = papers.paper(key)
     outcome = papers.reproduce(entry.key, tmp_path, quick=True, progress=False)
-    assert {v.verdict for v in outcome.verdicts} <= set(papers.VERDICTS) | {"partly"}  # partly: entries not moved yet
+    assert {v.verdict for v in outcome.verdicts} <= set(papers.VERDICTS)
+    assert all(v.quick for v in outcome.verdicts)
     assert len(outcome.verdicts) == len(entry.claims)
     written = {path.suffix for path in outcome.written}
     assert {".png", ".pdf", ".csv", ".md"} <= written

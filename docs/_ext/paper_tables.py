@@ -21,8 +21,8 @@ from pathlib import Path
 from labelnoise_sim.papers import markdown_table, papers
 
 PAPERS = Path(__file__).resolve().parents[1] / "papers"
-#: The verdicts the tally counts, in its order ("partly" until every entry has moved to the new words).
-VERDICTS = ("confirmed", "not confirmed", "inconclusive", "outside assumptions", "partly")
+#: The verdicts the tally counts, in its order.
+VERDICTS = ("confirmed", "not confirmed", "inconclusive", "outside assumptions")
 
 
 def setup_table(entry) -> str:

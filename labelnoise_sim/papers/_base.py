@@ -52,8 +52,6 @@ class Setting:
 #: "outside assumptions": the run breaks an assumption the claim states, so the measurement is reported and
 #: nothing is said about the paper.
 VERDICTS = ("confirmed", "not confirmed", "inconclusive", "outside assumptions")
-#: The former word for a claim that held in part, left to the entries not yet judged by :meth:`Verdict.decide`.
-_LEGACY = ("partly",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,34 +226,8 @@ class Verdict:
     quick: bool = False  #: measured by a --quick run (small grids, few seeds)
 
     def __post_init__(self):
-        if self.verdict not in VERDICTS + _LEGACY:
+        if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {', '.join(map(repr, VERDICTS))}; got {self.verdict!r}")
-
-    @classmethod
-    def judge(cls, measured: str, confirmed: bool, partly: bool, region: str = "") -> "Verdict":
-        """The former vocabulary ("confirmed", "partly", "not confirmed"), with no seeds or uncertainty.
-
-        Kept only while the gallery's entries move to :meth:`decide` (issue 21); every entry moved no longer
-        calls it, and it goes with the last one.
-
-        Parameters
-        ----------
-        measured : str
-            What was measured.
-        confirmed : bool
-            Whether the claim holds.
-        partly : bool
-            Whether it holds in part.
-        region : str, default ""
-            Where it was measured.
-
-        Returns
-        -------
-        Verdict
-            The verdict, with the regime "not declared".
-        """
-        return cls(measured, "confirmed" if confirmed else ("partly" if partly else "not confirmed"), region,
-                   regime="not declared")
 
     @classmethod
     def decide(cls, measured: str, interval, accepted, *, seeds: int, uncertainty: str, region: str = "",
