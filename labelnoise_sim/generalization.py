@@ -255,17 +255,14 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
         The estimates and their standard errors, for each record.
     """
     K, _, m = gamma.shape
-    q2 = 2 * m
-    A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)
+    A, roots, bias, records = _prepared(gamma, rho, gram, config, alpha, bias)
     kind, p1, p2 = _activation_args(config)
     P1 = config.noise_patches
-    D = P1 * q2
+    D = P1 * 2 * m
     additive = config.layout == "additive"
     sigma_xi = float(config.sigma_xi)
-    records = np.flatnonzero(finite)
-    roots = np.zeros((K, q2, q2))
-    roots[records] = _roots(cov[records])
-    A = np.ascontiguousarray(np.where(finite[:, None], A, 0.0))
+    finite = np.zeros(K, dtype=bool)
+    finite[records] = True
     e = np.zeros((K, 2, D))
     beta = np.zeros((K, 2))
     for k in records:
@@ -414,12 +411,8 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
         The estimates and their standard errors, for each record.
     """
     K, _, m = gamma.shape
-    A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)
+    A, roots, bias, records = _prepared(gamma, rho, gram, config, alpha, bias)
     kind, p1, p2 = _activation_args(config)
-    records = np.flatnonzero(finite)
-    roots = np.zeros((K, 2 * m, 2 * m))
-    roots[records] = _roots(cov[records])
-    A = np.ascontiguousarray(np.where(finite[:, None], A, 0.0))
     max_draws = max(max_draws, REPLICATES * LOSS_FIRST_POINTS)
     if draws is None or draws.shape[1] < max_draws // REPLICATES:
         draws = estimate_draws(config, max_draws)
@@ -584,6 +577,16 @@ def _statistics(gamma, rho, gram, config, alpha, bias):
     bias = np.ascontiguousarray(bias, dtype=np.float64).reshape(K, 2 * m)
     finite &= np.isfinite(bias).all(axis=1)
     return A, cov, bias, finite
+
+
+def _prepared(gamma, rho, gram, config, alpha, bias):
+    """What the estimators draw with: A (K, 2m), 0 where a record's statistics are not finite; the roots of
+    W Σ Wᵀ (K, 2m, 2m), 0 there too; the bias (K, 2m); the indices of the finite records."""
+    A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)
+    records = np.flatnonzero(finite)
+    roots = np.zeros_like(cov)
+    roots[records] = _roots(cov[records])
+    return np.ascontiguousarray(np.where(finite[:, None], A, 0.0)), roots, bias, records
 
 
 def _activation_args(config):
