@@ -113,8 +113,9 @@ def warn_step_size(result: SimulationResult) -> None:
         k = int(np.argmax(past))
         warnings.warn(
             f"by step {int(result.t[k])} a training margin passed {SLOPE_UNDERFLOW:.1f}, where float64 rounds the "
-            f"slope of the {config.loss} loss to 0: a step jumped past the range of the loss, and the run no "
-            f"longer follows it; lower eta (got eta={config.eta!r})", StepSizeWarning, stacklevel=3)
+            f"slope of the {config.loss} loss to 0, so that sample no longer moves the weights: either a step "
+            f"jumped past the range of the loss (lower eta, got eta={config.eta!r}) or the run trains far past the "
+            f"fit of its samples (fewer steps)", StepSizeWarning, stacklevel=3)
 
 
 #: The ``what`` of a DivergenceError raised for weights that stopped being finite under finite outputs.
