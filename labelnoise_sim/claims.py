@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .figures import plain_log_ticks
 from .papers._base import Context, Verdict, markdown_table, regime_label, regime_rows
 
 __all__ = ["Fit", "fit_line", "fit_power_law", "wilson_interval", "bootstrap_interval", "crossing", "outside_band",
@@ -615,15 +616,6 @@ def _figure():
     return plt.subplots(figsize=(5.4, 3.9), layout="constrained")
 
 
-def _plain_log_ticks(axis):
-    """Plain numbers on a log axis ("20", "50"), not "2×10¹"."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-
-
 def _t1_claim(table, context, quick):
     cells, regime = _part(table, "t1")
     # The median run of each cell: a few runs with one class unlearnt at T₁ (test error near 1/2 there) reach
@@ -655,8 +647,8 @@ def _t1_claim(table, context, quick):
         ax.loglog(scale, medians.t1_margin, "D", color="C1", label="median of each cell")
         grid = np.geomspace(cells.t1_scale.min(), cells.t1_scale.max(), 20)
         ax.loglog(grid, ratio * grid, "k--", label=f"{ratio:.2g} × theory scale (median ratio)")
-        _plain_log_ticks(ax.xaxis)
-        _plain_log_ticks(ax.yaxis)
+        plain_log_ticks(ax.xaxis)
+        plain_log_ticks(ax.yaxis)
         ax.set_xlabel(r"$n m / (\eta \sigma_\xi^2 d)$ (steps)")
         ax.set_ylabel("T₁ (steps)")
         ax.legend(fontsize="small", loc="upper left")
@@ -704,7 +696,7 @@ def _boundary_claim(table, context, quick):
         ax.axvline(BOUNDARY_RULE, color="k", ls="--", lw=1, label=f"rule: c = {BOUNDARY_RULE:g}")
         ax.axhline(0.5, color="0.6", lw=0.8)
         ax.set_xscale("log")
-        _plain_log_ticks(ax.xaxis)
+        plain_log_ticks(ax.xaxis)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("n·SNR²·(1 − 2τ)")
         ax.set_ylabel("noisy samples on their true side at T₁")
@@ -823,6 +815,7 @@ def _stage2_claim(table, context, quick):
         taus = np.unique(np.r_[summary.tau, extra.tau])
         ax.plot(taus, 0.5 * taus, "k--", label="0.5 min(τ₊, τ₋)")
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
         ax.set_xlabel("τ")
         ax.set_ylabel("converged clean test error")
         ax.legend(fontsize="x-small", loc="lower right")

@@ -93,9 +93,11 @@ def _panel_figure(noisy, clean, title):
     """The paper's 2 × 2 grid for one setting: coefficients on top, training accuracy below."""
     import matplotlib.pyplot as plt
 
+    from ..figures import step_axis
+
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True, layout="constrained")
     for column, (result, label) in enumerate(((noisy, f"label noise tau = {TAU}"), (clean, "no label noise"))):
-        t = np.maximum(result.t, 1)
+        t = result.t
         rho = result.rho.max(axis=(1, 2))  # (K, n): max_{j,r} rho_{j,r,i}
         is_noisy = result.data.is_noisy
         top, bottom = axes[0, column], axes[1, column]
@@ -110,7 +112,7 @@ def _panel_figure(noisy, clean, title):
             bottom.plot(t, result.train_acc_noisy, color="C3", label="noisy samples (noisy label)")
         bottom.set_xlabel("iteration")
         for ax in (top, bottom):
-            ax.set_xscale("log")
+            step_axis(ax.xaxis)
             ax.legend(fontsize="x-small", loc="upper left")
     axes[0, 0].set_ylabel("coefficient")
     axes[1, 0].set_ylabel("training accuracy")
