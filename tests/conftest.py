@@ -29,3 +29,20 @@ def numba_thread_counts():
 
     yield counts()
     numba.set_num_threads(threads)
+
+
+@pytest.fixture
+def count_cells(monkeypatch):
+    """The seeds of the cells a sweep actually computes (its calls of ``sweep.run_cells``), in order."""
+    import importlib
+
+    sweep_module = importlib.import_module("labelnoise_sim.sweep")  # the module, not the function it exports
+    computed = []
+    original = sweep_module.run_cells
+
+    def counting(configs, *args, **kwargs):
+        computed.extend(c.seed for c in configs)
+        return original(configs, *args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_cells", counting)
+    return computed

@@ -1,6 +1,5 @@
 """The sweep store: atomic cells, resume, refusal of other sweeps, damage detection, SIGKILL."""
 
-import importlib
 import json
 import os
 import signal
@@ -17,8 +16,6 @@ from _sweep_processes import finished_cells, reap
 from labelnoise_sim import StoreMismatchError, simulate, sweep
 from labelnoise_sim.store import StoreWarning
 
-# The package exports the function sweep, which hides the module of the same name.
-sweep_module = importlib.import_module("labelnoise_sim.sweep")
 
 SMALL = dict(n=30, d=300, m=3, steps=100, record=10)
 GRID = {"tau": [0.0, 0.2], "seed": [0, 1, 2]}
@@ -31,20 +28,6 @@ def _same_table(a, b):
 @pytest.fixture(scope="module")
 def reference():
     return sweep(GRID, SMALL, backend="serial", progress=False)
-
-
-@pytest.fixture
-def count_cells(monkeypatch):
-    """Count the cells the sweep actually computes."""
-    computed = []
-    original = sweep_module.run_cells
-
-    def counting(configs, *args, **kwargs):
-        computed.extend(c.seed for c in configs)
-        return original(configs, *args, **kwargs)
-
-    monkeypatch.setattr(sweep_module, "run_cells", counting)
-    return computed
 
 
 def test_a_complete_store_is_read_back_without_computing(tmp_path, reference, count_cells):

@@ -45,20 +45,6 @@ def same_table(result, reference):
     pd.testing.assert_frame_equal(result.table.drop(columns="wall_time"), reference)
 
 
-@pytest.fixture
-def count_cells(monkeypatch):
-    """The seeds of the cells the sweep actually computes."""
-    computed = []
-    original = sweep_module.run_cells
-
-    def counting(configs, *args, **kwargs):
-        computed.extend(c.seed for c in configs)
-        return original(configs, *args, **kwargs)
-
-    monkeypatch.setattr(sweep_module, "run_cells", counting)
-    return computed
-
-
 def refused(capsys, argv, *words):
     """Run the command; expect exit status 2 and one line on standard error holding ``words``."""
     with pytest.raises(SystemExit) as exit_:

@@ -34,7 +34,7 @@ def run_sweep(grid, fixed, **options):
 
 
 @pytest.fixture
-def count_cells(monkeypatch):
+def computed_configs(monkeypatch):
     """Every configuration the sweep actually computes."""
     computed = []
     original = sweep_module.run_cells
@@ -106,10 +106,10 @@ def test_a_cell_whose_test_error_overflows_is_recorded_as_diverged_not_fatal(tmp
     assert table.loc[1:, metrics].isna().all().all(), "a diverged cell has empty metrics"
     assert table.loc[0, metrics].notna().any() and pd.isna(table.loc[0, "diverged_at"])
     # The bad cells are stored like any other: a rerun computes nothing.
-    count_cells = request.getfixturevalue("count_cells")
+    computed_configs = request.getfixturevalue("computed_configs")
     with pytest.warns(RuntimeWarning, match="2 of 3 cells diverged"):
         again = run_sweep(grid, TINY, store=tmp_path / "s")
-    assert count_cells == []
+    assert computed_configs == []
     assert again.table["diverged_at"].tolist()[1:] == [info.value.step, 1]
 
 
@@ -156,7 +156,7 @@ def _start_first_sweep(tmp_path, store):
     return proc
 
 
-def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_intact(tmp_path, count_cells):
+def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_intact(tmp_path, computed_configs):
     store = tmp_path / "store"
     first = _start_first_sweep(tmp_path, store)
     try:
@@ -168,7 +168,7 @@ def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_inta
         message = str(info.value)
         assert str(store) in message and f"pid {first.pid}" in message and socket.gethostname() in message, message
         assert (info.value.pid, info.value.host) == (first.pid, socket.gethostname())
-        assert count_cells == [], "the refused sweep computed nothing"
+        assert computed_configs == [], "the refused sweep computed nothing"
         out, err = first.communicate(timeout=300)
         assert first.returncode == 0, err.decode()
         assert err.decode().strip() == "", "the first sweep noticed nothing"
@@ -176,11 +176,11 @@ def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_inta
         reap(first)
     assert finished_cells(store) == len(LONG_GRID["seed"])
     resumed = run_sweep(LONG_GRID, LONG_FIXED, store=store)
-    assert count_cells == [], "every cell of the first sweep is intact"
+    assert computed_configs == [], "every cell of the first sweep is intact"
     assert resumed.table["final_test_error"].notna().all()
 
 
-def test_a_store_whose_sweep_was_killed_is_free_at_once(tmp_path, count_cells):
+def test_a_store_whose_sweep_was_killed_is_free_at_once(tmp_path, computed_configs):
     store = tmp_path / "store"
     first = _start_first_sweep(tmp_path, store)
     first.send_signal(signal.SIGKILL)  # the sweep's own process only, as a crash would
@@ -188,7 +188,7 @@ def test_a_store_whose_sweep_was_killed_is_free_at_once(tmp_path, count_cells):
     assert (store / store_module.LOCK).exists(), "the killed sweep left its lock file behind"
     done = finished_cells(store)
     resumed = run_sweep(LONG_GRID, LONG_FIXED, store=store)
-    assert len(count_cells) == len(LONG_GRID["seed"]) - done, "resumed, not refused"
+    assert len(computed_configs) == len(LONG_GRID["seed"]) - done, "resumed, not refused"
     assert resumed.table["final_test_error"].notna().all()
 
 
@@ -229,16 +229,16 @@ def test_the_lock_also_keeps_apart_two_sweeps_of_one_process_and_spares_foreign_
     {"seed": [0, 1, 2], "tau": [0.0, 0.2]},
     {"seed": [2, 0, 1], "tau": [0.2, 0.0]},
 ])
-def test_a_grid_in_another_order_reuses_every_stored_cell(tmp_path, count_cells, again):
+def test_a_grid_in_another_order_reuses_every_stored_cell(tmp_path, computed_configs, again):
     store = tmp_path / "s"
     first = run_sweep({"tau": [0.0, 0.2], "seed": [0, 1, 2]}, SMALL, store=store, trajectories=True)
     files = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(store.rglob("*")) if p.is_file()
              and p.name != store_module.LOCK}
-    count_cells.clear()
+    computed_configs.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no StoreWarning: nothing looks damaged or foreign
         second = run_sweep(again, SMALL, store=store, trajectories=True)
-    assert count_cells == [], "no cell recomputed"
+    assert computed_configs == [], "no cell recomputed"
     assert files == {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(store.rglob("*"))
                      if p.is_file() and p.name != store_module.LOCK}, "the store is untouched"
     assert list(second.table.columns[:2]) == list(again), "the table keeps this sweep's grid order"
@@ -254,34 +254,34 @@ def test_a_grid_in_another_order_reuses_every_stored_cell(tmp_path, count_cells,
                                                                           **SMALL).rho)
 
 
-def test_a_zipped_axis_with_its_names_in_another_order_reuses_the_store(tmp_path, count_cells):
+def test_a_zipped_axis_with_its_names_in_another_order_reuses_the_store(tmp_path, computed_configs):
     fixed = dict(n=30, m=3, steps=60, record=10)
     first = run_sweep({"d+eta": [[200, 0.4], [800, 0.1]], "seed": [0, 1]}, fixed, store=tmp_path / "s")
-    count_cells.clear()
+    computed_configs.clear()
     second = run_sweep({"seed": [1, 0], ("eta", "d"): [(0.1, 800), (0.4, 200)]}, fixed, store=tmp_path / "s")
-    assert count_cells == []
+    assert computed_configs == []
     assert list(second.table.columns[:3]) == ["seed", "eta", "d"]
     a = first.table.sort_values(["d", "seed"]).reset_index(drop=True)
     b = second.table.sort_values(["d", "seed"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(b[a.columns], a)
 
 
-def test_a_resumed_store_in_another_order_computes_only_the_missing_cells(tmp_path, count_cells):
+def test_a_resumed_store_in_another_order_computes_only_the_missing_cells(tmp_path, computed_configs):
     store = tmp_path / "s"
     grid = {"tau": [0.0, 0.2], "seed": [0, 1, 2]}
     reference = run_sweep(grid, SMALL)
     run_sweep(grid, SMALL, store=store)
     (store / "cells" / "000001.json").unlink()  # tau 0.0, seed 1
-    count_cells.clear()
+    computed_configs.clear()
     resumed = run_sweep({"seed": [0, 1, 2], "tau": [0.0, 0.2]}, SMALL, store=store)
-    assert [(c.seed, c.tau) for c in count_cells] == [(1, 0.0)]
+    assert [(c.seed, c.tau) for c in computed_configs] == [(1, 0.0)]
     a = reference.table.sort_values(["seed", "tau"]).reset_index(drop=True).drop(columns="wall_time")
     b = resumed.table.sort_values(["seed", "tau"]).reset_index(drop=True).drop(columns="wall_time")
     pd.testing.assert_frame_equal(b[a.columns], a)
     # The first order reads the store as well, the repaired cell included.
-    count_cells.clear()
+    computed_configs.clear()
     run_sweep(grid, SMALL, store=store)
-    assert count_cells == []
+    assert computed_configs == []
 
 
 def test_a_grid_with_other_cells_is_still_refused(tmp_path):
@@ -299,17 +299,17 @@ def _edit_manifest(store, edit):
     (store / "sweep.json").write_text(json.dumps(manifest))
 
 
-def test_a_store_made_before_cells_were_listed_resumes_and_learns_its_cells(tmp_path, count_cells):
+def test_a_store_made_before_cells_were_listed_resumes_and_learns_its_cells(tmp_path, computed_configs):
     store = tmp_path / "s"
     grid = {"tau": [0.0, 0.2], "seed": [0, 1]}
     run_sweep(grid, SMALL, store=store)
     _edit_manifest(store, lambda manifest: manifest.pop("cells"))
-    count_cells.clear()
+    computed_configs.clear()
     run_sweep(grid, SMALL, store=store)
-    assert count_cells == []
+    assert computed_configs == []
     assert len(json.loads((store / "sweep.json").read_text())["cells"]) == 4
     run_sweep({"seed": [0, 1], "tau": [0.0, 0.2]}, SMALL, store=store)
-    assert count_cells == [], "from then on the grid order is free"
+    assert computed_configs == [], "from then on the grid order is free"
 
 
 def test_cells_of_other_configurations_under_the_same_grid_are_refused(tmp_path):

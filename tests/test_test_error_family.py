@@ -34,6 +34,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from _activations import sigma
 from labelnoise_sim import _kernels, simulate
 from labelnoise_sim.config import SimulationConfig
 from labelnoise_sim.data import sample_explicit, seed_streams
@@ -47,20 +48,6 @@ CHUNK = 25_000
 #: Standard deviations of the difference allowed.
 Z_MAX = 4.5
 ACTIVATIONS = ["relu", "relu^2", "leaky_relu(0.1)", "smoothed_relu(3,0.5)"]
-
-
-def _sigma(z, activation):
-    """σ(z) elementwise, written from the spec (independent of ``_kernels.activation``)."""
-    kind, params = SimulationConfig(activation=activation).activation_kind
-    pos = np.maximum(z, 0.0)
-    if kind == "relu":
-        return pos
-    if kind == "relu^q":
-        return pos ** params[0]
-    if kind == "leaky_relu":
-        return np.where(z > 0, z, params[0] * z)
-    q, kappa = params
-    return np.where(z <= kappa, pos**q / (q * kappa ** (q - 1)), z - (1 - 1 / q) * kappa)
 
 
 class Network:
@@ -113,9 +100,9 @@ def _explicit_errors(c, mu, W, bias, seed):
         Z = xi @ W.T  # (chunk, P1, 2m)
         for index, y in enumerate((1.0, -1.0)):
             if c.layout == "additive":
-                act = _sigma(y * signal + Z[:, 0, :] + b, c.activation)
+                act = sigma(y * signal + Z[:, 0, :] + b, c.activation)
             else:
-                act = _sigma(y * signal + b, c.activation) + _sigma(Z + b, c.activation).sum(axis=1)
+                act = sigma(y * signal + b, c.activation) + sigma(Z + b, c.activation).sum(axis=1)
             f = s * (act * jsign).sum(axis=1)
             wrong[index] += np.count_nonzero(y * f <= 0)
     return wrong / TEST_SET
@@ -271,9 +258,9 @@ def test_family_kernel_counts_what_the_numpy_expression_counts(activation, layou
     f = {}
     for y in (1.0, -1.0):
         if layout == "additive":
-            act = _sigma(y * A + Z[:, 0] + b, activation)
+            act = sigma(y * A + Z[:, 0] + b, activation)
         else:
-            act = _sigma(y * A + b, activation) + _sigma(Z + b, activation).sum(axis=1)
+            act = sigma(y * A + b, activation) + sigma(Z + b, activation).sum(axis=1)
         f[y] = s * (act * jsign).sum(axis=1)
     expected = (np.sum(f[1.0] <= 0), np.sum(-f[-1.0] <= 0))
     kind, params = SimulationConfig(activation=activation).activation_kind

@@ -29,8 +29,8 @@ seed 1.
 import numpy as np
 import pytest
 
+from _activations import sigma
 from labelnoise_sim import analyze, generalization, simulate
-from labelnoise_sim.config import SimulationConfig
 from labelnoise_sim.result import loss_value
 
 #: Noise draws of the explicit test set, each used for both classes, and how many are drawn at once.
@@ -54,20 +54,6 @@ RUNS = {
 }
 
 
-def _sigma(z, activation):
-    """σ(z) elementwise, written from the spec."""
-    kind, params = SimulationConfig(activation=activation).activation_kind
-    pos = np.maximum(z, 0.0)
-    if kind == "relu":
-        return pos
-    if kind == "relu^q":
-        return pos ** params[0]
-    if kind == "leaky_relu":
-        return np.where(z > 0, z, params[0] * z)
-    q, kappa = params
-    return np.where(z <= kappa, pos**q / (q * kappa ** (q - 1)), z - (1 - 1 / q) * kappa)
-
-
 def _explicit_losses(result, seed=TEST_SEED):
     """The mean loss of every record on one fresh explicit test set, and their standard errors, each (K,)."""
     c, mu = result.config, result.data.mu
@@ -88,9 +74,9 @@ def _explicit_losses(result, seed=TEST_SEED):
             both = 0.0
             for y in (1.0, -1.0):
                 if c.layout == "additive":
-                    act = _sigma(y * signal[k] + Z[:, 0, :] + b[k], c.activation)
+                    act = sigma(y * signal[k] + Z[:, 0, :] + b[k], c.activation)
                 else:
-                    act = _sigma(y * signal[k] + b[k], c.activation) + _sigma(Z + b[k], c.activation).sum(axis=1)
+                    act = sigma(y * signal[k] + b[k], c.activation) + sigma(Z + b[k], c.activation).sum(axis=1)
                 both = both + 0.5 * loss_value(y * s * (act * jsign).sum(axis=1), c.loss)
             chunk.append(both)
         losses.append(np.stack(chunk, axis=1))
