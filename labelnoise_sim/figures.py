@@ -15,11 +15,11 @@ Matplotlib only, with the Agg backend: nothing needs a display.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ._files import replacing
 from .analysis import BOUNDARY_LOSS, analyze, own_class_noise, record_index
 
 __all__ = ["stage_figure", "save_figure", "twin_without_noise", "step_axis", "plain_log_ticks", "text_color_on"]
@@ -292,12 +292,8 @@ def save_figure(fig, stem, *, pdf: bool = True) -> list[Path]:
     # previous file or none, never half of one.
     try:
         for i, path in enumerate(paths):
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            try:
-                fig.savefig(tmp, dpi=130, format=path.suffix[1:])
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            with replacing(path) as tmp:
+                fig.savefig(tmp, dpi=130)
             if i == 0 and fig.get_layout_engine() is not None:
                 fig.set_layout_engine("none")
     finally:

@@ -19,6 +19,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .._files import replacing
+
 __all__ = ["CommandError", "check_output", "check_input", "require", "prepare_sweep_output", "output_file"]
 
 
@@ -102,20 +104,15 @@ def prepare_sweep_output(out, command: str) -> None:
 
 @contextlib.contextmanager
 def output_file(path: Path, where: str, lost: str = ""):
-    """A temporary name next to ``path`` to write an output to; once written it replaces ``path``.
+    """A temporary name next to ``path`` to write an output to; once written it replaces ``path``
+    (:func:`labelnoise_sim._files.replacing`).
 
     So ``path`` is never left half-written: a write that fails (a full disk)
-    removes the temporary file and raises :class:`CommandError` naming
-    ``where``, followed by ``lost`` (what the user still has). The temporary
-    name ends as ``path`` does, since writers choose the format by it.
+    raises :class:`CommandError` naming ``where``, followed by ``lost`` (what
+    the user still has).
     """
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise CommandError(f"{where}: cannot write it ({exc.strerror}){lost}") from None
-        raise
+        with replacing(path) as tmp:
+            yield tmp
+    except OSError as exc:
+        raise CommandError(f"{where}: cannot write it ({exc.strerror}){lost}") from None
