@@ -18,11 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labelnoise_sim.papers import markdown_table, papers
+from labelnoise_sim.papers import VERDICTS, markdown_table, papers
 
 PAPERS = Path(__file__).resolve().parents[1] / "papers"
-#: The verdicts the tally counts, in its order.
-VERDICTS = ("confirmed", "not confirmed", "inconclusive", "outside assumptions")
 
 
 def setup_table(entry) -> str:
