@@ -21,8 +21,8 @@ import re
 
 import numpy as np
 
-__all__ = ["Integer", "Real", "Choice", "Boolean", "Activation", "check_int", "check_real", "check_choice",
-           "parse_activation", "ACTIVATIONS"]
+__all__ = ["Integer", "Real", "Choice", "Boolean", "Activation", "Features", "check_int", "check_real",
+           "check_choice", "parse_activation", "parse_features", "ACTIVATIONS", "FEATURES"]
 
 
 def _fail(name: str, allowed: str, value) -> ValueError:
@@ -154,6 +154,9 @@ ACTIVATIONS = {
 _ACTIVATION_FORMS = {"relu": r"relu", "relu^q": r"relu\^(?P<q>[^()]+)",
                      "leaky_relu": r"leaky_relu\((?P<a>[^,]+)\)",
                      "smoothed_relu": r"smoothed_relu\((?P<q>[^,]+),(?P<kappa>[^,]+)\)"}
+#: The signal vectors of the data, each with the names and the constraints of its parameters.
+FEATURES = {"single": (), "xor": (), "common_rare": (("p", Real(low=0, high=1, low_open=True, high_open=True)),)}
+_FEATURE_FORMS = {"single": r"single", "xor": r"xor", "common_rare": r"common_rare\((?P<p>[^,()]+)\)"}
 
 
 def _number_text(x: float) -> str:
@@ -161,40 +164,45 @@ def _number_text(x: float) -> str:
     return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
 
 
-@dataclasses.dataclass(frozen=True)
-class Activation:
-    """An activation written as text: 'relu', 'relu^q', 'leaky_relu(a)' or 'smoothed_relu(q,kappa)'.
+class _Formula:
+    """A choice written as text with numeric parameters, such as ``'leaky_relu(0.1)'``.
 
     :meth:`check` returns the text in a canonical form (numbers as Python
     writes them, no spaces: ``"leaky_relu( .10)"`` becomes
-    ``"leaky_relu(0.1)"``), so that equal activations are equal strings;
-    :func:`parse_activation` reads it back.
+    ``"leaky_relu(0.1)"``), so that equal choices are equal strings;
+    :meth:`parse` reads it back. A subclass names its kinds (``kinds``: the
+    names and constraints of each kind's parameters), their spellings
+    (``forms``: a regular expression per kind), ``allowed`` and ``invalid``.
     """
 
-    @property
-    def allowed(self) -> str:
-        """What the constraint allows, in the words of the error message."""
-        return ("'relu', 'relu^q' with q > 1, 'leaky_relu(a)' with 0 < a < 1 or 'smoothed_relu(q,kappa)' "
-                "with q > 1 and kappa > 0")
+    kinds: dict = {}
+    forms: dict = {}
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __hash__(self):
+        return hash(type(self))
 
     def check(self, name: str, value) -> str:
         """Return ``value`` in canonical form, or raise ValueError naming ``name``."""
-        kind, values = self._parse(name, value)
+        kind, values = self.parse(name, value)
         texts = [_number_text(v) for v in values]
         if kind == "relu^q":
             return "relu^" + texts[0]
         return kind + (f"({','.join(texts)})" if texts else "")
 
-    def _parse(self, name, value):
+    def parse(self, name, value) -> tuple[str, tuple[float, ...]]:
+        """The kind of ``value`` and its parameters, or ValueError naming ``name``."""
         if not isinstance(value, str):
             raise _fail(name, self.allowed, value)
         text = "".join(value.split())
-        for kind, form in _ACTIVATION_FORMS.items():
+        for kind, form in self.forms.items():
             match = re.fullmatch(form, text)
             if match is None:
                 continue
             values = []
-            for pname, constraint in ACTIVATIONS[kind]:
+            for pname, constraint in self.kinds[kind]:
                 try:
                     number = float(match[pname])
                     values.append(constraint.check(pname, number))
@@ -203,10 +211,39 @@ class Activation:
             return kind, tuple(values)
         raise _fail(name, self.allowed, value)
 
+
+class Activation(_Formula):
+    """An activation written as text: 'relu', 'relu^q', 'leaky_relu(a)' or 'smoothed_relu(q,kappa)'."""
+
+    kinds = ACTIVATIONS
+    forms = _ACTIVATION_FORMS
+
+    @property
+    def allowed(self) -> str:
+        """What the constraint allows, in the words of the error message."""
+        return ("'relu', 'relu^q' with q > 1, 'leaky_relu(a)' with 0 < a < 1 or 'smoothed_relu(q,kappa)' "
+                "with q > 1 and kappa > 0")
+
     def invalid(self) -> tuple:
         """Values the constraint refuses: each parameter at or past its bound, unknown names, None."""
         return ("relu^1", "relu^0.5", "leaky_relu(0)", "leaky_relu(1)", "smoothed_relu(1,1)",
                 "smoothed_relu(2,0)", "tanh", "relu^", None)
+
+
+class Features(_Formula):
+    """The signal vectors of the data, written as text: 'single', 'xor' or 'common_rare(p)'."""
+
+    kinds = FEATURES
+    forms = _FEATURE_FORMS
+
+    @property
+    def allowed(self) -> str:
+        """What the constraint allows, in the words of the error message."""
+        return "'single', 'xor' or 'common_rare(p)' with 0 < p < 1"
+
+    def invalid(self) -> tuple:
+        """Values the constraint refuses: the parameter at its bounds, unknown names, None."""
+        return ("common_rare(0)", "common_rare(1)", "common_rare", "XOR", "multi", None)
 
 
 def parse_activation(text: str) -> tuple[str, tuple[float, ...]]:
@@ -217,7 +254,18 @@ def parse_activation(text: str) -> tuple[str, tuple[float, ...]]:
     >>> parse_activation("smoothed_relu(3, 0.5)")
     ('smoothed_relu', (3.0, 0.5))
     """
-    return Activation()._parse("activation", text)
+    return Activation().parse("activation", text)
+
+
+def parse_features(text: str) -> tuple[str, tuple[float, ...]]:
+    """The kind of a features option and its parameters: ``"common_rare(0.1)"`` → ``("common_rare", (0.1,))``.
+
+    Examples
+    --------
+    >>> parse_features("xor")
+    ('xor', ())
+    """
+    return Features().parse("features", text)
 
 
 def check_int(name: str, value, *, low: int = None, high: int = None) -> int:

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import Activation, Boolean, Choice, Integer, Real, parse_activation
+from ._validation import Activation, Boolean, Choice, Features, Integer, Real, parse_activation, parse_features
 
 __all__ = [
     "SimulationConfig",
@@ -62,6 +62,7 @@ __all__ = [
     "LAYOUTS",
     "FLIPS",
     "OUTPUT_SCALES",
+    "OUTPUT_LAYERS",
 ]
 
 #: ``n * snr**2`` used when none of ``mu_norm``, ``snr`` and ``n_snr2`` is given.
@@ -74,7 +75,8 @@ DEFAULT_N_SNR2 = 6.0
 DEFAULT_TAU = 0.2
 NOISE_MODELS = ("isotropic", "orthogonal")
 SAMPLINGS = ("explicit", "gram")
-LOSSES = ("logistic", "hinge", "exponential", "squared")
+LOSSES = ("logistic", "hinge", "exponential", "squared", "cross_entropy")
+OUTPUT_LAYERS = ("fixed", "trained")
 LAYOUTS = ("patches", "additive")
 FLIPS = ("bernoulli", "exact")
 OUTPUT_SCALES = ("mean", "sum")
@@ -242,7 +244,8 @@ class SimulationConfig:
         "'smoothed_relu(q,kappa)' (z^q / (q kappa^(q-1)) on [0, kappa], linear above)",
     )
     loss: str = param("logistic", Choice(LOSSES), "loss of the margin z = y~ f: log(1 + e^-z), max(0, 1 - z), "
-                      "e^-z or (1 - z)^2 / 2")
+                      "e^-z or (1 - z)^2 / 2; or 'cross_entropy': softmax cross-entropy of one output per class "
+                      "(with classes > 2, 'logistic' is the same loss)")
     layout: str = param(
         "patches", Choice(LAYOUTS),
         "'patches': a signal patch y mu and patches - 1 noise patches, all through the same filters; "
@@ -269,6 +272,20 @@ class SimulationConfig:
         0.0, FLIP_RATE, "label-noise GD: each label in the loss flipped with this probability, afresh every step",
     )
     sam: float = param(0.0, NON_NEGATIVE, "radius of sharpness-aware minimisation (0: off)")
+    # The data family: the signal vectors, the classes and the output layer.
+    features: str = param(
+        "single", Features(),
+        "signal vectors: 'single' (+-mu, or one orthogonal mu_c per class), 'xor' (class +1 carries +-(a + b), "
+        "class -1 +-(a - b), a ⊥ b, |a| = |b| = mu_norm) or 'common_rare(p)' (per class a common and a rare "
+        "vector, all orthogonal, of norm mu_norm; the rare one with probability p)",
+    )
+    classes: int = param(2, Integer(low=2), "classes C: C groups of m filters, one output each, softmax "
+                         "cross-entropy (2: the binary model, or with loss='cross_entropy' two outputs)")
+    output_layer: str = param(
+        "fixed", Choice(OUTPUT_LAYERS),
+        "'fixed': second-layer weights +-1/m (or 1/m per class); 'trained': they start there and follow the "
+        "same optimizer",
+    )
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
@@ -288,6 +305,7 @@ class SimulationConfig:
         if self.batch_size is not None and self.batch_size > self.n:
             raise ValueError(f"batch_size must be None or an integer in [1, n] = [1, {self.n}]; "
                              f"got {self.batch_size!r}")
+        _check_data_family(self)
         if self.layout == "additive" and self.patches != 2:
             raise ValueError(f"patches must be 2 (its default) with layout='additive', which has one vector "
                              f"y mu + xi per sample, not patches; got {self.patches!r}")
@@ -425,6 +443,44 @@ class SimulationConfig:
     def activation_kind(self) -> tuple[str, tuple[float, ...]]:
         """The activation's kind and parameters: ``"leaky_relu(0.1)"`` gives ``("leaky_relu", (0.1,))``."""
         return parse_activation(self.activation)
+
+    @property
+    def features_kind(self) -> tuple[str, tuple[float, ...]]:
+        """The features' kind and parameters: ``"common_rare(0.1)"`` gives ``("common_rare", (0.1,))``."""
+        return parse_features(self.features)
+
+    @property
+    def multiclass(self) -> bool:
+        """Whether the network has one output per class (``classes > 2`` or ``loss="cross_entropy"``).
+
+        Its labels are then 0..C-1 and its loss the softmax cross-entropy;
+        otherwise it has one output f, labels ±1 and a loss of the margin.
+        """
+        return self.classes > 2 or self.loss == "cross_entropy"
+
+    @property
+    def groups(self) -> int:
+        """Groups of m filters: one per class (2 for the binary model, whose groups have the signs j = ±1)."""
+        return self.classes
+
+    @property
+    def signal_vectors(self) -> int:
+        """S, the signal vectors the coefficients follow (an orthogonal basis of their span).
+
+        1 for the binary ``"single"`` (±μ), C for ``"single"`` with C > 2 classes,
+        2 for ``"xor"`` (a + b and a - b), 2C for ``"common_rare(p)"``.
+        """
+        kind, _ = self.features_kind
+        if kind == "xor":
+            return 2
+        if kind == "common_rare":
+            return 2 * self.classes
+        return 1 if self.classes == 2 else self.classes
+
+    @property
+    def data_family(self) -> bool:
+        """Whether the run uses an option of the data family (features, classes, a trained output layer)."""
+        return self.features != "single" or self.multiclass or self.output_layer == "trained"
 
     @property
     def noise_patches(self) -> int:
@@ -581,6 +637,30 @@ def _derived_mu_norm(value: float, formula: str, source: str) -> float:
         raise ValueError(f"mu_norm = {formula} must be {allowed}; got {value!r} from {source}") from None
 
 
+def _check_data_family(config: SimulationConfig) -> None:
+    """The rules that tie the data family's options to the others."""
+    kind, _ = config.features_kind
+    if config.classes > 2 and config.loss not in ("logistic", "cross_entropy"):
+        raise ValueError(f"loss must be 'logistic' or 'cross_entropy' (both the softmax cross-entropy) with "
+                         f"classes > 2; got loss={config.loss!r} with classes={config.classes!r}")
+    if kind == "xor" and config.classes > 2:
+        raise ValueError(f"classes must be 2 with features='xor', whose two classes are a + b and a - b; got "
+                         f"classes={config.classes!r}")
+    if config.classes > 2 and config.tau_pos != config.tau_neg:
+        raise ValueError(f"with classes > 2 a label is flipped with one rate tau, to another class chosen uniformly; "
+                         f"give tau (or tau_pos == tau_neg); got tau_pos={config.tau_pos!r}, "
+                         f"tau_neg={config.tau_neg!r}")
+    if config.multiclass and config.label_noise > 0:
+        raise ValueError(f"label_noise must be 0 with one output per class (classes > 2 or loss='cross_entropy'): "
+                         f"label-noise GD flips the sign of a binary label; got label_noise={config.label_noise!r}")
+    S = config.signal_vectors
+    low = S + 1 if config.noise == "orthogonal" else S
+    if config.d < low:
+        raise ValueError(f"d must be an integer >= {low} with features={config.features!r}, classes={config.classes!r}"
+                         f"{' and orthogonal noise' if config.noise == 'orthogonal' else ''} ({S} orthogonal signal "
+                         f"vectors{' and a noise direction' if low > S else ''}); got d={config.d!r}")
+
+
 def _check_gram_side(n, m) -> None:
     """Refuse n and m whose Gram matrix, side 1 + n + 2m, numpy could not hold (see MAX_GRAM_SIDE).
 
@@ -615,8 +695,8 @@ def _check_record(record, steps: int):
 #: The fields of :class:`SimulationConfig`, in order.
 FIELDS = _declared(SimulationConfig)
 #: The fields that choose the model within the family (besides the flips of the labels, a property of the data).
-MODEL_FIELDS = ("activation", "loss", "layout", "patches", "bias", "output_scale", "batch_size", "momentum",
-                "weight_decay", "label_noise", "sam")
+MODEL_FIELDS = ("features", "classes", "output_layer", "activation", "loss", "layout", "patches", "bias",
+                "output_scale", "batch_size", "momentum", "weight_decay", "label_noise", "sam")
 #: Every parameter of ``simulate``, in the order of its signature.
 PARAMETERS = _signature_order(FIELDS, _declared(Alternatives))
 

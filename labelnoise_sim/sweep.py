@@ -44,7 +44,7 @@ import numpy as np
 
 from ._validation import check_choice, check_int
 from .analysis import analyze
-from .config import PARAMETERS, SimulationConfig
+from .config import FIELDS, PARAMETERS, SimulationConfig
 from .data import sample_data
 from .dynamics import (DivergenceError, available_memory, batch_key, check_memory, describe_runs, memory_bytes,
                        record_count, result_bytes, run, run_many)
@@ -376,9 +376,18 @@ def _normalise_fixed(fixed) -> dict:
     return out
 
 
+#: Fields added after stores existed: left out of a cell's fingerprint at their defaults, so that a store made
+#: before them still resumes.
+LATER_FIELDS = ("features", "classes", "output_layer")
+
+
 def _cell_key(config: SimulationConfig) -> str:
     """Fingerprint of a cell's full configuration."""
-    return hashlib.sha256(canonical_json(config.to_dict()).encode()).hexdigest()[:32]
+    fields = config.to_dict()
+    for name in LATER_FIELDS:
+        if fields[name] == FIELDS[name].default:
+            del fields[name]
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()[:32]
 
 
 def _record(params: dict, outcome: dict) -> dict:
