@@ -26,7 +26,7 @@ from . import _kernels
 from .config import SimulationConfig
 
 __all__ = [
-    "Data", "sample_data", "sample_explicit", "explicit_gram", "sample_gram", "seed_streams", "wishart_identity",
+    "Data", "sample_data", "signal_law", "signal_basis", "sample_explicit", "explicit_gram", "sample_gram", "seed_streams", "wishart_identity",
     "check_statistics", "substream",
 ]
 
@@ -191,6 +191,68 @@ class Data:
         r""":math:`\langle w_{j,r}^{(0)}, \xi_k \rangle`, shape (2, m, N)."""
         N = self.n_vectors
         return self.gram[1 + N :, 1 : 1 + N].reshape(2, self.m, N).copy()
+
+
+def signal_law(config: SimulationConfig) -> list[list[tuple[int, int, float]]]:
+    r"""The signal patch of a sample given its true class: a finite mixture, class by class.
+
+    A sample's signal patch is :math:`s \, u_k`, a sign times one of the S signal
+    vectors :math:`u_0, \dots, u_{S-1}` (an orthogonal basis of their span,
+    the first S rows of ``Data.gram``). Classes are indexed 0..G-1 with G the
+    number of groups of filters: for the binary model class 0 is
+    :math:`y = +1` and class 1 is :math:`y = -1`.
+
+    - ``"single"``, binary: class 0 carries :math:`+\mu`, class 1 :math:`-\mu` (S = 1); with C > 2
+      classes, class c carries :math:`\mu_c` (S = C).
+    - ``"xor"``: :math:`u_0 = a + b`, :math:`u_1 = a - b`; class 0 carries :math:`\pm u_0`, class 1
+      :math:`\pm u_1`, each sign with probability 1/2.
+    - ``"common_rare(p)"``: class c carries its common vector :math:`u_{2c}` with probability 1 - p and
+      its rare vector :math:`u_{2c+1}` with probability p.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+
+    Returns
+    -------
+    list of list of (int, int, float)
+        For each class, its patterns ``(k, s, probability)``: the signal vector's index, the sign, and the
+        pattern's probability given the class (they sum to 1).
+    """
+    kind, values = config.features_kind
+    classes = config.classes
+    if kind == "xor":
+        return [[(c, 1, 0.5), (c, -1, 0.5)] for c in range(2)]
+    if kind == "common_rare":
+        (p,) = values
+        return [[(2 * c, 1, 1.0 - p), (2 * c + 1, 1, p)] for c in range(classes)]
+    if classes == 2:
+        return [[(0, 1, 1.0)], [(0, -1, 1.0)]]
+    return [[(c, 1, 1.0)] for c in range(classes)]
+
+
+def signal_basis(config: SimulationConfig) -> np.ndarray:
+    r"""The signal vectors :math:`u_0, \dots, u_{S-1}` in their first S coordinates, shape (S, S).
+
+    Every signal vector lies in the span of :math:`e_1, \dots, e_S` (the noise
+    laws are rotation invariant, so this loses no generality). Each has norm
+    ``mu_norm``, except XOR's :math:`u_0 = a + b = \|\mu\| (e_1 + e_2)` and
+    :math:`u_1 = a - b`, of norm :math:`\sqrt{2} \|\mu\|`.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run.
+
+    Returns
+    -------
+    ndarray of float64, shape (S, S)
+        Row k is :math:`u_k` restricted to its first S coordinates.
+    """
+    if config.features_kind[0] == "xor":
+        return config.mu_norm * np.array([[1.0, 1.0], [1.0, -1.0]])
+    return config.mu_norm * np.eye(config.signal_vectors)
 
 
 def sample_labels(config: SimulationConfig, rng: np.random.Generator):
