@@ -305,8 +305,8 @@ def run_many(configs: Sequence[SimulationConfig], datas: Sequence[Data] | None =
     if datas is not None and len(datas) != len(configs):
         raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
     for config in configs:  # TEMPORARY, until the data family's kernel lands
-        if config.data_family:
-            raise NotImplementedError("the data family (features, classes, output_layer) is not built yet")
+        if config.features != "single" or config.multiclass:
+            raise NotImplementedError("the data family (features, classes) is not built yet")
     check_memory(memory_bytes(configs, draw=datas is None), describe_runs(configs))
     # Before the data: their Gram matrix is the first kernel a first run compiles.
     for group, model, dispatcher in (("dynamics", True, _kernels.run_dynamics),
@@ -351,7 +351,21 @@ def kernel_model(config: SimulationConfig) -> _kernels.Model:
         loss=_kernels.LOSS_CODES[config.loss], additive=config.layout == "additive",
         divisor=float(config.m) if config.output_scale == "mean" else 1.0, bias=config.bias,
         momentum=config.momentum, weight_decay=config.weight_decay, sam=config.sam, stochastic=config.stochastic,
+        outputs=config.classes if config.multiclass else 1, trained=config.output_layer == "trained",
     )
+
+
+def initial_output_weights(config: SimulationConfig) -> np.ndarray:
+    """The second layer at step 0, shape (G, m): ±1/m by the group's sign (binary) or 1/m (one output per class),
+    or ±1 and 1 with ``output_scale="sum"``."""
+    signs = np.ones(config.groups) if config.multiclass else np.array([1.0, -1.0])
+    scale = 1.0 / config.m if config.output_scale == "mean" else 1.0
+    return np.repeat(signs[:, None] * scale, config.m, axis=1)
+
+
+def group_signs(config: SimulationConfig) -> np.ndarray:
+    """j of each group of filters, shape (G,): +1 and -1 for the binary model, all +1 with one output per class."""
+    return np.ones(config.groups) if config.multiclass else np.array([1.0, -1.0])
 
 
 #: m n² of a run from which its steps are shared between two threads (``_kernels.run_dynamics_halves``; m N² and
@@ -426,15 +440,17 @@ def _run_batch(configs, datas, parallel, bar):
 class FamilyRecords(NamedTuple):
     """The records of a batch of runs of the family kernel, run index first, then the record index."""
 
-    gamma: np.ndarray  #: (C, K, 2m)
-    rho: np.ndarray  #: (C, K, 2m, N)
-    f: np.ndarray  #: (C, K, n)
+    gamma: np.ndarray  #: (C, K, Q, S)  plain coefficients (``_kernels.FamilyState``)
+    rho: np.ndarray  #: (C, K, Q, N)
+    f: np.ndarray  #: (C, K, n, O)
     alpha: np.ndarray  #: (C, K)
-    bias: np.ndarray  #: (C, K, 2m)
-    v_gamma: np.ndarray  #: (C, K, 2m)
-    v_rho: np.ndarray  #: (C, K, 2m, N), or (C, K, 0, 0) without momentum
+    bias: np.ndarray  #: (C, K, Q)
+    out: np.ndarray  #: (C, K, Q)  v', the output weights times the divisor
+    v_gamma: np.ndarray  #: (C, K, Q, S)
+    v_rho: np.ndarray  #: (C, K, Q, N), or (C, K, 0, 0) without momentum
     v_alpha: np.ndarray  #: (C, K)
-    v_bias: np.ndarray  #: (C, K, 2m)
+    v_bias: np.ndarray  #: (C, K, Q)
+    v_out: np.ndarray  #: (C, K, Q)
 
 
 #: Label multipliers (int8, one per sample and step) of a stochastic batch per chunk, at most.
@@ -445,25 +461,29 @@ def _run_family_batch(configs, datas, parallel, bar):
     """``_run_batch`` for runs of one model of the family (``_kernels.run_family``)."""
     first = configs[0]
     record_steps = first.record_steps
-    C, K, q2, n, N = len(configs), record_steps.shape[0], 2 * first.m, first.n, first.n * first.noise_patches
+    C, K, G, m, n = len(configs), record_steps.shape[0], first.groups, first.m, first.n
+    q2, N, S = G * m, n * first.noise_patches, first.signal_vectors
+    model = kernel_model(first)
     momentum = first.momentum > 0
     width = N if momentum else 0
     records = FamilyRecords(
-        gamma=np.empty((C, K, q2)), rho=np.empty((C, K, q2, N)), f=np.empty((C, K, n)), alpha=np.empty((C, K)),
-        bias=np.empty((C, K, q2)), v_gamma=np.empty((C, K, q2)), v_rho=np.empty((C, K, q2 if momentum else 0, width)),
-        v_alpha=np.empty((C, K)), v_bias=np.empty((C, K, q2)),
+        gamma=np.empty((C, K, q2, S)), rho=np.empty((C, K, q2, N)), f=np.empty((C, K, n, model.outputs)),
+        alpha=np.empty((C, K)), bias=np.empty((C, K, q2)), out=np.empty((C, K, q2)), v_gamma=np.empty((C, K, q2, S)),
+        v_rho=np.empty((C, K, q2 if momentum else 0, width)), v_alpha=np.empty((C, K)), v_bias=np.empty((C, K, q2)),
+        v_out=np.empty((C, K, q2)),
     )
-    model = kernel_model(first)
     eta = np.array([c.eta for c in configs])
     stats = kernel_statistics(datas)
-    state = _kernels.new_family_state(C, first.m, N, momentum)
+    signals = kernel_signals(datas)
+    divisor = model.divisor
+    state = _kernels.new_family_state(C, (initial_output_weights(first) * divisor).reshape(q2), S, N, momentum)
     threads = parallel and C > 1
     # A single full-batch run shares each step's product R G between two threads where that pays (with
     # minibatches the product is sparse: at n = 400, batches of 50 ran 0.93x as fast on two threads).
-    halves = parallel and C == 1 and not first.stochastic and halves_pay(first.m, N)
+    halves = parallel and C == 1 and not first.stochastic and halves_pay(first.m, N) and q2 % 2 == 0
     single = _kernels.run_family_halves if halves else _kernels.run_family
     # A SAM step forms two products; the chunk keeps its time, and a stochastic chunk its schedule, bounded.
-    chunk = chunk_steps(C, first.m, N) // (2 if first.sam > 0 else 1)
+    chunk = chunk_steps(C, q2 // 2, N) // (2 if first.sam > 0 else 1)
     if first.stochastic:
         chunk = min(chunk, SCHEDULE_CHUNK // (C * n))
     chunk = max(chunk, 1)
@@ -478,18 +498,25 @@ def _run_family_batch(configs, datas, parallel, bar):
             eps = np.stack([e for e, _ in weights])
             inverse_size = np.stack([inverse for _, inverse in weights])
         if threads:
-            _kernels.run_family_batch(stats, model, state, eta, first.steps, record_steps, start, stop, eps,
+            _kernels.run_family_batch(stats, signals, model, state, eta, first.steps, record_steps, start, stop, eps,
                                       inverse_size, records)
         else:
             for b in np.flatnonzero(state.status < 0):
-                single(stats, model, state, b, eta[b], first.steps, record_steps, start, stop, eps, inverse_size,
-                       records)
+                single(stats, signals, model, state, b, eta[b], first.steps, record_steps, start, stop, eps,
+                       inverse_size, records)
         bar.update(C * (min(stop, first.steps) - min(start, first.steps)))
         if (state.status >= 0).all():
             bar.update(C * max(first.steps - stop, 0))  # the runs that diverged take no more steps
             break
     results = []
-    shape = (K, 2, first.m, n) + ((first.noise_patches,) if first.noise_patches > 1 else ())
+    shape = (K, G, m, n) + ((first.noise_patches,) if first.noise_patches > 1 else ())
+    # The binary model's results carry j γ (the paper's convention); γ of one signal vector drops its axis.
+    signs = np.repeat(group_signs(first), m)[None, :, None]
+    gamma_shape = (K, G, m) + ((S,) if S > 1 else ())
+
+    def coefficients(array):
+        return (array * signs + 0.0).reshape(gamma_shape)  # + 0.0: j γ = -0.0 where γ = 0 is 0
+
     for b, (config, data) in enumerate(zip(configs, datas)):
         if state.status[b] >= 0:
             results.append(DivergenceError(int(state.status[b]), config.eta, WEIGHTS_NOT_FINITE)
@@ -497,14 +524,18 @@ def _run_family_batch(configs, datas, parallel, bar):
             continue
         velocity = None
         if momentum:
-            velocity = Velocity(gamma=records.v_gamma[b].reshape(K, 2, first.m), rho=records.v_rho[b].reshape(shape),
+            velocity = Velocity(gamma=coefficients(records.v_gamma[b]), rho=records.v_rho[b].reshape(shape),
                                 alpha=records.v_alpha[b] if config.weight_decay > 0 else None,
-                                bias=records.v_bias[b].reshape(K, 2, first.m) if config.bias else None)
+                                bias=records.v_bias[b].reshape(K, G, m) if config.bias else None,
+                                output_weights=(records.v_out[b] / divisor).reshape(K, G, m)
+                                if model.trained else None)
+        outputs = records.f[b] if model.outputs > 1 else records.f[b, :, :, 0]
         results.append(SimulationResult(
-            config=config, data=data, t=record_steps.copy(), gamma=records.gamma[b].reshape(K, 2, first.m),
-            rho=records.rho[b].reshape(shape), outputs=records.f[b],
+            config=config, data=data, t=record_steps.copy(), gamma=coefficients(records.gamma[b]),
+            rho=records.rho[b].reshape(shape), outputs=outputs,
             alpha=records.alpha[b] if config.weight_decay > 0 else None,
-            bias=records.bias[b].reshape(K, 2, first.m) if config.bias else None, velocity=velocity,
+            bias=records.bias[b].reshape(K, G, m) if config.bias else None, velocity=velocity,
+            output_weights=(records.out[b] / divisor).reshape(K, G, m) if model.trained else None,
         ))
     return results
 
@@ -538,6 +569,34 @@ def kernel_statistics(datas) -> _kernels.Statistics:
         xi_sq=stack(lambda d: d.xi_sq),
         y=stack(lambda d: d.y),
         y_noisy=stack(lambda d: d.y_noisy),
+    )
+
+
+def kernel_signals(datas) -> _kernels.Signals:
+    """The signal statistics of the family's kernel for runs of equal shape, stacked with the run index first."""
+
+    def stack(per_run, dtype=np.float64):
+        values = [per_run(data) for data in datas]
+        return np.ascontiguousarray(np.asarray(values[0])[None] if len(values) == 1 else np.stack(values),
+                                    dtype=dtype)
+
+    def gram_parts(data):
+        S, N = getattr(data, "signals", 1), data.n_vectors  # TEMPORARY getattr until Data has them
+        gram = data.gram
+        u_sq = np.ascontiguousarray(np.diagonal(gram)[:S])
+        xi_sq = np.diagonal(gram)[S : S + N]
+        cross = gram[:S, S : S + N]  # ⟨u_s, ξ_k⟩
+        return u_sq, cross, xi_sq, gram[S + N :, :S]
+
+    binary = datas[0].y.min() < 0
+    return _kernels.Signals(
+        a0=stack(lambda d: gram_parts(d)[3]),
+        c=stack(lambda d: gram_parts(d)[1] / gram_parts(d)[2][None, :]),
+        e=stack(lambda d: gram_parts(d)[1] / gram_parts(d)[0][:, None]),
+        u_sq=stack(lambda d: gram_parts(d)[0]),
+        index=stack(lambda d: getattr(d, "signal_index", np.zeros(d.n, np.int64)), np.int64),
+        sign=stack(lambda d: getattr(d, "signal_sign", d.y)),
+        labels=stack(lambda d: np.zeros(d.n, np.int64) if binary else d.y_noisy, np.int64),
     )
 
 

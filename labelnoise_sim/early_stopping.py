@@ -81,12 +81,13 @@ def holdout_outputs(result: SimulationResult, gram_rows: np.ndarray, gram_cols: 
         return (act[:, :m].sum(axis=1) - act[:, m:].sum(axis=1)) / m
     model = kernel_model(config)
     bias = np.zeros((len(result.t), 2 * m)) if result.bias is None else result.bias.reshape(len(result.t), 2 * m)
-    outputs = np.empty((len(result.t), y.shape[0]))
-    slopes, signal_slopes = np.empty(B.shape[1:]), np.empty((2 * m, 2))
+    outputs = np.empty((len(result.t), y.shape[0], 1))
+    slopes, signal_slopes = np.empty(B.shape[1:]), np.empty((2 * m, 1, 2))
+    index, out = np.zeros(y.shape[0], np.int64), np.repeat([1.0, -1.0], m)
     for k in range(len(result.t)):
-        _kernels.family_outputs(A[k], np.ascontiguousarray(B[k]), bias[k], y, model, outputs[k], slopes,
-                                signal_slopes)
-    return outputs
+        _kernels.family_outputs(np.ascontiguousarray(A[k][:, None]), np.ascontiguousarray(B[k]), bias[k], index, y,
+                                out, model, outputs[k], slopes, signal_slopes, np.empty((0, 0)))
+    return outputs[:, :, 0]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

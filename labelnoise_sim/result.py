@@ -110,12 +110,15 @@ class Velocity(NamedTuple):
         :math:`v_\alpha`; None without weight decay (it stays 0).
     bias : ndarray of float64, shape (K, 2, m), or None
         :math:`v_\beta`; None without a bias.
+    output_weights : ndarray of float64, shape (K, G, m), or None
+        The buffer of the output weights; None unless they are trained.
     """
 
     gamma: np.ndarray  #: (K, 2, m)
     rho: np.ndarray  #: the shape of ``SimulationResult.rho``
     alpha: np.ndarray | None  #: (K,)
     bias: np.ndarray | None  #: (K, 2, m)
+    output_weights: np.ndarray | None = None  #: (K, G, m)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -159,6 +162,10 @@ class SimulationResult:
         The trained bias :math:`b_{j,r}` (``bias=True``).
     velocity : Velocity or None
         The heavy-ball buffer (``momentum > 0``).
+    output_weights : ndarray, shape (K, G, m)
+        The second layer :math:`v_{g,r}` at each record: trained with
+        ``output_layer="trained"``, else the fixed :math:`\pm 1/m` (or :math:`1/m` per class; :math:`\pm 1`, 1
+        with ``output_scale="sum"``), a read-only broadcast view.
     """
 
     config: SimulationConfig
@@ -170,6 +177,14 @@ class SimulationResult:
     alpha: np.ndarray | None = None
     bias: np.ndarray | None = None
     velocity: Velocity | None = None
+    output_weights: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.output_weights is None:  # the fixed layer, at every record
+            from .dynamics import initial_output_weights
+
+            fixed = initial_output_weights(self.config)
+            object.__setattr__(self, "output_weights", np.broadcast_to(fixed, (len(self.t),) + fixed.shape))
 
     # Coefficients ----------------------------------------------------------
 
