@@ -101,9 +101,9 @@ def warn_step_size(result: SimulationResult) -> None:
     """Emit a :class:`StepSizeWarning` if a recorded margin of ``result`` is past :data:`SLOPE_UNDERFLOW` (and was
     not at step 0)."""
     config = result.config
-    if config.loss not in _NEVER_FLAT:
+    if config.loss not in _NEVER_FLAT or config.multiclass:
         return
-    beyond = result.outputs * result.data.y_noisy > SLOPE_UNDERFLOW
+    beyond = result.margins > SLOPE_UNDERFLOW
     if result.t[0] == 0:
         # Margins past it from the start come from the initial weights (sigma0 sqrt(d) sigma_xi in the
         # millions at d = 2**63), not from a step.
@@ -355,19 +355,6 @@ def kernel_model(config: SimulationConfig) -> _kernels.Model:
     )
 
 
-def initial_output_weights(config: SimulationConfig) -> np.ndarray:
-    """The second layer at step 0, shape (G, m): ±1/m by the group's sign (binary) or 1/m (one output per class),
-    or ±1 and 1 with ``output_scale="sum"``."""
-    signs = np.ones(config.groups) if config.multiclass else np.array([1.0, -1.0])
-    scale = 1.0 / config.m if config.output_scale == "mean" else 1.0
-    return np.repeat(signs[:, None] * scale, config.m, axis=1)
-
-
-def group_signs(config: SimulationConfig) -> np.ndarray:
-    """j of each group of filters, shape (G,): +1 and -1 for the binary model, all +1 with one output per class."""
-    return np.ones(config.groups) if config.multiclass else np.array([1.0, -1.0])
-
-
 #: m n² of a run from which its steps are shared between two threads (``_kernels.run_dynamics_halves``; m N² and
 #: ``run_family_halves`` for the other models of the family, full-batch runs only): n >= 400 at m = 10. A step
 #: then waits for two parallel regions, about 2 µs each with OpenMP or TBB. Measured on 2 cores (m = 10), against
@@ -476,7 +463,8 @@ def _run_family_batch(configs, datas, parallel, bar):
     stats = kernel_statistics(datas)
     signals = kernel_signals(datas)
     divisor = model.divisor
-    state = _kernels.new_family_state(C, (initial_output_weights(first) * divisor).reshape(q2), S, N, momentum)
+    # v' = divisor v starts at j exactly (not (j/m) m, which rounds below 1 for some m: m = 49).
+    state = _kernels.new_family_state(C, np.repeat(first.group_signs, m), S, N, momentum)
     threads = parallel and C > 1
     # A single full-batch run shares each step's product R G between two threads where that pays (with
     # minibatches the product is sparse: at n = 400, batches of 50 ran 0.93x as fast on two threads).
@@ -511,7 +499,7 @@ def _run_family_batch(configs, datas, parallel, bar):
     results = []
     shape = (K, G, m, n) + ((first.noise_patches,) if first.noise_patches > 1 else ())
     # The binary model's results carry j γ (the paper's convention); γ of one signal vector drops its axis.
-    signs = np.repeat(group_signs(first), m)[None, :, None]
+    signs = np.repeat(first.group_signs, m)[None, :, None]
     gamma_shape = (K, G, m) + ((S,) if S > 1 else ())
 
     def coefficients(array):

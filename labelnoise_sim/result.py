@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import numpy as np
+import scipy.special
 from numpy.typing import ArrayLike
 
 from . import _progress, generalization, schedule
@@ -181,9 +182,7 @@ class SimulationResult:
 
     def __post_init__(self):
         if self.output_weights is None:  # the fixed layer, at every record
-            from .dynamics import initial_output_weights
-
-            fixed = initial_output_weights(self.config)
+            fixed = self.config.initial_output_weights
             object.__setattr__(self, "output_weights", np.broadcast_to(fixed, (len(self.t),) + fixed.shape))
 
     # Coefficients ----------------------------------------------------------
@@ -211,8 +210,8 @@ class SimulationResult:
 
         Returns
         -------
-        ndarray of float64, shape (2, m, d)
-            The filters :math:`w_{j,r}`.
+        ndarray of float64, shape (G, m, d)
+            The filters :math:`w_{g,r}` (G = 2 for the binary model: :math:`w_{j,r}`).
 
         Raises
         ------
@@ -228,10 +227,13 @@ class SimulationResult:
                 f"sampling={data.sampling!r} never draws; rerun with sampling='explicit' to rebuild filters"
             )
         k = record_index(self, step)
-        xi, mu = data.xi.reshape(data.n_vectors, -1), data.mu
-        jsign = np.array([1.0, -1.0])[:, None, None]
-        signal = jsign * self.gamma[k][:, :, None] * (mu / data.mu_sq)
-        noise = self.rho[k].reshape(2, self.config.m, -1) @ (xi / data.xi_sq[:, None])
+        config = self.config
+        G, m = config.groups, config.m
+        xi = data.xi.reshape(data.n_vectors, -1)
+        # Group signs j (binary) times γ (K, G, m[, S]), over the signal vectors u_s / ‖u_s‖².
+        gamma = self.gamma[k].reshape(G * m, -1) * np.repeat(config.group_signs, m)[:, None]
+        signal = (gamma @ (data.signal_vectors / data.signal_sq[:, None])).reshape(G, m, -1)
+        noise = self.rho[k].reshape(G, m, -1) @ (xi / data.xi_sq[:, None])
         alpha = 1.0 if self.alpha is None else self.alpha[k]
         return alpha * data.W0 + signal + noise
 
@@ -265,13 +267,31 @@ class SimulationResult:
 
     @cached_property
     def margins(self) -> np.ndarray:
-        r""":math:`\tilde y_i f(x_i)`, shape (K, n)."""
-        return self.outputs * self.data.y_noisy
+        r"""The margin of each sample's observed label, shape (K, n): :math:`\tilde y_i f(x_i)` for the binary
+        model; with one output per class, :math:`F_{\tilde c_i}(x_i) - \max_{g \ne \tilde c_i} F_g(x_i)`.
+
+        Positive where the sample is classified as its observed label.
+        """
+        return self._margins(self.data.y_noisy)
+
+    def _margins(self, labels) -> np.ndarray:
+        if not self.config.multiclass:
+            return self.outputs * labels
+        F = self.outputs
+        own = np.take_along_axis(F, np.broadcast_to(labels[None, :, None], F.shape[:2] + (1,)), axis=2)[..., 0]
+        others = F.copy()
+        np.put_along_axis(others, np.broadcast_to(labels[None, :, None], F.shape[:2] + (1,)), -np.inf, axis=2)
+        return own - others.max(axis=2)
 
     @cached_property
     def sample_loss(self) -> np.ndarray:
-        r""":math:`\ell(\tilde y_i f(x_i))` of the run's loss, shape (K, n)."""
-        return loss_value(self.margins, self.config.loss)
+        r""":math:`\ell(\tilde y_i f(x_i))` of the run's loss, shape (K, n); with one output per class, the
+        softmax cross-entropy :math:`\log \sum_g e^{F_g(x_i)} - F_{\tilde c_i}(x_i)`."""
+        if not self.config.multiclass:
+            return loss_value(self.margins, self.config.loss)
+        F = self.outputs
+        labels = np.broadcast_to(self.data.y_noisy[None, :, None], F.shape[:2] + (1,))
+        return scipy.special.logsumexp(F, axis=2) - np.take_along_axis(F, labels, axis=2)[..., 0]
 
     @cached_property
     def train_loss(self) -> np.ndarray:
@@ -296,7 +316,7 @@ class SimulationResult:
     @property
     def train_acc_noisy_true(self) -> np.ndarray:
         """Share of noisy samples classified as their true label, shape (K,)."""
-        return _share(self.outputs * self.data.y > 0, self.data.is_noisy)
+        return _share(self._margins(self.data.y) > 0, self.data.is_noisy)
 
     # Test error ---------------------------------------------------------
 
