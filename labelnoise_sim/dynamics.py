@@ -304,9 +304,6 @@ def run_many(configs: Sequence[SimulationConfig], datas: Sequence[Data] | None =
     progress = check_progress(progress)
     if datas is not None and len(datas) != len(configs):
         raise ValueError(f"datas must hold one Data per config ({len(configs)}); got {len(datas)}")
-    for config in configs:  # TEMPORARY, until the data family's kernel lands
-        if config.features != "single" or config.multiclass:
-            raise NotImplementedError("the data family (features, classes) is not built yet")
     check_memory(memory_bytes(configs, draw=datas is None), describe_runs(configs))
     # Before the data: their Gram matrix is the first kernel a first run compiles.
     for group, model, dispatcher in (("dynamics", True, _kernels.run_dynamics),
@@ -338,7 +335,8 @@ def run_many(configs: Sequence[SimulationConfig], datas: Sequence[Data] | None =
 def batch_key(config: SimulationConfig) -> tuple:
     """What runs must share to go through a kernel as one batch: n, m, steps, the recorded steps and the model."""
     model = None if config.paper_model else kernel_model(config)
-    return config.n, config.m, config.steps, config.record_steps.tobytes(), config.noise_patches, model
+    return (config.n, config.m, config.steps, config.record_steps.tobytes(), config.noise_patches,
+            config.signal_vectors, config.groups, model)
 
 
 def kernel_model(config: SimulationConfig) -> _kernels.Model:
@@ -348,7 +346,7 @@ def kernel_model(config: SimulationConfig) -> _kernels.Model:
     return _kernels.Model(
         activation=_kernels.ACTIVATION_CODES[kind], p1=float(values[0]), p2=float(values[1]),
         low=float(values[0]) if kind == "leaky_relu" else 0.0,
-        loss=_kernels.LOSS_CODES[config.loss], additive=config.layout == "additive",
+        loss=_kernels.LOSS_CODES["logistic" if config.multiclass else config.loss], additive=config.layout == "additive",
         divisor=float(config.m) if config.output_scale == "mean" else 1.0, bias=config.bias,
         momentum=config.momentum, weight_decay=config.weight_decay, sam=config.sam, stochastic=config.stochastic,
         outputs=config.classes if config.multiclass else 1, trained=config.output_layer == "trained",
@@ -537,54 +535,41 @@ def chunk_steps(runs: int, m: int, n: int) -> int:
     return max(1, CHUNK_WORK // (runs * 2 * m * n * n))
 
 
+def _stack(datas, per_run, dtype=np.float64):
+    """``per_run(data)`` of every run, stacked with the run index first (one run: a view, no copy)."""
+    values = [per_run(data) for data in datas]
+    return np.ascontiguousarray(np.asarray(values[0])[None] if len(values) == 1 else np.stack(values), dtype=dtype)
+
+
 def kernel_statistics(datas) -> _kernels.Statistics:
-    """The fixed statistics of the kernels for runs of equal n and m, stacked with the run index first."""
-    n, m = datas[0].n_vectors, datas[0].m  # n noise vectors: N = n (P - 1)
+    """The fixed statistics of the kernels for runs of equal shape, stacked with the run index first.
 
-    def stack(per_run):
-        values = [per_run(data) for data in datas]
-        # One run needs no copy: a view with the run axis in front.
-        return np.ascontiguousarray(np.asarray(values[0])[None] if len(values) == 1 else np.stack(values),
-                                    dtype=np.float64)
-
+    The signal fields (a0, c, e, mu_sq) are those of the first signal vector, μ for the paper's model; the
+    family's kernel reads every signal vector's from :func:`kernel_signals`.
+    """
     return _kernels.Statistics(
-        a0=stack(lambda d: d.w0_mu.reshape(2 * m)),
-        b0=stack(lambda d: d.w0_xi.reshape(2 * m, n)),
-        c=stack(lambda d: d.xi_mu / d.xi_sq),
-        e=stack(lambda d: d.xi_mu / d.mu_sq),
-        G=stack(lambda d: d.xi_gram / d.xi_sq[:, None]),
-        mu_sq=stack(lambda d: d.mu_sq),
-        xi_sq=stack(lambda d: d.xi_sq),
-        y=stack(lambda d: d.y),
-        y_noisy=stack(lambda d: d.y_noisy),
+        a0=_stack(datas, lambda d: d.w0_signal[..., 0].reshape(-1)),
+        b0=_stack(datas, lambda d: d.w0_xi.reshape(-1, d.n_vectors)),
+        c=_stack(datas, lambda d: d.xi_signal[:, 0] / d.xi_sq),
+        e=_stack(datas, lambda d: d.xi_signal[:, 0] / d.signal_sq[0]),
+        G=_stack(datas, lambda d: d.xi_gram / d.xi_sq[:, None]),
+        mu_sq=_stack(datas, lambda d: d.signal_sq[0]),
+        xi_sq=_stack(datas, lambda d: d.xi_sq),
+        y=_stack(datas, lambda d: d.y),
+        y_noisy=_stack(datas, lambda d: d.y_noisy),
     )
 
 
 def kernel_signals(datas) -> _kernels.Signals:
-    """The signal statistics of the family's kernel for runs of equal shape, stacked with the run index first."""
-
-    def stack(per_run, dtype=np.float64):
-        values = [per_run(data) for data in datas]
-        return np.ascontiguousarray(np.asarray(values[0])[None] if len(values) == 1 else np.stack(values),
-                                    dtype=dtype)
-
-    def gram_parts(data):
-        S, N = getattr(data, "signals", 1), data.n_vectors  # TEMPORARY getattr until Data has them
-        gram = data.gram
-        u_sq = np.ascontiguousarray(np.diagonal(gram)[:S])
-        xi_sq = np.diagonal(gram)[S : S + N]
-        cross = gram[:S, S : S + N]  # ⟨u_s, ξ_k⟩
-        return u_sq, cross, xi_sq, gram[S + N :, :S]
-
-    binary = datas[0].y.min() < 0
+    """The signal statistics of the family's kernel (every signal vector, each sample's signal patch), stacked."""
     return _kernels.Signals(
-        a0=stack(lambda d: gram_parts(d)[3]),
-        c=stack(lambda d: gram_parts(d)[1] / gram_parts(d)[2][None, :]),
-        e=stack(lambda d: gram_parts(d)[1] / gram_parts(d)[0][:, None]),
-        u_sq=stack(lambda d: gram_parts(d)[0]),
-        index=stack(lambda d: getattr(d, "signal_index", np.zeros(d.n, np.int64)), np.int64),
-        sign=stack(lambda d: getattr(d, "signal_sign", d.y)),
-        labels=stack(lambda d: np.zeros(d.n, np.int64) if binary else d.y_noisy, np.int64),
+        a0=_stack(datas, lambda d: d.w0_signal.reshape(-1, d.signals)),
+        c=_stack(datas, lambda d: d.xi_signal.T / d.xi_sq[None, :]),
+        e=_stack(datas, lambda d: d.xi_signal.T / d.signal_sq[:, None]),
+        u_sq=_stack(datas, lambda d: d.signal_sq),
+        index=_stack(datas, lambda d: d.signal_index, np.int64),
+        sign=_stack(datas, lambda d: d.signal_sign),
+        labels=_stack(datas, lambda d: d.y_noisy if d.y.min() >= 0 else np.zeros(d.n, np.int64), np.int64),
     )
 
 
