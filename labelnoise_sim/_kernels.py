@@ -1242,7 +1242,7 @@ def family_gradient(S, S_signal, act, f, y_noisy, signals, b, eps, inverse_size,
         Γ_{q,s}  = ‖u_s‖² s v'_q Σ_i [s_i = s] φ_{i,o} σ'(sign_i A_{q,s} + β_q) sign_i     g_gamma (Q, S)
         R_{q,k}  = ‖ξ_k‖² s v'_q φ_{i,o} σ'(B_{q,k} + β_q)   (k a noise vector of i)      g_rho (Q, N)
         ∂β_q     = s v'_q Σ_i φ_{i,o} [σ'(sign_i A_{q,s_i} + β_q) + Σ_p σ'(B_{q,k(i,p)} + β_q)]  g_bias (Q,)
-        ∂v'_q    = Σ_i φ_{i,o} act[q, i]   (times divisor: the gradient in v, in units of v')  g_out (Q,)
+        divisor ∂L/∂v_q = divisor Σ_i φ_{i,o} act[q, i]   (the step of v' = divisor v)    g_out (Q,)
 
     and for the additive layout the same with the one pre-activation
     sign_i A_{q,s_i} + B_{q,i} + β_q. The signal slope of the patches layout
@@ -1329,7 +1329,7 @@ def family_gradient(S, S_signal, act, f, y_noisy, signals, b, eps, inverse_size,
             total = 0.0
             for i in range(n):
                 total += phi[i, o] * act[q, i]
-            g_out[q] = total
+            g_out[q] = model.divisor * total
         else:
             g_out[q] = 0.0
 
