@@ -240,8 +240,10 @@ class SimulationResult:
     def _options(self) -> dict:
         """The arrays that options add (see ``_optional_members``), by member name; None where absent."""
         velocity = self.velocity or Velocity(None, None, None, None)
-        return {"alpha": self.alpha, "bias": self.bias, "velocity_gamma": velocity.gamma,
-                "velocity_rho": velocity.rho, "velocity_alpha": velocity.alpha, "velocity_bias": velocity.bias}
+        trained = self.output_weights if self.config.output_layer == "trained" else None
+        return {"alpha": self.alpha, "bias": self.bias, "output_weights": trained, "velocity_gamma": velocity.gamma,
+                "velocity_rho": velocity.rho, "velocity_alpha": velocity.alpha, "velocity_bias": velocity.bias,
+                "velocity_output_weights": velocity.output_weights}
 
     def schedule(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         r"""The minibatch and label multipliers of the update from ``step`` to ``step + 1``.
@@ -576,7 +578,11 @@ class SimulationResult:
             y=self.data.y, y_noisy=self.data.y_noisy, gram=self.data.gram,
         )
         if self.data.has_vectors:
-            arrays.update(mu=self.data.mu, xi=self.data.xi, W0=self.data.W0)
+            signal = {"mu": self.data.mu} if self.config.signal_vectors == 1 else {
+                "signal_vectors": self.data.signal_vectors}
+            arrays.update(signal, xi=self.data.xi, W0=self.data.W0)
+        if self.config.data_family:
+            arrays.update(signal_index=self.data.signal_index, signal_sign=self.data.signal_sign)
         arrays.update({name: value for name, value in self._options().items() if value is not None})
         meta = {"format": FORMAT_VERSION, "config": self.config.to_dict(), "sampling": self.data.sampling}
         if isinstance(path, Path):
@@ -633,14 +639,15 @@ class SimulationResult:
             if missing:
                 raise ValueError(f"{path}: missing member {missing[0]!r} (a result file holds "
                                  f"{', '.join(_REQUIRED)})")
-            present = [name for name in _VECTORS if name in members]
-            if present and len(present) < len(_VECTORS):
-                absent = next(name for name in _VECTORS if name not in present)
+            vector_names = _vector_members(config)
+            present = [name for name in vector_names if name in members]
+            if present and len(present) < len(vector_names):
+                absent = next(name for name in vector_names if name not in present)
                 raise ValueError(f"{path}: missing member {absent!r} ({', '.join(present)} present; "
-                                 "mu, xi and W0 come together)")
+                                 f"{', '.join(vector_names[:-1])} and {vector_names[-1]} come together)")
             if present and sampling != "explicit":
-                raise ValueError(f"{path}: members mu, xi and W0 are present but sampling={sampling!r} "
-                                 "never draws them")
+                raise ValueError(f"{path}: members {', '.join(vector_names)} are present but "
+                                 f"sampling={sampling!r} never draws them")
             optional = _optional_members(config)
             absent = [name for name in optional if name not in members]
             if absent:
@@ -657,23 +664,31 @@ class SimulationResult:
         if not np.array_equal(arrays["t"], config.record_steps):
             raise ValueError(f"{path}: member 't' does not hold the recorded steps of its config "
                              f"(record={config.record!r}, steps={config.steps})")
+        labels, spelled = ((np.arange(config.classes), f"0, ..., {config.classes - 1}") if config.multiclass
+                           else ((-1, 1), "-1 and +1"))
         for name in ("y", "y_noisy"):
-            if not np.isin(arrays[name], (-1, 1)).all():
-                raise ValueError(f"{path}: member {name!r} holds a label other than -1 and +1")
+            if not np.isin(arrays[name], labels).all():
+                raise ValueError(f"{path}: member {name!r} holds a label other than {spelled}")
+        for name in ("signal_index", "signal_sign"):
+            allowed = np.arange(config.signal_vectors) if name == "signal_index" else (-1, 1)
+            if name in arrays and not np.isin(arrays[name], allowed).all():
+                raise ValueError(f"{path}: member {name!r} holds a value outside {list(allowed)}")
         for name, array in arrays.items():
             # A result is a run that stayed finite (one that did not raises DivergenceError instead).
             if array.dtype.kind == "f" and not np.isfinite(array).all():
                 raise ValueError(f"{path}: member {name!r} holds a value that is not finite (NaN or inf), "
                                  "which no result holds")
-        vectors = {name: arrays.get(name) for name in _VECTORS}
+        vectors = {name: arrays.get(name) for name in vector_names}
         data = Data(arrays["y"], arrays["y_noisy"], arrays["gram"], sampling=sampling,
-                    noise_patches=config.noise_patches, bias=config.bias, **vectors)
+                    noise_patches=config.noise_patches, bias=config.bias, signals=config.signal_vectors,
+                    signal_index=arrays.get("signal_index"), signal_sign=arrays.get("signal_sign"),
+                    groups=config.groups, additive=config.layout == "additive", **vectors)
         velocity = None
         if config.momentum > 0:
             velocity = Velocity(*(arrays.get(f"velocity_{name}") for name in Velocity._fields))
         return cls(config=config, data=data, t=arrays["t"], gamma=arrays["gamma"],
                    rho=arrays["rho"], outputs=arrays["outputs"], alpha=arrays.get("alpha"),
-                   bias=arrays.get("bias"), velocity=velocity)
+                   bias=arrays.get("bias"), velocity=velocity, output_weights=arrays.get("output_weights"))
 
     def __repr__(self) -> str:
         c = self.config
@@ -700,32 +715,41 @@ def load(path: str | os.PathLike) -> SimulationResult:
 
 
 _REQUIRED = ("t", "gamma", "rho", "outputs", "y", "y_noisy", "gram")
-_VECTORS = ("mu", "xi", "W0")
+
+
+def _vector_members(config: SimulationConfig) -> tuple[str, ...]:
+    """The members of the d-dimensional vectors (explicit sampling): μ, or the S signal vectors, ξ and W⁽⁰⁾."""
+    return ("mu" if config.signal_vectors == 1 else "signal_vectors", "xi", "W0")
 
 
 def _optional_members(config: SimulationConfig) -> tuple[str, ...]:
     """The members that ``config``'s options add: α (weight decay), the bias, the heavy-ball buffer (momentum)."""
     names = (["alpha"] if config.weight_decay > 0 else []) + (["bias"] if config.bias else [])
+    names += ["output_weights"] if config.output_layer == "trained" else []
     if config.momentum > 0:
         names += ["velocity_gamma", "velocity_rho"] + [f"velocity_{name}" for name in names]
-    return tuple(names)
+    return tuple((["signal_index", "signal_sign"] if config.data_family else []) + names)
 
 
 def _expected_members(config: SimulationConfig, K: int) -> dict:
     """Per member of a result file: the dtype (a numpy type or abstract type) and shape that ``config`` implies,
     with K recorded steps."""
-    n, m, d = config.n, config.m, config.d
+    n, m, d, G, S = config.n, config.m, config.d, config.groups, config.signal_vectors
     per = config.noise_patches
-    p = 1 + n * per + 2 * m
+    p = S + n * per + G * m
     patch = (per,) if per > 1 else ()
     floats, ints = np.float64, np.integer
-    rho = (floats, (K, 2, m, n) + patch)
+    rho = (floats, (K, G, m, n) + patch)
+    gamma = (floats, (K, G, m) + ((S,) if S > 1 else ()))
+    filters = (floats, (K, G, m))
     return {
-        "t": (ints, (K,)), "gamma": (floats, (K, 2, m)), "rho": rho,
-        "outputs": (floats, (K, n)), "y": (ints, (n,)), "y_noisy": (ints, (n,)), "gram": (floats, (p, p)),
-        "mu": (floats, (d,)), "xi": (floats, (n,) + patch + (d,)), "W0": (floats, (2, m, d)),
-        "alpha": (floats, (K,)), "bias": (floats, (K, 2, m)), "velocity_gamma": (floats, (K, 2, m)),
-        "velocity_rho": rho, "velocity_alpha": (floats, (K,)), "velocity_bias": (floats, (K, 2, m)),
+        "t": (ints, (K,)), "gamma": gamma, "rho": rho,
+        "outputs": (floats, (K, n) + ((config.classes,) if config.multiclass else ())), "y": (ints, (n,)),
+        "y_noisy": (ints, (n,)), "gram": (floats, (p, p)), "signal_index": (ints, (n,)), "signal_sign": (ints, (n,)),
+        "mu": (floats, (d,)), "signal_vectors": (floats, (S, d)), "xi": (floats, (n,) + patch + (d,)),
+        "W0": (floats, (G, m, d)), "alpha": (floats, (K,)), "bias": filters, "output_weights": filters,
+        "velocity_gamma": gamma, "velocity_rho": rho, "velocity_alpha": (floats, (K,)), "velocity_bias": filters,
+        "velocity_output_weights": filters,
     }
 
 
