@@ -120,9 +120,10 @@ def record_index(result, step) -> int:
     return k
 
 
-def _class_index(labels: np.ndarray) -> np.ndarray:
-    r"""Class index of labels in :math:`\{+1, -1\}`: 0 for +1, 1 for -1."""
-    return np.where(labels == 1, 0, 1)
+def _class_index(result, labels: np.ndarray) -> np.ndarray:
+    r"""The group of filters of each label: 0 for +1 and 1 for -1 (binary), the class itself with one output per
+    class."""
+    return labels if result.config.multiclass else np.where(labels == 1, 0, 1)
 
 
 def own_class_noise(result, step=None) -> np.ndarray:
@@ -144,9 +145,9 @@ def own_class_noise(result, step=None) -> np.ndarray:
         recorded step, as in ``result.t``.
     """
     k = slice(None) if step is None else record_index(result, step)
-    cls = _class_index(result.data.y_noisy)
+    cls = _class_index(result, result.data.y_noisy)
     rho = result.rho[k]
-    if rho.ndim == result.gamma.ndim + (2 if step is None else 1):  # more noise patches: the largest of them
+    if rho.ndim == 4 + (step is None):  # more noise patches: the largest of them
         rho = rho.max(axis=-1)
     own = rho[..., cls, :, np.arange(result.data.n)]  # (n, m) or (n, K, m)
     return np.maximum(own.max(axis=-1), 0.0).T
@@ -164,6 +165,11 @@ def noise_vs_signal(result, step):
 
         \text{signal}_i &= \max_r \gamma_{y_i, r}
             &&\text{(signal learnt by the filters of its true class)}
+
+    With several signal vectors, :math:`\gamma` is the coefficient of the sample's own signal vector
+    :math:`u_{k_i}`, signed so that it is positive where the filter is aligned with the sample's signal patch
+    :math:`s_i u_{k_i}` (:math:`s_i j \gamma_{j,r,k_i}` in the binary model, :math:`s_i \gamma_{c,r,k_i}` with one
+    output per class).
 
     Theorem 4.1: :math:`\text{noise}_i < \text{signal}_i` for every
     noisy sample in Stage I; Theorem 4.2: noise beats signal for a share of them
@@ -186,7 +192,12 @@ def noise_vs_signal(result, step):
     data = result.data
     idx = np.flatnonzero(data.is_noisy)
     noise = own_class_noise(result, step)[idx]
-    signal = result.gamma[record_index(result, step)][_class_index(data.y[idx])].max(axis=1)
+    gamma = result.gamma[record_index(result, step)]
+    if gamma.ndim == 2:
+        gamma = gamma[..., None]
+    own = _class_index(result, data.y[idx])
+    aligned = data.signal_sign[idx] * result.config.group_signs[own]  # +1 for the binary single signal
+    signal = (gamma[own, :, data.signal_index[idx]] * aligned[:, None]).max(axis=1)
     return noise, signal
 
 
@@ -263,7 +274,7 @@ def stuck_samples(result, step) -> np.ndarray:
     k = record_index(result, step)
     bias = np.zeros((2, config.m)) if result.bias is None else result.bias[k]
     n = result.data.n
-    own = _class_index(result.data.y_noisy)
+    own = _class_index(result, result.data.y_noisy)
     idx = np.arange(n)
     signal = signal + bias[:, :, None]
     noise = noise.reshape(2, config.m, n, -1) + bias[:, :, None, None]
@@ -272,6 +283,11 @@ def stuck_samples(result, step) -> np.ndarray:
     else:
         inactive = (signal[own, :, idx] <= 0).all(axis=1) & (noise[own, :, idx] <= 0).all(axis=(1, 2))
     return inactive & ~result.fitted[k]
+
+
+def _several(config) -> bool:
+    """Whether the run has several signal vectors or one output per class (no stuck-sample count yet)."""
+    return config.signal_vectors > 1 or config.multiclass
 
 
 def roc_auc(scores, positive) -> float:
@@ -449,7 +465,8 @@ class StageAnalysis:
         :func:`~labelnoise_sim.analysis.stuck_samples`). Their own gradient cannot switch those filters
         on (:math:`\sigma'(x) = 0` for :math:`x \le 0`), so they stay unfitted, their margin creeping
         up to 0 from below, and t2 is never reached however long the run.
-        None for leaky_relu (no sample is ever stuck).
+        None for leaky_relu (no sample is ever stuck), and not counted (None) with several signal vectors
+        or one output per class.
     selection_t1, selection_end : SelectionQuality or None
         The small-loss selection (:math:`\log 2` for the logistic loss, :math:`\ell(0)` for the
         others: :func:`~labelnoise_sim.analysis.small_loss_threshold`) scored at t1 and at the last
@@ -648,7 +665,7 @@ def analyze(result: SimulationResult, *, test_error: bool = True) -> StageAnalys
         kbest, errors = _needed_errors(result, [] if k1 is None else [k1])
     n_noisy = int(noisy.sum())
 
-    selects = result.config.loss in BOUNDARY_LOSS
+    selects = result.config.loss in BOUNDARY_LOSS and not result.config.multiclass
     if k1 is not None:
         share = float(result.train_acc_noisy_true[k1]) if n_noisy else None
         noise1, signal1 = noise_vs_signal(result, int(t[k1]))
@@ -679,7 +696,7 @@ def analyze(result: SimulationResult, *, test_error: bool = True) -> StageAnalys
         signal_coef_end=signal_end,
         noise_beats_signal_t1=beats1,
         noise_beats_signal_end=int((noise_end > signal_end).sum()),
-        stuck_samples_end=(None if result.config.activation_kind[0] == "leaky_relu"
+        stuck_samples_end=(None if result.config.activation_kind[0] == "leaky_relu" or _several(result.config)
                            else int(stuck_samples(result, int(t[-1])).sum())),
         selection_t1=sel1,
         selection_end=selection_quality(result, int(t[-1])) if selects else None,

@@ -38,3 +38,33 @@ def test_a_file_with_a_label_outside_the_classes_is_refused(tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=r"member .y. holds a label other than 0, \.\.\., 2"):
         load(path)
+
+
+def test_noise_against_signal_reads_each_samples_own_signal_vector():
+    """Theorem 4.1's comparison with several signal vectors: the coefficient of the sample's own u_k, aligned."""
+    from labelnoise_sim.analysis import noise_vs_signal
+
+    result = simulate(**SMALL, features="xor", progress=False)
+    data, step = result.data, int(result.t[-1])
+    _, signal = noise_vs_signal(result, step)
+    noisy = np.flatnonzero(data.is_noisy)
+    gamma = result.gamma[-1]  # (2, m, 2), the binary sign j carried
+    for position, i in enumerate(noisy):
+        cls = 0 if data.y[i] == 1 else 1
+        j = 1.0 if cls == 0 else -1.0
+        expected = max(data.signal_sign[i] * j * gamma[cls, r, data.signal_index[i]] for r in range(result.config.m))
+        assert signal[position] == expected
+    # Learnt: each class's filters align with its signal patches, whichever sign the patch has.
+    assert (signal > 0).all()
+
+
+@pytest.mark.parametrize("params", [dict(features="xor"), dict(classes=3), dict(features="common_rare(0.2)")],
+                         ids=["xor", "classes=3", "common_rare"])
+def test_the_stages_are_found_in_the_data_family(params):
+    from labelnoise_sim import analyze
+
+    result = simulate(**{**SMALL, "steps": 300}, **params, progress=False)
+    analysis = analyze(result, test_error=False)
+    assert analysis.t1 is not None and (analysis.t2 is None or analysis.t1 <= analysis.t2)
+    assert result.train_acc_clean[list(result.t).index(analysis.t1)] == 1.0
+    assert analysis.stuck_samples_end is None  # not counted with several signal vectors or classes
