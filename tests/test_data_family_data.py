@@ -305,7 +305,8 @@ def test_gram_sampling_has_the_law_of_explicit_vectors(params, d, noise):
         assert abs(x.mean() - z.mean()) < Z * se, f"{name}: means {x.mean():.4g} and {z.mean():.4g} (se {se:.3g})"
         var_se = np.sqrt(sum((((v - v.mean()) ** 4).mean() - v.var() ** 2) / SEEDS for v in (x, z)))
         assert abs(x.var() - z.var()) < Z * var_se, f"{name}: variances {x.var():.4g} and {z.var():.4g}"
-    # Against the law itself: <u_k, xi> ~ N(0, |u_k|^2 sigma_xi^2) for isotropic noise; E |xi|^2 = sigma_xi^2 (d - S or d).
+    # Against the law itself: E |xi|^2 = sigma_xi^2 (d, or d - S for orthogonal noise); <u_k, xi> ~ N(0, |u_k|^2 sigma_xi^2)
+    # for isotropic noise.
     dims = d if noise == "isotropic" else d - S
     for g in (explicit, gram):
         xi_sq = g[:, S, S]
