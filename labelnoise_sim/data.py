@@ -145,18 +145,7 @@ class Data:
         self.noise_patches = int(noise_patches)
         self.has_bias = bool(bias)
         self.additive = bool(additive)
-        if mu is not None:
-            if signal_vectors is not None:
-                raise ValueError("give mu or signal_vectors, not both: mu is signal_vectors=mu[None] (S = 1)")
-            signal_vectors = np.asarray(mu)[None]
-        if signal_vectors is not None and np.ndim(signal_vectors) != 2:
-            raise ValueError(f"signal_vectors must have shape (S, d); got shape {np.shape(signal_vectors)}")
-        rows = None if signal_vectors is None else np.shape(signal_vectors)[0]
-        if signals is None:
-            signals = 1 if rows is None else rows
-        if isinstance(signals, bool) or int(signals) != signals or signals < 1 or (rows is not None and rows != signals):
-            raise ValueError(f"signals must be an integer >= 1 (S, the rows of signal_vectors); got {signals!r}"
-                             + ("" if rows is None else f" with {rows} signal vectors"))
+        signal_vectors, signals = _signal_vectors(mu, signal_vectors, signals)
         if isinstance(groups, bool) or int(groups) != groups or groups < 2:
             raise ValueError(f"groups must be an integer >= 2; got {groups!r}")
         self.signals, self.groups = int(signals), int(groups)
@@ -333,6 +322,23 @@ class Data:
         r""":math:`\langle w_{g,r}^{(0)}, \mu \rangle`, shape (G, m); only for S = 1 (else see ``w0_signal``)."""
         self._single("w0_mu", "w0_signal")
         return self.gram[1 + self.n_vectors :, 0].reshape(self.groups, self.m).copy()
+
+
+def _signal_vectors(mu, signal_vectors, signals) -> tuple[np.ndarray | None, int]:
+    """Data's signal vectors (or None) and S, from its keywords mu, signal_vectors and signals."""
+    if mu is not None:
+        if signal_vectors is not None:
+            raise ValueError("give mu or signal_vectors, not both: mu is signal_vectors=mu[None] (S = 1)")
+        signal_vectors = np.asarray(mu)[None]
+    if signal_vectors is not None and np.ndim(signal_vectors) != 2:
+        raise ValueError(f"signal_vectors must have shape (S, d); got shape {np.shape(signal_vectors)}")
+    rows = None if signal_vectors is None else np.shape(signal_vectors)[0]
+    if signals is None:
+        signals = 1 if rows is None else rows
+    if isinstance(signals, bool) or int(signals) != signals or signals < 1 or rows not in (None, signals):
+        raise ValueError(f"signals must be an integer >= 1 (S, the rows of signal_vectors); got {signals!r}"
+                         + ("" if rows is None else f" with {rows} signal vectors"))
+    return signal_vectors, int(signals)
 
 
 def signal_law(config: SimulationConfig) -> list[list[tuple[int, int, float]]]:
