@@ -465,14 +465,18 @@ class SimulationConfig:
 
     @property
     def group_signs(self) -> np.ndarray:
-        """j of each group of filters, shape (G,): +1 and -1 for the binary model, all +1 with one output per
-        class."""
+        """The sign j of each group of filters, shape (G,).
+
+        +1 and -1 for the binary model, all +1 with one output per class.
+        """
         return np.ones(self.groups) if self.multiclass else np.array([1.0, -1.0])
 
     @property
     def initial_output_weights(self) -> np.ndarray:
-        """The second layer at step 0, shape (G, m): j/m by the group's sign j (:attr:`group_signs`), or j with
-        ``output_scale="sum"``."""
+        """The second layer at step 0, shape (G, m).
+
+        j/m by the group's sign j (:attr:`group_signs`), or j with ``output_scale="sum"``.
+        """
         scale = 1.0 / self.m if self.output_scale == "mean" else 1.0
         return np.repeat(self.group_signs[:, None] * scale, self.m, axis=1)
 

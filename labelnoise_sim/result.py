@@ -269,10 +269,11 @@ class SimulationResult:
 
     @cached_property
     def margins(self) -> np.ndarray:
-        r"""The margin of each sample's observed label, shape (K, n): :math:`\tilde y_i f(x_i)` for the binary
-        model; with one output per class, :math:`F_{\tilde c_i}(x_i) - \max_{g \ne \tilde c_i} F_g(x_i)`.
+        r"""The margin of each sample's observed label, shape (K, n).
 
-        Positive where the sample is classified as its observed label.
+        :math:`\tilde y_i f(x_i)` for the binary model; with one output per class,
+        :math:`F_{\tilde c_i}(x_i) - \max_{g \ne \tilde c_i} F_g(x_i)`. Positive where the
+        sample is classified as its observed label.
         """
         return self._margins(self.data.y_noisy)
 
@@ -287,8 +288,11 @@ class SimulationResult:
 
     @cached_property
     def sample_loss(self) -> np.ndarray:
-        r""":math:`\ell(\tilde y_i f(x_i))` of the run's loss, shape (K, n); with one output per class, the
-        softmax cross-entropy :math:`\log \sum_g e^{F_g(x_i)} - F_{\tilde c_i}(x_i)`."""
+        r""":math:`\ell(\tilde y_i f(x_i))` of the run's loss, shape (K, n).
+
+        With one output per class, the softmax cross-entropy
+        :math:`\log \sum_g e^{F_g(x_i)} - F_{\tilde c_i}(x_i)`.
+        """
         if not self.config.multiclass:
             return loss_value(self.margins, self.config.loss)
         F = self.outputs
