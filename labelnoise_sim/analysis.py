@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _kernels
 from ._validation import check_real
+from .data import signal_law
 from .generalization import coefficient_matrix
 
 if TYPE_CHECKING:  # result imports this module
@@ -38,6 +39,7 @@ __all__ = [
     "record_index",
     "noise_vs_signal",
     "own_class_noise",
+    "class_signal",
     "filter_products",
     "stuck_samples",
     "roc_auc",
@@ -199,6 +201,34 @@ def noise_vs_signal(result, step):
     aligned = data.signal_sign[idx] * result.config.group_signs[own]  # +1 for the binary single signal
     signal = (gamma[own, :, data.signal_index[idx]] * aligned[:, None]).max(axis=1)
     return noise, signal
+
+
+def class_signal(result) -> np.ndarray:
+    r"""The signal learnt by each class's filters, shape (K, G): the largest aligned signal coefficient.
+
+    For class c, :math:`\max_r \max_{(k, s)} s\, j_c\, \gamma_{c,r,k}` over the signal patches
+    :math:`s u_k` the class carries (``data.signal_law``): :math:`\max_r \gamma_{j,r}` for the binary
+    single-signal model, the filter best aligned with either of a class's XOR patches, or with its common or
+    rare vector.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        The run.
+
+    Returns
+    -------
+    ndarray of float64, shape (K, G)
+        One column per class (group of filters).
+    """
+    config = result.config
+    gamma = result.gamma if result.gamma.ndim == 4 else result.gamma[..., None]
+    columns = []
+    for c, patterns in enumerate(signal_law(config)):
+        j = config.group_signs[c]
+        columns.append(np.max([s * j * gamma[:, c, :, k].max(axis=1) if s * j > 0
+                               else s * j * gamma[:, c, :, k].min(axis=1) for k, s, _ in patterns], axis=0))
+    return np.stack(columns, axis=1)
 
 
 def filter_products(result, step):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._files import replacing
-from .analysis import BOUNDARY_LOSS, analyze, own_class_noise, record_index
+from .analysis import BOUNDARY_LOSS, analyze, class_signal, own_class_noise, record_index
 
 __all__ = ["stage_figure", "save_figure", "twin_without_noise", "step_axis", "plain_log_ticks", "text_color_on"]
 
@@ -169,9 +169,18 @@ def _panel_accuracy(ax, result, stages):
 
 def _panel_coefficients(ax, result, stages):
     t = result.t
-    gamma = result.gamma.max(axis=2)  # (K, 2): max_r γ_{j,r}
-    ax.plot(t, gamma[:, 0], color="tab:green", label=r"signal $\max_r\gamma_{+1,r}$")
-    ax.plot(t, gamma[:, 1], color="tab:green", ls="--", label=r"signal $\max_r\gamma_{-1,r}$")
+    signal = class_signal(result)  # (K, G)
+    if result.config.multiclass:
+        styles = ["-", "--", ":", "-."]
+        if signal.shape[1] <= len(styles):
+            for c in range(signal.shape[1]):
+                ax.plot(t, signal[:, c], color="tab:green", ls=styles[c], label=f"signal of class {c}")
+        else:
+            ax.plot(t, np.median(signal, axis=1), color="tab:green", label="signal, median over classes")
+            ax.fill_between(t, signal.min(axis=1), signal.max(axis=1), color="tab:green", alpha=0.2, lw=0)
+    else:
+        ax.plot(t, signal[:, 0], color="tab:green", label=r"signal $\max_r\gamma_{+1,r}$")
+        ax.plot(t, signal[:, 1], color="tab:green", ls="--", label=r"signal $\max_r\gamma_{-1,r}$")
     own = own_class_noise(result)  # (K, n)
     noisy = result.data.is_noisy
     for mask, color, name in ((~noisy, CLEAN, "clean"), (noisy, NOISY, "noisy")):
@@ -195,7 +204,7 @@ def _panel_losses(ax, result, step, title):
     noisy = result.data.is_noisy
     floor = max(loss.min(), 1e-12)
     # The small-loss threshold ℓ(0) where the loss has one (analysis.small_loss_threshold).
-    boundary = BOUNDARY_LOSS.get(result.config.loss)
+    boundary = None if result.config.multiclass else BOUNDARY_LOSS.get(result.config.loss)
     scale = 1.0 if boundary is None else boundary
     bins = np.geomspace(min(floor, 0.1 * scale), max(loss.max(), 2 * scale), 30)
     data = [loss[~noisy]] + ([loss[noisy]] if noisy.any() else [])
