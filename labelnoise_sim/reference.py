@@ -388,7 +388,7 @@ def patch_gd(patches, labels, W0, v0, eta: float, steps: int, record_steps=None,
         return first, rest, per_filter, _outputs(a, s, per_filter, multiclass)
 
     def gradient(state, a, member, targets, size):
-        """(∂L_t/∂W, ∂L_t/∂b, ∂L_t/∂v) at the point whose ``forward`` is ``state`` and whose output layer is a/s.
+        """(∂L_t/∂W, ∂L_t/∂b, ∂L_t/∂v) at the point whose ``forward`` is ``state``, output layer a/s.
 
         The loss is over the samples whose ``member`` is 1, of ``size`` in all, with the labels ``targets``
         (ε ỹ binary, c̃ per class). ∂L_t/∂v is for s = 1 (a trained output layer).
