@@ -9,14 +9,21 @@ busy machine slows both sides of a ratio alike. The single-signal baseline
 runs the family kernel too (``output_layer="trained"`` would change the work;
 the baseline is the binary family model with the same options otherwise).
 
+A full run keeps its rows in benchmarks/results/data_family.json; ``--docs``
+writes their table to docs/tables/data_family_speed.md, which docs/family.md
+includes (tests/test_benchmarks.py checks that the two agree).
+
 Usage::
 
-    python benchmarks/bench_data_family.py [--quick]
+    python benchmarks/bench_data_family.py [--quick]        # measure and print
+    python benchmarks/bench_data_family.py --docs           # measure, keep the rows, write the docs table
+    python benchmarks/bench_data_family.py --reuse --docs   # the docs table of the kept rows
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -25,11 +32,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import format_table, machine_info, print_header, write_json  # noqa: E402
+from _common import RESULTS_DIR, format_table, machine_info, print_header, write_json  # noqa: E402
 
 from labelnoise_sim import dynamics  # noqa: E402
 from labelnoise_sim.config import SimulationConfig  # noqa: E402
 from labelnoise_sim.data import sample_data  # noqa: E402
+
+RESULT = RESULTS_DIR / "data_family.json"
+TABLE = Path(__file__).resolve().parents[1] / "docs" / "tables" / "data_family_speed.md"
+BASELINE = "single (baseline)"
 
 #: Each case against its baseline: the options that differ, and the target ratio.
 CASES = {
@@ -56,29 +67,56 @@ def best_times(configs: dict, repeats: int) -> dict:
     return best
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats")
-    args = parser.parse_args(argv)
-    size = dict(n=100, d=1000, m=10, steps=300) if args.quick else dict(n=400, d=4000, m=10, steps=1000)
-    repeats = 2 if args.quick else 5
+def measure(size: dict, repeats: int) -> list[dict]:
+    """The rows: each case's best time, its ratio to the baseline and its target."""
     # The baseline: the binary single-signal model in the family kernel (activation relu^2 keeps it off the
     # paper model's own kernel, as every data family run is).
     base = dict(size, activation="relu^2", record=100, seed=1)
-    configs = {"single (baseline)": SimulationConfig.from_params(**base)}
+    configs = {BASELINE: SimulationConfig.from_params(**base)}
     configs.update({name: SimulationConfig.from_params(**base, **options) for name, (options, _) in CASES.items()})
-    info = machine_info()
-    print_header("Data family: the dynamics against the binary single-signal run", info)
     times = best_times(configs, repeats)
-    baseline = times["single (baseline)"]
-    rows = [dict(case=name, seconds=times[name], ratio=times[name] / baseline,
-                 target=CASES[name][1] if name in CASES else None,
-                 met=None if name not in CASES else bool(times[name] / baseline <= CASES[name][1]))
-            for name in configs]
+    rows = []
+    for name in configs:
+        ratio = times[name] / times[BASELINE]
+        target = CASES[name][1] if name in CASES else None
+        rows.append(dict(case=name, seconds=times[name], ratio=ratio, target=target,
+                         met=None if target is None else bool(ratio <= target)))
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    """The docs table of ``rows``."""
+    lines = ["| run | best time (s) | × the binary single-signal run | target | met |", "|---|---|---|---|---|"]
+    for row in rows:
+        target = "—" if row["target"] is None else f"≤ {row['target']:.2f}"
+        met = "—" if row["met"] is None else ("yes" if row["met"] else "no")
+        lines.append(f"| {row['case']} | {row['seconds']:.3f} | {row['ratio']:.2f} | {target} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats")
+    parser.add_argument("--docs", action="store_true", help=f"write the table to {TABLE.name}")
+    parser.add_argument("--reuse", action="store_true", help=f"the rows of the last full run ({RESULT.name})")
+    args = parser.parse_args(argv)
+    if args.reuse:
+        kept = json.loads(RESULT.read_text())
+        rows, size, repeats, info = kept["rows"], kept["size"], kept["repeats"], kept["machine"]
+    else:
+        size = dict(n=100, d=1000, m=10, steps=300) if args.quick else dict(n=400, d=4000, m=10, steps=1000)
+        repeats = 2 if args.quick else 5
+        info = machine_info()
+        rows = measure(size, repeats)
+        if not args.quick:
+            write_json(RESULT.stem, {"machine": info, "size": size, "repeats": repeats, "rows": rows})
+    print_header("Data family: the dynamics against the binary single-signal run", info)
     print(format_table(rows, [("case", "case"), ("seconds", "best s"), ("ratio", "x baseline"),
                               ("target", "target <="), ("met", "met")]))
     print(f"sizes: {size}, best of {repeats}")
-    write_json("data_family", {"machine": info, "size": size, "repeats": repeats, "rows": rows})
+    if args.docs:
+        TABLE.write_text(markdown(rows))
+        print(f"wrote {TABLE}")
 
 
 if __name__ == "__main__":

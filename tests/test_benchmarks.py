@@ -333,3 +333,20 @@ def test_model_page_shows_the_table_of_the_kept_test_error_benchmark(bench):
     assert cost.TABLE.read_text().strip() == cost.markdown(rows).strip(), (
         "docs/tables/test_error_cost.md is not the table of benchmarks/results/bench_test_error.json; run "
         "python benchmarks/bench_test_error.py --reuse --docs")
+
+
+def test_data_family_benchmark_times_every_case_against_the_binary_run(bench):
+    family = bench("bench_data_family")
+    rows = family.measure(dict(n=12, d=40, m=2, steps=5), repeats=1)
+    assert [row["case"] for row in rows] == [family.BASELINE, *family.CASES]
+    assert rows[0]["ratio"] == 1.0 and all(row["seconds"] > 0 for row in rows)
+    assert all((row["met"] is None) == (row["target"] is None) for row in rows)
+
+
+def test_family_page_shows_the_table_of_the_kept_data_family_rows(bench):
+    family = bench("bench_data_family")
+    rows = json.loads(family.RESULT.read_text())["rows"]
+    assert f"{{include}} tables/{family.TABLE.name}" in (BENCHMARKS.parent / "docs" / "family.md").read_text()
+    assert family.TABLE.read_text() == family.markdown(rows), (
+        "docs/tables/data_family_speed.md is not the table of benchmarks/results/data_family.json; run "
+        "python benchmarks/bench_data_family.py --reuse --docs")

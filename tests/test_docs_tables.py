@@ -82,7 +82,8 @@ def test_early_stopping_page_rows_are_what_its_script_measures(monkeypatch):
 
 #: The tables of docs/tables/, each with the page that includes it.
 INCLUDED = {"parameters.md": "api.md", "early_stopping.md": "early_stopping.md", "family_autograd.md": "family.md",
-            "phase_r.md": "phase.md", "thresholds.md": "stages.md", "test_error_cost.md": "model.md"}
+            "phase_r.md": "phase.md", "thresholds.md": "stages.md", "test_error_cost.md": "model.md",
+            "data_family_speed.md": "family.md"}
 
 
 def test_every_table_is_included_by_its_page():
