@@ -172,10 +172,21 @@ def simulate_holdout(*, holdout: float = 0.2, criterion: str = "loss", **params)
     -------
     HoldoutRun
         The training run and its outputs on the held-out samples.
+
+    Raises
+    ------
+    ValueError
+        For a holdout outside (0, 1), an unknown criterion, n < 2, or an option of the data family
+        (``features``, ``classes``, ``loss="cross_entropy"``, ``output_layer``), whose held-out outputs are not
+        built.
     """
     holdout = check_real("holdout", holdout, low=0, high=1, low_open=True, high_open=True)
     check_choice("criterion", criterion, CRITERIA)
     config = SimulationConfig.from_params(**params)
+    if config.data_family:
+        raise ValueError(f"simulate_holdout runs the binary single-signal models with a fixed output layer; got "
+                         f"features={config.features!r}, classes={config.classes!r}, loss={config.loss!r}, "
+                         f"output_layer={config.output_layer!r} (the data family's held-out outputs are not built)")
     n, m = config.n, config.m
     n_val = min(max(int(round(holdout * n)), 1), n - 1) if n > 1 else 0
     if n_val < 1:

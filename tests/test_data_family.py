@@ -68,3 +68,10 @@ def test_the_stages_are_found_in_the_data_family(params):
     assert analysis.t1 is not None and (analysis.t2 is None or analysis.t1 <= analysis.t2)
     assert result.train_acc_clean[list(result.t).index(analysis.t1)] == 1.0
     assert analysis.stuck_samples_end is None  # not counted with several signal vectors or classes
+
+
+def test_the_holdout_rule_refuses_the_data_family_by_name():
+    from labelnoise_sim.early_stopping import simulate_holdout
+
+    with pytest.raises(ValueError, match="features='xor'"):
+        simulate_holdout(**SMALL, features="xor")
