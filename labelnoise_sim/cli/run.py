@@ -20,8 +20,10 @@ __all__ = ["add_parser", "run_header", "run_summary", "run_report"]
 def run_header(config) -> str:
     """The first line of :func:`run_summary`: the parameters of the run."""
     c = config
+    family = (f" features={c.features} classes={c.classes} loss={c.loss} output_layer={c.output_layer}"
+              if c.data_family else "")
     return (f"labelnoise-sim run: n={c.n} d={c.d} m={c.m} eta={c.eta} steps={c.steps} "
-            f"tau_pos={c.tau_pos} tau_neg={c.tau_neg} n*SNR^2={c.n_snr2:.3g} noise={c.noise} seed={c.seed}")
+            f"tau_pos={c.tau_pos} tau_neg={c.tau_neg} n*SNR^2={c.n_snr2:.3g} noise={c.noise} seed={c.seed}{family}")
 
 
 def run_summary(result, stages=None, *, header: bool = True) -> str:
