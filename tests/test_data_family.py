@@ -75,3 +75,18 @@ def test_the_holdout_rule_refuses_the_data_family_by_name():
 
     with pytest.raises(ValueError, match="features='xor'"):
         simulate_holdout(**SMALL, features="xor")
+
+
+def test_a_sweep_over_the_data_family_resumes_from_its_store(tmp_path, count_cells):
+    from labelnoise_sim import sweep
+
+    grid = {"features": ["single", "common_rare(0.2)"], "output_layer": ["fixed", "trained"]}
+    fixed = dict(n=30, d=150, m=3, steps=80, classes=3)
+    first = sweep(grid, fixed, test_error=False, backend="serial", progress=False, store=tmp_path / "store")
+    assert len(count_cells) == 4
+    table = first.table
+    assert len(table) == 4 and table["t1"].notna().all()
+    count_cells.clear()
+    again = sweep(grid, fixed, test_error=False, backend="serial", progress=False, store=tmp_path / "store")
+    assert count_cells == []
+    assert again.table["t1"].tolist() == table["t1"].tolist()
