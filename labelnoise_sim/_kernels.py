@@ -429,37 +429,62 @@ def _accumulate_product_compiled(rho, G, B):
 
 
 @_kernel(nogil=True)
-def loss_sums(roots, z, lo, hi, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive, loss, records, start,
+def loss_sums(roots, z, lo, hi, sigma_xi, items, bias, scale, kind, p1, p2, patches, additive, loss, records, start,
               stop, sums):
-    """sums[k, c, r] += Σ_s ℓ(y f_s(y)) over the draws s = lo..hi-1 of replicate r, y = (+1, -1)[c], for the pairs
-    (k, r) = (records[i // R], i % R), start <= i < stop, R = sums.shape[2].
+    """sums[k, i, r] += Σ_s ℓ_i(s) over the draws s = lo..hi-1 of replicate r, for every item i of ``items``
+    (``TestItems``), for the pairs (k, r) = (records[i // R], i % R), start <= i < stop, R = sums.shape[2].
 
-    z (replicates, points, P1 2m) the draws; roots (K, 2m, 2m), A (K, 2m), bias (K, 2m) per record; sums
-    (K, 2, R); f_s(y) the output on the fresh sample of draw s (``fresh_outputs``); ``loss`` the code of ℓ
-    (``loss_value``). Each pair is summed over s in ascending order, on its own: threads that take disjoint
-    ranges of pairs give the sums one thread gives. Releases the GIL.
+    z (replicates, points, P1 Q) the draws; roots (K, Q, Q), bias (K, Q) per record; sums (K, M, R). With
+    the outputs of ``fresh_outputs`` on draw s, ℓ_i(s) is ℓ(y_i f) for one output (``loss`` the code of ℓ,
+    ``loss_value``) and the softmax cross-entropy -log softmax(F)_c of the item's class c for several
+    (``cross_entropy``). Each pair is summed over s in ascending order, on its own: threads that take
+    disjoint ranges of pairs give the sums one thread gives. Releases the GIL.
     """
     R = sums.shape[2]
     D = z.shape[2]
-    f = np.empty((2, DRAW_BLOCK))
+    M = items.y.shape[0]
+    outputs = items.outputs
+    f = np.empty((M, outputs, DRAW_BLOCK))
+    totals = np.empty(M)
     for item in range(start, stop):
         k = records[item // R]
         r = item % R
-        total_pos = 0.0
-        total_neg = 0.0
+        for i in range(M):
+            totals[i] = 0.0
         for first in range(lo, hi, DRAW_BLOCK):
             width = min(DRAW_BLOCK, hi - first)
             block = np.empty((D, width))
             for d in range(D):
                 for s in range(width):
                     block[d, s] = z[r, first + s, d]
-            fresh_outputs(roots[k], block, sigma_xi, A[k], bias[k], scale, kind, p1, p2, patches, additive, f)
-            for s in range(width):
-                total_pos += loss_value(f[0, s], loss)
-            for s in range(width):
-                total_neg += loss_value(-f[1, s], loss)
-        sums[k, 0, r] += total_pos
-        sums[k, 1, r] += total_neg
+            fresh_outputs(roots[k], block, sigma_xi, items.signal[k], bias[k], items.out[k], outputs, scale, kind,
+                          p1, p2, patches, additive, f)
+            for i in range(M):
+                if outputs == 1:
+                    y = items.y[i]
+                    for s in range(width):
+                        totals[i] += loss_value(y * f[i, 0, s], loss)
+                else:
+                    for s in range(width):
+                        totals[i] += cross_entropy(f[i, :, s], items.label[i])
+        for i in range(M):
+            sums[k, i, r] += totals[i]
+
+
+@_inner()
+def cross_entropy(F, label):
+    """-log softmax(F)_label = log Σ_o e^(F_o - F_top) + F_top - F_label, F_top the largest output, with the
+    terms below the top summed through log1p: a confident right answer keeps its small loss to full
+    precision."""
+    top = 0
+    for o in range(1, F.shape[0]):
+        if F[o] > F[top]:
+            top = o
+    rest = 0.0
+    for o in range(F.shape[0]):
+        if o != top:
+            rest += math.exp(F[o] - F[top])
+    return math.log1p(rest) + (F[top] - F[label])
 
 
 @_kernel()
@@ -1857,12 +1882,28 @@ def symmetric_roots(covs, roots):
                 roots[k, r, col] = v[r, src] * scale
 
 
+class TestItems(NamedTuple):
+    """What the test-error kernels integrate at each record: M items, each a Gaussian expectation over the noise
+    of a fresh sample whose signal patch is fixed (built by ``generalization``; see the section's comment).
+
+    An item's signal patch gives each filter q the pre-activation ``signal[k, i, q]`` (its sign times
+    ⟨w_q, u⟩, before the bias). Its margin is y_i Σ_q weights[k, i, q] [σ(signal + b_q) + Σ_p σ(Z_{p,q} + b_q)]
+    (patches layout; σ(signal + Z_q + b_q) in the additive one), up to a positive factor.
+    """
+
+    signal: np.ndarray  #: (K, M, Q)  the filters' pre-activations on the item's signal patch
+    weights: np.ndarray  #: (K, M, Q)  the filters' weights in the item's margin
+    y: np.ndarray  #: (M,)  the margin's sign: y of the item's class (one output), +1 (several)
+    label: np.ndarray  #: (M,) int64  the item's true class (several outputs)
+    mode: np.ndarray  #: (M,) int64  the class that beats it first (several outputs, test error), else -1
+    out: np.ndarray  #: (K, Q)  the output weights: filter q feeds output q // (Q / outputs)
+    outputs: int  #: O: 1 (the margin f) or C (the outputs F_0..F_{C-1})
+
+
 @_kernel()
 def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive):
-    """Count the plain Monte Carlo draws of a fresh sample that are misclassified, per true class.
-
-    This is the brute-force estimate (``class_errors(method="monte_carlo")``),
-    kept to check the precise one (``failure_masses``) where it can.
+    """Count the plain Monte Carlo draws of a fresh sample that are misclassified, per true class (the paper's
+    fixed output layer, one signal vector: ``misclassified_draws`` with the items y = +1 and y = -1).
 
     root (2m, 2m)        a square root of the noise covariance per unit σ_ξ² (W Σ Wᵀ = root rootᵀ)
     z_t (P1 2m, S)       the fixed standard normal draws, one column per draw; rows p 2m .. p 2m + 2m - 1
@@ -1874,55 +1915,95 @@ def misclassified_draws_family(root, z_t, sigma_xi, A, bias, scale, kind, p1, p2
 
     Returns (#{s : f_s(+1) <= 0}, #{s : -f_s(-1) <= 0}), with the outputs f_s(y) of ``fresh_outputs``.
     """
-    q2, S = root.shape[0], z_t.shape[1]
-    D = z_t.shape[0]
-    wrong_pos = 0
-    wrong_neg = 0
-    f = np.empty((2, DRAW_BLOCK))
+    q2 = root.shape[0]
+    signal = np.empty((2, q2))
+    out = np.empty(q2)
+    for q in range(q2):
+        signal[0, q] = A[q]
+        signal[1, q] = -A[q]
+        out[q] = 1.0 if q < q2 // 2 else -1.0
+    y = np.empty(2)
+    y[0], y[1] = 1.0, -1.0
+    wrong = np.zeros(2, dtype=np.int64)
+    _misclassified_draws(root, z_t, sigma_xi, signal, bias, out, np.int64(1), y, np.zeros(2, dtype=np.int64), scale,
+                         kind, p1, p2, patches, additive, wrong)
+    return wrong[0], wrong[1]
+
+
+@_kernel()
+def misclassified_draws(root, z_t, sigma_xi, signal, bias, out, outputs, y, label, scale, kind, p1, p2, patches,
+                        additive, wrong):
+    """``_misclassified_draws``, for Python."""
+    _misclassified_draws(root, z_t, sigma_xi, signal, bias, out, outputs, y, label, scale, kind, p1, p2, patches,
+                         additive, wrong)
+
+
+@_inner()
+def _misclassified_draws(root, z_t, sigma_xi, signal, bias, out, outputs, y, label, scale, kind, p1, p2, patches,
+                         additive, wrong):
+    """wrong[i] += the plain Monte Carlo draws of item i that are misclassified.
+
+    This is the brute-force estimate (``class_errors(method="monte_carlo")``),
+    kept to check the precise one (``failure_masses``) where it can.
+    Items i = 0..M-1: signal (M, Q) the filters' pre-activations on the item's
+    signal patch; out (Q,) the output weights of ``outputs`` outputs; y (M,) and
+    label (M,) the item's class. With one output a draw is misclassified when
+    y_i f <= 0; with several, when argmax_o F_o (the first largest, as
+    numpy's argmax) is not label[i]. z_t (P1 Q, S) holds the draws, one
+    column each; the rest as ``fresh_outputs`` takes it.
+    """
+    D, S = z_t.shape
+    M = signal.shape[0]
+    f = np.empty((M, outputs, DRAW_BLOCK))
     for start in range(0, S, DRAW_BLOCK):
         width = min(DRAW_BLOCK, S - start)
         block = np.empty((D, width))  # contiguous rows: a loop compiles faster than np.ascontiguousarray
         for d in range(D):
             for s in range(width):
                 block[d, s] = z_t[d, start + s]
-        fresh_outputs(root, block, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive, f)
-        for s in range(width):
-            if f[0, s] <= 0.0:
-                wrong_pos += 1
-            if -f[1, s] <= 0.0:
-                wrong_neg += 1
-    return wrong_pos, wrong_neg
+        fresh_outputs(root, block, sigma_xi, signal, bias, out, outputs, scale, kind, p1, p2, patches, additive, f)
+        for i in range(M):
+            for s in range(width):
+                if outputs == 1:
+                    if y[i] * f[i, 0, s] <= 0.0:
+                        wrong[i] += 1
+                else:
+                    top = 0
+                    for o in range(1, outputs):
+                        if f[i, o, s] > f[i, top, s]:
+                            top = o
+                    if top != label[i]:
+                        wrong[i] += 1
 
 
 @_inner()
-def fresh_outputs(root, block, sigma_xi, A, bias, scale, kind, p1, p2, patches, additive, f):
-    """f[c, s] <- the network's output on the fresh sample of draw s with true class y = (+1, -1)[c].
+def fresh_outputs(root, block, sigma_xi, signal, bias, out, outputs, scale, kind, p1, p2, patches, additive, f):
+    """f[i, o, s] <- output o of the network on the fresh sample of item i and draw s.
 
-    block (P1 2m, S), S <= DRAW_BLOCK, C-contiguous: standard normal draws, one column per draw, rows
-    p 2m .. p 2m + 2m - 1 the draw of noise patch p; f (2, >= S); the rest as ``misclassified_draws_family``
-    takes it. With Z_{s,p} = σ_ξ (root z_{s,p}) and j_q = +1 for q < m, -1 after,
+    block (P1 Q, S), S <= DRAW_BLOCK, C-contiguous: standard normal draws, one column per draw, rows
+    p Q .. p Q + Q - 1 the draw of noise patch p; signal (M, Q) the filters' pre-activations on each item's
+    signal patch; out (Q,) the output weights, filter q feeding output o(q) = q // (Q / O) of the O =
+    ``outputs``; f (M, O, >= S). With Z_{s,p} = σ_ξ (root z_{s,p}),
 
-        f_s(y) = s Σ_q j_q [σ(y A_q + b_q) + Σ_p σ(Z_{s,p,q} + b_q)]   (patches)
-        f_s(y) = s Σ_q j_q σ(y A_q + Z_{s,q} + b_q)                      (additive).
+        f_{i,o,s} = scale Σ_{o(q) = o} out_q [σ(signal_{i,q} + b_q) + Σ_p σ(Z_{s,p,q} + b_q)]   (patches)
+        f_{i,o,s} = scale Σ_{o(q) = o} out_q σ(signal_{i,q} + Z_{s,q} + b_q)                      (additive).
 
     Each projection is ``accumulate_product`` (sums in ascending order); every other sum runs over the
     patches p, then the filters q, in ascending order. No BLAS: the outputs do not depend on the thread
     count.
     """
     q2, width = root.shape[0], block.shape[1]
-    m = q2 // 2
-    # The signal patch's part of f(+1) and f(-1) (patches layout).
-    signal_pos = 0.0
-    signal_neg = 0.0
-    for q in range(q2):
-        j = 1.0 if q < m else -1.0
-        signal_pos += j * activation(A[q] + bias[q], kind, p1, p2)
-        signal_neg += j * activation(-A[q] + bias[q], kind, p1, p2)
+    M = signal.shape[0]
+    per = q2 // outputs
+    # The signal patch's part of each output (patches layout).
+    consts = np.zeros((M, outputs))
+    for i in range(M):
+        for q in range(q2):
+            consts[i, q // per] += out[q] * activation(signal[i, q] + bias[q], kind, p1, p2)
     Z = np.zeros((q2, width))
-    # Patches: total_pos is the noise patches' part of f / s, the same for both classes.
-    # Additive: total_pos and total_neg are f(+1) / s and f(-1) / s.
-    total_pos = np.zeros(width)
-    total_neg = np.zeros(width)
+    # Patches: total[0] is the noise patches' part of the outputs / scale, the same for every item.
+    # Additive: total[i] is item i's outputs / scale.
+    total = np.zeros((M if additive else 1, outputs, width))
     x = np.empty(width)
     value = np.empty(width)
     slope = np.empty(width)  # unused: activate forms both
@@ -1930,50 +2011,54 @@ def fresh_outputs(root, block, sigma_xi, A, bias, scale, kind, p1, p2, patches, 
         Z[:] = 0.0
         accumulate_product(root, block[p * q2 : (p + 1) * q2], Z)
         for q in range(q2):
-            j = 1.0 if q < m else -1.0
-            a = A[q]
+            j = out[q]
+            o = q // per
             b = bias[q]
             row = Z[q]
             # activate() runs one loop per kind, in vectors where it can: the same values as activation().
             if additive:
-                for s in range(width):
-                    x[s] = a + sigma_xi * row[s] + b
-                activate(x, kind, p1, p2, value, slope)
-                for s in range(width):
-                    total_pos[s] += j * value[s]
-                for s in range(width):
-                    x[s] = -a + sigma_xi * row[s] + b
-                activate(x, kind, p1, p2, value, slope)
-                for s in range(width):
-                    total_neg[s] += j * value[s]
+                for i in range(M):
+                    a = signal[i, q]
+                    for s in range(width):
+                        x[s] = a + sigma_xi * row[s] + b
+                    activate(x, kind, p1, p2, value, slope)
+                    for s in range(width):
+                        total[i, o, s] += j * value[s]
             else:
                 for s in range(width):
                     x[s] = sigma_xi * row[s] + b
                 activate(x, kind, p1, p2, value, slope)
                 for s in range(width):
-                    total_pos[s] += j * value[s]
-    for s in range(width):
-        if additive:
-            f[0, s] = scale * total_pos[s]
-            f[1, s] = scale * total_neg[s]
-        else:
-            f[0, s] = scale * (signal_pos + total_pos[s])
-            f[1, s] = scale * (signal_neg + total_pos[s])
+                    total[0, o, s] += j * value[s]
+    for i in range(M):
+        for o in range(outputs):
+            for s in range(width):
+                if additive:
+                    f[i, o, s] = scale * total[i, o, s]
+                else:
+                    f[i, o, s] = scale * (consts[i, o] + total[0, o, s])
 
 
 # Test error: line sampling --------------------------------------------------
 #
-# For one recorded step and one true class y, a fresh sample is misclassified
-# when g(u) = y (c_y + Σ_d j_d σ(x_d(u))) <= 0, with u ~ N(0, I_D) the whitened
-# noise of its P1 noise patches (D = P1 2m, coordinate d = p 2m + q) and
+# For one recorded step, the test error is a finite mixture of items (``TestItems``): a fresh sample of a true
+# class whose signal patch is one of the patterns the class carries (``data.signal_law``), with u ~ N(0, I_D)
+# the whitened noise of its P1 noise patches (D = P1 Q, coordinate d = p Q + q) and
 #
-#     x_d(u) = o_q + σ_ξ (root u_p)_q,   o_q = b_q (+ y A_q in the additive layout),
-#     c_y    = Σ_q j_q σ(y A_q + b_q) (patches layout; 0 in the additive one).
+#     x_d(u) = o_q + σ_ξ (root u_p)_q,   o_q = b_q (+ a_q in the additive layout),
+#
+# a_q the item's signal pre-activation of filter q. With one output the item fails when
+# g(u) = y (c + Σ_d j_d σ(x_d(u))) <= 0, j_d = out_q, c = Σ_q j_q σ(a_q + b_q) (patches layout; 0 in the
+# additive one). With C outputs F_g = c_g + Σ_{d in g} j_d σ(x_d), a sample of class c is misclassified when
+# argmax_g F_g != c, numpy's argmax, the first largest: when some class g < c has F_g >= F_c or some g > c has
+# F_g > F_c (the events E_g). The item (c, pattern, g) is the event T_g that g is the first class that beats c
+# (E_g and no E_g' with g' < g, g' != c): the T_g partition the error, each with its own lines, along the
+# design direction of E_g alone (the margin F_c - F_g: the item's weights are out_q on c, -out_q on g).
 #
 # ``design_direction`` finds a unit vector e towards the most likely failing
 # point, and ``failure_masses`` averages, over draws u, the exact normal mass
 # of the failing part of the line {u - (u·e) e + t e : t real}. For ReLU and
-# leaky ReLU, g is piecewise linear along the line, so that mass is a sum of
+# leaky ReLU, g (and every F_g) is piecewise linear along the line, so that mass is a sum of
 # normal interval probabilities: exact in the far tail, where a plain Monte
 # Carlo estimate only sees zeros. For the other activations the draws are
 # shifted to the failing point instead, and weighted back (importance
@@ -2007,24 +2092,34 @@ def normal_moment(lo, hi):
 
 
 @_inner()
-def _class_terms(A, bias, y, kind, p1, p2, additive, offset):
-    """offset[q] <- o_q for true class y; returns c_y (see the section's comment)."""
-    q2 = A.shape[0]
-    m = q2 // 2
+def _class_terms(signal, bias, weights, kind, p1, p2, additive, offset):
+    """offset[q] <- o_q of an item; returns its c (see the section's comment)."""
+    q2 = signal.shape[0]
     const = 0.0
     for q in range(q2):
-        j = 1.0 if q < m else -1.0
         if additive:
-            offset[q] = y * A[q] + bias[q]
+            offset[q] = signal[q] + bias[q]
         else:
             offset[q] = bias[q]
-            const += j * activation(y * A[q] + bias[q], kind, p1, p2)
+            const += weights[q] * activation(signal[q] + bias[q], kind, p1, p2)
     return const
 
 
 @_inner()
+def _output_terms(signal, bias, out, kind, p1, p2, additive, consts):
+    """consts[g] <- c_g of an item, the signal patch's part of output g (0 in the additive layout)."""
+    q2, outputs = signal.shape[0], consts.shape[0]
+    per = q2 // outputs
+    for g in range(outputs):
+        consts[g] = 0.0
+    if not additive:
+        for q in range(q2):
+            consts[q // per] += out[q] * activation(signal[q] + bias[q], kind, p1, p2)
+
+
+@_inner()
 def _project(root, sigma_xi, u, out):
-    """out <- σ_ξ (root u_p), patch by patch (u and out of length D = P1 2m)."""
+    """out <- σ_ξ (root u_p), patch by patch (u and out of length D = P1 Q)."""
     q2 = root.shape[0]
     for p in range(u.shape[0] // q2):
         for q in range(q2):
@@ -2044,12 +2139,12 @@ def _dot(a, b):
 
 
 @_inner()
-def _signs(q2, D):
-    """j_d = +1 for the first m filters of each patch, -1 for the others."""
-    jq = np.empty(D)
+def _coordinate_weights(weights, D, out):
+    """out[d] <- weights[d % Q], the weight of each coordinate (D = P1 Q); returns out."""
+    q2 = weights.shape[0]
     for d in range(D):
-        jq[d] = 1.0 if d % q2 < q2 // 2 else -1.0
-    return jq
+        out[d] = weights[d % q2]
+    return out
 
 
 @_inner()
@@ -2061,7 +2156,7 @@ def _inverses(c, out):
 
 
 @_inner()
-def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad):
+def _surface(u, root, sigma_xi, offset, const, y, weights, kind, p1, p2, relu_like, grad):
     """g(u) (see the section's comment), and its gradient in ``grad``.
 
     ``relu_like`` replaces σ by the ReLU (the leaky ReLU for kind 2), with
@@ -2069,7 +2164,6 @@ def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad)
     would give it no gradient.
     """
     q2 = root.shape[0]
-    m = q2 // 2
     low = p1 if kind == 2 else 0.0
     total = const
     for d in range(u.shape[0]):
@@ -2081,7 +2175,7 @@ def _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, relu_like, grad)
             for k in range(q2):
                 x += root[q, k] * u[base + k]
             x = offset[q] + sigma_xi * x
-            j = 1.0 if q < m else -1.0
+            j = weights[q]
             if relu_like or kind == 0 or kind == 2:
                 value = x if x >= 0.0 else low * x
                 slope = 1.0 if x >= 0.0 else low
@@ -2178,11 +2272,134 @@ def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
     return mass
 
 
-@_kernel()
-def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive, e):
-    """e <- a unit vector towards the most likely failing point of true class y; returns its distance β.
+@_inner()
+def _line_mass_classes(a, c, inv_c, jq, group, consts, label, mode, low, times, order, intercept, slope, active):
+    """Normal mass of {|t| <= LINE_REACH : ``mode`` is the first class to beat ``label``} (the event T_g of the
+    section's comment, g = mode) along the line a + t c, with the outputs
+    F_g(t) = consts[g] + Σ_{d: group[d] = g} j_d σ(a_d + t c_d), σ(x) = x above 0, low x below.
 
-    Hasofer-Lind-Rackwitz-Fiessler steps (the first-order reliability
+    As ``_line_mass``: every output is linear between the kinks, formed once at
+    t = -LINE_REACH and updated at each kink in increasing order; an output
+    whose ReLUs are all off takes the value consts[g] exactly (so that ties
+    between such outputs are exact, and broken as argmax breaks them). On each
+    piece, each class g beats c on an interval at one end of the piece
+    (``_piece_beats``), so the classes before ``mode`` beat c on the piece's
+    ends [lo, left] and [right, hi], and T_g is the part of mode's interval
+    between left and right. intercept, slope (G,) and active (G,) are scratch.
+    """
+    D = a.shape[0]
+    reach = LINE_REACH
+    for g in range(consts.shape[0]):
+        intercept[g] = consts[g]
+        slope[g] = 0.0
+        active[g] = 0
+    kinks = 0
+    for d in range(D):
+        cd = c[d]
+        ad = a[d]
+        j = jq[d]
+        g = group[d]
+        if ad - reach * cd > 0.0:  # above the kink at t = -reach
+            intercept[g] += j * ad
+            slope[g] += j * cd
+            active[g] += 1
+        else:
+            intercept[g] += j * low * ad
+            slope[g] += j * low * cd
+        t = -ad * inv_c[d]
+        if cd != 0.0 and -reach < t < reach:
+            k = kinks
+            while k > 0 and times[k - 1] > t:
+                times[k] = times[k - 1]
+                order[k] = order[k - 1]
+                k -= 1
+            times[k] = t
+            order[k] = d
+            kinks += 1
+    mass = 0.0
+    is_open = False
+    open_lo = 0.0
+    open_hi = 0.0
+    lo = -reach
+    for k in range(kinks + 1):
+        hi = times[k] if k < kinks else reach
+        if hi > lo:
+            # No class before mode beats c on (left, right).
+            left, right = lo, hi
+            for g in range(mode):
+                if g == label:
+                    continue
+                where, x = _piece_beats(intercept[g] - intercept[label], slope[g] - slope[label], lo, hi, g > label)
+                if where == 1:
+                    left = hi
+                elif where == 2:
+                    left = max(left, x)
+                elif where == 3:
+                    right = min(right, x)
+            where, x = _piece_beats(intercept[mode] - intercept[label], slope[mode] - slope[label], lo, hi,
+                                    mode > label)
+            if where != 0 and left < right:
+                fail_lo = max(left, x if where == 3 else lo)
+                fail_hi = min(right, x if where == 2 else hi)
+                if fail_lo < fail_hi:
+                    if is_open and fail_lo <= open_hi:
+                        open_hi = fail_hi
+                    else:
+                        if is_open:
+                            mass += normal_mass(open_lo, open_hi)
+                        open_lo, open_hi, is_open = fail_lo, fail_hi, True
+        if k < kinks:
+            d = order[k]
+            g = group[d]
+            rises = c[d] > 0.0
+            change = (1.0 if rises else -1.0) * jq[d] * (1.0 - low)
+            intercept[g] += change * a[d]
+            slope[g] += change * c[d]
+            active[g] += 1 if rises else -1
+            if active[g] == 0 and low == 0.0:
+                intercept[g], slope[g] = consts[g], 0.0
+            lo = hi
+    if is_open:
+        mass += normal_mass(open_lo, open_hi)
+    return mass
+
+
+@_inner()
+def _piece_beats(level, rising, lo, hi, strict):
+    """Where h(t) = level + rising t, a class's output less c's on the piece [lo, hi], beats c: h >= 0, or
+    h > 0 with ``strict`` (a class after c, which argmax ranks below c at a tie).
+
+    Returns (0, 0) nowhere, (1, 0) on the whole piece, (2, x) on [lo, x], (3, x) on [x, hi].
+    """
+    value_lo = level + rising * lo
+    value_hi = level + rising * hi
+    beats_lo = value_lo > 0.0 if strict else value_lo >= 0.0
+    beats_hi = value_hi > 0.0 if strict else value_hi >= 0.0
+    if beats_lo and beats_hi:
+        return 1, 0.0
+    if not beats_lo and not beats_hi:
+        return 0, 0.0
+    # The ends differ in sign, so rising != 0.
+    x = min(hi, max(lo, -level / rising))
+    return (2, x) if beats_lo else (3, x)
+
+
+@_inner()
+def _first_beaten(F, label, mode):
+    """Whether ``mode`` is the first class to beat ``label`` on the outputs F (the event T_g, g = mode)."""
+    top = F[label]
+    for g in range(mode):
+        if g != label and (F[g] > top if g > label else F[g] >= top):
+            return False
+    return F[mode] > top if mode > label else F[mode] >= top
+
+
+@_kernel()
+def design_direction(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, patches, additive, e):
+    """e <- a unit vector towards the most likely failing point of an item; returns its distance β.
+
+    The item's margin is g(u) (the section's comment) with the signal pre-activations ``signal`` (Q,), the
+    weights ``weights`` (Q,) and the sign y. Hasofer-Lind-Rackwitz-Fiessler steps (the first-order reliability
     method) on the ReLU or leaky ReLU version of the network, from u = 0;
     each iterate proposes its direction (the first, the steepest descent of
     g at 0), and the one whose line through 0 holds the most failing mass
@@ -2196,13 +2413,13 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     D = patches * q2
     low = p1 if kind == 2 else 0.0
     offset = np.empty(q2)
-    const = _class_terms(A, bias, y, 2 if kind == 2 else 0, p1, p2, additive, offset)
+    const = _class_terms(signal, bias, weights, 2 if kind == 2 else 0, p1, p2, additive, offset)
     u = np.zeros(D)
     grad = np.empty(D)
     c = np.empty(D)
     inverse = np.empty(D)
     a = np.empty(D)
-    jq = _signs(q2, D)
+    jq = _coordinate_weights(weights, D, np.empty(D))
     times = np.empty(D)
     order = np.empty(D, dtype=np.int64)
     candidate = np.empty(D)
@@ -2210,7 +2427,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
     for d in range(D):  # loops, not slice assignments: those compile a formatted shape error (seconds)
         e[d] = 1.0 if d == 0 else 0.0
     for it in range(31):
-        g = _surface(u, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(True), grad)
+        g = _surface(u, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(True), grad)
         size = _dot(grad, grad)
         for d in range(D):
             candidate[d] = -grad[d] if it == 0 else u[d]
@@ -2240,17 +2457,17 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
         return _upper_quantile(best)
     # The network itself: the first failing point along e, by doubling then bisection.
     # The points t e are formed in loops (the same products as the array expression t * e, which compiles slowly).
-    const = _class_terms(A, bias, y, kind, p1, p2, additive, offset)
+    const = _class_terms(signal, bias, weights, kind, p1, p2, additive, offset)
     point = candidate
     for d in range(D):
         point[d] = 0.0 * e[d]
-    if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) <= 0.0:
+    if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(False), grad) <= 0.0:
         return 0.0
     hi = 0.5
     while True:
         for d in range(D):
             point[d] = hi * e[d]
-        if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) <= 0.0:
+        if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(False), grad) <= 0.0:
             break
         hi *= 2.0
         if hi > 40.0:
@@ -2260,7 +2477,7 @@ def design_direction(root, sigma_xi, A, bias, y, kind, p1, p2, patches, additive
         mid = 0.5 * (lo + hi)
         for d in range(D):
             point[d] = mid * e[d]
-        if _surface(point, root, sigma_xi, offset, const, y, kind, p1, p2, np.bool_(False), grad) > 0.0:
+        if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(False), grad) > 0.0:
             lo = mid
         else:
             hi = mid
@@ -2283,20 +2500,20 @@ def _upper_quantile(mass):
 
 
 @_inner(inline="always")
-def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta, out):
-    """out[c, s] <- draw s's estimate of the misclassification probability of true class y = (+1, -1)[c].
+def failure_masses(root, z_t, sigma_xi, items, k, bias, kind, p1, p2, patches, additive, e, beta, out):
+    """out[i, s] <- draw s's estimate of the probability of item i of record k (``TestItems``).
 
-    root (2m, 2m)   a square root of the noise covariance per unit σ_ξ²
-    z_t (D, S)      standard normal draws, one column per draw (D = P1 2m)
-    e (2, D)        the unit directions of the lines (``design_direction``) for y = +1 and y = -1
-    beta (2,)       the distances of ``design_direction`` (the shifted draws only)
+    root (Q, Q)     a square root of the noise covariance per unit σ_ξ²
+    z_t (D, S)      standard normal draws, one column per draw (D = P1 Q)
+    e (M, D)        the unit directions of the items' lines (``design_direction``)
+    beta (M,)       the distances of ``design_direction`` (the shifted draws only)
 
     For ReLU and leaky ReLU, a draw z's estimate is the exact mass of the
-    failing part of its line along e_y (``_line_mass``): an unbiased
-    estimate of the probability whatever e_y, with a small variance when e_y
-    points to the failure region. For the other activations it is
-    1(g(z + β_y e_y) <= 0) exp(-β_y z·e_y - β_y²/2) (importance sampling;
-    β_y = 0 where it is infinite).
+    failing part of its line along e_i (``_line_mass``, ``_line_mass_classes``
+    for an item of several outputs): an unbiased estimate of the probability
+    whatever e_i, with a small variance when e_i points to the failure region.
+    For the other activations it is 1(the item fails at z + β_i e_i)
+    exp(-β_i z·e_i - β_i²/2) (importance sampling; β_i = 0 where it is infinite).
 
     Projections are ``accumulate_product`` over blocks of DRAW_BLOCK draws;
     every other sum runs in ascending order of its index: the estimates do
@@ -2304,83 +2521,114 @@ def failure_masses(root, z_t, sigma_xi, A, bias, kind, p1, p2, patches, additive
     """
     q2 = root.shape[0]
     D, S = z_t.shape
+    M = items.y.shape[0]
+    outputs = items.outputs
     piecewise = kind in PIECEWISE_LINEAR
     low = p1 if kind == 2 else 0.0
-    jq = _signs(q2, D)
-    base = np.empty((2, D))  # o_q of each coordinate
-    consts = np.empty(2)
-    slopes = np.empty((2, D))  # σ_ξ root e_y, patch by patch
-    inverse = np.empty((2, D))
-    shift = np.zeros(2)
+    jq = np.empty((M, D))  # each item's weight of each coordinate
+    base = np.empty((M, D))  # o_q of each coordinate
+    consts = np.empty(M)
+    slopes = np.empty((M, D))  # σ_ξ root e_i, patch by patch
+    inverse = np.empty((M, D))
+    shift = np.zeros(M)
     offset = np.empty(q2)
-    for c in range(2):
-        consts[c] = _class_terms(A, bias, 1.0 if c == 0 else -1.0, kind, p1, p2, additive, offset)
+    # Several outputs: every output's constant, and the output weight and output of each coordinate.
+    levels = np.zeros((M, outputs))
+    jv = _coordinate_weights(items.out[k], D, np.empty(D))
+    group = np.empty(D, dtype=np.int64)
+    for d in range(D):
+        group[d] = (d % q2) // (q2 // outputs)
+    for i in range(M):
+        consts[i] = _class_terms(items.signal[k, i], bias, items.weights[k, i], kind, p1, p2, additive, offset)
         for d in range(D):
-            base[c, d] = offset[d % q2]
-        _project(root, sigma_xi, e[c], slopes[c])
-        _inverses(slopes[c], inverse[c])
-        if not piecewise and beta[c] < math.inf:
-            shift[c] = beta[c]
+            base[i, d] = offset[d % q2]
+        _coordinate_weights(items.weights[k, i], D, jq[i])
+        _project(root, sigma_xi, e[i], slopes[i])
+        _inverses(slopes[i], inverse[i])
+        if not piecewise and beta[i] < math.inf:
+            shift[i] = beta[i]
+        if items.mode[i] >= 0:
+            _output_terms(items.signal[k, i], bias, items.out[k], kind, p1, p2, additive, levels[i])
     a = np.empty(D)
     times = np.empty(D)
     order = np.empty(D, dtype=np.int64)
+    F = np.empty(outputs)
+    intercept = np.empty(outputs)
+    rising = np.empty(outputs)
+    active = np.empty(outputs, dtype=np.int64)
     for first in range(0, S, DRAW_BLOCK):
         width = min(DRAW_BLOCK, S - first)
         block = np.empty((D, width))  # contiguous columns: a loop compiles faster than np.ascontiguousarray
         for d in range(D):
             for s in range(width):
                 block[d, s] = z_t[d, first + s]
-        along = np.zeros((2, width))  # z·e_y = u·e_y
+        along = np.zeros((M, width))  # z·e_i = u·e_i
         accumulate_product(e, block, along)
         Z = np.zeros((D, width))
         for p in range(patches):
             accumulate_product(root, block[p * q2 : (p + 1) * q2], Z[p * q2 : (p + 1) * q2])
-        for c in range(2):
-            y = 1.0 if c == 0 else -1.0
+        for i in range(M):
+            y = items.y[i]
+            mode = items.mode[i]
             for s in range(width):
-                w = along[c, s]
+                w = along[i, s]
                 if piecewise:
                     for d in range(D):
-                        a[d] = base[c, d] + sigma_xi * Z[d, s] - w * slopes[c, d]
-                    out[c, first + s] = _line_mass(a, slopes[c], inverse[c], jq, low, consts[c], y, times, order,
-                                                   np.bool_(False))
+                        a[d] = base[i, d] + sigma_xi * Z[d, s] - w * slopes[i, d]
+                    if mode < 0:
+                        out[i, first + s] = _line_mass(a, slopes[i], inverse[i], jq[i], low, consts[i], y, times,
+                                                       order, np.bool_(False))
+                    else:
+                        out[i, first + s] = _line_mass_classes(a, slopes[i], inverse[i], jv, group, levels[i],
+                                                               items.label[i], mode, low, times, order, intercept,
+                                                               rising, active)
                 else:
-                    total = consts[c]
-                    for d in range(D):
-                        x = base[c, d] + sigma_xi * Z[d, s] + shift[c] * slopes[c, d]
-                        total += jq[d] * activation(x, kind, p1, p2)
-                    fails = y * total <= 0.0
-                    out[c, first + s] = math.exp(-shift[c] * w - 0.5 * shift[c] * shift[c]) if fails else 0.0
+                    if mode < 0:
+                        total = consts[i]
+                        for d in range(D):
+                            x = base[i, d] + sigma_xi * Z[d, s] + shift[i] * slopes[i, d]
+                            total += jq[i, d] * activation(x, kind, p1, p2)
+                        fails = y * total <= 0.0
+                    else:
+                        for g in range(outputs):
+                            F[g] = levels[i, g]
+                        for d in range(D):
+                            x = base[i, d] + sigma_xi * Z[d, s] + shift[i] * slopes[i, d]
+                            F[group[d]] += jv[d] * activation(x, kind, p1, p2)
+                        fails = _first_beaten(F, items.label[i], mode)
+                    out[i, first + s] = math.exp(-shift[i] * w - 0.5 * shift[i] * shift[i]) if fails else 0.0
 
 
 @_kernel(nogil=True)
-def failure_sums(roots, z, lo, hi, first, count, sigma_xi, A, bias, kind, p1, p2, patches, additive, e, beta,
+def failure_sums(roots, z, lo, hi, first, count, sigma_xi, items, bias, kind, p1, p2, patches, additive, e, beta,
                  records, start, stop, sums):
-    """sums[k, c, r] += the sum of ``failure_masses`` over draws lo..hi-1 of replicate r, for the pairs
-    (k, r) = (records[i // count], first + i % count), start <= i < stop.
+    """sums[k, i, r] += the sum of ``failure_masses`` of item i over draws lo..hi-1 of replicate r, for the
+    pairs (k, r) = (records[j // count], first + j % count), start <= j < stop.
 
-    z (replicates, points, D) the draws; roots (K, 2m, 2m), A (K, 2m),
-    bias (K, 2m), e (K, 2, D), beta (K, 2) per record; sums (K, 2,
+    z (replicates, points, D) the draws; roots (K, Q, Q), bias (K, Q),
+    e (K, M, D), beta (K, M) per record; items (``TestItems``); sums (K, M,
     replicates). Each pair is summed in a fixed order, on its own: threads
     that take disjoint ranges of pairs (``generalization``) give the sums one
     thread gives. Releases the GIL.
     """
+    M = items.y.shape[0]
     for item in range(start, stop):
         k = records[item // count]
         r = first + item % count
-        out = np.empty((2, hi - lo))
-        failure_masses(roots[k], z[r, lo:hi].T, sigma_xi, A[k], bias[k], kind, p1, p2, patches, additive, e[k],
+        out = np.empty((M, hi - lo))
+        failure_masses(roots[k], z[r, lo:hi].T, sigma_xi, items, k, bias[k], kind, p1, p2, patches, additive, e[k],
                        beta[k], out)
-        for c in range(2):
+        for i in range(M):
             total = 0.0
             for s in range(hi - lo):
-                total += out[c, s]
-            sums[k, c, r] += total
+                total += out[i, s]
+            sums[k, i, r] += total
 
 
 @_inner(inline="always")
-def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e):
-    """e <- the direction of E[u 1(fail)] for true class y, by plain line sampling of the draws z_t along e.
+def failing_mean(root, z_t, sigma_xi, signal, bias, weights, y, kind, p1, patches, additive, e):
+    """e <- the direction of E[u 1(fail)] for an item's margin (as ``design_direction`` takes it), by plain line
+    sampling of the draws z_t along e.
 
     E[u 1(fail)] = E[v P(v) + e M(v)] over the lines v + t e (v ⊥ e), with
     P the failing mass of a line and M = ∫ t φ(t) dt over its failing part
@@ -2391,11 +2639,11 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
     D, S = z_t.shape
     low = p1 if kind == 2 else 0.0
     offset = np.empty(q2)
-    const = _class_terms(A, bias, y, kind, p1, 0.0, additive, offset)
+    const = _class_terms(signal, bias, weights, kind, p1, 0.0, additive, offset)
     slope = np.empty(D)
     _project(root, sigma_xi, e, slope)
     inverse = _inverses(slope, np.empty(D))
-    jq = _signs(q2, D)
+    jq = _coordinate_weights(weights, D, np.empty(D))
     a = np.empty(D)
     v = np.empty(D)
     x = np.empty(D)
@@ -2423,10 +2671,11 @@ def failing_mean(root, z_t, sigma_xi, A, bias, y, kind, p1, patches, additive, e
 
 
 @_kernel(nogil=True)
-def failing_means(roots, z_t, sigma_xi, A, bias, kind, p1, patches, additive, e, records, start, stop):
-    """``failing_mean`` of both classes of the records k = records[start:stop] (e (K, 2, D)); releases the GIL."""
-    for i in range(start, stop):
-        k = records[i]
-        for c in range(2):
-            failing_mean(roots[k], z_t, sigma_xi, A[k], bias[k], 1.0 if c == 0 else -1.0, kind, p1, patches,
-                         additive, e[k, c])
+def failing_means(roots, z_t, sigma_xi, items, bias, kind, p1, patches, additive, e, records, start, stop):
+    """``failing_mean`` of every item of the records k = records[start:stop] (e (K, M, D)); for an item of
+    several outputs, of its mode's margin alone (E_g). Releases the GIL."""
+    for j in range(start, stop):
+        k = records[j]
+        for i in range(items.y.shape[0]):
+            failing_mean(roots[k], z_t, sigma_xi, items.signal[k, i], bias[k], items.weights[k, i], items.y[i], kind,
+                         p1, patches, additive, e[k, i])

@@ -46,7 +46,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from . import _kernels
-from .data import seed_streams, substream
+from .data import seed_streams, signal_law, substream
 
 __all__ = ["coefficient_matrix", "filter_statistics", "estimate", "estimate_draws", "class_errors", "TestErrorEstimate",
            "estimate_loss", "TestLossEstimate", "LOSS_RSE", "LOSS_FIRST_POINTS", "TARGET_RSE", "REPLICATES",
@@ -95,80 +95,99 @@ LOSS_FIRST_POINTS = 512
 DEFAULT_DRAWS = 2**15
 
 
-def coefficient_matrix(gamma, rho, mu_sq, xi_sq, alpha=None):
+def coefficient_matrix(gamma, rho, mu_sq, xi_sq, alpha=None, *, signs=None):
     r"""The coefficients :math:`C` of the filters in the data's vectors.
 
-    :math:`W = C V` with :math:`V = [\mu; \xi_1, \dots, \xi_N; W^{(0)} \text{ rows}]`.
+    :math:`W = C V` with :math:`V = [u_0, \dots, u_{S-1}; \xi_1, \dots, \xi_N; W^{(0)} \text{ rows}]` (the order of
+    ``Data.gram``; :math:`u_0 = \mu` for one signal vector): filter :math:`q` of group :math:`g` is
+    :math:`\alpha w_q^{(0)} + j_g \sum_s \gamma_{q,s} u_s/\|u_s\|^2 + \sum_k \rho_{q,k} \xi_k/\|\xi_k\|^2`.
 
     Parameters
     ----------
-    gamma : ndarray of float64, shape (K, 2, m)
-        Signal coefficients.
-    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+    gamma : ndarray of float64, shape (K, G, m) or (K, G, m, S)
+        Signal coefficients (the last axis over the S signal vectors, absent for one).
+    rho : ndarray of float64, shape (K, G, m, N) or (K, G, m, n, P1)
         Noise coefficients, the noise vectors sample by sample (:math:`k = i P_1 + p`).
-    mu_sq : float
-        :math:`\|\mu\|^2`.
+    mu_sq : float or ndarray of float64, shape (S,)
+        :math:`\|u_s\|^2` (:math:`\|\mu\|^2` for one signal vector).
     xi_sq : ndarray of float64, shape (N,)
         The :math:`\|\xi_k\|^2`.
     alpha : ndarray of float64, shape (K,), or None, default None
         The factor of :math:`W^{(0)}`; None for 1.
+    signs : array_like of float, shape (G,), or None, default None
+        The group signs :math:`j_g`: None for the binary model's +1 and -1; ones for the models of one output
+        per class, whose coefficients carry no sign.
 
     Returns
     -------
-    ndarray of float64, shape (K, 2m, 1 + N + 2m)
+    ndarray of float64, shape (K, G m, S + N + G m)
         :math:`C`.
     """
-    K, _, m = gamma.shape
-    q2 = 2 * m
+    K, G, m = gamma.shape[:3]
+    q2 = G * m
+    S = gamma.shape[3] if gamma.ndim == 4 else 1
     rho = rho.reshape(K, q2, -1)
     N = rho.shape[2]
-    C = np.zeros((K, q2, 1 + N + q2))
-    jsign = np.repeat([1.0, -1.0], m)
-    C[:, :, 0] = jsign * gamma.reshape(K, q2) / mu_sq
-    C[:, :, 1 : 1 + N] = rho / xi_sq
+    C = np.zeros((K, q2, S + N + q2))
+    jsign = np.repeat([1.0, -1.0] if signs is None else np.asarray(signs, dtype=np.float64), m)
+    C[:, :, :S] = jsign[:, None] * gamma.reshape(K, q2, S) / np.reshape(mu_sq, -1)
+    C[:, :, S : S + N] = rho / xi_sq
     if alpha is None:
-        C[:, :, 1 + N :] = np.eye(q2)
+        C[:, :, S + N :] = np.eye(q2)
     else:
-        C[:, :, 1 + N :] = np.asarray(alpha, dtype=np.float64).reshape(K, 1, 1) * np.eye(q2)
+        C[:, :, S + N :] = np.asarray(alpha, dtype=np.float64).reshape(K, 1, 1) * np.eye(q2)
     return C
 
 
 def filter_statistics(gamma, rho, gram, config, *, alpha=None):
     r"""Signal products :math:`A` and the noise covariance :math:`W \Sigma W^\top`, per unit :math:`\sigma_\xi^2`.
 
+    :math:`\Sigma` is the identity (isotropic noise) or the projection orthogonal to every signal vector
+    (orthogonal noise; the signal vectors are orthogonal, ``data.signal_basis``):
+    :math:`W \Sigma W^\top = W W^\top - \sum_s A_{:,s} A_{:,s}^\top / \|u_s\|^2`.
+
     Parameters
     ----------
-    gamma : ndarray of float64, shape (K, 2, m)
+    gamma : ndarray of float64, shape (K, G, m) or (K, G, m, S)
         Signal coefficients.
-    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+    rho : ndarray of float64, shape (K, G, m, N) or (K, G, m, n, P1)
         Noise coefficients.
-    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+    gram : ndarray of float64, shape (S + N + G m, S + N + G m)
         The run's Gram matrix (``Data.gram``).
     config : SimulationConfig
-        The run: the number of noise vectors :math:`N = n P_1` and the noise model.
+        The run: the signal vectors, the number of noise vectors :math:`N = n P_1`, the noise model, and whether
+        the coefficients carry the group signs (the binary model).
     alpha : ndarray of float64, shape (K,), or None, default None
         The factor of :math:`W^{(0)}`; None for 1.
 
     Returns
     -------
-    A : ndarray of float64, shape (K, 2m)
-        :math:`\langle w_{j,r}, \mu \rangle`.
-    cov : ndarray of float64, shape (K, 2m, 2m)
+    A : ndarray of float64, shape (K, G m), or (K, G m, S) with S > 1
+        :math:`\langle w_q, u_s \rangle`.
+    cov : ndarray of float64, shape (K, G m, G m)
         :math:`W \Sigma W^\top`.
     """
-    N = config.n * config.noise_patches
-    mu_sq = gram[0, 0]
-    xi_sq = np.diag(gram)[1 : 1 + N]
-    C = coefficient_matrix(gamma, rho, mu_sq, xi_sq, alpha)
+    A, cov = _filter_statistics(gamma, rho, gram, config, alpha)
+    return (A[:, :, 0] if A.shape[2] == 1 else A), cov
+
+
+def _filter_statistics(gamma, rho, gram, config, alpha):
+    """:func:`filter_statistics` with A of shape (K, Q, S) for any S."""
+    S, N = config.signal_vectors, config.n * config.noise_patches
+    u_sq = np.diag(gram)[:S].copy()
+    xi_sq = np.diag(gram)[S : S + N]
+    signs = np.ones(config.groups) if config.multiclass else None
+    C = coefficient_matrix(gamma, rho, u_sq, xi_sq, alpha, signs=signs)
     if C.shape[2] != gram.shape[0]:
         raise ValueError(f"coefficients over {C.shape[2]} vectors for a Gram matrix of side {gram.shape[0]}")
     K, q2, V = C.shape
     CM, cov = np.zeros((K, q2, V)), np.zeros((K, q2, q2))
     gram = np.ascontiguousarray(gram, dtype=np.float64)
     _threaded(lambda start, stop: _kernels.statistics_products(C, gram, CM, cov, start, stop), K, 4)
-    A = CM[:, :, 0]
+    A = CM[:, :, :S]
     if config.noise == "orthogonal":
-        cov -= A[:, :, None] * A[:, None, :] / mu_sq
+        for s in range(S):
+            cov -= A[:, :, None, s] * A[:, None, :, s] / u_sq[s]
     return A, 0.5 * (cov + cov.transpose(0, 2, 1))
 
 
@@ -177,9 +196,11 @@ class TestErrorEstimate(NamedTuple):
 
     Attributes
     ----------
-    by_class : ndarray of float64, shape (K, 2)
-        :math:`P(y f \le 0 \mid y)` for :math:`y = +1, -1`.
-    stderr_by_class : ndarray of float64, shape (K, 2)
+    by_class : ndarray of float64, shape (K, G)
+        The misclassification probability of each true class: :math:`P(y f \le 0 \mid y)` for
+        :math:`y = +1, -1` (one output), :math:`P(\operatorname{argmax}_g F_g \ne c \mid c)` for
+        :math:`c = 0, \dots, C - 1` (one output per class).
+    stderr_by_class : ndarray of float64, shape (K, G)
         Their standard errors.
     stderr : ndarray of float64, shape (K,)
         The standard error of the clean test error, ``by_class.mean(axis=1)``.
@@ -187,8 +208,8 @@ class TestErrorEstimate(NamedTuple):
         The number of draws each step used.
     """
 
-    by_class: np.ndarray  #: (K, 2) :math:`P(y f \le 0 \mid y)` for :math:`y = +1, -1`
-    stderr_by_class: np.ndarray  #: (K, 2) their standard errors
+    by_class: np.ndarray  #: (K, G) the misclassification probability of each true class
+    stderr_by_class: np.ndarray  #: (K, G) their standard errors
     stderr: np.ndarray  #: (K,) the standard error of the clean test error, by_class.mean(axis=1)
     draws: np.ndarray  #: (K,) the number of draws each step used
 
@@ -198,24 +219,37 @@ class TestErrorEstimate(NamedTuple):
 KERNELS = (_kernels.design_direction, _kernels.failure_sums)
 
 
-def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE, max_draws=MAX_DRAWS, draws=None):
+def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=None, rse=TARGET_RSE,
+             max_draws=MAX_DRAWS, draws=None):
     r"""Misclassification probability of each true class, with standard errors, to a relative error ``rse``.
 
-    For ReLU and leaky ReLU, a draw's estimate is the exact normal mass of
-    the failing part of a line through it, along the direction of the most
-    likely failure (line sampling). For the other activations a draw is
-    moved to the most likely failing point and weighted back (importance
-    sampling). See ``_kernels.failure_masses``: both are unbiased whatever
-    the direction.
+    A fresh sample's class is uniform and its signal patch one of the patterns its class carries
+    (``data.signal_law``), so each class's error is a finite mixture, over its patterns, of Gaussian
+    probabilities given the signal patch; the items of the estimate are these (class, pattern) pairs, and
+    with one output per class the (class, pattern, g) triples: g the first class whose output beats the true
+    class's (the error events of the classes g partition the error: argmax takes the first largest output,
+    as numpy's does, so a tie with a class before the true one is a mistake, with one after it is not).
+
+    For ReLU and leaky ReLU, a draw's estimate of an item is the exact normal
+    mass of the failing part of a line through it, along the direction of the
+    item's most likely failure (line sampling). For the other activations a
+    draw is moved to the most likely failing point and weighted back
+    (importance sampling). See ``_kernels.failure_masses``: both are unbiased
+    whatever the direction.
 
     The draws are :data:`REPLICATES` independently scrambled Sobol sequences
     (randomised quasi-Monte Carlo) seeded by the run's seed, the same at
-    every step, so the curve over time is smooth; the standard errors come
-    from the spread of the replicates. Each step starts with
-    :data:`FIRST_POINTS` points of every replicate and doubles them, or adds
+    every step and for every item, so the curve over time is smooth; the
+    standard errors come from the spread of the replicates' estimates (of a
+    class's error, the mixture of its items with their probabilities, on
+    the replicate's draws; of the test error, the mean over the classes).
+    Each step starts with :data:`FIRST_POINTS` points of every replicate and doubles them, or adds
     replicates (up to twice :data:`REPLICATES`) when it is short by at most
     2x, until the clean test error's standard error is at most ``rse`` times
-    it, or ``max_draws`` draws.
+    it, or ``max_draws`` draws. The target holds for every model of the family, with one output or
+    several, down to errors of 1e-12 and below for ReLU and leaky ReLU; an error whose
+    draws all miss its failure region (a smooth activation whose most likely failing point is beyond
+    40 standard deviations) reads 0.
     The steps are shared among numba's threads; the result does not depend
     on their number.
 
@@ -223,25 +257,28 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     keeps the draws made for one call for the next (the same numbers,
     without drawing them again).
 
-    A record whose statistics :math:`A`, :math:`W \Sigma W^\top` or bias are not finite gets NaN: its
-    error is undefined. That happens when :math:`\eta` is so large that the filters
+    A record whose statistics :math:`A`, :math:`W \Sigma W^\top`, bias or output weights are not finite
+    gets NaN: its error is undefined. That happens when :math:`\eta` is so large that the filters
     outgrow the floating-point range in :math:`W \Sigma W^\top` (a product of two filters)
     while the training outputs, linear in the filters, stay finite.
 
     Parameters
     ----------
-    gamma : ndarray of float64, shape (K, 2, m)
-        Signal coefficients.
-    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+    gamma : ndarray of float64, shape (K, G, m) or (K, G, m, S)
+        Signal coefficients (``SimulationResult.gamma``).
+    rho : ndarray of float64, shape (K, G, m, N) or (K, G, m, n, P1)
         Noise coefficients.
-    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+    gram : ndarray of float64, shape (S + N + G m, S + N + G m)
         The run's Gram matrix (``Data.gram``).
     config : SimulationConfig
-        The run (n, noise, sigma_xi, seed, activation, layout, patches, output_scale).
+        The run (n, features, classes, noise, sigma_xi, seed, activation, layout, patches, output_scale).
     alpha : ndarray of float64, shape (K,), or None, default None
         The factor of :math:`W^{(0)}`; None for 1.
-    bias : ndarray of float64, shape (K, 2, m), or None, default None
+    bias : ndarray of float64, shape (K, G, m), or None, default None
         The bias; None for :math:`b = 0`.
+    output_weights : ndarray of float64, shape (K, G, m), or None, default None
+        The output weights (``SimulationResult.output_weights`` of a trained output layer); None for the
+        fixed layer.
     rse : float, default TARGET_RSE
         The relative standard error to reach.
     max_draws : int, default MAX_DRAWS
@@ -254,28 +291,31 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     TestErrorEstimate
         The estimates and their standard errors, for each record.
     """
-    K, _, m = gamma.shape
-    A, roots, bias, records = _prepared(gamma, rho, gram, config, alpha, bias)
+    K = gamma.shape[0]
+    items, roots, bias, records = _prepared(gamma, rho, gram, config, alpha, bias, output_weights, modes=True)
+    M = items.y.shape[0]
     kind, p1, p2 = _activation_args(config)
     P1 = config.noise_patches
-    D = P1 * 2 * m
+    D = P1 * roots.shape[1]
     additive = config.layout == "additive"
     sigma_xi = float(config.sigma_xi)
     finite = np.zeros(K, dtype=bool)
     finite[records] = True
-    e = np.zeros((K, 2, D))
-    beta = np.zeros((K, 2))
+    e = np.zeros((K, M, D))
+    beta = np.zeros((K, M))
     for k in records:
-        for c, y in enumerate((1.0, -1.0)):
-            beta[k, c] = _kernels.design_direction(roots[k], sigma_xi, A[k], bias[k], y, kind, p1, p2, P1, additive,
-                                                   e[k, c])
+        for i in range(M):
+            beta[k, i] = _kernels.design_direction(roots[k], sigma_xi, items.signal[k, i], bias[k],
+                                                   items.weights[k, i], items.y[i], kind, p1, p2, P1, additive,
+                                                   e[k, i])
     max_draws = max(max_draws, REPLICATES * FIRST_POINTS)
     if draws is None or draws.shape[1] < max_draws // REPLICATES:
         draws = estimate_draws(config, max_draws)
-    sums = np.zeros((K, 2, 2 * REPLICATES))
+    sums = np.zeros((K, M, 2 * REPLICATES))
     replicates = np.full(K, REPLICATES)
     points = np.full(K, FIRST_POINTS)
-    args = (sigma_xi, A, bias, kind, p1, p2, P1, additive, e, beta)
+    args = (sigma_xi, items, bias, kind, p1, p2, P1, additive, e, beta)
+    mixture = _mixture(config, modes=True)
 
     def add(first, count, lo, hi, chosen):
         z = draws.upto(first + count, hi)
@@ -285,16 +325,16 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
     add(0, REPLICATES, 0, FIRST_POINTS, records)
     if kind in _kernels.PIECEWISE_LINEAR:
         # Steps that will need many draws: aim their lines at the mean failing draw instead, and start again.
-        again = records[_need(sums, replicates, points, rse)[records] > AIM_ABOVE]
+        again = records[_need(mixture(sums), replicates, points, rse)[records] > AIM_ABOVE]
         if again.size:
             pilot = draws.pilot()
-            _threaded(lambda start, stop: _kernels.failing_means(roots, pilot, sigma_xi, A, bias, kind, p1, P1,
+            _threaded(lambda start, stop: _kernels.failing_means(roots, pilot, sigma_xi, items, bias, kind, p1, P1,
                                                                  additive, e, again, start, stop), again.size, 1)
             sums[again] = 0.0
             add(0, REPLICATES, 0, FIRST_POINTS, again)
     pending = records
     while True:
-        need = _need(sums, replicates, points, rse)
+        need = _need(mixture(sums), replicates, points, rse)
         R, n = replicates[pending], points[pending]
         # Twice the points of every replicate when short by more than 2x or out of replicates (scrambled Sobol
         # points keep their balance in powers of 2); otherwise, or with no room to double, more replicates of
@@ -318,7 +358,8 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, rse=TARGET_RSE,
                 replicates[chosen] += count
             else:
                 points[chosen] = hi
-    errors = np.full((K, 2), np.nan)
+    sums = mixture(sums)
+    errors = np.full(sums.shape[:2], np.nan)
     for k in records:
         errors[k] = (sums[k, :, : replicates[k]] / points[k]).mean(axis=1)
     stderr = _spread(sums / points[:, None, None], replicates[:, None])
@@ -334,37 +375,41 @@ class TestLossEstimate(NamedTuple):
     Attributes
     ----------
     loss : ndarray of float64, shape (K,)
-        :math:`\tfrac12 \sum_y E[\ell(y f) \mid y]`, the expected loss of a fresh clean sample.
+        The expected loss of a fresh clean sample, the mean of ``by_class``.
     stderr : ndarray of float64, shape (K,)
         Its standard error.
-    by_class : ndarray of float64, shape (K, 2)
-        :math:`E[\ell(y f) \mid y]` for :math:`y = +1, -1`.
+    by_class : ndarray of float64, shape (K, G)
+        The expected loss of each true class: :math:`E[\ell(y f) \mid y]` for :math:`y = +1, -1` (one output),
+        :math:`E[-\log \operatorname{softmax}(F)_c \mid c]` for :math:`c = 0, \dots, C - 1` (one output per class).
     draws : ndarray of int64, shape (K,)
         The number of draws each step used.
     """
 
-    loss: np.ndarray  #: (K,) :math:`\tfrac12 \sum_y E[\ell(y f) \mid y]`, the expected loss of a fresh clean sample
+    loss: np.ndarray  #: (K,) the expected loss of a fresh clean sample, the mean of by_class
     stderr: np.ndarray  #: (K,) its standard error
-    by_class: np.ndarray  #: (K, 2) :math:`E[\ell(y f) \mid y]` for :math:`y = +1, -1`
+    by_class: np.ndarray  #: (K, G) the expected loss of each true class
     draws: np.ndarray  #: (K,) the number of draws each step used
 
 
-def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_RSE, max_draws=MAX_DRAWS,
-                  draws=None):
+def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=None, rse=LOSS_RSE,
+                  max_draws=MAX_DRAWS, draws=None):
     r"""Expected loss of a fresh clean sample at each recorded step, with its standard error, to relative error ``rse``.
 
     .. math::
 
-        L_{\mathcal D} = \tfrac12 \sum_{y = \pm 1} E_{Z}\big[\ell\big(y f(y, Z)\big)\big],
+        L_{\mathcal D} = \frac1G \sum_{c} \sum_{(k, s)} p_c(k, s)\, E_{Z}\big[\ell_c\big(F(c, k, s, Z)\big)\big],
         \qquad Z_p \sim N(0, \sigma_\xi^2 W \Sigma W^\top) \text{ independent over the } P_1 \text{ noise patches},
 
-    with :math:`f` the network's output on a fresh sample of true class :math:`y` (the module's equation: the
-    signal part fixed by :math:`A = W\mu` and the bias, the noise part a function of :math:`Z`) and
-    :math:`\ell` the run's loss (``config.loss``). :math:`A` and :math:`W \Sigma W^\top` are
-    :func:`filter_statistics`'s, as for the test error.
+    over the G classes c, uniform, and the patterns :math:`(k, s)` of class c, the signal patch
+    :math:`s u_k` with probability :math:`p_c(k, s)` (``data.signal_law``); :math:`F` the network's outputs on
+    that fresh sample (the module's equation: the signal part fixed by :math:`\langle w_q, u_k \rangle` and the
+    bias, the noise part a function of :math:`Z`); :math:`\ell_c(f) = \ell(y f)` of the run's loss
+    (``config.loss``), :math:`y = \pm 1` the class, for the models of one output, and the softmax
+    cross-entropy :math:`\ell_c(F) = -\log \operatorname{softmax}(F)_c` for one output per class.
+    :math:`A` and :math:`W \Sigma W^\top` are :func:`filter_statistics`'s, as for the test error.
 
-    Arguments as :func:`estimate` takes them. Each class's expectation is the mean of
-    :math:`\ell(y f)` over :data:`REPLICATES` independently scrambled Sobol sequences mapped to normals
+    Arguments as :func:`estimate` takes them. Each expectation is the mean of
+    :math:`\ell_c` over :data:`REPLICATES` independently scrambled Sobol sequences mapped to normals
     (randomised quasi-Monte Carlo, the draws of :func:`estimate`: ``draws`` from :func:`estimate_draws`
     shares them), the same at every step, so the curve over time is smooth. The standard error is the
     spread of the replicates' estimates of :math:`L_{\mathcal D}`. Each step starts with
@@ -386,18 +431,21 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
 
     Parameters
     ----------
-    gamma : ndarray of float64, shape (K, 2, m)
-        Signal coefficients.
-    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+    gamma : ndarray of float64, shape (K, G, m) or (K, G, m, S)
+        Signal coefficients (``SimulationResult.gamma``).
+    rho : ndarray of float64, shape (K, G, m, N) or (K, G, m, n, P1)
         Noise coefficients.
-    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+    gram : ndarray of float64, shape (S + N + G m, S + N + G m)
         The run's Gram matrix (``Data.gram``).
     config : SimulationConfig
-        The run (its loss, activation, layout, patches, noise, sigma_xi, output_scale and seed).
+        The run (its loss, features, classes, activation, layout, patches, noise, sigma_xi, output_scale and
+        seed).
     alpha : ndarray of float64, shape (K,), or None, default None
         The factor of :math:`W^{(0)}`; None for 1.
-    bias : ndarray of float64, shape (K, 2, m), or None, default None
+    bias : ndarray of float64, shape (K, G, m), or None, default None
         The bias; None for :math:`b = 0`.
+    output_weights : ndarray of float64, shape (K, G, m), or None, default None
+        The output weights of a trained output layer; None for the fixed layer.
     rse : float, default LOSS_RSE
         The relative standard error to reach.
     max_draws : int, default MAX_DRAWS
@@ -410,16 +458,18 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
     TestLossEstimate
         The estimates and their standard errors, for each record.
     """
-    K, _, m = gamma.shape
-    A, roots, bias, records = _prepared(gamma, rho, gram, config, alpha, bias)
+    K = gamma.shape[0]
+    items, roots, bias, records = _prepared(gamma, rho, gram, config, alpha, bias, output_weights, modes=False)
     kind, p1, p2 = _activation_args(config)
     max_draws = max(max_draws, REPLICATES * LOSS_FIRST_POINTS)
     if draws is None or draws.shape[1] < max_draws // REPLICATES:
         draws = estimate_draws(config, max_draws)
-    scale = 1.0 / m if config.output_scale == "mean" else 1.0
-    args = (float(config.sigma_xi), A, bias, scale, kind, p1, p2, config.noise_patches, config.layout == "additive",
-            _kernels.LOSS_CODES[config.loss])
-    sums = np.zeros((K, 2, REPLICATES))
+    # The softmax cross-entropy of several outputs takes no code.
+    loss = 0 if config.multiclass else _kernels.LOSS_CODES[config.loss]
+    args = (float(config.sigma_xi), items, bias, _output_scale(config, output_weights), kind, p1, p2,
+            config.noise_patches, config.layout == "additive", loss)
+    sums = np.zeros((K, items.y.shape[0], REPLICATES))
+    mixture = _mixture(config, modes=False)
     points = np.zeros(K, dtype=np.int64)
     pending, lo, hi = records, 0, LOSS_FIRST_POINTS
     # Every pending record has the same points, so one call per doubling serves them all.
@@ -428,13 +478,14 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
         _threaded(lambda start, stop: _kernels.loss_sums(roots, z, lo, hi, *args, pending, start, stop, sums),
                   pending.size * REPLICATES)
         points[pending] = hi
-        mean, spread = _loss_spread(sums[pending], hi)
+        mean, spread = _loss_spread(mixture(sums[pending]), hi)
         with np.errstate(invalid="ignore"):
             short = ~(spread <= rse * mean)
         short &= np.isfinite(spread)  # an overflowing loss (inf, spread NaN) stops: no number of draws fixes it
         lo, hi = hi, 2 * hi
         pending = pending[short] if REPLICATES * hi <= max_draws else pending[:0]
-    by_class = np.full((K, 2), np.nan)
+    sums = mixture(sums)
+    by_class = np.full(sums.shape[:2], np.nan)
     stderr = np.full(K, np.nan)
     if records.size:
         by_class[records] = (sums[records] / points[records, None, None]).mean(axis=2)
@@ -443,9 +494,9 @@ def estimate_loss(gamma, rho, gram, config, *, alpha=None, bias=None, rse=LOSS_R
 
 
 def _loss_spread(sums, points):
-    """The test loss and its standard error from the sums (K, 2, R) of ``points`` draws (scalar or (K,)) per
-    replicate: the mean and the spread of the replicates' estimates 0.5 (sum_+ + sum_-) / points."""
-    per_replicate = 0.5 * (sums[:, 0] + sums[:, 1]) / np.reshape(points, (-1, 1))
+    """The test loss and its standard error from the sums (K, G, R) of ``points`` draws (scalar or (K,)) per
+    replicate: the mean and the spread of the replicates' estimates (sum_0 + ... + sum_{G-1}) / (G points)."""
+    per_replicate = sums.mean(axis=1) / np.reshape(points, (-1, 1))
     R = per_replicate.shape[1]
     mean = per_replicate.mean(axis=1)
     with np.errstate(invalid="ignore"):
@@ -502,37 +553,42 @@ def _spread(values, replicates):
 
 def _need(sums, replicates, points, rse):
     """How many times its draws each record needs to bring the clean test error's standard error to ``rse`` times
-    the error: sums (K, 2, replicates), replicates and points per replicate (K,)."""
-    mean = sums.sum(axis=(1, 2)) / (2 * replicates * points)
+    the error: sums (K, G, replicates) of the classes, replicates and points per replicate (K,)."""
+    mean = sums.sum(axis=(1, 2)) / (sums.shape[1] * replicates * points)
     spread = _spread(sums.mean(axis=1) / points[:, None], replicates)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(mean > 0, (spread / (rse * mean)) ** 2, 0.0)
 
 
-def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, method="precise", draws=DEFAULT_DRAWS):
-    r"""Misclassification probability of each true class, shape (K, 2): [y = +1, y = -1].
+def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=None, method="precise",
+                 draws=DEFAULT_DRAWS):
+    r"""Misclassification probability of each true class, shape (K, G), as :attr:`TestErrorEstimate.by_class`.
 
     ``method="precise"`` is :func:`estimate` (to 2 % at 95 % confidence).
     ``method="monte_carlo"`` counts the misclassified ones among ``draws``
-    plain draws of a fresh sample (``draws × P1 × 2m`` standard normals of
-    the seed's "test" stream, draw by draw): the brute-force estimate, with
-    standard error sqrt(p (1 - p) / draws), which reads 0 below about
-    1 / draws.
+    plain draws of a fresh sample (``draws × P1 × G m`` standard normals of
+    the seed's "test" stream, draw by draw; the same draws for every class
+    and pattern): the brute-force estimate, with standard error
+    sqrt(p (1 - p) / draws) for a class of one pattern, which reads 0 below
+    about 1 / draws. With one output per class a draw is misclassified when
+    the first largest output (numpy's argmax) is not its class.
 
     Parameters
     ----------
-    gamma : ndarray of float64, shape (K, 2, m)
+    gamma : ndarray of float64, shape (K, G, m) or (K, G, m, S)
         Signal coefficients.
-    rho : ndarray of float64, shape (K, 2, m, N) or (K, 2, m, n, P1)
+    rho : ndarray of float64, shape (K, G, m, N) or (K, G, m, n, P1)
         Noise coefficients.
-    gram : ndarray of float64, shape (1 + N + 2m, 1 + N + 2m)
+    gram : ndarray of float64, shape (S + N + G m, S + N + G m)
         The run's Gram matrix (``Data.gram``).
     config : SimulationConfig
-        The run (n, noise, sigma_xi, seed, activation, layout, patches, output_scale).
+        The run (n, features, classes, noise, sigma_xi, seed, activation, layout, patches, output_scale).
     alpha : ndarray of float64, shape (K,), or None, default None
         The factor of :math:`W^{(0)}`; None for 1.
-    bias : ndarray of float64, shape (K, 2, m), or None, default None
+    bias : ndarray of float64, shape (K, G, m), or None, default None
         The bias; None for :math:`b = 0`.
+    output_weights : ndarray of float64, shape (K, G, m), or None, default None
+        The output weights of a trained output layer; None for the fixed layer.
     method : {"precise", "monte_carlo"}, default "precise"
         The estimate.
     draws : int, default DEFAULT_DRAWS
@@ -540,53 +596,131 @@ def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, method="pre
 
     Returns
     -------
-    ndarray of float64, shape (K, 2)
-        :math:`P(y f \le 0 \mid y)` for :math:`y = +1, -1`.
+    ndarray of float64, shape (K, G)
+        :math:`P(y f \le 0 \mid y)` for :math:`y = +1, -1` (one output), :math:`P(\operatorname{argmax}_g F_g
+        \ne c \mid c)` for :math:`c = 0, \dots, C - 1` (one output per class).
     """
     if method == "precise":
-        return estimate(gamma, rho, gram, config, alpha=alpha, bias=bias).by_class
+        return estimate(gamma, rho, gram, config, alpha=alpha, bias=bias, output_weights=output_weights).by_class
     if method != "monte_carlo":
         raise ValueError(f"method must be 'precise' or 'monte_carlo', got {method!r}")
-    K, _, m = gamma.shape
-    q2 = 2 * m
-    A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)
+    K = gamma.shape[0]
+    A, cov, bias, out, finite = _statistics(gamma, rho, gram, config, alpha, bias, output_weights)
+    items = _items(config, A, out, modes=False)
     kind, p1, p2 = _activation_args(config)
-    P1 = config.noise_patches
-    scale = 1.0 / m if config.output_scale == "mean" else 1.0
-    z = seed_streams(config.seed)["test"].standard_normal((draws, P1, q2))
-    # Row p 2m + q holds coordinate q of noise patch p, one column per draw.
-    z_t = np.ascontiguousarray(z.reshape(draws, P1 * q2).T)
-    errors = np.full((K, 2), np.nan)
+    P1, Q = config.noise_patches, cov.shape[1]
+    z = seed_streams(config.seed)["test"].standard_normal((draws, P1, Q))
+    # Row p Q + q holds coordinate q of noise patch p, one column per draw.
+    z_t = np.ascontiguousarray(z.reshape(draws, P1 * Q).T)
+    rates = np.zeros((K, items.y.shape[0], 1))
     for k in np.flatnonzero(finite):
-        wrong = _kernels.misclassified_draws_family(
-            _root(cov[k]), z_t, float(config.sigma_xi), np.ascontiguousarray(A[k]), bias[k], scale,
-            kind, p1, p2, P1, config.layout == "additive")
-        errors[k] = np.asarray(wrong) / draws
+        wrong = np.zeros(items.y.shape[0], dtype=np.int64)
+        _kernels.misclassified_draws(_root(cov[k]), z_t, float(config.sigma_xi), items.signal[k], bias[k],
+                                     items.out[k], items.outputs, items.y, items.label,
+                                     _output_scale(config, output_weights), kind, p1, p2, P1,
+                                     config.layout == "additive", wrong)
+        rates[k, :, 0] = wrong / draws
+    errors = _mixture(config, modes=False)(rates)[:, :, 0]
+    errors[~finite] = np.nan
     return errors
 
 
-def _statistics(gamma, rho, gram, config, alpha, bias):
-    """A (K, 2m), W Σ Wᵀ (K, 2m, 2m), the bias (K, 2m) (zeros for None), and which records are finite (K,)."""
-    K, _, m = gamma.shape
+def _statistics(gamma, rho, gram, config, alpha, bias, output_weights):
+    """A (K, Q, S), W Σ Wᵀ (K, Q, Q), the bias (K, Q) (zeros for None), the output weights as the kernels take
+    them (``_kernel_output_weights``), and which records are finite (K,)."""
+    K = gamma.shape[0]
+    Q = gamma.shape[1] * gamma.shape[2]
     # Overflow here is a diverged run, reported as NaN rows rather than as warnings.
     with np.errstate(over="ignore", invalid="ignore"):
-        A, cov = filter_statistics(gamma, rho, gram, config, alpha=alpha)
-    finite = np.isfinite(A).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
+        A, cov = _filter_statistics(gamma, rho, gram, config, alpha)
+    finite = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(cov).all(axis=(1, 2))
     if bias is None:
-        bias = np.zeros((K, 2 * m))
-    bias = np.ascontiguousarray(bias, dtype=np.float64).reshape(K, 2 * m)
-    finite &= np.isfinite(bias).all(axis=1)
-    return A, cov, bias, finite
+        bias = np.zeros((K, Q))
+    bias = np.ascontiguousarray(bias, dtype=np.float64).reshape(K, Q)
+    out = _kernel_output_weights(config, output_weights, K)
+    finite &= np.isfinite(bias).all(axis=1) & np.isfinite(out).all(axis=1)
+    return A, cov, bias, out, finite
 
 
-def _prepared(gamma, rho, gram, config, alpha, bias):
-    """What the estimators draw with: A (K, 2m), 0 where a record's statistics are not finite; the roots of
-    W Σ Wᵀ (K, 2m, 2m), 0 there too; the bias (K, 2m); the indices of the finite records."""
-    A, cov, bias, finite = _statistics(gamma, rho, gram, config, alpha, bias)
+def _prepared(gamma, rho, gram, config, alpha, bias, output_weights, modes):
+    """What the estimators draw with: the items (``_items``; A and the output weights 0 where a record's
+    statistics are not finite); the roots of W Σ Wᵀ (K, Q, Q), 0 there too; the bias (K, Q); the indices of
+    the finite records."""
+    A, cov, bias, out, finite = _statistics(gamma, rho, gram, config, alpha, bias, output_weights)
     records = np.flatnonzero(finite)
     roots = np.zeros_like(cov)
     roots[records] = _roots(cov[records])
-    return np.ascontiguousarray(np.where(finite[:, None], A, 0.0)), roots, bias, records
+    A = np.where(finite[:, None, None], A, 0.0)
+    out = np.where(finite[:, None], out, 0.0)
+    return _items(config, A, out, modes), roots, bias, records
+
+
+def _kernel_output_weights(config, output_weights, K):
+    """The output weights of the filters as the kernels take them, (K, Q): the group signs (+1, -1 for the
+    binary model, +1 for one output per class) for the fixed layer, whose common factor 1/m or 1 is the
+    output scale (``_output_scale``); the weights themselves for a trained layer."""
+    if output_weights is None:
+        signs = np.ones(config.groups) if config.multiclass else np.array([1.0, -1.0])
+        return np.ascontiguousarray(np.broadcast_to(np.repeat(signs, config.m), (K, config.groups * config.m)))
+    return np.ascontiguousarray(output_weights, dtype=np.float64).reshape(K, -1)
+
+
+def _output_scale(config, output_weights):
+    """The factor of the outputs beside ``_kernel_output_weights``: 1/m or 1 for the fixed layer, 1 for a trained
+    one."""
+    if output_weights is None and config.output_scale == "mean":
+        return 1.0 / config.m
+    return 1.0
+
+
+def _item_list(config, modes):
+    """The items of a record, in order: (class c, signal vector k, sign s, probability, mode g).
+
+    One per class and pattern of ``data.signal_law``, with mode -1; with ``modes`` and one output per class,
+    one per class, pattern and other class g (the first class to beat c, ``_kernels.TestItems``).
+    """
+    listed = []
+    for c, patterns in enumerate(signal_law(config)):
+        for k, s, probability in patterns:
+            if modes and config.multiclass:
+                listed += [(c, k, s, probability, g) for g in range(config.groups) if g != c]
+            else:
+                listed.append((c, k, s, probability, -1))
+    return listed
+
+
+def _items(config, A, out, modes):
+    """The kernels' items (``_kernels.TestItems``) of every record, from A (K, Q, S) and the output weights
+    (K, Q); with ``modes``, the items of the test error (see ``_item_list``)."""
+    K, Q, _ = A.shape
+    listed = _item_list(config, modes)
+    signal = np.empty((K, len(listed), Q))
+    weights = np.empty((K, len(listed), Q))
+    group = np.arange(Q) // config.m
+    for i, (c, k, s, _, g) in enumerate(listed):
+        signal[:, i] = s * A[:, :, k]
+        # The margin of mode g is F_c - F_g.
+        weights[:, i] = out if g < 0 else np.where(group == c, out, 0.0) - np.where(group == g, out, 0.0)
+    y = np.array([1.0 if config.multiclass or c == 0 else -1.0 for c, *_ in listed])
+    label = np.array([c for c, *_ in listed], dtype=np.int64)
+    mode = np.array([g for *_, g in listed], dtype=np.int64)
+    return _kernels.TestItems(signal, weights, y, label, mode, np.ascontiguousarray(out),
+                              config.groups if config.multiclass else 1)
+
+
+def _mixture(config, modes):
+    """The function that turns the sums or estimates (K, M, ...) of the items into those of the classes
+    (K, G, ...): each class's items weighted by their probabilities, added in the items' order (a class of one
+    pattern keeps its bits)."""
+    listed = _item_list(config, modes)
+
+    def classes(values):
+        total = np.zeros((values.shape[0], config.groups) + values.shape[2:])
+        for i, (c, _, _, probability, _) in enumerate(listed):
+            total[:, c] += probability * values[:, i]
+        return total
+
+    return classes
 
 
 def _activation_args(config):
@@ -612,7 +746,7 @@ def estimate_draws(config, max_draws=MAX_DRAWS) -> "_Draws":
         The draws, to pass to :func:`estimate` as ``draws``.
     """
     most = max(max_draws // REPLICATES, FIRST_POINTS)
-    return _Draws(config.seed, config.noise_patches * 2 * config.m, 2 * REPLICATES, most)
+    return _Draws(config.seed, config.noise_patches * config.groups * config.m, 2 * REPLICATES, most)
 
 
 class _Draws:

@@ -422,8 +422,10 @@ class SimulationResult:
     def _estimate_block(self, records, rse, method):
         c = self.config
         pick = (lambda a: None if a is None else a[records])
+        output_weights = self.output_weights if c.output_layer == "trained" else None
         estimate = method(self.gamma[records], self.rho[records], self.data.gram, c, alpha=pick(self.alpha),
-                          bias=pick(self.bias), rse=rse, draws=self.__dict__["_test_draws"])
+                          bias=pick(self.bias), output_weights=pick(output_weights), rse=rse,
+                          draws=self.__dict__["_test_draws"])
         # The statistics are not finite exactly where both estimates are NaN (an overflowing loss is inf).
         undefined = np.flatnonzero(np.isnan(estimate.by_class).any(axis=1))
         if undefined.size:
@@ -439,7 +441,14 @@ class SimulationResult:
 
     @property
     def test_error_by_class(self) -> np.ndarray:
-        r""":math:`P(y f(x) \le 0 \mid y)` for a fresh sample, shape (K, 2): columns :math:`y = +1`, :math:`y = -1`."""
+        r"""The misclassification probability of a fresh sample of each true class, shape (K, G).
+
+        :math:`P(y f(x) \le 0 \mid y)`, columns :math:`y = +1`, :math:`y = -1`, for the models of one output;
+        :math:`P(\operatorname{argmax}_g F_g(x) \ne c \mid c)`, columns :math:`c = 0, \dots, C - 1`, for one output
+        per class (the first largest output, as numpy's argmax: a tie with a class before :math:`c` is a
+        mistake). A class that carries several signal patterns (``features``) averages them with their
+        probabilities.
+        """
         return self.test_error_estimate.by_class
 
     @property
@@ -454,10 +463,17 @@ class SimulationResult:
 
     @property
     def test_error_noisy(self) -> np.ndarray:
-        """Test error against labels flipped at the run's rates, shape (K,)."""
+        r"""Test error against labels flipped at the run's rates, shape (K,).
+
+        A label of class :math:`c` flipped with probability :math:`\tau_c` to another class chosen uniformly is
+        missed with probability :math:`(1 - \tau_c) e_c + \tau_c (1 - e_c / (C - 1))`, :math:`e_c` the class's
+        error (a mistake falls on each other class alike on average over the flips' targets); with two classes,
+        :math:`(1 - \tau_c) e_c + \tau_c (1 - e_c)`.
+        """
         err = self.test_error_by_class
-        tau = np.array([self.config.tau_pos, self.config.tau_neg])
-        return ((1 - tau) * err + tau * (1 - err)).mean(axis=1)
+        c = self.config
+        tau = np.array([c.tau_pos, c.tau_neg]) if c.classes == 2 else np.full(c.classes, c.tau_pos)
+        return ((1 - tau) * err + tau * (1 - err / (c.classes - 1))).mean(axis=1)
 
     # Test loss ----------------------------------------------------------------
 
