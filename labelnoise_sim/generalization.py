@@ -176,8 +176,7 @@ def _filter_statistics(gamma, rho, gram, config, alpha):
     S, N = config.signal_vectors, config.n * config.noise_patches
     u_sq = np.diag(gram)[:S].copy()
     xi_sq = np.diag(gram)[S : S + N]
-    signs = np.ones(config.groups) if config.multiclass else None
-    C = coefficient_matrix(gamma, rho, u_sq, xi_sq, alpha, signs=signs)
+    C = coefficient_matrix(gamma, rho, u_sq, xi_sq, alpha, signs=config.group_signs)
     if C.shape[2] != gram.shape[0]:
         raise ValueError(f"coefficients over {C.shape[2]} vectors for a Gram matrix of side {gram.shape[0]}")
     K, q2, V = C.shape
@@ -660,8 +659,8 @@ def _kernel_output_weights(config, output_weights, K):
     binary model, +1 for one output per class) for the fixed layer, whose common factor 1/m or 1 is the
     output scale (``_output_scale``); the weights themselves for a trained layer."""
     if output_weights is None:
-        signs = np.ones(config.groups) if config.multiclass else np.array([1.0, -1.0])
-        return np.ascontiguousarray(np.broadcast_to(np.repeat(signs, config.m), (K, config.groups * config.m)))
+        signs = np.repeat(config.group_signs, config.m)
+        return np.ascontiguousarray(np.broadcast_to(signs, (K, signs.size)))
     return np.ascontiguousarray(output_weights, dtype=np.float64).reshape(K, -1)
 
 
