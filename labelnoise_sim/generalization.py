@@ -1,40 +1,48 @@
 r"""Exact test error from the Gaussian law of a fresh sample (no test set).
 
-The filters are :math:`w_q = \alpha w_q^{(0)} + j_q \gamma_q \mu/\|\mu\|^2 + \sum_k \rho_{q,k} \xi_k/\|\xi_k\|^2`
-(:math:`\alpha = 1` without weight decay), :math:`q = (j, r)` in class-major order. For a fresh sample
-of true class :math:`y`, the signal part of the output is fixed by :math:`A_q = \langle w_q, \mu \rangle`,
-and the noise part depends on each of its :math:`P_1` noise vectors :math:`\xi_p` only through
+The filters are :math:`w_q = \alpha w_q^{(0)} + j_q \sum_s \gamma_{q,s} u_s/\|u_s\|^2 + \sum_k \rho_{q,k}
+\xi_k/\|\xi_k\|^2` (:math:`\alpha = 1` without weight decay; :math:`u_0 = \mu` for one signal vector;
+:math:`j_q = \pm 1` the group sign of the binary model, 1 with one output per class), :math:`q = (g, r)` in
+group-major order over the :math:`Q = G m` filters. A fresh sample has a uniform class and carries a signal
+patch :math:`s u_k` with the probabilities of ``data.signal_law``; given them, the signal part of the
+outputs is fixed by :math:`a_q = s \langle w_q, u_k \rangle`, and the noise part depends on each of its
+:math:`P_1` noise vectors :math:`\xi_p` only through
 :math:`Z_p = (\langle w_q, \xi_p \rangle)_q \sim N(0, \sigma_\xi^2 W \Sigma W^\top)`, independent over
-:math:`p`, with :math:`\Sigma = I` (isotropic noise) or :math:`I - \mu\mu^\top/\|\mu\|^2` (orthogonal
-noise). The output is, in the patches and the additive layouts,
+:math:`p`, with :math:`\Sigma = I` (isotropic noise) or the projection orthogonal to every signal vector
+(orthogonal noise). Output :math:`o` is, in the patches and the additive layouts,
 
 .. math::
 
-    f = s \sum_q j_q \Big[\sigma(y A_q + b_q) + \sum_p \sigma(Z_{p,q} + b_q)\Big],
+    F_o = s_v \sum_{q \to o} v_q \Big[\sigma(a_q + b_q) + \sum_p \sigma(Z_{p,q} + b_q)\Big],
     \qquad
-    f = s \sum_q j_q \, \sigma(y A_q + Z_q + b_q)
+    F_o = s_v \sum_{q \to o} v_q \, \sigma(a_q + Z_q + b_q)
 
-(:math:`s = 1/m` or 1, :math:`b` the bias, 0 without one), and a sample of true class :math:`y` is
-misclassified (:math:`y f \le 0`) with probability :math:`P(y f \le 0)`. :math:`W \Sigma W^\top` follows from
-the coefficients and the Gram matrix of :math:`(\mu, \xi_1, \dots, \xi_N, W^{(0)})`: :math:`W = C V` with the
+over the filters that feed it (:math:`b` the bias, 0 without one; :math:`v_q` the output weights, :math:`s_v
+v_q = \pm 1/m` or :math:`\pm 1` for the fixed layer). The binary models have one output :math:`f` and
+misclassify a sample of class :math:`y = \pm 1` when :math:`y f \le 0`; with one output per class a sample
+of class :math:`c` is misclassified when :math:`\operatorname{argmax}_o F_o \ne c` (the first largest output,
+as numpy's argmax). Each class's error is a finite mixture, over its signal patterns, of Gaussian
+probabilities. :math:`W \Sigma W^\top` and :math:`\langle w_q, u_s \rangle` follow from the coefficients and
+the Gram matrix of :math:`(u_0, \dots, u_{S-1}, \xi_1, \dots, \xi_N, W^{(0)})`: :math:`W = C V` with the
 coefficient matrix :math:`C` below.
 
-:func:`estimate` integrates that Gaussian probability to a set relative
+:func:`estimate` integrates those Gaussian probabilities to a set relative
 precision (2 % at 95 % confidence by default) at any size, 1e-12 and far
 below: line sampling along the most likely failure direction, in which the
 failing mass of each line is exact for ReLU and leaky ReLU networks
 (importance sampling for the other activations), over randomised
 quasi-Monte Carlo draws fixed by the run's seed, so the curve over time is
-smooth and reproducible. The kernels (``_kernels.design_direction``,
-``failure_masses``, ``failure_sums``) run every sum in a fixed order,
-without BLAS: the estimate does not depend on the BLAS library or on the
-thread count. :func:`class_errors` with ``method="monte_carlo"`` keeps the
-plain estimate (the share of misclassified draws), for checks.
+smooth and reproducible; with one output per class, each event "class g is
+the first to beat the true class" has lines of its own. The kernels
+(``_kernels.design_direction``, ``failure_masses``, ``failure_sums``) run
+every sum in a fixed order, without BLAS: the estimate does not depend on
+the BLAS library or on the thread count. :func:`class_errors` with
+``method="monte_carlo"`` keeps the plain estimate (the share of
+misclassified draws), for checks.
 
 :func:`estimate_loss` gives the test loss, the expected training loss of a
-fresh clean sample, :math:`L_{\mathcal D} = \tfrac12 \sum_{y = \pm 1} E[\ell(y f)]`,
-over the same Gaussian law, by randomised quasi-Monte Carlo on the same
-draws, to 1 % relative standard error.
+fresh clean sample (the run's loss :math:`\ell(y f)`, or the softmax cross-entropy), over the same
+Gaussian law, by randomised quasi-Monte Carlo on the same draws, to 1 % relative standard error.
 """
 
 from __future__ import annotations
@@ -561,7 +569,7 @@ def _need(sums, replicates, points, rse):
 
 def class_errors(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=None, method="precise",
                  draws=DEFAULT_DRAWS):
-    r"""Misclassification probability of each true class, shape (K, G), as :attr:`TestErrorEstimate.by_class`.
+    r"""Misclassification probability of each true class, shape (K, G), as ``TestErrorEstimate.by_class``.
 
     ``method="precise"`` is :func:`estimate` (to 2 % at 95 % confidence).
     ``method="monte_carlo"`` counts the misclassified ones among ``draws``

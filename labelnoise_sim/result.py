@@ -458,7 +458,11 @@ class SimulationResult:
 
     @property
     def test_error_stderr(self) -> np.ndarray:
-        """Standard error of :attr:`test_error`, shape (K,): at most 1/106 of it (2 % at 95 % confidence)."""
+        """Standard error of :attr:`test_error`, shape (K,): at most 1/106 of it (2 % at 95 % confidence).
+
+        The spread of the estimate's replicates, for every model (one output or one per class), unless a step
+        reached the cap of draws first (:func:`~labelnoise_sim.generalization.estimate`); then what it reached.
+        """
         return self.test_error_estimate.stderr
 
     @property
@@ -482,8 +486,11 @@ class SimulationResult:
         r"""The test loss of every recorded step with its standard error (:func:`generalization.estimate_loss`).
 
         :math:`L_{\mathcal D} = \tfrac12 \sum_{y = \pm 1} E[\ell(y f(W, x)) \mid y]`, the run's loss on a fresh
-        clean sample, from the same Gaussian law and draws as the test error, to 1 % relative standard
-        error. Raises :class:`~labelnoise_sim.DivergenceError` as :attr:`test_error_estimate` does.
+        clean sample (with one output per class the mean over the classes of the softmax cross-entropy
+        :math:`E[-\log \operatorname{softmax}(F(W, x))_c \mid c]`; a class of several signal patterns averages
+        them with their probabilities), from the same Gaussian law and draws as the test error, to 1 %
+        relative standard error. Raises :class:`~labelnoise_sim.DivergenceError` as :attr:`test_error_estimate`
+        does.
         """
         return self._estimate(np.arange(len(self.t)), generalization.LOSS_RSE, generalization.estimate_loss)
 
