@@ -178,6 +178,9 @@ def _panel_coefficients(ax, result, stages):
         else:
             ax.plot(t, np.median(signal, axis=1), color="tab:green", label="signal, median over classes")
             ax.fill_between(t, signal.min(axis=1), signal.max(axis=1), color="tab:green", alpha=0.2, lw=0)
+    elif result.config.signal_vectors > 1:
+        ax.plot(t, signal[:, 0], color="tab:green", label="signal of class +1 (its patches, best filter)")
+        ax.plot(t, signal[:, 1], color="tab:green", ls="--", label="signal of class -1 (its patches, best filter)")
     else:
         ax.plot(t, signal[:, 0], color="tab:green", label=r"signal $\max_r\gamma_{+1,r}$")
         ax.plot(t, signal[:, 1], color="tab:green", ls="--", label=r"signal $\max_r\gamma_{-1,r}$")
@@ -228,7 +231,9 @@ def _column(fig, result, title):
     axes = fig.subplot_mosaic([["a", "a"], ["b", "b"], ["c1", "c2"]], height_ratios=[1.1, 1.1, 0.9])
     c = result.config
     fig.suptitle(f"{title}\n" rf"n={c.n}, d={c.d}, m={c.m}, $\eta$={c.eta:g}, $n\,$SNR$^2$={c.n_snr2:.3g}, "
-                 rf"$\tau_+$={c.tau_pos:g}, $\tau_-$={c.tau_neg:g}", fontsize="medium")
+                 rf"$\tau_+$={c.tau_pos:g}, $\tau_-$={c.tau_neg:g}"
+                 + (f"\nfeatures={c.features}, classes={c.classes}, loss={c.loss}, output layer {c.output_layer}"
+                    if c.data_family else ""), fontsize="medium")
     # The panels' names are in their y labels: above panel (a) the stage marks take the room.
     _panel_accuracy(axes["a"], result, stages)
     _panel_coefficients(axes["b"], result, stages)

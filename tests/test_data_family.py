@@ -90,3 +90,18 @@ def test_a_sweep_over_the_data_family_resumes_from_its_store(tmp_path, count_cel
     again = sweep(grid, fixed, test_error=False, backend="serial", progress=False, store=tmp_path / "store")
     assert count_cells == []
     assert again.table["t1"].tolist() == table["t1"].tolist()
+
+
+@pytest.mark.parametrize("options", [["--features", "xor"], ["--classes", "3", "--output_layer", "trained"]],
+                         ids=["xor", "classes=3 trained"])
+def test_the_command_line_runs_the_data_family(options, tmp_path, capsys):
+    from labelnoise_sim.cli import main
+
+    tiny = ["--n", "24", "--d", "120", "--m", "3", "--steps", "60", "--no-progress"]
+    assert main(["run", *tiny, *options, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"features={'xor' if 'xor' in options else 'single'}" in out.splitlines()[0]
+    assert "clean test error: best" in out
+    result = load(tmp_path / "result.npz")
+    assert result.config.features == ("xor" if "xor" in options else "single")
+    assert (tmp_path / "stages.png").stat().st_size > 0
