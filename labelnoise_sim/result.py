@@ -532,7 +532,9 @@ class SimulationResult:
         """The trajectory as an ``xarray.Dataset`` with dimensions t, j, r, i.
 
         Coordinates: ``t`` (recorded steps), ``j`` (+1, -1), ``r`` (filter),
-        ``i`` (sample), and ``p`` (noise patch) with more than two patches.
+        ``i`` (sample), and ``p`` (noise patch) with more than two patches;
+        with one output per class ``c`` (the group of filters) in place of
+        ``j`` and ``o`` (the output), with several signal vectors ``s``.
         Holds the coefficients (α and the bias where trained), outputs and
         per-sample losses, the training curves, the clean test error with its
         standard error, and the labels; the parameters are in ``attrs``.
@@ -554,14 +556,24 @@ class SimulationResult:
         except ImportError as exc:
             raise ImportError("to_xarray() needs xarray: pip install 'labelnoise-sim[xarray]'") from exc
         c, data = self.config, self.data
-        coords = {"t": self.t, "j": [1, -1], "r": np.arange(c.m), "i": np.arange(c.n)}
-        rho_dims = ("t", "j", "r", "i") + (("p",) if self.rho.ndim == 5 else ())
+        # The groups of filters: j = +1, -1 for the binary model, the class c with one output per class.
+        group = "c" if c.multiclass else "j"
+        coords = {"t": self.t, group: np.arange(c.classes) if c.multiclass else [1, -1], "r": np.arange(c.m),
+                  "i": np.arange(c.n)}
+        rho_dims = ("t", group, "r", "i") + (("p",) if self.rho.ndim == 5 else ())
         if self.rho.ndim == 5:
             coords["p"] = np.arange(1, c.patches)  # the noise patches, after the signal patch 0
+        gamma_dims = ("t", group, "r") + (("s",) if self.gamma.ndim == 4 else ())
+        if self.gamma.ndim == 4:
+            coords["s"] = np.arange(c.signal_vectors)  # the signal vectors u_s
+        output_dims = ("t", "i") + (("o",) if c.multiclass else ())
+        if c.multiclass:
+            coords["o"] = np.arange(c.classes)  # the outputs F_o
         variables = {
-            "gamma": (("t", "j", "r"), self.gamma),
+            "gamma": (gamma_dims, self.gamma),
             "rho": (rho_dims, self.rho),
-            "outputs": (("t", "i"), self.outputs),
+            "outputs": (output_dims, self.outputs),
+            "output_weights": (("t", group, "r"), np.asarray(self.output_weights)),
             "sample_loss": (("t", "i"), self.sample_loss),
             "train_loss": ("t", self.train_loss),
             "train_acc_clean": ("t", self.train_acc_clean),
@@ -577,7 +589,10 @@ class SimulationResult:
         if self.alpha is not None:
             variables["alpha"] = ("t", self.alpha)
         if self.bias is not None:
-            variables["bias"] = (("t", "j", "r"), self.bias)
+            variables["bias"] = (("t", group, "r"), self.bias)
+        if c.data_family:
+            variables["signal_index"] = ("i", data.signal_index)
+            variables["signal_sign"] = ("i", data.signal_sign)
         # netCDF attributes hold no None nor bool: the full-batch batch_size is n, a bias flag 0 or 1.
         attrs = {k: (int(v) if isinstance(v, bool) else v) for k, v in self.config.to_dict().items()
                  if k != "record"}

@@ -105,3 +105,19 @@ def test_the_command_line_runs_the_data_family(options, tmp_path, capsys):
     result = load(tmp_path / "result.npz")
     assert result.config.features == ("xor" if "xor" in options else "single")
     assert (tmp_path / "stages.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("params", [dict(features="xor"), dict(classes=3, features="common_rare(0.2)")],
+                         ids=["xor", "classes=3 common_rare"])
+def test_to_xarray_labels_the_data_familys_axes(params):
+    pytest.importorskip("xarray")
+    result = simulate(**SMALL, **params, progress=False)
+    dataset = result.to_xarray(test_error=False)
+    config = result.config
+    group = "c" if config.multiclass else "j"
+    assert dataset["gamma"].dims == ("t", group, "r", "s")
+    assert dataset.sizes["s"] == config.signal_vectors
+    np.testing.assert_array_equal(dataset["gamma"].values, result.gamma)
+    np.testing.assert_array_equal(dataset["outputs"].values, result.outputs)
+    assert dataset["outputs"].dims == (("t", "i", "o") if config.multiclass else ("t", "i"))
+    np.testing.assert_array_equal(dataset["signal_index"].values, result.data.signal_index)
