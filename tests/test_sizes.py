@@ -218,8 +218,9 @@ print(json.dumps([status("VmHWM") - base, memory_bytes([config] * runs, analyze=
 ])
 def test_the_estimate_is_the_measured_peak(kind, params, runs, monkeypatch):
     # Measured (resident peak / estimate): 1.00 for single runs at n = 2500-20000 and batches of 3-4 at
-    # n = 3000, 1.00 at n = 200, d = 200000 and 1.07 at n = 2000, d = 20000 (explicit) (at n = 20000, d = 100: 9.0 GiB, 2.9 times the Gram matrix), 0.91-1.01 for sweep cells with
-    # the test error, 1.14 for n = 2000 where glibc keeps freed 32 MB blocks in its heap.
+    # n = 3000 (at n = 20000, d = 100: 9.0 GiB, 2.9 times the Gram matrix), 1.00 at n = 200, d = 200000 and
+    # 1.07 at n = 2000, d = 20000 (explicit: the vectors dominate), 0.91-1.01 for sweep cells with the test
+    # error, 1.14 for n = 2000 where glibc keeps freed 32 MB blocks in its heap.
     import json
     import subprocess
     import sys
