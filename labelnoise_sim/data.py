@@ -23,7 +23,9 @@ and the signal patches of the samples (``STREAMS``), so each can be drawn on its
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from . import _kernels
@@ -543,7 +545,10 @@ def sample_explicit(config: SimulationConfig) -> Data:
 
     The vectors are drawn straight into the input of the Gram kernel, ξ's rows then W⁽⁰⁾'s, padded with
     zero rows to a multiple of 16; ``data.xi`` and ``data.W0`` are views of it (of their documented
-    shapes, C-contiguous), and hold the bits fresh arrays of the same draws would.
+    shapes, C-contiguous), and hold the bits fresh arrays of the same draws would. A draw of
+    ``PARALLEL_NORMALS`` = 2**25 normals or more (ξ at n = 2000, d = 20000) is split into blocks of rows,
+    each from a child generator of its stream, drawn on threads (``_standard_normals``): other normals
+    than one generator's, the same whatever the thread count.
 
     Parameters
     ----------
@@ -570,10 +575,10 @@ def sample_explicit(config: SimulationConfig) -> Data:
     random[p:] = 0.0
     # An overflow is reported by check_statistics, naming the parameter, not as a warning.
     with np.errstate(over="ignore", invalid="ignore"):
-        _standard_normals(random[:N], config.sigma_xi, rngs["noise"])
+        _standard_normals(random[:N], config.sigma_xi, rngs["noise"], config.seed, "noise")
         if config.noise == "orthogonal":
             random[:N, :S] = 0.0
-        _standard_normals(random[N:p], config.sigma0, rngs["init"])
+        _standard_normals(random[N:p], config.sigma0, rngs["init"], config.seed, "init")
         gram = _padded_gram(basis, random, p)
     check_statistics(gram, config)
     xi = random[:N] if config.noise_patches == 1 else random[:N].reshape(n, config.noise_patches, d)
@@ -581,12 +586,47 @@ def sample_explicit(config: SimulationConfig) -> Data:
     return Data(gram=gram, signal_vectors=signal_vectors, xi=xi, W0=W0, sampling="explicit", **labels)
 
 
-def _standard_normals(out: np.ndarray, scale: float, rng: np.random.Generator) -> None:
-    """Fill ``out`` with ``scale`` times standard normals of ``rng``: the bits of ``scale * rng.standard_normal(
-    out.shape)``, in place (no multiply for a scale of 1.0, which changes no bit)."""
-    rng.standard_normal(out=out)
-    if scale != 1.0:
-        np.multiply(out, scale, out=out)
+#: Normals of one draw of explicit sampling (ξ, or W⁽⁰⁾) from which they are drawn in blocks of rows, each
+#: from a child generator of the stream, on threads (``_standard_normals``): 2**25 = 3.4e7 (256 MiB). Below
+#: it one generator draws them all, as it always did: every explicit result the documentation shows lies
+#: below it (the largest, n = 200 at d = 100000, draws 2e7 normals; n = 2000, d = 20000 draws 4e7).
+PARALLEL_NORMALS = 2**25
+
+#: Normals per block of a parallel draw, in whole rows (at least one): 2**22 (32 MiB).
+BLOCK_NORMALS = 2**22
+
+
+def _standard_normals(out: np.ndarray, scale: float, rng: np.random.Generator, seed: int, name: str) -> None:
+    """Fill ``out`` (rows, d), C-contiguous, with ``scale`` times standard normals of the stream ``name``.
+
+    Below ``PARALLEL_NORMALS`` entries, ``rng``, the stream's generator (``seed_streams(seed)[name]``),
+    draws them all in order: the bits of ``scale * rng.standard_normal(out.shape)``, in place (no
+    multiply for a scale of 1.0, which changes no bit). From it on, the rows are split into blocks of
+    ``BLOCK_NORMALS`` normals (whole rows, at least one), block k drawn by its own generator,
+    ``substream(seed, name, k)``, and the blocks are shared among ``numba.get_num_threads()`` threads
+    (numpy's generators release the GIL while they fill an array). The split depends on the shape alone:
+    the same bits whatever the thread count.
+    """
+    rows, d = out.shape
+
+    def fill(block: np.ndarray, generator: np.random.Generator) -> None:
+        generator.standard_normal(out=block)
+        if scale != 1.0:
+            np.multiply(block, scale, out=block)
+
+    if out.size < PARALLEL_NORMALS:
+        fill(out, rng)
+        return
+    per_block = max(1, BLOCK_NORMALS // d)
+    blocks = [(out[start : start + per_block], k) for k, start in enumerate(range(0, rows, per_block))]
+    threads = min(numba.get_num_threads(), len(blocks))
+    if threads < 2:
+        for block, k in blocks:
+            fill(block, substream(seed, name, k))
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="labelnoise_sim-normals") as pool:
+        for done in [pool.submit(fill, block, substream(seed, name, k)) for block, k in blocks]:
+            done.result()
 
 
 def explicit_gram(signals, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
