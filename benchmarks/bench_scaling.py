@@ -8,6 +8,13 @@
 - d with ``sampling="gram"``: the whole call for d from 10³ to 10⁹; the Gram
   matrix is drawn without forming a d-dimensional vector, so the cost is flat
   in d.
+- the large case, n=2000, d=20000, m=10, 200 steps: the whole ``simulate()``
+  call, explicit and ``sampling="gram"``, against the whole warm JAX float32
+  call (``_jax_baseline.jax_gd``: its arrays made from the data, the compiled
+  loop, the outputs back), interleaved repeat by repeat and each credited with
+  its fastest repeat, as on a shared machine the least disturbed; with the
+  parts of the explicit call (drawing the data and its Gram matrix, the
+  dynamics). ``--large`` runs this case alone.
 - against JAX, in d (n=200) and in n (d=2000), m=10: time per step of the
   dynamics alone against the jitted JAX loop of gradient descent on the raw
   weights (``_jax_baseline.py``), float64 and float32, its arrays already in
@@ -21,6 +28,7 @@ Usage::
 
     python benchmarks/bench_scaling.py            # full
     python benchmarks/bench_scaling.py --quick    # under a minute
+    python benchmarks/bench_scaling.py --large    # the large case alone, a few minutes
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from labelnoise_sim import SimulationConfig, run, simulate  # noqa: E402
 from labelnoise_sim.data import sample_data  # noqa: E402
 
 BASE = dict(n=200, d=2000, m=10, eta=0.1)
+LARGE = dict(n=2000, d=20000, m=10, eta=0.1, steps=200)
 
 FULL = dict(
     n=(50, 100, 200, 400, 800, 1600),
@@ -154,6 +163,62 @@ def versus_jax(params: dict, repeats: int, flop: float = 2e10, dynamics_steps: i
     return row
 
 
+def versus_jax_large(repeats: int, params: dict = LARGE, check_steps: int = 20) -> dict:
+    """Whole calls at ``params``' size: ``simulate()`` explicit and ``sampling="gram"`` against JAX float32.
+
+    Each repeat times, in turn, the explicit call, the ``"gram"`` call, the
+    warm JAX float32 call on the explicit data, and the two parts of the
+    explicit call (``sample_data``: the vectors and their Gram matrix;
+    ``run`` on that data: the dynamics); the fastest repeat of each is kept.
+    Agreement first, as ``bench_single.time_large`` checks it: JAX float64
+    against ``simulate`` over the first ``check_steps`` steps (to
+    ``AGREEMENT_RTOL``) and JAX float32 over all the steps (to
+    ``FLOAT32_RTOL``); no ratio where they disagree.
+    """
+    start = time.perf_counter()
+    config = SimulationConfig(**params)
+    result = simulate(**params)  # loads the compiled kernels; its data and outputs are the reference
+    simulate(**params, sampling="gram")
+    data, steps = result.data, config.steps
+    row = {"n": config.n, "d": config.d, "m": config.m, "steps": steps, "repeats": repeats}
+    check = run(config.replace(steps=check_steps, record=[check_steps]), data).outputs[-1]
+    row["jax_float64_rel_gap"] = relative_gap(check, jaxb.jax_gd(data, config.eta, check_steps, "float64")[-1])
+    jaxb.jax_gd(data, config.eta, 2, "float32")  # compiles
+    calls = {
+        "explicit_s": lambda: simulate(**params),
+        "gram_s": lambda: simulate(**params, sampling="gram"),
+        "jax_float32_s": lambda: jaxb.jax_gd(data, config.eta, steps, "float32"),
+        "draw_s": lambda: sample_data(config),
+        "dynamics_s": lambda: run(config, data),
+    }
+    times = {name: [] for name in calls}
+    gaps = []
+    for _ in range(repeats):
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            out = call()
+            times[name].append(time.perf_counter() - t0)
+            if name == "jax_float32_s":
+                gaps.append(relative_gap(result.outputs[-1], out[-1]))
+            del out
+    row.update({name: min(values) for name, values in times.items()})
+    row["jax_float32_rel_gap"] = max(gaps)
+    row["agree"] = row["jax_float64_rel_gap"] < AGREEMENT_RTOL and row["jax_float32_rel_gap"] < FLOAT32_RTOL
+    if row["agree"]:
+        row["x_jax_float32_explicit"] = row["jax_float32_s"] / row["explicit_s"]
+        row["x_jax_float32_gram"] = row["jax_float32_s"] / row["gram_s"]
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+LARGE_COLUMNS = [
+    ("explicit_s", "simulate s"), ("draw_s", "of which data s"), ("dynamics_s", "of which dynamics s"),
+    ("gram_s", "simulate gram s"), ("jax_float32_s", "JAX f32 s"),
+    ("x_jax_float32_explicit", "x JAX f32 (explicit)"), ("x_jax_float32_gram", "x JAX f32 (gram)"),
+    ("jax_float64_rel_gap", "f64 gap (first steps)"), ("jax_float32_rel_gap", "f32 gap"),
+]
+
+
 JAX_COLUMNS = [
     ("n", "n"), ("d", "d"), ("us_per_step_min", "simulate µs/step"), ("jax_steps", "JAX steps"),
     ("jax_float64_us_per_step", "JAX f64 µs/step"), ("jax_float32_us_per_step", "JAX f32 µs/step"),
@@ -165,6 +230,7 @@ JAX_COLUMNS = [
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller grids (a few seconds)")
+    parser.add_argument("--large", action="store_true", help="only the large case (n=2000, d=20000) against JAX")
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats (median reported)")
     parser.add_argument("--out", default=None, help="directory of the JSON result (default benchmarks/results)")
     args = parser.parse_args(argv)
@@ -172,6 +238,8 @@ def main(argv=None) -> dict:
     repeats = args.repeats or (1 if args.quick else 5)
     info = machine_info()
     print_header("bench_scaling: cost of simulate in n, m, steps and d", info)
+    if args.large:
+        return large_case(info, args.repeats or 3, args.out)
 
     steps = grid["dynamics_steps"]
     by_n = [time_per_step({**BASE, "n": n}, steps, repeats) for n in grid["n"]]
@@ -202,12 +270,32 @@ def main(argv=None) -> dict:
                   "no ratio where a trajectory disagrees")
             print(format_table(rows, JAX_COLUMNS))
 
+    large = None if args.quick else large_case(info, repeats, None, write=False)
+
     payload = {"machine": info, "quick": args.quick, "repeats": repeats, "dynamics_steps": steps,
                "by_n": by_n, "by_m": by_m, "by_steps": by_steps, "by_d_gram": by_d,
-               "jax_by_d": jax_by_d, "jax_by_n": jax_by_n}
+               "jax_by_d": jax_by_d, "jax_by_n": jax_by_n, "large": large}
     path = write_json("bench_scaling_quick" if args.quick else "bench_scaling", payload, args.out)
     print(f"# written {path}")
     return payload
+
+
+def large_case(info: dict, repeats: int, out, write: bool = True) -> dict | None:
+    """Print (and with ``write``, save as bench_scaling_large.json) the large case against JAX float32."""
+    size = ", ".join(f"{k}={v}" for k, v in LARGE.items())
+    if not jaxb.available():
+        print(f"\n# JAX is not installed: the large case ({size}) against JAX float32 is skipped")
+        return None
+    row = versus_jax_large(repeats)
+    print(f"\n## Large case ({size}): whole calls, interleaved, fastest of {repeats} repeats each; "
+          f"{info['cpu']}, {info['cores']} cores; {row['seconds']:.0f} s for this part")
+    print(format_table([row], LARGE_COLUMNS))
+    if not row["agree"]:
+        print("# TRAJECTORIES DISAGREE: no ratio is reported for the large case")
+    if write:
+        path = write_json("bench_scaling_large", {"machine": info, "repeats": repeats, "large": row}, out)
+        print(f"# written {path}")
+    return row
 
 
 if __name__ == "__main__":

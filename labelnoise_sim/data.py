@@ -23,7 +23,9 @@ and the signal patches of the samples (``STREAMS``), so each can be drawn on its
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from . import _kernels
@@ -541,6 +543,13 @@ def sample_explicit(config: SimulationConfig) -> Data:
     which is exactly its projection on the orthogonal complement of the signal vectors. The initial
     filters are ``sigma0`` times standard normals, shape (G, m, d).
 
+    The vectors are drawn straight into the input of the Gram kernel, ξ's rows then W⁽⁰⁾'s, padded with
+    zero rows to a multiple of 16; ``data.xi`` and ``data.W0`` are views of it (of their documented
+    shapes, C-contiguous), and hold the bits fresh arrays of the same draws would. A draw of
+    ``PARALLEL_NORMALS`` = 2**25 normals or more (ξ at n = 2000, d = 20000) is split into blocks of rows,
+    each from a child generator of its stream, drawn on threads (``_standard_normals``): other normals
+    than one generator's, the same whatever the thread count.
+
     Parameters
     ----------
     config : SimulationConfig
@@ -557,16 +566,67 @@ def sample_explicit(config: SimulationConfig) -> Data:
     basis = signal_basis(config)
     signal_vectors = np.zeros((S, d))
     signal_vectors[:, :S] = basis
+    N, filters = n * config.noise_patches, config.groups * m
+    p = N + filters
+    # ξ and W⁽⁰⁾ are drawn straight into the rows of the Gram kernel's input, zero rows after them up to a
+    # multiple of 16 (_kernels.gram_rows); data.xi and data.W0 are views of it. The same normals in the same
+    # order as fresh arrays of their shapes, the same bits.
+    random = np.empty((_kernels.gram_rows(p), d))
+    random[p:] = 0.0
     # An overflow is reported by check_statistics, naming the parameter, not as a warning.
-    shape = (n, d) if config.noise_patches == 1 else (n, config.noise_patches, d)
     with np.errstate(over="ignore", invalid="ignore"):
-        xi = config.sigma_xi * rngs["noise"].standard_normal(shape)
+        _standard_normals(random[:N], config.sigma_xi, rngs["noise"], config.seed, "noise")
         if config.noise == "orthogonal":
-            xi[..., :S] = 0.0
-        W0 = config.sigma0 * rngs["init"].standard_normal((config.groups, m, d))
-        gram = explicit_gram(basis, xi.reshape(-1, d), W0)
+            random[:N, :S] = 0.0
+        _standard_normals(random[N:p], config.sigma0, rngs["init"], config.seed, "init")
+        gram = _padded_gram(basis, random, p)
     check_statistics(gram, config)
+    xi = random[:N] if config.noise_patches == 1 else random[:N].reshape(n, config.noise_patches, d)
+    W0 = random[N:p].reshape(config.groups, m, d)
     return Data(gram=gram, signal_vectors=signal_vectors, xi=xi, W0=W0, sampling="explicit", **labels)
+
+
+#: Normals of one draw of explicit sampling (ξ, or W⁽⁰⁾) from which they are drawn in blocks of rows, each
+#: from a child generator of the stream, on threads (``_standard_normals``): 2**25 = 3.4e7 (256 MiB). Below
+#: it one generator draws them all, as it always did: every explicit result the documentation shows lies
+#: below it (the largest, n = 200 at d = 100000, draws 2e7 normals; n = 2000, d = 20000 draws 4e7).
+PARALLEL_NORMALS = 2**25
+
+#: Normals per block of a parallel draw, in whole rows (at least one): 2**22 (32 MiB).
+BLOCK_NORMALS = 2**22
+
+
+def _standard_normals(out: np.ndarray, scale: float, rng: np.random.Generator, seed: int, name: str) -> None:
+    """Fill ``out`` (rows, d), C-contiguous, with ``scale`` times standard normals of the stream ``name``.
+
+    Below ``PARALLEL_NORMALS`` entries, ``rng``, the stream's generator (``seed_streams(seed)[name]``),
+    draws them all in order: the bits of ``scale * rng.standard_normal(out.shape)``, in place (no
+    multiply for a scale of 1.0, which changes no bit). From it on, the rows are split into blocks of
+    ``BLOCK_NORMALS`` normals (whole rows, at least one), block k drawn by its own generator,
+    ``substream(seed, name, k)``, and the blocks are shared among ``numba.get_num_threads()`` threads
+    (numpy's generators release the GIL while they fill an array). The split depends on the shape alone:
+    the same bits whatever the thread count.
+    """
+    rows, d = out.shape
+
+    def fill(block: np.ndarray, generator: np.random.Generator) -> None:
+        generator.standard_normal(out=block)
+        if scale != 1.0:
+            np.multiply(block, scale, out=block)
+
+    if out.size < PARALLEL_NORMALS:
+        fill(out, rng)
+        return
+    per_block = max(1, BLOCK_NORMALS // d)
+    blocks = [(out[start : start + per_block], k) for k, start in enumerate(range(0, rows, per_block))]
+    threads = min(numba.get_num_threads(), len(blocks))
+    if threads < 2:
+        for block, k in blocks:
+            fill(block, substream(seed, name, k))
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="labelnoise_sim-normals") as pool:
+        for done in [pool.submit(fill, block, substream(seed, name, k)) for block, k in blocks]:
+            done.result()
 
 
 def explicit_gram(signals, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
@@ -593,13 +653,20 @@ def explicit_gram(signals, xi: np.ndarray, W0: np.ndarray) -> np.ndarray:
         The Gram matrix.
     """
     basis = np.array([[signals]], dtype=np.float64) if np.ndim(signals) == 0 else np.asarray(signals, np.float64)
-    S = basis.shape[0]
     N, d = xi.shape
     p = N + W0.size // d
     # Zero rows up to a multiple of 16: the same sums, all in the Gram kernel's strips (_kernels.gram).
-    random = np.zeros((_kernels.gram_rows(p), d))
+    random = np.empty((_kernels.gram_rows(p), d))
     random[:N] = xi
     random[N:p] = W0.reshape(-1, d)
+    random[p:] = 0.0
+    return _padded_gram(basis, random, p)
+
+
+def _padded_gram(basis: np.ndarray, random: np.ndarray, p: int) -> np.ndarray:
+    """:func:`explicit_gram` of the signal vectors ``basis`` (S, k) and the first p rows of ``random``, the noise
+    vectors then the filters, zero rows after them up to ``_kernels.gram_rows(p)``."""
+    S = basis.shape[0]
     gram = np.empty((S + p, S + p))
     gram[S:, S:] = _kernels.gram(random, p)
     gram[:S, :S] = _fixed_products(basis, basis)

@@ -600,15 +600,15 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
     K = record_count(config)
     labels = 2 * n  # y and y_noisy, int64
     if config.sampling == "explicit":
-        # Kept: ξ (n × d), W⁽⁰⁾ (2m × d), μ (d). While explicit_gram runs: their concatenation, padded with
-        # zero rows to a multiple of 16 (rows × d), the Gram kernel's (rows × rows) output before it is
-        # copied into the Gram matrix, and its packed block of rows per thread (GRAM_GROUP strips of 16
-        # columns × GRAM_BLOCK coordinates).
-        data = (1 + p) ** 2 + p * d + d + labels
+        # Kept: ξ (n × d) and W⁽⁰⁾ (2m × d), views of the one array they are drawn into, padded with zero rows
+        # to a multiple of 16 (rows × d; sample_explicit), and μ (d). While the Gram kernel runs: its
+        # (rows × rows) output before it is copied into the Gram matrix, and its packed block of rows per
+        # thread (GRAM_GROUP strips of 16 columns × GRAM_BLOCK coordinates).
+        rows = _kernels.gram_rows(p)
+        data = (1 + p) ** 2 + rows * d + d + labels
         # (numba.config.NUMBA_NUM_THREADS bounds the threads without starting them, as get_num_threads would.)
         block = _kernels.GRAM_GROUP * _kernels.GRAM_BLOCK * _kernels.GRAM_STRIP
-        rows = _kernels.gram_rows(p)
-        drawing = rows * d + rows * rows + block * min(numba.config.NUMBA_NUM_THREADS, rows // _kernels.GRAM_STRIP)
+        drawing = rows * rows + block * min(numba.config.NUMBA_NUM_THREADS, rows // _kernels.GRAM_STRIP)
     else:
         # While sample_gram assembles the Gram matrix: the Wishart draw (p × p; its own making, a (p × dof)
         # matrix for dof < p or Bartlett's factor, is gone by then) and two products of that size.
@@ -649,10 +649,12 @@ def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_erro
 
     Every large array of the path is counted, temporaries included, by how
     long it lives: a run's data (the Gram matrix, :math:`(1 + n + 2m)^2` floats, and
-    for explicit sampling :math:`\xi`, :math:`W^{(0)}` and :math:`\mu`, :math:`(n + 2m + 1) d`) and its records
+    for explicit sampling :math:`\xi` and :math:`W^{(0)}`, views of the one array they are drawn into, its
+    :math:`n + 2m` rows padded with zero rows to a multiple of 16, and :math:`\mu`: about
+    :math:`(n + 2m + 1) d`) and its records
     (:math:`K \times (2m n + 2m + n + 1)`, :math:`K` recorded steps) last until ``run_many``
-    returns; drawing the data briefly needs more (explicit: the concatenated
-    vectors and a second Gram matrix, :math:`(n + 2m)(d + n + 2m)`; ``"gram"``: the
+    returns; drawing the data briefly needs more (explicit: a second Gram matrix,
+    :math:`(n + 2m)^2`, the vectors being drawn in place; ``"gram"``: the
     Wishart draw and two products, :math:`3 (n + 2m)^2`); a batch of :math:`C` runs needs :math:`C`
     times a run's working arrays (kernel statistics, state and scratch, about
     :math:`2 n^2 + 9 m n`). The peak is
@@ -667,7 +669,8 @@ def memory_bytes(configs, *, draw: bool = True, analyze: bool = False, test_erro
     resident memory, above the interpreter's, over the estimate: 1.00 for
     single runs at n = 2500-20000 and batches of 3-4 runs at n = 3000,
     explicit or "gram" (n = 20000, d = 100: 9.0 GiB, 2.9 times the Gram
-    matrix); 0.91-1.01 for sweep batches with the test error; up to 1.14 at
+    matrix), and at n = 200, d = 200000, explicit, where the vectors dominate;
+    1.07 at n = 2000, d = 20000; 0.91-1.01 for sweep batches with the test error; up to 1.14 at
     n = 2000, where glibc keeps freed blocks of 32 MB in its heap, and 1.05
     at the default size (8 MiB). tests/test_sizes.py measures two cases.
 

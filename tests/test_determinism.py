@@ -107,3 +107,64 @@ def test_serial_and_process_sweeps_agree_bit_for_bit_where_blas_splits():
     serial = sweep(grid, fixed, backend="serial", progress=False).table.drop(columns="wall_time")
     processes = sweep(grid, fixed, backend="processes", workers=2, progress=False).table.drop(columns="wall_time")
     assert serial.equals(processes)
+
+
+
+# The parallel draw of explicit sampling ------------------------------------------------------------------
+
+import numba  # noqa: E402
+
+from labelnoise_sim import SimulationConfig  # noqa: E402
+from labelnoise_sim import data as data_module  # noqa: E402
+from labelnoise_sim.data import sample_data, seed_streams, substream  # noqa: E402
+
+
+def _with_threads(count, call):
+    previous = numba.get_num_threads()
+    numba.set_num_threads(count)
+    try:
+        return call()
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _blocks(seed, name, rows, d, per_block, scale):
+    """What a parallel draw of (rows, d) gives: block k, of per_block rows, drawn by substream(seed, name, k)."""
+    starts = range(0, rows, per_block)
+    return scale * np.concatenate([substream(seed, name, k).standard_normal((min(per_block, rows - start), d))
+                                   for k, start in enumerate(starts)])
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
+@pytest.mark.parametrize("params", [dict(n=50, d=300, sigma_xi=0.7), dict(n=30, d=200, patches=3, noise="orthogonal"),
+                                    dict(n=20, d=5000, m=40)], ids=str)
+def test_the_parallel_draw_gives_the_same_bits_with_one_thread_and_two(params, monkeypatch):
+    # Thresholds lowered so that these small draws are split, into blocks of 3 rows (ξ and W0 alike).
+    monkeypatch.setattr(data_module, "PARALLEL_NORMALS", 3000)
+    monkeypatch.setattr(data_module, "BLOCK_NORMALS", 3 * params["d"] + params["d"] // 2)
+    config = SimulationConfig(**params)
+    one, two = (_with_threads(k, lambda: sample_data(config)) for k in (1, 2))
+    for name in ("gram", "xi", "W0"):
+        assert getattr(one, name).tobytes() == getattr(two, name).tobytes(), name
+    # Block k is drawn by substream(seed, name, k), then scaled: not the stream's own normals.
+    seed, d, N, filters = config.seed, config.d, config.n * config.noise_patches, 2 * config.m
+    xi = _blocks(seed, "noise", N, d, 3, config.sigma_xi)
+    if config.noise == "orthogonal":
+        xi[:, 0] = 0.0
+    assert one.xi.reshape(N, d).tobytes() == xi.tobytes()
+    assert one.W0.reshape(filters, d).tobytes() == _blocks(seed, "init", filters, d, 3, config.sigma0).tobytes()
+    assert not np.array_equal(one.xi.reshape(N, d)[:, 1:],
+                              config.sigma_xi * seed_streams(seed)["noise"].standard_normal((N, d))[:, 1:])
+
+
+def test_below_the_threshold_a_draw_is_the_stream_s_own(monkeypatch):
+    # Every explicit result of the documentation lies below the threshold (the largest draws 2e7 normals).
+    assert data_module.PARALLEL_NORMALS == 2**25 > 200 * 100_000
+    for threshold, split in ((78, False), (77, True)):
+        monkeypatch.setattr(data_module, "PARALLEL_NORMALS", threshold)
+        monkeypatch.setattr(data_module, "BLOCK_NORMALS", 22)
+        out = np.empty((7, 11))
+        data_module._standard_normals(out, 0.3, seed_streams(4)["noise"], 4, "noise")
+        one_generator = 0.3 * seed_streams(4)["noise"].standard_normal((7, 11))
+        expected = _blocks(4, "noise", 7, 11, 2, 0.3) if split else one_generator
+        assert out.tobytes() == expected.tobytes()
