@@ -417,8 +417,8 @@ class ThreadChooser:
     A *probe* runs the same number of steps on each kernel, the other kernel first, then the chosen one;
     the faster per step is chosen for the chunks that follow (two threads on a tie). Calls of equal length
     compare fairly: the fixed cost of a call (copying G into strips, a step's time or two) is the same in
-    both. The first probe, at the start of the run, is short (``first`` steps, a sixteenth of a chunk, at
-    least 4), and starts with one thread. The next comes after ``SPACING`` chunks, or at the next chunk when
+    both. The first probe, at the start of the run, is short (``first`` steps, a 32nd of a chunk, at least
+    2), and starts with one thread. The next comes after ``SPACING`` chunks, or at the next chunk when
     the chosen kernel has slowed down (a chunk ``DRIFT`` times slower per step than at its probe, or slower
     than the other kernel's latest rate), and only as long as the run's *lost* time stays within
     ``BUDGET`` of its time: each call adds what it took beyond the other kernel's latest rate, and a probe
@@ -440,7 +440,7 @@ class ThreadChooser:
 
     def __init__(self, chunk: int):
         self.chunk = max(1, int(chunk))
-        self.first = min(self.chunk, max(self.chunk // 16, 4))  #: steps of the first probe's calls
+        self.first = min(self.chunk, max(self.chunk // 32, 2))  #: steps of the first probe's calls
         self.longest = max(self.chunk // 8, self.first)  #: steps of a probe's calls, at most
         self.best = 2  #: the chosen kernel
         self.rate = {1: math.inf, 2: math.inf}  #: the latest seconds per step of each kernel
