@@ -239,7 +239,7 @@ def test_performance_page_includes_what_its_command_writes_from_the_stored_resul
     docs, _ = performance_page
     committed = BENCHMARKS.parent / "docs" / "performance"
     docs.write_results(docs.load("bench_single"), docs.load("bench_scaling"), docs.load("bench_latency"),
-                       docs.load("bench_sweep", required=False))
+                       docs.load("bench_sweep", required=False), docs.load("bench_threads_under_load", required=False))
     written = sorted(path.name for path in docs.OUT.iterdir())
     assert written == sorted(path.name for path in committed.iterdir())
     page = (BENCHMARKS.parent / "docs" / "performance.md").read_text()
