@@ -1,10 +1,11 @@
 """Regenerate the tables, numbers and figures of docs/performance.md from fresh benchmark runs.
 
-    python benchmarks/make_performance_docs.py           # runs the benchmarks (about 10 minutes)
+    python benchmarks/make_performance_docs.py           # runs the benchmarks (about 15 minutes)
     python benchmarks/make_performance_docs.py --reuse   # rewrites them from benchmarks/results/*.json
 
-Runs bench_single.py, bench_scaling.py, bench_latency.py (full size) and the
-JAX part of bench_sweep.py, which write benchmarks/results/*.json, then writes
+Runs bench_single.py, bench_scaling.py, bench_latency.py (full size), the
+JAX part of bench_sweep.py and bench_threads_under_load.py --passive, which
+write benchmarks/results/*.json, then writes
 docs/performance/ (the tables, the machine, the JAX sections, and
 numbers.json: the numbers the page's prose quotes, which the site shows as
 MyST substitutions), docs/figures/performance_speedup_vs_d.png and
@@ -44,9 +45,10 @@ def run_benchmarks() -> None:
     import bench_scaling
     import bench_single
     import bench_sweep
+    import bench_threads_under_load
 
     for module, argv in ((bench_single, []), (bench_scaling, []), (bench_latency, []),
-                         (bench_sweep, ["--part", "jax"])):
+                         (bench_sweep, ["--part", "jax"]), (bench_threads_under_load, ["--passive"])):
         module.main(argv)
         print()
 
@@ -283,6 +285,30 @@ def latency_table(latency: dict) -> str:
     ])
 
 
+def threads_table(threads: dict | None) -> str:
+    """One thread, two threads and the library's choice for a single large run, quiet and loaded (or nothing
+    when the results lack them)."""
+    if threads is None:
+        return ""
+    args, info = threads["args"], threads["machine"]
+    passive = any(row.get("passive_ms") is not None for row in threads["rows"])
+    lines = [
+        f"n = {args['n']}, m = {args['m']}, {args['steps']:,} steps a run, median of {args['repeats']} runs a "
+        f"mode, ms per step; {info['cpu']}, {info['cores']} cores, {info['date']}. \"quiet\": no load added "
+        "(the load average says what else ran); \"load L\": L busy processes beside the run.",
+        "",
+        "| case | load average | one thread | two threads" + (" | two, passive waits" if passive else "")
+        + " | library's choice | its steps on two threads | library / one thread |",
+        "| --- | ---: | ---: | ---:" + (" | ---:" if passive else "") + " | ---: | ---: | ---: |",
+    ]
+    for row in threads["rows"]:
+        share = "–" if row.get("share") is None else f"{row['share']:.0f} %"
+        lines.append(f"| {row['case']} | {fmt(row['load_average'], 1)} | {fmt(row['one_ms'])} | {fmt(row['two_ms'])}"
+                     + (f" | {fmt(row.get('passive_ms'))}" if passive else "")
+                     + f" | {fmt(row['auto_ms'])} | {share} | **{fmt(row['auto_vs_one'])}x** |")
+    return "\n".join(lines)
+
+
 def jax_headline(default: dict) -> str:
     if not has_jax(default):
         return ""
@@ -322,9 +348,11 @@ def numbers(single: dict, latency: dict) -> dict[str, str]:
     }
 
 
-def write_results(single: dict, scaling: dict, latency: dict, sweep: dict | None = None) -> str:
+def write_results(single: dict, scaling: dict, latency: dict, sweep: dict | None = None,
+                  threads: dict | None = None) -> str:
     """Write the page's tables and numbers into OUT; returns all of it as one text."""
     files = {
+        "threads.md": threads_table(threads) + "\n" if threads else "",
         "machine.md": machine_line(single["machine"]) + "\n",
         "single.md": single_tables(single) + "\n",
         "scaling.md": scaling_tables(scaling) + "\n",
@@ -349,7 +377,8 @@ def main(argv=None) -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     speedup_figure(single)
     step_figure(scaling)
-    write_results(single, scaling, latency, load("bench_sweep", required=False))
+    write_results(single, scaling, latency, load("bench_sweep", required=False),
+                  load("bench_threads_under_load", required=False))
     print(f"written {OUT.relative_to(ROOT)}/, {SPEEDUP_FIG.relative_to(ROOT)}, {STEP_FIG.relative_to(ROOT)}")
 
 

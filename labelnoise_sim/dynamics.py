@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -361,17 +362,173 @@ def kernel_model(config: SimulationConfig) -> _kernels.Model:
 #: (3-4 s more). Numba's own "workqueue" layer takes 25-30 µs a region: with it, and with one thread, runs keep to
 #: one thread (with it, n = 800 was no faster). The family's step keeps more of its work on one thread (only R G
 #: is shared): at n = 400, 200 steps, leaky ReLU ran 1.7x faster, SAM with momentum and weight decay 1.24x, the
-#: hinge loss with three patches 1.04x; at n = 800, 1.05-1.3x.
+#: hinge loss with three patches 1.04x; at n = 800, 1.05-1.3x. On a busy machine two threads can be many times
+#: slower than one (a step's thread waits for the other, descheduled): from this size a run measures both
+#: kernels as it goes and keeps the faster (``SINGLE_RUN_THREADS``, ``ThreadChooser``).
 HALVES_WORK = 1_600_000
 
 
 def halves_pay(m, n) -> bool:
-    """Whether a single run of m filters per class and n samples is faster on two threads (``HALVES_WORK``)."""
-    if m * n * n < HALVES_WORK or numba.config.DISABLE_JIT:
+    """Whether a single run of m filters per class and n samples may be faster on two threads (``HALVES_WORK``).
+
+    On a busy machine it may not be: such a run measures both kernels as it goes (``ThreadChooser``).
+    """
+    return m * n * n >= HALVES_WORK and two_threads_available()
+
+
+def two_threads_available() -> bool:
+    """Whether numba runs two threads or more with a threading layer whose parallel regions are cheap (OpenMP,
+    TBB), as a single run's two-thread kernels need."""
+    if numba.config.DISABLE_JIT:
         return False
     if numba.get_num_threads() < 2:  # starts numba's threads, which the threading layer needs to be known
         return False
     return numba.threading_layer() in ("omp", "tbb")
+
+
+#: The threads of a single run large enough for two (``halves_pay``): "auto" measures the one-thread and the
+#: two-thread kernel as the run goes and keeps the faster (``ThreadChooser``); 1 keeps every single run on one
+#: thread; 2 runs the two-thread kernel wherever it can run (two numba threads or more with OpenMP or TBB,
+#: whatever the size). Read at each run; the bits are the same whichever it is.
+SINGLE_RUN_THREADS = "auto"
+
+
+def single_run_threads(m, n, possible=True):
+    """How a single run of m filters per class and n samples (m N² for the family) chooses its threads: 1, 2
+    or "auto" (``SINGLE_RUN_THREADS``); ``possible`` is false where the model has no two-thread kernel."""
+    setting = SINGLE_RUN_THREADS
+    if setting not in (1, 2, "auto"):
+        raise ValueError(f"dynamics.SINGLE_RUN_THREADS must be 1, 2 or 'auto'; got {setting!r}")
+    if setting == 1 or not possible:
+        return 1
+    if setting == 2:
+        return 2 if two_threads_available() else 1
+    return "auto" if halves_pay(m, n) else 1
+
+
+class ThreadChooser:
+    """Which kernel runs each call of a single run that may be faster on two threads: 1 (one thread) or 2.
+
+    Both kernels give the same bits, so the choice can change at any call; it is made from the wall time of
+    the calls, not from the load average (which counts this process's own threads and lags by a minute).
+    Two threads that wait for each other twice a step are faster on a quiet machine and can be many times
+    slower than one on a busy one, where the thread that the other waits for is descheduled.
+
+    A *probe* runs the same number of steps on each kernel, the other kernel first, then the chosen one;
+    the faster per step is chosen for the chunks that follow (two threads on a tie). Calls of equal length
+    compare fairly: the fixed cost of a call (copying G into strips, a step's time or two) is the same in
+    both. The first probe, at the start of the run, is short (``first`` steps, a 32nd of a chunk, at least
+    2), and starts with one thread. The next comes after ``SPACING`` chunks, or at the next chunk when
+    the chosen kernel has slowed down (a chunk ``DRIFT`` times slower per step than at its probe, or slower
+    than the other kernel's latest rate), and only as long as the run's *lost* time stays within
+    ``BUDGET`` of its time: each call adds what it took beyond the other kernel's latest rate, and a probe
+    is cut to the steps that keep the other kernel's expected excess within the budget (``first`` steps at
+    least, an eighth of a chunk at most). So, as measured, a run takes at most 1 / (1 - ``BUDGET``) times
+    the faster kernel's time (1.05x), or that time plus the first probe's excess if that is more, plus a
+    chunk's excess where the load changes, however much slower the slower kernel is (a test on injected
+    timings: tests/test_threads.py).
+
+    ``next()`` gives (threads, steps) of the next call; ``record(threads, steps, seconds)`` its wall time.
+    """
+
+    #: The run's lost time at most this share of its time: no probe that would exceed it.
+    BUDGET = 0.05
+    #: Chunks of the chosen kernel between probes, unless it slows down (``DRIFT``).
+    SPACING = 8
+    #: A chunk this much slower per step than the chosen kernel was at its probe sets off a probe.
+    DRIFT = 1.25
+
+    def __init__(self, chunk: int):
+        self.chunk = max(1, int(chunk))
+        self.first = min(self.chunk, max(self.chunk // 32, 2))  #: steps of the first probe's calls
+        self.longest = max(self.chunk // 8, self.first)  #: steps of a probe's calls, at most
+        self.best = 2  #: the chosen kernel
+        self.rate = {1: math.inf, 2: math.inf}  #: the latest seconds per step of each kernel
+        self.reference = math.inf  #: the chosen kernel's rate at its probe
+        self.lost = 0.0
+        self.elapsed = 0.0
+        self.since_probe = 0  #: calls of the chosen kernel since the last probe
+        self.probes = 0  #: probes completed
+        self.steps = {1: 0, 2: 0}  #: steps run on each kernel
+        self._pending: list[int] = []  # the kernels of the probe under way, in order
+        self._length = 0  # the steps of its calls
+        self._probed: dict[int, float] = {}
+
+    def next(self) -> tuple[int, int]:
+        """(threads, steps) of the next call."""
+        if not self._pending:
+            length = self._probe_length()
+            if length:
+                self._pending, self._length, self._probed = [3 - self.best, self.best], length, {}
+        if self._pending:
+            return self._pending[0], self._length
+        return self.best, self.chunk
+
+    def _probe_length(self) -> int:
+        """The steps of each call of a probe due now, or 0 if none is."""
+        if self.probes == 0:
+            return self.first
+        rate, other = self.rate[self.best], self.rate[3 - self.best]
+        if not (self.since_probe >= self.SPACING or rate > self.DRIFT * self.reference or rate > other):
+            return 0
+        excess = other - rate  # the other kernel's expected loss per step (inf if it was never timed)
+        room = self.BUDGET * self.elapsed - self.lost
+        length = self.longest if excess <= 0 else min(self.longest, int(max(room, 0.0) / excess))
+        return length if length >= self.first else 0
+
+    def record(self, threads: int, steps: int, seconds: float) -> None:
+        """The wall time of a call of ``steps`` steps on ``threads``, as ``next()`` gave them (fewer steps at
+        the end of the run)."""
+        self.elapsed += seconds
+        self.steps[threads] += steps
+        if steps <= 0:
+            return
+        rate = seconds / steps
+        if self.rate[3 - threads] < math.inf:
+            self.lost += max(0.0, seconds - steps * self.rate[3 - threads])
+        self.rate[threads] = rate
+        if not (self._pending and self._pending[0] == threads):
+            self.since_probe += 1
+            return
+        self._pending.pop(0)
+        self._probed[threads] = rate
+        if not self._pending:
+            self.probes += 1
+            self.best = 2 if self._probed[2] <= self._probed[1] else 1
+            self.reference = self._probed[self.best]
+            self.since_probe = 0
+
+
+_clock = time.perf_counter  # the wall clock of ThreadChooser (tests give it their own)
+
+
+def _chunk_plan(steps, chunk, threads, one, two):
+    """(kernel, start, stop) of each kernel call of a run of ``steps`` steps, which runs the steps
+    start..stop-1 (steps + 1 in all: the last only forms the outputs).
+
+    threads = 1 or 2: ``one`` or ``two`` in chunks of ``chunk`` steps. threads = "auto": a ``ThreadChooser``
+    picks the kernel and the length of each call, from the wall time between one yield and the next, the
+    caller's call of the kernel. A kernel's first call in the process, which
+    compiles it or loads it from numba's cache, is a call of no step (start = stop) and is not timed.
+    """
+    if threads != "auto":
+        kernel = two if threads == 2 else one
+        for start in range(0, steps + 1, chunk):
+            yield kernel, start, start + chunk
+        return
+    chooser = ThreadChooser(chunk)
+    kernels = {1: one, 2: two}
+    start = 0
+    while start <= steps:
+        count, length = chooser.next()
+        kernel = kernels[count]
+        if not getattr(kernel, "signatures", True):  # not compiled yet: numba compiles, or loads, at this call
+            yield kernel, start, start
+        stop = start + length
+        began = _clock()
+        yield kernel, start, stop
+        chooser.record(count, min(stop, steps + 1) - start, _clock() - began)
+        start = stop
 
 
 def _run_batch(configs, datas, parallel, bar):
@@ -394,12 +551,12 @@ def _run_batch(configs, datas, parallel, bar):
     stats = kernel_statistics(datas)
     state = _kernels.new_state(C, first.m, n)
     threads = parallel and C > 1
-    # A single run shares its steps between two threads instead, where that pays.
-    single = _kernels.run_dynamics_halves if parallel and C == 1 and halves_pay(first.m, n) else _kernels.run_dynamics
+    # A single run shares its steps between two threads instead, where that may pay (as measured while it runs).
+    split = single_run_threads(first.m, n) if parallel and C == 1 else 1
     chunk = chunk_steps(C, first.m, n)
     # Back in Python between chunks, so that Ctrl-C stops a long run within a chunk's time.
-    for start in range(0, first.steps + 1, chunk):
-        stop = start + chunk
+    for single, start, stop in _chunk_plan(first.steps, chunk, split, _kernels.run_dynamics,
+                                           _kernels.run_dynamics_halves):
         if threads:
             _kernels.run_batch(stats, state, eta, first.steps, record_steps, start, stop, gamma, rho, outputs)
         else:
@@ -466,8 +623,8 @@ def _run_family_batch(configs, datas, parallel, bar):
     threads = parallel and C > 1
     # A single full-batch run shares each step's product R G between two threads where that pays (with
     # minibatches the product is sparse: at n = 400, batches of 50 ran 0.93x as fast on two threads).
-    halves = parallel and C == 1 and not first.stochastic and halves_pay(first.m, N) and q2 % 2 == 0
-    single = _kernels.run_family_halves if halves else _kernels.run_family
+    split = (single_run_threads(first.m, N, possible=not first.stochastic and q2 % 2 == 0)
+             if parallel and C == 1 else 1)
     # A SAM step forms two products; the chunk keeps its time, and a stochastic chunk its schedule, bounded.
     chunk = chunk_steps(C, q2 // 2, N) // (2 if first.sam > 0 else 1)
     if first.stochastic:
@@ -475,8 +632,7 @@ def _run_family_batch(configs, datas, parallel, bar):
     chunk = max(chunk, 1)
     eps = np.ones((C, 1, n), dtype=np.int8)
     inverse_size = np.full((C, 1), 1.0 / n)
-    for start in range(0, first.steps + 1, chunk):
-        stop = start + chunk
+    for single, start, stop in _chunk_plan(first.steps, chunk, split, _kernels.run_family, _kernels.run_family_halves):
         if first.stochastic and start < first.steps:
             # The schedule of the chunk's steps that take a gradient step (the last step takes none, so a chunk
             # of that step alone keeps the arrays it is given and never reads them).

@@ -198,6 +198,20 @@ def test_chunk_benchmark_checks_the_chunked_run_is_the_one_call_run(bench, monke
     assert row["chunks"] == 5 and row["chunked_s"] > 0 and row["one_call_s"] > 0
 
 
+def test_threads_benchmark_times_each_mode_and_stops_its_load(bench, monkeypatch):
+    threads = bench("bench_threads_under_load")
+    from labelnoise_sim import SimulationConfig, dynamics
+    from labelnoise_sim.data import sample_data
+
+    monkeypatch.setattr(dynamics, "halves_pay", lambda m, n: True)  # the library measures both at any size
+    config = SimulationConfig(**TINY)
+    with threads.busy(1):
+        row = threads.time_modes(config, sample_data(config), repeats=1)
+    assert all(row[mode] > 0 for mode in ("1", "2", "auto"))
+    assert 0 <= row["auto_share_two"] <= 1
+    assert dynamics.SINGLE_RUN_THREADS == "auto" and dynamics.ThreadChooser is not threads._Counting
+
+
 def _without_jax(value):
     """A stored result as a run without JAX would have written it."""
     if isinstance(value, dict):
@@ -225,7 +239,7 @@ def test_performance_page_includes_what_its_command_writes_from_the_stored_resul
     docs, _ = performance_page
     committed = BENCHMARKS.parent / "docs" / "performance"
     docs.write_results(docs.load("bench_single"), docs.load("bench_scaling"), docs.load("bench_latency"),
-                       docs.load("bench_sweep", required=False))
+                       docs.load("bench_sweep", required=False), docs.load("bench_threads_under_load", required=False))
     written = sorted(path.name for path in docs.OUT.iterdir())
     assert written == sorted(path.name for path in committed.iterdir())
     page = (BENCHMARKS.parent / "docs" / "performance.md").read_text()

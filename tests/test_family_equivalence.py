@@ -237,8 +237,9 @@ def test_the_two_thread_family_kernel_gives_the_one_thread_bits(monkeypatch, num
 
 @pytest.mark.slow  # compiles the family's two-thread kernel: 10-20 s of a fresh environment
 def test_a_single_large_family_run_uses_both_threads(monkeypatch):
-    """simulate() takes run_family_halves for a large full-batch run where two threads pay, not for
-    minibatches, and the result is the one-thread run's."""
+    """simulate() takes run_family_halves for a large full-batch run where two threads may pay (its first
+    probe runs both kernels: dynamics.ThreadChooser), not for minibatches, and the result is the one-thread
+    run's."""
     from labelnoise_sim import _kernels, dynamics
 
     if not dynamics.halves_pay(10, 400):
@@ -246,7 +247,7 @@ def test_a_single_large_family_run_uses_both_threads(monkeypatch):
     taken = []
     halves = _kernels.run_family_halves
     monkeypatch.setattr(_kernels, "run_family_halves", lambda *args: taken.append(1) or halves(*args))
-    params = dict(n=400, d=800, steps=20, activation="leaky_relu(0.1)")
+    params = dict(n=400, d=800, steps=100, activation="leaky_relu(0.1)")  # longer than the first probe's two calls
     two = simulate(**params)
     assert taken
     one, = dynamics.run_many([SimulationConfig(**params)], parallel=False)

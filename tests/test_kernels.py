@@ -207,15 +207,15 @@ def test_run_dynamics_halves_stops_where_one_thread_stops():
 
 
 def test_a_single_large_run_uses_both_threads_and_keeps_its_bits():
-    """simulate() takes the two-thread kernel where it pays (dynamics.halves_pay) and gives what a run on one
-    thread gives (run_many(parallel=False))."""
+    """simulate() takes the two-thread kernel where it may pay (dynamics.halves_pay; its first probe runs both
+    kernels, dynamics.ThreadChooser) and gives what a run on one thread gives (run_many(parallel=False))."""
     from labelnoise_sim import SimulationConfig, simulate
     from labelnoise_sim.dynamics import halves_pay, run_many
 
     assert not halves_pay(10, 200)
     if not halves_pay(10, 400):
         pytest.skip(f"one thread, or numba's {numba.threading_layer()!r} threading layer: runs keep to one thread")
-    kwargs = dict(n=400, d=800, steps=30, seed=3)
+    kwargs = dict(n=400, d=800, steps=100, seed=3)  # longer than the first probe's two calls
     one, = run_many([SimulationConfig(**kwargs)], parallel=False)
     two = simulate(**kwargs)
     np.testing.assert_array_equal(one.outputs, two.outputs)
