@@ -752,8 +752,12 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
     """Every large array of a run, counted from the code that makes it (Python ints: no overflow)."""
     n, m, d = config.n, config.m, config.d
     N = n * config.noise_patches  # noise vectors; ρ, G and the Gram matrix grow with them
-    q, p = 2 * m, N + 2 * config.m
+    # q filters (G groups of m: 2 for the binary model), p random vectors and S signal vectors in the Gram matrix.
+    S = config.signal_vectors
+    q = config.groups * m
+    p = N + q
     K = record_count(config)
+    outputs = n * (config.classes if config.multiclass else 1)
     labels = 2 * n  # y and y_noisy, int64
     if config.sampling == "explicit":
         # Kept: ξ (n × d) and W⁽⁰⁾ (2m × d), views of the one array they are drawn into, padded with zero rows
@@ -761,16 +765,16 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
         # (rows × rows) output before it is copied into the Gram matrix, and its packed block of rows per
         # thread (GRAM_GROUP strips of 16 columns × GRAM_BLOCK coordinates).
         rows = _kernels.gram_rows(p)
-        data = (1 + p) ** 2 + rows * d + d + labels
+        data = (S + p) ** 2 + rows * d + S * d + labels
         # (numba.config.NUMBA_NUM_THREADS bounds the threads without starting them, as get_num_threads would.)
         block = _kernels.GRAM_GROUP * _kernels.GRAM_BLOCK * _kernels.GRAM_STRIP
         drawing = rows * rows + block * min(numba.config.NUMBA_NUM_THREADS, rows // _kernels.GRAM_STRIP)
     else:
         # While sample_gram assembles the Gram matrix: the Wishart draw (p × p; its own making, a (p × dof)
         # matrix for dof < p or Bartlett's factor, is gone by then) and two products of that size.
-        data = (1 + p) ** 2 + labels
+        data = (S + p) ** 2 + labels
         drawing = 3 * p * p
-    records = K * (q + q * N + n + 1)  # γ (2m), ρ (2m × N), outputs (n), the step
+    records = K * (q * S + q * N + outputs + 1)  # γ (q × S), ρ (q × N), the outputs (n, or n × C), the step
     # kernel_statistics: G (n × n), b0 (2m × n), c, e, ‖ξ_i‖², y, ỹ (n each). Making them holds one more
     # of each: the copy of ⟨ξ_i, ξ_k⟩ divided into G, or, for a batch, the list of runs it stacks.
     statistics = N * N + q * N + 5 * N
@@ -785,18 +789,19 @@ def _footprint(config: SimulationConfig, test_error: bool) -> _Footprint:
         family = 3 + (config.activation_kind[0] == "leaky_relu") + (config.sam > 0)
         momentum = config.momentum > 0
         scratch += family * q * N + 4 * q * N * momentum
-        records += K * q * N * momentum + 3 * K * q
+        records += K * q * N * momentum + 4 * K * q + 2 * K * q * S  # and the output weights, the records of γ
         if config.stochastic:
             scratch += SCHEDULE_CHUNK // _FLOAT
     working = statistics + max(statistics, state + scratch)
-    # analyze caches ỹ f and the losses (K × n), and the fitted mask (bool); it also forms a (K × n) product.
+    # analyze caches ỹ f and the losses (K × n), and the fitted mask (bool); it also forms a (K × n) product
+    # (with one output per class, copies of the outputs for the margins).
     cached = 2 * K * n + K * n // _FLOAT
-    analysis = K * n
+    analysis = K * outputs
     if test_error:
         # generalization.filter_statistics: the coefficient matrices C and C M (K × 2m × (1 + p)), the
         # latter twice while it is stacked, and the covariances (K × 2m × 2m); estimate: the roots and lines
         # (K × 2m × 2m, K × 2 × P1 2m) and at most 2 MAX_DRAWS draws of P1 × 2m normals.
-        analysis += 3 * K * q * (1 + p) + 3 * K * q * q + 2 * MAX_DRAWS * config.noise_patches * q
+        analysis += 3 * K * q * (S + p) + 3 * K * q * q + 2 * MAX_DRAWS * config.noise_patches * q
     return _Footprint(*(_FLOAT * x for x in (data, drawing, records, working, cached, analysis)))
 
 
