@@ -230,3 +230,33 @@ def test_inner_kernels_refuse_python_calls():
     with pytest.raises(TypeError, match="only kernels call it"):
         _kernels.normal_mass(0.0, 1.0)
     assert _kernels.activation(1.5, 0, 0.0, 0.0) == 1.5  # a public kernel, through the inner activation_pair
+
+
+def _defined_names(tree):
+    """The names a module's top level binds by def, class or assignment (inside ``if`` blocks too)."""
+    import ast
+
+    for node in tree:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            yield node.name
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                yield from (name.id for name in ast.walk(target) if isinstance(name, ast.Name))
+        elif isinstance(node, ast.If):
+            yield from _defined_names(node.body)
+            yield from _defined_names(node.orelse)
+
+
+def test_the_package_reexports_every_name_its_kernel_modules_define():
+    """``_kernels.NAME`` is the object of the module that defines it, for every name of every kernel module
+    (private ones included: tests and njit functions reach for them); the cache locator's module aside."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    for path in sorted(Path(_kernels.__file__).parent.glob("_*.py")):
+        if path.stem in ("__init__", "_cache"):
+            continue
+        module = importlib.import_module(f"labelnoise_sim._kernels.{path.stem}")
+        for name in set(_defined_names(ast.parse(path.read_text()).body)) - {"__all__"}:
+            assert getattr(_kernels, name) is getattr(module, name), f"{path.stem}.{name}"

@@ -36,15 +36,30 @@ alias G. Each primitive is also an ordinary NumPy function of 8-element
 arrays, which is what runs under ``NUMBA_DISABLE_JIT=1``: every kernel here
 then executes as plain Python with the same operations, in the same order.
 
-All kernels live in this one file because numba's disk cache checks a
-compiled function against its own source file only: a kernel calling a
-kernel of another file could keep running a stale compiled copy of it.
+The kernels live in the modules of this package, one per topic: ``_vectors``
+(the vectors, their primitives, the decorators ``_kernel`` and ``_inner``),
+``_model`` (activations, losses), ``_products`` (the dense product, its
+tiles, the gathers of the incremental product), ``_dynamics`` (the paper's
+model), ``_family`` (the model family, the data family included), ``_gram``,
+``_roots`` (``symmetric_roots``), ``_test_error`` and ``_test_loss``. This
+module re-exports every name they define: the library reads
+``_kernels.NAME``. numba's disk cache checks a compiled function against its
+own source file only, so a kernel calling a kernel of another file could keep
+running a stale compiled copy of it; ``_cache`` gives every function of the
+package's files one stamp instead, a hash of all of them, registered before
+any kernel is defined. An edit to any file here recompiles every kernel, as
+an edit to the one file did when the kernels were one file; a kernel
+elsewhere would have no such guard, so every kernel lives here.
 
 Everything here takes plain arrays and scalars; inputs are trusted (the
 public functions validate them).
 """
 
 from __future__ import annotations
+
+from . import _cache
+
+_cache.register()  # first: numba picks a function's cache locator when the function is decorated
 
 from ._vectors import (
     LANES, _InnerDispatcher, _VectorModel, _VectorType, _inner, _is_c_float_array, _kernel, _lanes_at, _vadd,
