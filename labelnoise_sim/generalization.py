@@ -51,7 +51,6 @@ import os
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtri
 
 from . import _kernels
 from .data import seed_streams, signal_law, substream
@@ -797,6 +796,8 @@ class _Draws:
 
 def _normals(u):
     """Standard normals from points of (0, 1) (scrambled points lie strictly inside; the clip only guards ndtri)."""
+    from scipy.special import ndtri  # scipy.special costs half of numpy and numba's import: where used
+
     return ndtri(np.clip(u, 2.0**-64, 1.0 - 2.0**-53))
 
 

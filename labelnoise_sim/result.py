@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import numpy as np
-import scipy.special
 from numpy.typing import ArrayLike
 
 from . import _progress, generalization, schedule
@@ -295,9 +294,11 @@ class SimulationResult:
         """
         if not self.config.multiclass:
             return loss_value(self.margins, self.config.loss)
+        from scipy.special import logsumexp  # scipy.special costs half of numpy and numba's import: where used
+
         F = self.outputs
         labels = np.broadcast_to(self.data.y_noisy[None, :, None], F.shape[:2] + (1,))
-        return scipy.special.logsumexp(F, axis=2) - np.take_along_axis(F, labels, axis=2)[..., 0]
+        return logsumexp(F, axis=2) - np.take_along_axis(F, labels, axis=2)[..., 0]
 
     @cached_property
     def train_loss(self) -> np.ndarray:

@@ -36,8 +36,9 @@ def test_version_is_not_exported():
     assert isinstance(labelnoise_sim.__version__, str) and "__version__" not in labelnoise_sim.__all__
 
 
-#: Heavy optional or lazily used packages; the import of each costs as much as numpy and numba together.
-LAZY = ("scipy.stats", "matplotlib", "pandas", "dask", "distributed", "xarray")
+#: Heavy optional or lazily used packages; the import of each costs as much as numpy and numba together (scipy.special
+#: half as much).
+LAZY = ("scipy.stats", "scipy.special", "matplotlib", "pandas", "dask", "distributed", "xarray")
 
 
 def test_import_loads_no_heavy_package():
