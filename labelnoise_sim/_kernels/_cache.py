@@ -13,9 +13,9 @@ with :data:`STAMP` instead, the sha256 of the names and bytes of all of them:
 any edit to any file of the package (a docstring included) makes every
 kernel's cache entries stale, as one file's edit did when the kernels were one
 file. The cache directory, the file names and everything else stay numba's
-own: the locator asks the locators that come after it in numba's list which
-one takes the function, and differs from it in the stamp alone. Functions of
-other files are left to numba. The stamp is computed once, at import: a
+own: the locator asks numba's other locators, in their order, which one takes
+the function, and differs from it in the stamp alone. Functions of other
+files are left to numba. The stamp is computed once, at import: a
 process saves what it compiled from the files it imported under the stamp of
 those files, even if they change while it runs.
 
@@ -74,7 +74,7 @@ class PackageLocator(_CacheLocator):
     @classmethod
     def from_function(cls, py_func, py_file):
         """A locator for a function of a file of the package (None for any other file, which numba's locators
-        then take): the first of the locators after this one that takes it, with the package's stamp."""
+        then take): the first of numba's other locators that takes it, with the package's stamp."""
         if os.path.dirname(os.path.abspath(py_file)) != DIRECTORY:
             return None
         for other in CacheImpl._locator_classes:
