@@ -198,9 +198,13 @@ call = run_many if kind == "run" else run_cells
 # Compiled here too, with an empty cache, and not during the measured call: the kernels that only large
 # calls take (the threaded Gram kernel, a single run's two-thread kernel).
 _kernels.gram(np.zeros((64, 2 * _kernels.GRAM_PARALLEL_WORK // 64**2)))  # 32 MB of zeros
-dynamics.HALVES_WORK, saved = 0, dynamics.HALVES_WORK
-call([config.replace(n=40, d=50)] * runs)
-dynamics.HALVES_WORK = saved
+# Both of a single run's kernels: a large run times each of them as it goes (dynamics.SINGLE_RUN_THREADS).
+saved = dynamics.HALVES_WORK, dynamics.SINGLE_RUN_THREADS
+dynamics.HALVES_WORK = 0
+for threads in (1, 2):
+    dynamics.SINGLE_RUN_THREADS = threads
+    call([config.replace(n=40, d=50)] * runs)
+dynamics.HALVES_WORK, dynamics.SINGLE_RUN_THREADS = saved
 base = status("VmRSS")
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
