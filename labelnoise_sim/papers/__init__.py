@@ -20,7 +20,7 @@ __all__ = ["Paper", "Setting", "Assumption", "RegimeRow", "Verdict", "VERDICTS",
            "paper", "reproduce", "regime", "regime_label", "markdown_table", "MODULES"]
 
 #: The entries' modules, in the order of ``labelnoise-sim reproduce --list``.
-MODULES = ("han2025", "huang2025_lngd", "kou2023", "karhadkar2024", "cao2022", "meng2024_xor")
+MODULES = ("han2025", "huang2025_lngd", "kou2023", "karhadkar2024", "cao2022", "xu2024_xor_cluster", "meng2024_xor")
 
 
 def papers() -> dict[str, Paper]:
