@@ -276,8 +276,8 @@ class SimulationConfig:
     features: str = param(
         "single", Features(),
         "signal vectors: 'single' (+-mu, or one orthogonal mu_c per class), 'xor' (class +1 carries +-(a + b), "
-        "class -1 +-(a - b), a ⊥ b, |a| = |b| = mu_norm) or 'common_rare(p)' (per class a common and a rare "
-        "vector, all orthogonal, of norm mu_norm; the rare one with probability p)",
+        "class -1 +-(a - b), a and b orthogonal, each of norm mu_norm) or 'common_rare(p)' (per class a common and "
+        "a rare vector, all orthogonal, of norm mu_norm; the rare one with probability p)",
     )
     classes: int = param(2, Integer(low=2), "classes C: C groups of m filters, one output each, softmax "
                          "cross-entropy (2: the binary model, or with loss='cross_entropy' two outputs)")
