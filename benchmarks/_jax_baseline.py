@@ -95,6 +95,45 @@ _train_many = None if jax is None else jax.jit(
     jax.vmap(_train, in_axes=(0, None, 0, 0, 0, None, None, None)), static_argnums=7)
 
 
+def _test_error(W, mu, xi_test, y_test):
+    """The share of a clean test set that W misclassifies: mean of 1(y f(W, x) <= 0)."""
+    return jnp.mean(y_test * _outputs(W, mu, xi_test, y_test) <= 0)
+
+
+def _train_tested(W0, mu, xi, y, y_noisy, eta, counts, xi_test, y_test):
+    """The clean test-set error after each segment of ``counts[j]`` steps (the steps between records)."""
+
+    def segment(W, count):
+        W = _steps(W, mu, xi, y, y_noisy, eta, count)
+        return W, _test_error(W, mu, xi_test, y_test)
+
+    return lax.scan(segment, W0, counts)[1]
+
+
+# The fair peer of a sweep: many runs, each scoring one shared clean test set at the recorded steps.
+_train_tested_many = None if jax is None else jax.jit(
+    jax.vmap(_train_tested, in_axes=(0, None, 0, 0, 0, None, None, None, None)))
+
+
+def test_set(config, size: int, seed: int, dtype: str = "float32"):
+    """A clean test set of ``size`` fresh samples of the run's law (its own generator): ξ (size, d) and y (size,)."""
+    _require()
+    rng = np.random.default_rng(seed)
+    y = rng.choice([-1.0, 1.0], size)
+    xi = config.sigma_xi * rng.standard_normal((size, config.d))
+    dt = jnp.dtype(dtype)
+    return jnp.asarray(xi, dt), jnp.asarray(y, dt)
+
+
+def jax_tested_many(datas, eta: float, record_steps, xi_test, y_test, dtype: str = "float32"):
+    """``jax.vmap`` over runs of one shape: the clean error of a shared test set (from :func:`test_set`) at
+    each of ``record_steps`` (increasing, from 0), as a user without the exact estimate measures it; the
+    whole loop compiled. Returns the errors (runs, records) as float64 NumPy."""
+    counts = jnp.asarray(np.diff(np.r_[0, np.asarray(record_steps)]), jnp.int32)
+    out = _train_tested_many(*stacked_arrays(datas, dtype), eta, counts, xi_test, y_test)
+    return np.asarray(out, dtype=np.float64)
+
+
 def arrays(data, dtype: str = "float64"):
     """The JAX arrays of one run's data: W0 (2, m, d), μ (d,), ξ (n, d), y, ỹ (n,)."""
     _require()
