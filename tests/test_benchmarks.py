@@ -250,6 +250,10 @@ def test_performance_page_includes_what_its_command_writes_from_the_stored_resul
             assert f"```{{include}} performance/{name}" in page, f"docs/performance.md does not include {name}"
     for key in json.loads((committed / "numbers.json").read_text()):
         assert f"{{{{ {key} }}}}" in page, f"docs/performance.md does not quote {key}"
+    readme = docs.README.read_text()
+    paragraph = docs.readme_paragraph(docs.load("bench_single"), docs.load("bench_sweep", required=False))
+    assert docs.readme_with(paragraph, readme) == readme, (
+        "README.md's performance paragraph is not what python benchmarks/make_performance_docs.py --reuse writes")
 
 
 def test_performance_page_without_jax_has_no_jax_rows(performance_page):
