@@ -8,6 +8,7 @@ import pytest
 
 from labelnoise_sim import simulate
 from labelnoise_sim.papers import kou2023, regime
+from labelnoise_sim.papers._base import wilson
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,11 +65,11 @@ def test_wilson_interval_is_scipys_for_whole_counts_and_has_width_with_no_failur
 
     for k, n in ((10, 10), (0, 20), (7, 40), (970, 1000)):
         ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
-        assert kou2023.wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
-    assert kou2023.wilson(40, 40)[0] == pytest.approx(0.9124, abs=1e-4)  # a bootstrap would say [1, 1]
-    low, high = kou2023.wilson(38.8, 40)  # a share of runs counted in seeds
-    assert kou2023.wilson(38, 40)[0] < low < kou2023.wilson(39, 40)[0] and high < 1
-    assert all(math.isnan(v) for v in kou2023.wilson(0, 0))
+        assert wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert wilson(40, 40)[0] == pytest.approx(0.9124, abs=1e-4)  # a bootstrap would say [1, 1]
+    low, high = wilson(38.8, 40)  # a share of runs counted in seeds
+    assert wilson(38, 40)[0] < low < wilson(39, 40)[0] and high < 1
+    assert all(math.isnan(v) for v in wilson(0, 0))
 
 
 def test_crossing_interpolates_where_the_error_last_falls_below_the_threshold():

@@ -17,8 +17,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 __all__ = ["Setting", "Assumption", "RegimeRow", "Verdict", "VERDICTS", "Paper", "Context", "Outcome", "reproduce",
-           "markdown_table", "regime_rows", "regime_label"]
+           "markdown_table", "regime_rows", "regime_label", "wilson", "broken_assumptions", "regime_table", "log_slope",
+           "bootstrap_slope", "seed_share"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -554,3 +557,107 @@ def markdown_table(header, rows) -> str:
     lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# Statistics the entries share -----------------------------------------------
+
+
+def wilson(successes: float, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    r"""The 95% Wilson interval of a share :math:`\hat q = k/n` of ``successes`` k in ``trials`` n.
+
+    .. math:: \frac{\hat q + z^2/(2n) \pm z\sqrt{\hat q(1-\hat q)/n + z^2/(4n^2)}}{1 + z^2/n}
+
+    k may be fractional (a share of runs counted in seeds); (NaN, NaN) for no trials.
+    """
+    if trials == 0:
+        return math.nan, math.nan
+    q, n = successes / trials, trials
+    centre, half = q + z**2 / (2 * n), z * math.sqrt(q * (1 - q) / n + z**2 / (4 * n**2))
+    return max(0.0, (centre - half) / (1 + z**2 / n)), min(1.0, (centre + half) / (1 + z**2 / n))
+
+
+def _span(values) -> str:
+    """"low..high" of an assumption's values over a design's runs, or the one value they all share."""
+    low, high = min(values), max(values)
+    return f"{low:.3g}" if low == high else f"{low:.3g}..{high:.3g}"
+
+
+def broken_assumptions(assumptions, configs) -> str:
+    """The assumptions some config breaks, each with the range of its value: "inside" if none."""
+    parts = []
+    for assumption in assumptions:
+        rows = [assumption.check(config) for config in configs]
+        if not all(row.holds for row in rows):
+            span = _span([row.value for row in rows])
+            broken = sum(not row.holds for row in rows)
+            some = "" if broken == len(rows) else f"; broken in {broken} of {len(rows)} runs"
+            parts.append(f"{assumption.name} {span} (needs {assumption.kind} {assumption.bound:.3g}{some})")
+    return "; ".join(parts) if parts else "inside"
+
+
+def regime_table(assumptions, designs):
+    """One row per assumption: the condition, its reading and, per design (name -> configs), the range of its
+    value and whether it holds in every run."""
+    import pandas as pd
+
+    rows = []
+    for assumption in assumptions:
+        row = {"assumption": assumption.name, "condition": assumption.condition, "stated in": assumption.where,
+               "reading (fixed before the run)": assumption.reading}
+        for name, configs in designs.items():
+            checks = [assumption.check(config) for config in configs]
+            broken = sum(not check.holds for check in checks)
+            row[name] = f"{_span([check.value for check in checks])}: " + (
+                "holds" if broken == 0 else f"broken in {broken} of {len(checks)}")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def log_slope(xs, ys) -> float:
+    """The least-squares slope of log y on log x over the finite, positive y (NaN under 3 of them)."""
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    good = np.isfinite(ys) & (ys > 0)
+    return float(np.polyfit(np.log(xs[good]), np.log(ys[good]), 1)[0]) if good.sum() >= 3 else math.nan
+
+
+def bootstrap_slope(xs, boundary: Callable, seeds: int, resamples: int, seed: int = 0) -> tuple:
+    """:func:`log_slope` of ``boundary()`` on ``xs``, its 95% bootstrap interval over the seeds, and the share of
+    resamples without a slope.
+
+    ``boundary(indices)`` is the boundary from the runs of those seeds (None: all of them); each resample draws
+    ``seeds`` of them with replacement from ``np.random.default_rng(seed)``. The interval is NaN under 2 seeds
+    (the share too), or when over 5% of the resamples have no slope.
+    """
+    slope = log_slope(xs, boundary(None))
+    if seeds < 2:
+        return slope, math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    boot = np.array([log_slope(xs, boundary(rng.integers(0, seeds, seeds))) for _ in range(resamples)])
+    missing = float(np.isnan(boot).mean())
+    if missing > 0.05:
+        return slope, math.nan, math.nan, missing
+    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    return slope, float(low), float(high), missing
+
+
+def seed_share(success, where, resamples) -> tuple[int, int, tuple[float, float]]:
+    """Successes among the runs ``where`` of arrays (..., seeds), with a 95% interval that treats a seed as one
+    trial.
+
+    A seed is one training set, shared by every cell of a design, so the runs of a seed are not independent:
+    the interval is the wider of a bootstrap over the seeds (``resamples``, shape (B, seeds), indices of seeds)
+    and the Wilson interval of the share counted in seeds (a bootstrap of a share without a failure has no
+    width); NaN under 2 seeds or without runs.
+    """
+    seeds = success.shape[-1]
+    axes = tuple(range(success.ndim - 1))
+    per_seed = (success & where).sum(axis=axes)
+    runs = where.sum(axis=axes)
+    total = int(runs.sum())
+    interval = (math.nan, math.nan)
+    if total and seeds >= 2:
+        shares = per_seed[resamples].sum(axis=1) / runs[resamples].sum(axis=1)
+        low, high = np.percentile(shares, [2.5, 97.5])
+        floor = wilson(per_seed.sum() / total * seeds, seeds)
+        interval = (min(float(low), floor[0]), max(float(high), floor[1]))
+    return int(per_seed.sum()), total, interval

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import Assumption, Context, Paper, Setting, Verdict, markdown_table
+from ._base import (Assumption, Context, Paper, Setting, Verdict, bootstrap_slope, broken_assumptions, markdown_table,
+                    regime_table, seed_share, wilson)
 
 N, P_FLIP, M = 20, 0.1, 10
 THRESHOLD = 0.2  #: the paper's threshold on the test error with flipped test labels
@@ -135,20 +136,6 @@ def crossing(mus: np.ndarray, errors: np.ndarray) -> float:
     return float(mus[last] + (mus[last + 1] - mus[last]) * (e0 - THRESHOLD) / (e0 - e1))
 
 
-def wilson(successes: float, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    r"""The 95% Wilson interval of a share :math:`\hat q = k/n` of ``successes`` k in ``trials`` n.
-
-    .. math:: \frac{\hat q + z^2/(2n) \pm z\sqrt{\hat q(1-\hat q)/n + z^2/(4n^2)}}{1 + z^2/n}
-
-    k may be fractional (a share of runs counted in seeds); (NaN, NaN) for no trials.
-    """
-    if trials == 0:
-        return math.nan, math.nan
-    q, n = successes / trials, trials
-    centre, half = q + z**2 / (2 * n), z * math.sqrt(q * (1 - q) / n + z**2 / (4 * n**2))
-    return max(0.0, (centre - half) / (1 + z**2 / n)), min(1.0, (centre + half) / (1 + z**2 / n))
-
-
 def goodness_of_fit(ours: np.ndarray, run_var: np.ndarray, seeds: int, theirs: np.ndarray,
                     reps: int = AUTHORS_REPS, test_samples: int = AUTHORS_TEST) -> dict:
     r"""How well cell means of ours fit the authors' cell means: reduced χ², RMSE and cells.
@@ -184,13 +171,6 @@ def goodness_of_fit(ours: np.ndarray, run_var: np.ndarray, seeds: int, theirs: n
                 cells=int(difference.size))
 
 
-def _slope(ds, mu_star) -> float:
-    """The slope of log ‖μ*‖ on log d over the values of d where the map crosses (NaN under 3 of them)."""
-    ds, mu_star = np.asarray(ds, dtype=float), np.asarray(mu_star, dtype=float)
-    good = np.isfinite(mu_star) & (mu_star > 0)
-    return float(np.polyfit(np.log(ds[good]), np.log(mu_star[good]), 1)[0]) if good.sum() >= 3 else math.nan
-
-
 class _Runs:
     """One design's runs as arrays: errors (flipped test labels) and fits over d × ‖μ‖ × seed."""
 
@@ -211,21 +191,8 @@ class _Runs:
 
     def slope(self, seed: int = 0) -> tuple[float, float, float, float]:
         """The slope of log ‖μ*‖ on log d, its 95% bootstrap interval resampling the seeds, and the share of
-        resamples whose mean map crosses the threshold at fewer than 3 values of d (no slope).
-
-        The interval is NaN under 2 seeds, or when over 5% of the resamples have no slope.
-        """
-        slope = _slope(self.ds, self.crossings())
-        if self.seeds < 2:
-            return slope, math.nan, math.nan, math.nan
-        rng = np.random.default_rng(seed)
-        boot = np.array([_slope(self.ds, self.crossings(rng.integers(0, self.seeds, self.seeds)))
-                         for _ in range(BOOTSTRAP)])
-        missing = float(np.isnan(boot).mean())
-        if missing > 0.05:
-            return slope, math.nan, math.nan, missing
-        low, high = np.nanpercentile(boot, [2.5, 97.5])
-        return slope, float(low), float(high), missing
+        resamples whose mean map crosses the threshold at fewer than 3 values of d (``bootstrap_slope``)."""
+        return bootstrap_slope(self.ds, self.crossings, self.seeds, BOOTSTRAP, seed)
 
     def shares(self) -> dict:
         """Per claim, (successes, runs, interval): runs fitting every label, benign runs where r >= BENIGN_R,
@@ -245,18 +212,7 @@ class _Runs:
         for key, success, where in (("fitted", self.fitted, every),
                                     ("benign", self.error <= P_FLIP + BENIGN_MARGIN, above),
                                     ("harmful", self.error >= P_FLIP + HARMFUL_MARGIN, below)):
-            per_seed = (success & where).sum(axis=(0, 1))  # shape (seeds,)
-            runs = where.sum(axis=(0, 1))  # the same count for every seed
-            total = int(runs.sum())
-            interval = (math.nan, math.nan)
-            if total and self.seeds >= 2:
-                shares = per_seed[resamples].sum(axis=1) / runs[resamples].sum(axis=1)
-                low, high = np.percentile(shares, [2.5, 97.5])
-                # A bootstrap of a share with no failure has no width: the Wilson interval of the share counted
-                # in seeds (each training set one trial) bounds it from outside.
-                floor = wilson(per_seed.sum() / total * self.seeds, self.seeds)
-                interval = (min(float(low), floor[0]), max(float(high), floor[1]))
-            out[key] = (int(per_seed.sum()), total, interval)
+            out[key] = seed_share(success, where, resamples)
         return out
 
 
@@ -291,25 +247,6 @@ def _verdicts(runs: _Runs, *, region: str, regime: str, quick: bool) -> list:
         uncertainty=f"95% bootstrap interval, {BOOTSTRAP} resamples of the {seeds} seeds", region=region,
         regime=regime, quick=quick))
     return out
-
-
-def _span(values) -> str:
-    """"low..high" of an assumption's values over a design's runs, or the one value they all share."""
-    low, high = min(values), max(values)
-    return f"{low:.3g}" if low == high else f"{low:.3g}..{high:.3g}"
-
-
-def _broken(assumptions, configs) -> str:
-    """The assumptions some config breaks, each with the range of its value: "inside" if none."""
-    parts = []
-    for assumption in assumptions:
-        rows = [assumption.check(config) for config in configs]
-        if not all(row.holds for row in rows):
-            span = _span([row.value for row in rows])
-            broken = sum(not row.holds for row in rows)
-            some = "" if broken == len(rows) else f"; broken in {broken} of {len(rows)} runs"
-            parts.append(f"{assumption.name} {span} (needs {assumption.kind} {assumption.bound:.3g}{some})")
-    return "; ".join(parts) if parts else "inside"
 
 
 #: The code settings' variants: name -> (simulate() keywords, whether σ₀ and η carry the script's mean over
@@ -434,24 +371,6 @@ def _inside_figure(runs: _Runs, slope, title):
     return fig
 
 
-def _regime_table(assumptions, designs):
-    """One row per assumption: the condition, its reading and, per design, the range of its value and whether
-    it holds in every run."""
-    import pandas as pd
-
-    rows = []
-    for assumption in assumptions:
-        row = {"assumption": assumption.name, "condition": assumption.condition, "stated in": assumption.where,
-               "reading (fixed before the run)": assumption.reading}
-        for name, configs in designs.items():
-            checks = [assumption.check(config) for config in configs]
-            broken = sum(not check.holds for check in checks)
-            row[name] = f"{_span([check.value for check in checks])}: " + (
-                "holds" if broken == 0 else f"broken in {broken} of {len(checks)}")
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def run(context: Context) -> list:
     import pandas as pd
 
@@ -472,7 +391,7 @@ def run(context: Context) -> list:
     swept = context.sweep("inside", {("d", "mu_norm", "sigma0", "eta"): cells, "seed": list(range(inside_seeds))},
                           fixed)
     inside = _Runs(swept.table, inside_ds, inside_mus)
-    inside_regime = _broken(ASSUMPTIONS, swept.configs)
+    inside_regime = broken_assumptions(ASSUMPTIONS, swept.configs)
     designs = {"inside design": swept.configs}
     region = (f"paper model (orthogonal noise, 1/m output, no bias), n={N}, m={M}, p={P_FLIP}, d in "
               f"{inside_ds[0]:,}..{inside_ds[-1]:,} (Gram sampling), n‖μ‖⁴/d in {ratios[0]:g}..{ratios[-1]:g}, "
@@ -504,7 +423,7 @@ def run(context: Context) -> list:
         designs[name] = swept.configs
         runs = _Runs(swept.table, code_ds, lambda d: code_mus)
         maps[name] = (np.array(code_mus), np.array(code_ds), runs.error.mean(axis=2))
-        regime = _broken(ASSUMPTIONS, swept.configs)
+        regime = broken_assumptions(ASSUMPTIONS, swept.configs)
         variant_region = (f"{name}: n={N}, m={M}, p={P_FLIP}, d in {code_ds[0]}..{code_ds[-1]}, ‖μ‖ in "
                           f"{code_mus[0]:g}..{code_mus[-1]:g}, {CODE_STEPS} steps, σ₀ = 1/√(3d)"
                           f"{'/2, η = 0.025 (the mean over patches)' if halve else ', η = 0.1'}")
@@ -571,7 +490,7 @@ def run(context: Context) -> list:
                                 for name, f in fits.items()]), "fit")
     context.table(pd.DataFrame({"d": list(code_ds), "mu* (authors' data)": boundaries["authors' data"][1][rows_d],
                                 **{f"mu* ({name})": boundaries[name][1] for name in VARIANTS}}), "boundary")
-    context.table(_regime_table(ASSUMPTIONS, designs), "regime")
+    context.table(regime_table(ASSUMPTIONS, designs), "regime")
     stem = context.out / f"{context.key}_outside"
     stem.with_suffix(".md").write_text(markdown_table(
         ("claim", "design", "measured", "verdict", "seeds", "uncertainty", "regime", "region"),

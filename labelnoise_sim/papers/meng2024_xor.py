@@ -34,8 +34,8 @@ import math
 
 import numpy as np
 
-from ._base import Assumption, Context, Paper, Setting, Verdict, markdown_table
-from .kou2023 import _broken, _regime_table, wilson
+from ._base import (Assumption, Context, Paper, Setting, Verdict, bootstrap_slope, broken_assumptions, markdown_table,
+                    regime_table, seed_share)
 
 N, M, P_FLIP, SIGMA_P = 40, 10, 0.1, 1.0
 STEPS = 4000
@@ -186,40 +186,15 @@ class Runs:
 
     def slope(self) -> tuple[float, float, float, float]:
         """The slope of log ‖μ*‖ on log d, its 95% bootstrap interval over the seeds and the share of resamples
-        without a slope; NaN ends when over 5% of them have none or under 2 seeds."""
-        slope = _slope(self.ds, self.boundary())
-        if self.seeds < 2:
-            return slope, math.nan, math.nan, 0.0
-        rng = np.random.default_rng(0)
-        boot = np.array([_slope(self.ds, self.boundary(rng.integers(0, self.seeds, self.seeds)))
-                         for _ in range(BOOTSTRAP)])
-        missing = float(np.isnan(boot).mean())
-        if missing > 0.05:
-            return slope, math.nan, math.nan, missing
-        low, high = np.nanpercentile(boot, [2.5, 97.5])
-        return slope, float(low), float(high), missing
+        without a slope (``bootstrap_slope``)."""
+        return bootstrap_slope(self.ds, self.boundary, self.seeds, BOOTSTRAP)
 
     def share(self, success, where) -> tuple[int, int, tuple[float, float]]:
         """Successes among the runs in ``where`` (d × r), with the wider of a bootstrap over seeds (a seed is a
         training set, shared by every cell) and the Wilson interval of the share counted in seeds."""
         where = np.broadcast_to(np.asarray(where)[..., None], self.error.shape)
-        per_seed = (success & where).sum(axis=(0, 1))
-        runs = where.sum(axis=(0, 1))
-        total = int(runs.sum())
-        interval = (math.nan, math.nan)
-        if total and self.seeds >= 2:
-            resamples = np.random.default_rng(0).integers(0, self.seeds, (BOOTSTRAP, self.seeds))
-            shares = per_seed[resamples].sum(axis=1) / runs[resamples].sum(axis=1)
-            low, high = np.percentile(shares, [2.5, 97.5])
-            floor = wilson(per_seed.sum() / total * self.seeds, self.seeds)
-            interval = (min(float(low), floor[0]), max(float(high), floor[1]))
-        return int(per_seed.sum()), total, interval
-
-
-def _slope(ds, mu_star) -> float:
-    ds, mu_star = np.asarray(ds, dtype=float), np.asarray(mu_star, dtype=float)
-    good = np.isfinite(mu_star) & (mu_star > 0)
-    return float(np.polyfit(np.log(ds[good]), np.log(mu_star[good]), 1)[0]) if good.sum() >= 3 else math.nan
+        resamples = np.random.default_rng(0).integers(0, self.seeds, (BOOTSTRAP, self.seeds))
+        return seed_share(success, where, resamples)
 
 
 def bands(r_star: float) -> tuple[float, float]:
@@ -327,7 +302,7 @@ def run(context: Context) -> list:
     swept = context.sweep("design", {keys: _grid(ds, ratios), "seed": list(range(seeds))}, FIXED)
     runs = Runs(swept.table, ds, ratios)
     designs = {"design": swept.configs}
-    regime = _broken(ASSUMPTIONS, swept.configs)
+    regime = broken_assumptions(ASSUMPTIONS, swept.configs)
     region = (f"n={N}, m={M}, p={P_FLIP}, σ_p={SIGMA_P:g}, two patches, noise orthogonal to a and b, d in "
               f"{ds[0]:,}..{ds[-1]:,} (Gram sampling), r in {ratios[0]:g}..{ratios[-1]:g}, σ₀ = 0.5/max(σ_p d/√n, "
               f"‖μ‖), η = 0.5/max(σ_p² d, ‖μ‖²), {STEPS} steps; calibrated r* = {r_star:.3g} (seeds "
@@ -348,14 +323,14 @@ def run(context: Context) -> list:
                           dict(FIXED, noise="isotropic"))
     iso = Runs(swept.table, (ISOTROPIC_D,), ratios)
     designs["isotropic noise"] = swept.configs
-    iso_regime = _broken(ASSUMPTIONS, swept.configs)
+    iso_regime = broken_assumptions(ASSUMPTIONS, swept.configs)
     iso_region = region.replace("noise orthogonal to a and b", "isotropic noise").replace(
         f"d in {ds[0]:,}..{ds[-1]:,}", f"d = {ISOTROPIC_D:,}")
     outside = _verdicts(iso, r_star, region=iso_region, regime=iso_regime, quick=quick)[:3]
     comparison = pd.DataFrame({"r": ratios, "orthogonal noise": runs.error[0].mean(axis=1),
                                "isotropic noise": iso.error[0].mean(axis=1)})
     context.table(comparison, "isotropic")
-    context.table(_regime_table(ASSUMPTIONS, designs), "regime")
+    context.table(regime_table(ASSUMPTIONS, designs), "regime")
     stem = context.out / f"{context.key}_outside"
     stem.with_suffix(".md").write_text(markdown_table(
         ("claim", "design", "measured", "verdict", "seeds", "uncertainty", "regime", "region"),
