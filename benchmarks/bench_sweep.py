@@ -41,11 +41,13 @@ float64 to ``AGREEMENT_RTOL``. Each timing is the fastest of ``--repeats``.
     python benchmarks/bench_sweep.py                 # both parts: 256 cells, n = 200, m = 10, 1000 steps; then JAX
     python benchmarks/bench_sweep.py --steps 200 --cells 64
     python benchmarks/bench_sweep.py --part jax      # the JAX comparison alone (about three minutes)
+    python benchmarks/bench_sweep.py --part backends # serial against worker processes, 16 to 256 cells
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -66,6 +68,7 @@ from _common import (  # noqa: E402
 )
 
 from labelnoise_sim import SimulationConfig, run_many, sweep  # noqa: E402
+from labelnoise_sim.analysis import analyze  # noqa: E402
 from labelnoise_sim.sweep import choose_backend  # noqa: E402
 from labelnoise_sim.data import sample_data  # noqa: E402
 
@@ -76,6 +79,8 @@ JAX_FIXED = dict(n=200, d=2000, m=10, eta=0.1, steps=500)
 TEST_SET = 10_000
 #: The sweep against the fair peer, at least (issue target).
 PEER_TARGET = 20.0
+#: A cell's stage analysis with its test error, at most this many times its dynamics (issue target).
+ANALYSIS_TARGET = 2.0
 
 
 def best_of(fn, repeats):
@@ -186,6 +191,11 @@ def versus_jax(cells: int = JAX_CELLS, fixed: dict = JAX_FIXED, repeats: int = 2
     for backend in ("serial", "processes"):
         row[f"sweep_{backend}_s"] = best_of(
             lambda: sweep(grid, fixed, backend=backend, workers=workers, progress=False), repeats)
+    # The sweep's parts: the dynamics of every cell (one batch, from the drawn data) and their stage analysis.
+    results = run_many(configs, datas)
+    row["dynamics_s"] = best_of(lambda: run_many(configs, datas), repeats)
+    row["analysis_s"] = best_of(lambda: [analyze(copy.copy(result)) for result in results], repeats)
+    row["analysis_over_dynamics"] = row["analysis_s"] / row["dynamics_s"]
     row["sweep_auto_s"] = best_of(lambda: sweep(grid, fixed, workers=workers, progress=False), repeats)
     row["auto_backend"] = choose_backend(configs, True, workers)
     table = sweep(grid, fixed, backend="serial", progress=False).table
@@ -199,6 +209,28 @@ def versus_jax(cells: int = JAX_CELLS, fixed: dict = JAX_FIXED, repeats: int = 2
             row[f"x_jax_float32_{backend}"] = row["jax_float32_s"] / row[f"sweep_{backend}_s"]
             row[f"x_peer_{backend}"] = row["peer_s"] / row[f"sweep_{backend}_s"]
     return row
+
+
+def backends(cell_counts=(16, 64, 256), fixed: dict = JAX_FIXED, repeats: int = 1) -> list[dict]:
+    """Whole sweeps of default cells (seeds) on each local backend, and what ``backend="auto"`` picks: where
+    worker processes start paying for themselves on this machine (``sweep.AUTO_PROCESSES_SECONDS``)."""
+    from labelnoise_sim.sweep import cell_seconds
+
+    sweep({"seed": [0, 1]}, {**fixed, "steps": 1}, backend="serial", progress=False)  # load the compiled kernels
+    rows = []
+    for cells in cell_counts:
+        grid = {"seed": list(range(1000, 1000 + cells))}
+        configs = [SimulationConfig(seed=seed, **fixed) for seed in grid["seed"]]
+        row = {"cells": cells, "estimated_s": sum(cell_seconds(c) for c in configs),
+               "auto": choose_backend(configs)}
+        for backend in ("serial", "processes"):
+            row[f"{backend}_s"] = best_of(lambda: sweep(grid, fixed, backend=backend, progress=False), repeats)
+        row["processes_over_serial"] = row["serial_s"] / row["processes_s"]
+        rows.append(row)
+        print(f"{cells} cells: serial {row['serial_s']:.2f} s, processes {row['processes_s']:.2f} s "
+              f"({row['processes_over_serial']:.2f}x), estimated {row['estimated_s']:.2f} s, auto picks {row['auto']}",
+              flush=True)
+    return rows
 
 
 def print_versus_jax(row: dict) -> None:
@@ -230,6 +262,9 @@ def print_versus_jax(row: dict) -> None:
         print(f"serial sweep against the fair peer: {row['x_peer_serial']:.1f}x, {verdict} the {PEER_TARGET:g}x "
               f"target; the peer's best error reads 0 in {100 * row['peer_best_zero_share']:.0f} % of the cells "
               f"(median best error of ours {row['sweep_best_error_median']:.2g})")
+    print(f"the sweep's parts: dynamics of the {row['cells']} cells {row['dynamics_s']:.3f} s (one batch), their "
+          f"stage analysis with its test error {row['analysis_s']:.2f} s: {row['analysis_over_dynamics']:.1f}x the "
+          f"dynamics (target {ANALYSIS_TARGET:g}x)")
     print(f"JAX compilation (not in its time above): {row['jax_float32_compile_s']:.2f} s; "
           f"processes vs serial: {row['processes_over_serial']:.2f}x; auto vs serial: {row['auto_over_serial']:.2f}x")
     if not row["agree"]:
@@ -238,7 +273,7 @@ def print_versus_jax(row: dict) -> None:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("all", "flops", "jax"), default="all")
+    parser.add_argument("--part", choices=("all", "flops", "jax", "backends"), default="all")
     parser.add_argument("--cells", type=int, default=256)
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--m", type=int, default=10)
@@ -258,7 +293,9 @@ def main(argv=None):
             print_versus_jax(payload["versus_jax"])
         else:
             print("# JAX is not installed: the comparison with it is skipped (pip install -e '.[bench]' adds it)")
-    path = write_json("bench_sweep", payload, args.out)
+    if args.part == "backends":
+        payload["backends"] = backends()
+    path = write_json("bench_sweep_backends" if args.part == "backends" else "bench_sweep", payload, args.out)
     print(f"# written {path}")
     return payload
 
