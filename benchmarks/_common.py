@@ -62,13 +62,26 @@ def median_time(fn, repeats: int) -> float:
 
 
 def cpu_model() -> str:
+    """The CPU's model name, with LLVM's name of its microarchitecture and its widest vector instructions
+    (the model name alone can be as vague as "AMD EPYC"), e.g. "AMD EPYC (znver3; AVX2, FMA)"."""
+    name, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    try:
+        import llvmlite.binding as llvm  # numba's: the CPU its kernels are compiled for
+
+        arch = llvm.get_host_cpu_name()
+    except Exception:  # noqa: BLE001 - a name for the record only
+        arch = None
+    vector = ["AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None, "FMA" if "fma" in flags else None]
+    details = "; ".join(part for part in (arch, ", ".join(v for v in vector if v)) if part)
+    return f"{name} ({details})" if details else name
 
 
 def machine_info() -> dict:
