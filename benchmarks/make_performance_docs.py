@@ -361,11 +361,23 @@ float64 trajectory to {_common.FLOAT32_RTOL:g}: their rounding can flip a ReLU w
 is within rounding of 0, and the float64 run of the same code agrees to {_common.AGREEMENT_RTOL:g}."""
 
 
-def numbers(single: dict, latency: dict) -> dict[str, str]:
-    """The numbers the page's prose quotes, by the name of its MyST substitution (``{{ perf_x64 }}``)."""
+def numbers(single: dict, latency: dict, sweep: dict | None = None) -> dict[str, str]:
+    """The numbers the page's prose quotes, by the name of its MyST substitution (``{{ perf_x64 }}``); "–" where the
+    results lack one (no JAX, older results)."""
     default = single["default"]
     big = {r["d"]: r for r in single["d_series"]}.get(100_000, {})
+    large = single.get("large") or {}
+    row = (sweep or {}).get("versus_jax") or {}
     return {
+        "perf_cpu": single["machine"]["cpu"],
+        "perf_x_jax32": fmt(default.get("x_jax_float32"), 1),
+        "perf_large_explicit": fmt(large.get("x_jax_float32"), 1),
+        "perf_large_gram": fmt(large.get("x_jax_float32_gram"), 1),
+        "perf_sweep_peer": fmt(row.get("x_peer_serial"), 1),
+        "perf_sweep_nopeer": fmt(row.get("x_jax_float32_serial"), 2),
+        "perf_analysis_x": fmt(row.get("analysis_over_dynamics"), 1),
+        "perf_auto_x": fmt(row.get("auto_over_serial"), 2),
+        "perf_cold_simulate": fmt(latency["cold"]["first_run_s"], 1),
         "perf_x64": fmt(default.get("x_torch_float64"), 1),
         "perf_x32": fmt(default.get("x_torch_float32"), 1),
         "perf_xnp": fmt(default["x_numpy"], 1),
@@ -437,7 +449,7 @@ def write_results(single: dict, scaling: dict, latency: dict, sweep: dict | None
         "sweep_jax.md": sweep_section(sweep),
         "latency.md": latency_table(latency) + "\n",
         "jax_method.md": jax_method(single) + "\n" if has_jax(single["default"]) else "",
-        "numbers.json": json.dumps(numbers(single, latency), indent=1, ensure_ascii=False) + "\n",
+        "numbers.json": json.dumps(numbers(single, latency, sweep), indent=1, ensure_ascii=False) + "\n",
     }
     OUT.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
