@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _sobol
 from .data import seed_streams, signal_law, substream
 
 __all__ = ["coefficient_matrix", "filter_statistics", "estimate", "estimate_draws", "class_errors", "TestErrorEstimate",
@@ -758,31 +758,30 @@ def estimate_draws(config, max_draws=MAX_DRAWS) -> "_Draws":
 class _Draws:
     """The draws of :func:`estimate`: scrambled Sobol sequences (replicates) in D dimensions, as normals.
 
-    ``upto(R, n)`` holds the first n points of the first R replicates in an
-    array (replicates, points, D) made once; points are drawn when first
-    asked for, in order.
+    Replicate r is the sequence ``_sobol.ScrambledSobol(D, substream(seed, "test", r))`` (the points of scipy
+    1.17's ``qmc.Sobol(D, scramble=True, seed=...)``, made by our own code). ``upto(R, n)`` holds the first n
+    points of the first R replicates in an array (replicates, points, D) made once; points are drawn when
+    first asked for, in order.
     """
 
     def __init__(self, seed, D, replicates, points):
         self._seed, self._D = seed, D
         self._z = np.empty((replicates, points, D))
         self.shape = self._z.shape
-        self._engines = []
+        self._sequences = []
         self._have = []
         self._pilot = None
 
     def upto(self, count, points):
         """The draws array, with at least the first ``points`` points of replicates 0..count-1 filled in."""
-        from scipy.stats import qmc  # scipy.stats takes a while to import: only when a test error is asked for
-
-        while len(self._engines) < count:
-            replicate = len(self._engines)
-            self._engines.append(qmc.Sobol(self._D, scramble=True, seed=substream(self._seed, "test", replicate)))
+        while len(self._sequences) < count:
+            replicate = len(self._sequences)
+            self._sequences.append(_sobol.ScrambledSobol(self._D, substream(self._seed, "test", replicate)))
             self._have.append(0)
         for r in range(count):
             have = self._have[r]
             if have < points:
-                self._z[r, have:points] = _normals(self._engines[r].random(points - have))
+                self._z[r, have:points] = _normals(self._sequences[r].random(points - have))
                 self._have[r] = points
         return self._z
 
