@@ -21,7 +21,7 @@ scipy when it is a 1.17 release, and a fixed digest of our points always):
    the top bit of the next 32-bit output of the bit generator, which takes
    the low half of a 64-bit output first, then its high half (numpy's Lemire
    method with a range of 2 never rejects). They are read here directly from
-   the 64-bit outputs (``random_raw``; ``_kernels.sobol_scramble``).
+   the 64-bit outputs (``random_raw``; :func:`_scramble`).
 3. The unscrambled direction numbers v[j, b] (:func:`directions`): the
    Joe-Kuo D(6) numbers (new-joe-kuo-6.21201) as scipy ships them, expanded
    by the Bratley-Fox recurrence and shifted to 30-bit fractions.
@@ -32,7 +32,10 @@ scipy when it is a 1.17 release, and a fixed digest of our points always):
 5. Point 0 is the shift; point i is point i - 1 XOR the scrambled direction
    number of the lowest set bit of i (Gray-code order); a point's coordinate
    is its 30-bit integer times 2**-30 (exact in float64;
-   ``_kernels.sobol_points``).
+   :meth:`ScrambledSobol.random`).
+
+Both are a few NumPy operations on integers (exact, no compiled kernel:
+nothing to compile on a first run).
 """
 
 from __future__ import annotations
@@ -40,8 +43,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-
-from . import _kernels
 
 __all__ = ["ScrambledSobol", "directions", "BITS", "MIRRORS_SCIPY", "MAX_DIMENSION"]
 
@@ -121,6 +122,46 @@ def directions(dimension: int) -> np.ndarray:
     return v
 
 
+def _scramble(raw, v):
+    """The shift (D,) and the scrambled direction numbers (BITS, D), uint32, of one sequence.
+
+    ``raw`` holds the 64-bit outputs of the sequence's generator, D BITS (1 + BITS) / 2 of them; random bit t
+    is the top bit of its 32-bit output t (bit 31 of ``raw[t // 2]`` for even t, bit 63 for odd t). Bits 0 to
+    D BITS - 1 are the shifts' (bit b of dimension d's is bit d BITS + b); the next D BITS² fill the lower
+    triangular matrices (row p, column k of dimension d's at D BITS + d BITS² + p BITS + k, used where
+    k < p; the diagonal is one). ``v`` (D, BITS) are the unscrambled direction numbers. Scrambled number b of
+    dimension d is the matrix times v[d, b] over GF(2), bit BITS - 1 - i of a number being element i of its
+    vector: integer products, exact.
+    """
+    D, B = v.shape
+    bits = np.empty(2 * raw.size, dtype=np.int64)
+    bits[0::2] = raw >> np.uint64(31)
+    bits[1::2] = raw >> np.uint64(63)
+    bits &= 1
+    shift = (bits[: D * B].reshape(D, B) << np.arange(B)).sum(axis=1).astype(np.uint32)
+    # Row p of matrix d as a number: its ones below the diagonal (column k at bit B - 1 - k) and the diagonal's.
+    below, diagonal = _row_weights(B)
+    rows = (bits[D * B : D * B + D * B * B].reshape(D, B, B) * below).sum(axis=2) + diagonal
+    # Element p of the product of matrix d and v[d, b]: the parity of the bits row p and v[d, b] share.
+    x = rows[:, :, None] & v.astype(np.int64)[:, None, :]  # (D, p, b)
+    for fold in (16, 8, 4, 2, 1):
+        x ^= x >> fold
+    x &= 1
+    scrambled = (x << (B - 1 - np.arange(B))[None, :, None]).sum(axis=1)  # (D, b)
+    return shift, np.ascontiguousarray(scrambled.T.astype(np.uint32))
+
+
+_weights: dict = {}
+
+
+def _row_weights(B):
+    """(B, B) and (B,) int64: bit B - 1 - k at column k < p of row p, and bit B - 1 - p (the diagonal)."""
+    if B not in _weights:
+        p, k = np.arange(B)[:, None], np.arange(B)[None, :]
+        _weights[B] = (np.where(k < p, np.int64(1) << (B - 1 - k), 0), np.int64(1) << (B - 1 - np.arange(B)))
+    return _weights[B]
+
+
 class ScrambledSobol:
     """A scrambled Sobol sequence in ``dimension`` dimensions, the points of scipy 1.17's
     ``qmc.Sobol(dimension, scramble=True, seed=generator)`` (see the module's docstring).
@@ -137,21 +178,36 @@ class ScrambledSobol:
         D = int(dimension)
         v = directions(D)
         child = type(generator.bit_generator)(generator.bit_generator.seed_seq.spawn(1)[0])
-        self._shift = np.empty(D, dtype=np.uint32)
-        self._scrambled = np.empty((BITS, D), dtype=np.uint32)
-        _kernels.sobol_scramble(child.random_raw(D * BITS * (1 + BITS) // 2), v, self._shift, self._scrambled)
+        self._shift, self._scrambled = _scramble(child.random_raw(D * BITS * (1 + BITS) // 2), v)
+        self._columns = np.ascontiguousarray(self._scrambled.T)  # (D, BITS): a point's coordinates as rows
         self._quasi = self._shift.copy()  # the last point made (point 0 before any)
         self._made = 0
         self.dimension = D
 
     def random(self, n: int) -> np.ndarray:
-        """The next ``n`` points, float64 (n, dimension), in [0, 1)."""
+        """The next ``n`` points, float64 (n, dimension), in [0, 1).
+
+        Point i > 0 is point i - 1 XOR the scrambled direction number of the lowest set bit of i: a running XOR
+        (``np.bitwise_xor.accumulate``) of those numbers from the last point made.
+        """
         n = int(n)
         if n < 0:
             raise ValueError(f"n must be >= 0, not {n}")
         if self._made + n > 2**BITS:
             raise ValueError(f"a sequence has 2**{BITS} points: {self._made} made, {n} more asked for")
-        out = np.empty((n, self.dimension))
-        _kernels.sobol_points(self._scrambled, self._quasi, self._made, out)
+        # Coordinates as rows (D, n): the running XOR runs along contiguous memory.
+        points = np.empty((self.dimension, n), dtype=np.uint32)
+        first = self._made
+        start = 1 if first == 0 else 0
+        if n and start:
+            points[:, 0] = self._quasi  # point 0: the shift
+        if n > start:
+            index = np.arange(first + start, first + n, dtype=np.int64)
+            lowest = np.frexp((index & -index).astype(np.float64))[1] - 1  # exact: powers of two
+            steps = self._columns[:, lowest]
+            steps[:, 0] ^= self._quasi
+            np.bitwise_xor.accumulate(steps, axis=1, out=points[:, start:])
+        if n:
+            self._quasi = points[:, -1].copy()
         self._made += n
-        return out
+        return (points * (1.0 / 2**BITS)).T

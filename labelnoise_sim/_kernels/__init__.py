@@ -41,7 +41,7 @@ The kernels live in the modules of this package, one per topic: ``_vectors``
 ``_model`` (activations, losses), ``_products`` (the dense product, its
 tiles, the gathers of the incremental product), ``_dynamics`` (the paper's
 model), ``_family`` (the model family, the data family included), ``_gram``,
-``_roots`` (``symmetric_roots``), ``_sobol`` (scrambled Sobol points), ``_test_error`` and ``_test_loss``. This
+``_roots`` (``symmetric_roots``), ``_test_error`` and ``_test_loss``. This
 module re-exports every name they define: the library reads
 ``_kernels.NAME``. numba's disk cache checks a compiled function against its
 own source file only, so a kernel calling a kernel of another file could keep
@@ -89,7 +89,6 @@ from ._gram import (
     _gram_strips_threaded, _pack_rows, _tile4_wide, gram, gram_rows,
 )
 from ._roots import JACOBI_SWEEPS, symmetric_roots
-from ._sobol import _random_bit, sobol_points, sobol_scramble
 from ._test_error import (
     DRAW_BLOCK, LINE_REACH, PIECEWISE_LINEAR, TestItems, _INV_SQRT_2PI, _SQRT_HALF, _class_terms,
     _coordinate_weights, _dot, _first_beaten, _inverses, _line_mass, _line_mass_classes, _misclassified_draws,
