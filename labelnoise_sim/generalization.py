@@ -27,8 +27,8 @@ the Gram matrix of :math:`(u_0, \dots, u_{S-1}, \xi_1, \dots, \xi_N, W^{(0)})`: 
 coefficient matrix :math:`C` below.
 
 :func:`estimate` integrates those Gaussian probabilities to a set relative
-precision (2 % at 95 % confidence by default) at any size, 1e-12 and far
-below for ReLU and leaky ReLU: line sampling along the most likely failure direction, in which the
+precision (2 % at 95 % confidence by default). For ReLU and leaky ReLU it does so at any size of the
+error, 1e-12 and far below, by line sampling along the most likely failure direction, in which the
 failing mass of each line is exact for those piecewise linear networks. For the other activations it is
 importance sampling from a defensive mixture: each draw counts both as it is and shifted to the most likely
 failing point, weighted by the balance heuristic, so that the far tail is reached through the shift while
