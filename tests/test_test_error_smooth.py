@@ -20,6 +20,9 @@ outcome is fixed.
 """
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -133,3 +136,29 @@ def test_relu_and_leaky_relu_estimates_keep_their_bits(name):
     est = estimate(result.gamma, result.rho, result.data.gram, result.config, alpha=result.alpha,
                    bias=result.bias, output_weights=result.output_weights)
     assert _bits(est) == PIECEWISE_BITS[name]
+
+
+THREADS_SCRIPT = """
+import sys
+import numpy as np
+from labelnoise_sim import simulate
+out = []
+for options in (dict(n=40, d=200, m=4, eta=0.5, tau=0.2, n_snr2=1.5, seed=2, activation="relu^2", patches=3),
+                dict(n=60, d=300, m=4, classes=3, loss="cross_entropy", tau=0.1, seed=3, activation="relu^2")):
+    r = simulate(steps=300, record=[0, 10, 30, 300], **options)
+    e = r.test_error_estimate
+    out.append(np.concatenate([e.by_class.ravel(), e.stderr]))
+sys.stdout.write(np.concatenate(out).tobytes().hex())
+"""
+
+
+def test_the_mixture_does_not_depend_on_the_thread_count():
+    """Two runs whose estimates the mixture changes (the shift alone gives other bits): one output, three
+    patches; three classes."""
+    out = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], env=env, capture_output=True, text=True,
+                              check=True)
+        out.append(done.stdout)
+    assert out[0] == out[1] and out[0]
