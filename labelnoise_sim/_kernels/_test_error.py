@@ -214,7 +214,7 @@ PIECEWISE_LINEAR = (0, 2)
 #: with relu^2, and five m = 1 relu^2 networks where the shift alone misses a failure region. Against the best of
 #: the three on each record, λ = 0.5 averaged (geometric mean) 1.19x, at worst 2.7x; λ = 0.8, 1.14x, at worst
 #: 2.1x; λ = 0.2, 1.63x, at worst 5.5x (the shift alone: 5.0x, at worst 1e4x on the records it misses, up to
-#: 10x on the others). 0.5 and 0.8 are within the noise of the measure (16 replicates give a variance to about
+#: 11x on the others). 0.5 and 0.8 are within the noise of the measure (16 replicates give a variance to about
 #: ±35 %); 0.5 keeps the larger share for the shifted law, which the far tail relies on.
 DEFENSIVE_SHARE = 0.5
 
