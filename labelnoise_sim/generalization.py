@@ -27,10 +27,13 @@ the Gram matrix of :math:`(u_0, \dots, u_{S-1}, \xi_1, \dots, \xi_N, W^{(0)})`: 
 coefficient matrix :math:`C` below.
 
 :func:`estimate` integrates those Gaussian probabilities to a set relative
-precision (2 % at 95 % confidence by default) at any size, 1e-12 and far
-below: line sampling along the most likely failure direction, in which the
-failing mass of each line is exact for ReLU and leaky ReLU networks
-(importance sampling for the other activations), over randomised
+precision (2 % at 95 % confidence by default). For ReLU and leaky ReLU it does so at any size of the
+error, 1e-12 and far below, by line sampling along the most likely failure direction, in which the
+failing mass of each line is exact for those piecewise linear networks. For the other activations it is
+importance sampling from a defensive mixture: each draw counts both as it is and shifted to the most likely
+failing point, weighted by the balance heuristic, so that the far tail is reached through the shift while
+no failure region of the nominal law is left out (a shift alone can miss one, and then reads low with a
+standard error that does not show it). Both run over randomised
 quasi-Monte Carlo draws fixed by the run's seed, so the curve over time is
 smooth and reproducible; with one output per class, each event "class g is
 the first to beat the true class" has lines of its own. The kernels
@@ -238,10 +241,15 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=
 
     For ReLU and leaky ReLU, a draw's estimate of an item is the exact normal
     mass of the failing part of a line through it, along the direction of the
-    item's most likely failure (line sampling). For the other activations a
-    draw is moved to the most likely failing point and weighted back
-    (importance sampling). See ``_kernels.failure_masses``: both are unbiased
-    whatever the direction.
+    item's most likely failure (line sampling). For the other activations each
+    draw is taken twice, as it is and moved to the most likely failing point,
+    and the two are weighted as draws of the mixture of the nominal law (share
+    ``_kernels.DEFENSIVE_SHARE``) and the shifted one (defensive importance
+    sampling, balance heuristic): the shift reaches the far tail, and no weight
+    exceeds 1 / DEFENSIVE_SHARE, so a failure region the shift does not reach
+    is still sampled as plain Monte Carlo samples it. See
+    ``_kernels.failure_masses``: both estimates are unbiased whatever the
+    direction.
 
     The draws are :data:`REPLICATES` independently scrambled Sobol sequences
     (randomised quasi-Monte Carlo) seeded by the run's seed, the same at
@@ -253,9 +261,9 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=
     replicates (up to twice :data:`REPLICATES`) when it is short by at most
     2x, until the clean test error's standard error is at most ``rse`` times
     it, or ``max_draws`` draws. The target holds for every model of the family, with one output or
-    several, down to errors of 1e-12 and below for ReLU and leaky ReLU; an error whose
-    draws all miss its failure region (a smooth activation whose most likely failing point is beyond
-    40 standard deviations) reads 0.
+    several, down to errors of 1e-12 and below for ReLU and leaky ReLU. For a smooth activation whose
+    direction search finds no failing point within 40 standard deviations the shift is 0: that item is
+    plain Monte Carlo on the same draws, and reads 0 when none of them fails.
     The steps are shared among numba's threads; the result does not depend
     on their number.
 
