@@ -312,7 +312,13 @@ def latency_table(latency: dict) -> str:
         f"| {fmt(cold['import_s'])} | {fmt(cold['first_run_s'])} |",
         f"| any later one (median of {len(latency['cached_runs'])}) | {fmt(cached['process_wall_s'])} "
         f"| {fmt(cached['import_s'])} | {fmt(cached['first_run_s'])} |",
-    ])
+    ] + ([] if "cli_run" not in latency else [
+        "",
+        f"The first `labelnoise-sim run` (the default run, its analysis and the PNG figure) with an empty cache: "
+        f"{fmt(latency['cli_run']['cold_s'])} s, the whole process (median of {len(latency['cli_run']['cold_runs'])}"
+        f"; target {fmt(latency['cli_run']['cold_target_s'])} s); with the cache filled "
+        f"{fmt(latency['cli_run']['cached_s'])} s.",
+    ]))
 
 
 def threads_table(threads: dict | None) -> str:
