@@ -317,11 +317,11 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=
     finite[records] = True
     e = np.zeros((K, M, D))
     beta = np.zeros((K, M))
+    direction = _kernels.direction_kernel(kind)  # a ReLU run compiles no smooth activation's bisection
     for k in records:
         for i in range(M):
-            beta[k, i] = _kernels.design_direction(roots[k], sigma_xi, items.signal[k, i], bias[k],
-                                                   items.weights[k, i], items.y[i], kind, p1, p2, P1, additive,
-                                                   e[k, i])
+            beta[k, i] = direction(roots[k], sigma_xi, items.signal[k, i], bias[k], items.weights[k, i], items.y[i],
+                                   kind, p1, p2, P1, additive, e[k, i])
     max_draws = max(max_draws, REPLICATES * FIRST_POINTS)
     if draws is None or draws.shape[1] < max_draws // REPLICATES:
         draws = estimate_draws(config, max_draws)

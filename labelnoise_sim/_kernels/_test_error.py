@@ -545,40 +545,55 @@ def _first_beaten(F, label, mode):
     return F[mode] > top if mode > label else F[mode] >= top
 
 
-@_kernel()
-def design_direction(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, patches, additive, e):
-    """e <- a unit vector towards the most likely failing point of an item; returns its distance β.
+@_inner()
+def _surface_piecewise(u, root, sigma_xi, offset, const, y, weights, low, grad):
+    """``_surface`` with ``relu_like`` (σ the ReLU, the leaky ReLU of slope ``low`` below 0, with slope 1 at
+    0): the same operations in the same order, without the other activations, which a ReLU or leaky ReLU
+    run then does not compile here."""
+    q2 = root.shape[0]
+    total = const
+    for d in range(u.shape[0]):
+        grad[d] = 0.0
+    for p in range(u.shape[0] // q2):
+        base = p * q2
+        for q in range(q2):
+            x = 0.0
+            for k in range(q2):
+                x += root[q, k] * u[base + k]
+            x = offset[q] + sigma_xi * x
+            j = weights[q]
+            value = x if x >= 0.0 else low * x
+            slope = 1.0 if x >= 0.0 else low
+            total += j * value
+            weight = y * j * slope * sigma_xi
+            if weight != 0.0:
+                for k in range(q2):
+                    grad[base + k] += weight * root[q, k]
+    return y * total
 
-    The item's margin is g(u) (the section's comment) with the signal pre-activations ``signal`` (Q,), the
-    weights ``weights`` (Q,) and the sign y. Hasofer-Lind-Rackwitz-Fiessler steps (the first-order reliability
-    method) on the ReLU or leaky ReLU version of the network, from u = 0;
-    each iterate proposes its direction (the first, the steepest descent of
-    g at 0), and the one whose line through 0 holds the most failing mass
-    wins. For ReLU and leaky ReLU, β is then the distance at which a
-    half-line would hold that mass; for the other activations it is the
-    distance to the first failing point of the network itself along e,
-    found by bisection (inf if there is none within 40). Any unit vector
-    keeps ``failure_masses`` unbiased; a good one makes its variance small.
-    """
+
+@_inner(inline="always")
+def _direction_search(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, patches, additive, e, offset,
+                      candidate, grad):
+    """The search of ``design_direction``: e <- the unit vector whose line through 0 holds the most failing
+    mass of the ReLU or leaky ReLU version of the network; returns that mass. Leaves in ``offset`` the
+    item's o_q, in ``candidate`` and ``grad`` scratch (D,)."""
     q2 = root.shape[0]
     D = patches * q2
     low = p1 if kind == 2 else 0.0
-    offset = np.empty(q2)
     const = _class_terms(signal, bias, weights, 2 if kind == 2 else 0, p1, p2, additive, offset)
     u = np.zeros(D)
-    grad = np.empty(D)
     c = np.empty(D)
     inverse = np.empty(D)
     a = np.empty(D)
     jq = _coordinate_weights(weights, D, np.empty(D))
     times = np.empty(D)
     order = np.empty(D, dtype=np.int64)
-    candidate = np.empty(D)
     best = -1.0
     for d in range(D):  # loops, not slice assignments: those compile a formatted shape error (seconds)
         e[d] = 1.0 if d == 0 else 0.0
     for it in range(31):
-        g = _surface(u, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(True), grad)
+        g = _surface_piecewise(u, root, sigma_xi, offset, const, y, weights, low, grad)
         size = _dot(grad, grad)
         for d in range(D):
             candidate[d] = -grad[d] if it == 0 else u[d]
@@ -604,12 +619,48 @@ def design_direction(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, pat
             u[d] = step
         if change <= 1e-24 * (1.0 + _dot(u, u)):
             break
-    if kind in PIECEWISE_LINEAR:
-        return _upper_quantile(best)
+    return best
+
+
+@_kernel()
+def design_direction(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, patches, additive, e):
+    """e <- a unit vector towards the most likely failing point of an item; returns its distance β. For the
+    piecewise-linear activations (ReLU, leaky ReLU: ``PIECEWISE_LINEAR``); ``design_direction_smooth`` for
+    the others (:func:`direction_kernel` picks one).
+
+    The item's margin is g(u) (the section's comment) with the signal pre-activations ``signal`` (Q,), the
+    weights ``weights`` (Q,) and the sign y. Hasofer-Lind-Rackwitz-Fiessler steps (the first-order reliability
+    method) on the ReLU or leaky ReLU version of the network, from u = 0;
+    each iterate proposes its direction (the first, the steepest descent of
+    g at 0), and the one whose line through 0 holds the most failing mass
+    wins (``_direction_search``). β is then the distance at which a
+    half-line would hold that mass. Any unit vector
+    keeps ``failure_masses`` unbiased; a good one makes its variance small.
+    The two kernels are one function in two: a ReLU run compiles neither the smooth activations' bisection
+    nor their branch of the margin.
+    """
+    q2 = root.shape[0]
+    D = patches * q2
+    best = _direction_search(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, patches, additive, e,
+                             np.empty(q2), np.empty(D), np.empty(D))
+    return _upper_quantile(best)
+
+
+@_kernel()
+def design_direction_smooth(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, patches, additive, e):
+    """``design_direction`` for the activations that are not piecewise linear: the same search, then β the
+    distance to the first failing point of the network itself along e, found by bisection (inf if there is
+    none within 40)."""
+    q2 = root.shape[0]
+    D = patches * q2
+    offset = np.empty(q2)
+    point = np.empty(D)
+    grad = np.empty(D)
+    _direction_search(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, patches, additive, e, offset, point,
+                      grad)
     # The network itself: the first failing point along e, by doubling then bisection.
     # The points t e are formed in loops (the same products as the array expression t * e, which compiles slowly).
     const = _class_terms(signal, bias, weights, kind, p1, p2, additive, offset)
-    point = candidate
     for d in range(D):
         point[d] = 0.0 * e[d]
     if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(False), grad) <= 0.0:
@@ -633,6 +684,13 @@ def design_direction(root, sigma_xi, signal, bias, weights, y, kind, p1, p2, pat
         else:
             hi = mid
     return hi
+
+
+def direction_kernel(kind):
+    """The kernel of ``design_direction`` for the activation code ``kind``: ``design_direction`` for the
+    piecewise-linear activations, ``design_direction_smooth`` for the others (chosen here, in Python: numba
+    compiles every callee of a kernel, whatever its branches take)."""
+    return design_direction if kind in PIECEWISE_LINEAR else design_direction_smooth
 
 
 @_inner()
