@@ -445,11 +445,14 @@ def _batches(pending: list[int], configs: list[SimulationConfig], units: int, fi
 #: record·P1·(2m)² (its estimate takes a few thousand draws a record: about
 #: 0.5 s of one core for the 121 records of a default run).
 CELL_COSTS = {"dynamics": 6e-11, "explicit": 3e-10, "gram": 7e-10, "test_error": 1e-5}
-#: Starting worker processes costs about 2 s (each imports the library and
-#: loads its compiled kernels); with two of them, work estimated above this
-#: many seconds finishes sooner in workers (measured break-even: about 16
-#: default cells of 500 steps, 3.5 s in this process).
-AUTO_PROCESSES_SECONDS = 5.0
+#: Work (``cell_seconds``, summed) above which ``backend="auto"`` starts worker processes. This process already
+#: runs a batch's dynamics and the test error's kernels on every core, so workers gain only its serial Python
+#: parts, and their start costs several seconds (each imports the library and loads its compiled kernels).
+#: Measured on 2 idle cores (AMD EPYC, znver3; ``benchmarks/bench_sweep.py --part backends``), default cells of
+#: 500 steps took 3.1 s here against 5.2 s in workers (16 cells), 10.1 s against 12.8 s (64), 46.2 s against
+#: 35.0 s (256): workers lose below about 85 cells (about 34 s of estimated work) and gain 1.3x at 256. The
+#: threshold sits well above the break-even, so that "auto" is never the slower choice.
+AUTO_PROCESSES_SECONDS = 60.0
 
 
 def cell_seconds(config: SimulationConfig, test_error: bool = True) -> float:
