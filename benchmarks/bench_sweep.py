@@ -188,7 +188,8 @@ def versus_jax(cells: int = JAX_CELLS, fixed: dict = JAX_FIXED, repeats: int = 2
     # Its precision: the best error over the records reads 0 wherever fewer than one in TEST_SET fail.
     row["peer_best_zero_share"] = float(np.mean(errors.min(axis=1) == 0))
     sweep(grid, {**fixed, "steps": 1}, backend="serial", progress=False)  # load the compiled kernels
-    for backend in ("serial", "processes"):
+    # "auto" beside serial, before the workers run: exiting workers can slow what runs just after them.
+    for backend in ("serial", "auto", "processes"):
         row[f"sweep_{backend}_s"] = best_of(
             lambda: sweep(grid, fixed, backend=backend, workers=workers, progress=False), repeats)
     # The sweep's parts: the dynamics of every cell (one batch, from the drawn data) and their stage analysis.
@@ -196,7 +197,6 @@ def versus_jax(cells: int = JAX_CELLS, fixed: dict = JAX_FIXED, repeats: int = 2
     row["dynamics_s"] = best_of(lambda: run_many(configs, datas), repeats)
     row["analysis_s"] = best_of(lambda: [analyze(copy.copy(result)) for result in results], repeats)
     row["analysis_over_dynamics"] = row["analysis_s"] / row["dynamics_s"]
-    row["sweep_auto_s"] = best_of(lambda: sweep(grid, fixed, workers=workers, progress=False), repeats)
     row["auto_backend"] = choose_backend(configs, True, workers)
     table = sweep(grid, fixed, backend="serial", progress=False).table
     row["sweep_best_error_median"] = float(np.median(table["best_test_error"]))

@@ -384,6 +384,7 @@ def numbers(single: dict, latency: dict, sweep: dict | None = None) -> dict[str,
         "perf_analysis_x": fmt(row.get("analysis_over_dynamics"), 1),
         "perf_auto_x": fmt(row.get("auto_over_serial"), 2),
         "perf_cold_simulate": fmt(latency["cold"]["first_run_s"], 1),
+        "perf_cold_run": fmt((latency.get("cli_run") or {}).get("cold_s"), 1),
         "perf_x64": fmt(default.get("x_torch_float64"), 1),
         "perf_x32": fmt(default.get("x_torch_float32"), 1),
         "perf_xnp": fmt(default["x_numpy"], 1),
@@ -406,7 +407,7 @@ def readme_paragraph(single: dict, sweep: dict | None) -> str:
     """The README's performance paragraph, from the stored results (JAX's ratios only where it ran)."""
     default, info = single["default"], single["machine"]
     big = {r["d"]: r for r in single["d_series"]}.get(100_000, {})
-    where = f"on {info['cpu']} ({info['cores']} cores, {info['date'][:10]})"
+    where = f"on {info['cpu']}, {info['cores']} cores, {info['date'][:10]}"
     if has_jax(default):
         text = (f"Against the strongest baseline we know, the same gradient descent written in JAX with the whole "
                 f"loop compiled (`jax.jit` over `lax.fori_loop`), a whole warm `simulate()` call at the default "

@@ -43,6 +43,7 @@ def _has_jax():
 needs_jax = pytest.mark.skipif(not _has_jax(), reason="JAX (the bench extra) is not installed")
 
 
+@pytest.mark.slow  # a whole benchmark's code path: 15 to 30 s on 2 loaded cores
 def test_single_run_benchmark_checks_agreement_before_timing(bench):
     single = bench("bench_single")
     agreement = single.check_agreement(TINY, steps=30, with_torch=_has_torch(), check_every=5,
@@ -154,6 +155,7 @@ def test_sweep_benchmark_times_the_batched_dynamics(bench):
     assert sweeps.kernel_time([SimulationConfig(**TINY, seed=seed) for seed in range(2)]) > 0
 
 
+@pytest.mark.slow  # a whole benchmark's code path: 15 to 30 s on 2 loaded cores
 @needs_jax
 def test_sweep_benchmark_against_jax_checks_agreement(bench):
     sweeps = bench("bench_sweep")
@@ -198,6 +200,7 @@ def test_chunk_benchmark_checks_the_chunked_run_is_the_one_call_run(bench, monke
     assert row["chunks"] == 5 and row["chunked_s"] > 0 and row["one_call_s"] > 0
 
 
+@pytest.mark.slow  # a whole benchmark's code path: 15 to 30 s on 2 loaded cores
 def test_threads_benchmark_times_each_mode_and_stops_its_load(bench, monkeypatch):
     threads = bench("bench_threads_under_load")
     from labelnoise_sim import SimulationConfig, dynamics
@@ -264,6 +267,7 @@ def test_performance_page_without_jax_has_no_jax_rows(performance_page):
     assert "PyTorch autograd, float64" in page and "JAX not installed" in page
 
 
+@pytest.mark.slow  # a whole benchmark's code path: 15 to 30 s on 2 loaded cores
 @needs_jax
 def test_performance_page_shows_the_measured_jax_rows(bench, performance_page):
     docs, stored = performance_page

@@ -156,6 +156,7 @@ def _start_first_sweep(tmp_path, store):
     return proc
 
 
+@pytest.mark.slow  # kills and starts sweep processes: 10 to 12 s on 2 loaded cores
 def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_intact(tmp_path, computed_configs):
     store = tmp_path / "store"
     first = _start_first_sweep(tmp_path, store)
@@ -180,6 +181,7 @@ def test_a_second_sweep_on_a_store_in_use_is_refused_and_the_first_finishes_inta
     assert resumed.table["final_test_error"].notna().all()
 
 
+@pytest.mark.slow  # kills and starts sweep processes: 10 to 12 s on 2 loaded cores
 def test_a_store_whose_sweep_was_killed_is_free_at_once(tmp_path, computed_configs):
     store = tmp_path / "store"
     first = _start_first_sweep(tmp_path, store)
