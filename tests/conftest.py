@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import matplotlib
 import pytest
@@ -46,3 +48,19 @@ def count_cells(monkeypatch):
 
     monkeypatch.setattr(sweep_module, "run_cells", counting)
     return computed
+
+
+@pytest.fixture
+def output_by_thread_count():
+    """A function that runs a Python script in a new process with NUMBA_NUM_THREADS 1 and 2 (set before numba
+    starts its threads, which numba.set_num_threads cannot undo) and returns each one's standard output."""
+
+    def run(script):
+        out = []
+        for threads in ("1", "2"):
+            env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+            done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+            out.append(done.stdout)
+        return out
+
+    return run

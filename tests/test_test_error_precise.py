@@ -22,9 +22,6 @@ lines differ, where a correct s gives 1 (the mean of 10 squared normals lies
 in [0.25, 2.5] with probability 0.99).
 """
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -211,13 +208,8 @@ sys.stdout.write(np.concatenate([e.by_class.ravel(), e.stderr]).tobytes().hex())
 """
 
 
-def test_the_estimate_does_not_depend_on_the_thread_count():
-    out = []
-    for threads in ("1", "2"):
-        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
-        done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], env=env, capture_output=True, text=True,
-                              check=True)
-        out.append(done.stdout)
+def test_the_estimate_does_not_depend_on_the_thread_count(output_by_thread_count):
+    out = output_by_thread_count(THREADS_SCRIPT)
     assert out[0] == out[1] and out[0]
 
 

@@ -20,9 +20,6 @@ outcome is fixed.
 """
 
 import hashlib
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -152,13 +149,8 @@ sys.stdout.write(np.concatenate(out).tobytes().hex())
 """
 
 
-def test_the_mixture_does_not_depend_on_the_thread_count():
+def test_the_mixture_does_not_depend_on_the_thread_count(output_by_thread_count):
     """Two runs whose estimates the mixture changes (the shift alone gives other bits): one output, three
     patches; three classes."""
-    out = []
-    for threads in ("1", "2"):
-        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
-        done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], env=env, capture_output=True, text=True,
-                              check=True)
-        out.append(done.stdout)
+    out = output_by_thread_count(THREADS_SCRIPT)
     assert out[0] == out[1] and out[0]

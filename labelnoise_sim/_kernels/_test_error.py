@@ -306,37 +306,25 @@ def _inverses(c, out):
     return out
 
 
-@_inner()
-def _surface(u, root, sigma_xi, offset, const, y, weights, kind, p1, p2, relu_like, grad):
-    """g(u) (see the section's comment), and its gradient in ``grad``.
+@_inner(inline="always")
+def _preactivation(u, root, sigma_xi, offset, base, q):
+    """x_q = o_q + σ_ξ (root u_p)_q of the noise patch starting at ``base``: the sum over k in ascending order."""
+    x = 0.0
+    for k in range(root.shape[0]):
+        x += root[q, k] * u[base + k]
+    return offset[q] + sigma_xi * x
 
-    ``relu_like`` replaces σ by the ReLU (the leaky ReLU for kind 2), with
-    slope 1 at 0: the direction search starts at u = 0, where ReLU'(0) = 0
-    would give it no gradient.
-    """
+
+@_inner()
+def _surface(u, root, sigma_xi, offset, const, y, weights, kind, p1, p2):
+    """g(u) (see the section's comment) of the network itself, σ the activation ``kind``: the margin that
+    ``design_direction_smooth`` bisects along e (its gradient is ``_surface_piecewise``'s business)."""
     q2 = root.shape[0]
-    low = p1 if kind == 2 else 0.0
     total = const
-    for d in range(u.shape[0]):
-        grad[d] = 0.0
     for p in range(u.shape[0] // q2):
-        base = p * q2
         for q in range(q2):
-            x = 0.0
-            for k in range(q2):
-                x += root[q, k] * u[base + k]
-            x = offset[q] + sigma_xi * x
-            j = weights[q]
-            if relu_like or kind == 0 or kind == 2:
-                value = x if x >= 0.0 else low * x
-                slope = 1.0 if x >= 0.0 else low
-            else:
-                value, slope = activation_pair(x, kind, p1, p2)
-            total += j * value
-            weight = y * j * slope * sigma_xi
-            if weight != 0.0:
-                for k in range(q2):
-                    grad[base + k] += weight * root[q, k]
+            total += weights[q] * activation_pair(_preactivation(u, root, sigma_xi, offset, p * q2, q), kind, p1,
+                                                  p2)[0]
     return y * total
 
 
@@ -547,9 +535,9 @@ def _first_beaten(F, label, mode):
 
 @_inner()
 def _surface_piecewise(u, root, sigma_xi, offset, const, y, weights, low, grad):
-    """``_surface`` with ``relu_like`` (σ the ReLU, the leaky ReLU of slope ``low`` below 0, with slope 1 at
-    0): the same operations in the same order, without the other activations, which a ReLU or leaky ReLU
-    run then does not compile here."""
+    """g(u) and its gradient in ``grad`` for the ReLU version of the network (σ the ReLU, the leaky ReLU of slope
+    ``low`` below 0, with slope 1 at 0: the direction search starts at u = 0, where ReLU'(0) = 0 would give it
+    no gradient); ``_surface`` is the network itself, which a ReLU or leaky ReLU run does not compile."""
     q2 = root.shape[0]
     total = const
     for d in range(u.shape[0]):
@@ -557,10 +545,7 @@ def _surface_piecewise(u, root, sigma_xi, offset, const, y, weights, low, grad):
     for p in range(u.shape[0] // q2):
         base = p * q2
         for q in range(q2):
-            x = 0.0
-            for k in range(q2):
-                x += root[q, k] * u[base + k]
-            x = offset[q] + sigma_xi * x
+            x = _preactivation(u, root, sigma_xi, offset, base, q)
             j = weights[q]
             value = x if x >= 0.0 else low * x
             slope = 1.0 if x >= 0.0 else low
@@ -663,13 +648,13 @@ def design_direction_smooth(root, sigma_xi, signal, bias, weights, y, kind, p1, 
     const = _class_terms(signal, bias, weights, kind, p1, p2, additive, offset)
     for d in range(D):
         point[d] = 0.0 * e[d]
-    if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(False), grad) <= 0.0:
+    if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2) <= 0.0:
         return 0.0
     hi = 0.5
     while True:
         for d in range(D):
             point[d] = hi * e[d]
-        if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(False), grad) <= 0.0:
+        if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2) <= 0.0:
             break
         hi *= 2.0
         if hi > 40.0:
@@ -679,7 +664,7 @@ def design_direction_smooth(root, sigma_xi, signal, bias, weights, y, kind, p1, 
         mid = 0.5 * (lo + hi)
         for d in range(D):
             point[d] = mid * e[d]
-        if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2, np.bool_(False), grad) > 0.0:
+        if _surface(point, root, sigma_xi, offset, const, y, weights, kind, p1, p2) > 0.0:
             lo = mid
         else:
             hi = mid
