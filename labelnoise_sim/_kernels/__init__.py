@@ -91,8 +91,8 @@ from ._gram import (
 from ._roots import JACOBI_SWEEPS, symmetric_roots
 from ._test_error import (
     DEFENSIVE_SHARE, DRAW_BLOCK, LINE_REACH, PIECEWISE_LINEAR, TestItems, _INV_SQRT_2PI, _SQRT_HALF, _balance,
-    _class_terms, _coordinate_weights, _direction_search, _dot, _fails_at, _first_beaten, _inverses, _line_mass,
-    _line_mass_classes, _misclassified_draws, _output_terms, _piece_beats, _preactivation, _project, _surface,
+    _class_terms, _coordinate_weights, _direction_search, _dot, _fails_at, _first_beaten, _insert_kink, _inverses,
+    _line_mass, _line_mass_classes, _misclassified_draws, _output_terms, _piece_beats, _preactivation, _project, _surface,
     _surface_piecewise, _upper_quantile, design_direction, design_direction_smooth, direction_kernel, failing_mean,
     failing_means, failure_masses, failure_sums, fresh_outputs, misclassified_draws, misclassified_draws_family,
     normal_mass, normal_moment,

@@ -328,6 +328,20 @@ def _surface(u, root, sigma_xi, offset, const, y, weights, kind, p1, p2):
     return y * total
 
 
+@_inner(inline="always")
+def _insert_kink(times, order, kinks, t, d):
+    """Insert the kink t of coordinate d into the first ``kinks`` entries of ``times`` (ascending) and ``order``,
+    after any equal time (the order of a stable sort); returns the new count."""
+    k = kinks
+    while k > 0 and times[k - 1] > t:
+        times[k] = times[k - 1]
+        order[k] = order[k - 1]
+        k -= 1
+    times[k] = t
+    order[k] = d
+    return kinks + 1
+
+
 @_inner()
 def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
     """Normal mass of {|t| <= LINE_REACH : y (const + Σ_d j_d σ(a_d + t c_d)) <= 0}, σ(x) = x above 0, low x below.
@@ -361,14 +375,7 @@ def _line_mass(a, c, inv_c, jq, low, const, y, times, order, moment):
             slope += j * low * cd
         t = -ad * inv_c[d]
         if cd != 0.0 and -reach < t < reach:
-            k = kinks
-            while k > 0 and times[k - 1] > t:
-                times[k] = times[k - 1]
-                order[k] = order[k - 1]
-                k -= 1
-            times[k] = t
-            order[k] = d
-            kinks += 1
+            kinks = _insert_kink(times, order, kinks, t, d)
     mass = 0.0
     is_open = False
     open_lo = 0.0
@@ -447,14 +454,7 @@ def _line_mass_classes(a, c, inv_c, jq, group, consts, label, mode, low, times, 
             slope[g] += j * low * cd
         t = -ad * inv_c[d]
         if cd != 0.0 and -reach < t < reach:
-            k = kinks
-            while k > 0 and times[k - 1] > t:
-                times[k] = times[k - 1]
-                order[k] = order[k - 1]
-                k -= 1
-            times[k] = t
-            order[k] = d
-            kinks += 1
+            kinks = _insert_kink(times, order, kinks, t, d)
     mass = 0.0
     is_open = False
     open_lo = 0.0
