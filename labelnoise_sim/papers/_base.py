@@ -464,6 +464,21 @@ class Context:
         stem.with_suffix(".md").write_text(markdown_table(frame.columns, frame.itertuples(index=False)) + "\n")
         self.written += [stem.with_suffix(".csv"), stem.with_suffix(".md")]
 
+    def outside_verdicts(self, rows) -> None:
+        """Write the verdicts of designs outside the claims' assumptions as ``out/KEY_outside.md``.
+
+        Parameters
+        ----------
+        rows : iterable of (claim, design, Verdict)
+            The claim's text, the design's name and its verdict, one row each.
+        """
+        path = self.out / f"{self.key}_outside.md"
+        path.write_text(markdown_table(
+            ("claim", "design", "measured", "verdict", "seeds", "uncertainty", "regime", "region"),
+            [(claim, name, v.measured, v.label, v.seeds, v.uncertainty, v.regime, v.region)
+             for claim, name, v in rows]) + "\n")
+        self.written.append(path)
+
 
 #: The columns of every ``KEY_claims.md``.
 CLAIMS_COLUMNS = ("claim", "measured", "verdict", "seeds", "uncertainty", "regime", "region")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import (Assumption, Context, Paper, Setting, Verdict, bootstrap_slope, broken_assumptions, markdown_table,
+from ._base import (Assumption, Context, Paper, Setting, Verdict, bootstrap_slope, broken_assumptions,
                     regime_table, seed_share, wilson)
 
 N, P_FLIP, M = 20, 0.1, 10
@@ -491,12 +491,7 @@ def run(context: Context) -> list:
     context.table(pd.DataFrame({"d": list(code_ds), "mu* (authors' data)": boundaries["authors' data"][1][rows_d],
                                 **{f"mu* ({name})": boundaries[name][1] for name in VARIANTS}}), "boundary")
     context.table(regime_table(ASSUMPTIONS, designs), "regime")
-    stem = context.out / f"{context.key}_outside"
-    stem.with_suffix(".md").write_text(markdown_table(
-        ("claim", "design", "measured", "verdict", "seeds", "uncertainty", "regime", "region"),
-        [(claim, name, v.measured, v.label, v.seeds, v.uncertainty, v.regime, v.region)
-         for claim, name, v in outside_rows]) + "\n")
-    context.written.append(stem.with_suffix(".md"))
+    context.outside_verdicts(outside_rows)
     return verdicts
 
 

@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from ._base import (Assumption, Context, Paper, Setting, Verdict, bootstrap_slope, broken_assumptions, markdown_table,
+from ._base import (Assumption, Context, Paper, Setting, Verdict, bootstrap_slope, broken_assumptions,
                     regime_table, seed_share)
 
 N, M, P_FLIP, SIGMA_P = 40, 10, 0.1, 1.0
@@ -331,12 +331,7 @@ def run(context: Context) -> list:
                                "isotropic noise": iso.error[0].mean(axis=1)})
     context.table(comparison, "isotropic")
     context.table(regime_table(ASSUMPTIONS, designs), "regime")
-    stem = context.out / f"{context.key}_outside"
-    stem.with_suffix(".md").write_text(markdown_table(
-        ("claim", "design", "measured", "verdict", "seeds", "uncertainty", "regime", "region"),
-        [(claim, "isotropic noise", v.measured, v.label, v.seeds, v.uncertainty, v.regime, v.region)
-         for claim, v in zip(CLAIMS, outside)]) + "\n")
-    context.written.append(stem.with_suffix(".md"))
+    context.outside_verdicts((claim, "isotropic noise", v) for claim, v in zip(CLAIMS, outside))
     return verdicts
 
 

@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from ._base import Assumption, Context, Paper, Setting, Verdict, markdown_table
+from ._base import Assumption, Context, Paper, Setting, Verdict
 
 #: The paper's experiment (arXiv 2310.02541v1, App. A.7): p, n, neurons, flip rate, ‖μ‖ = 2.5 √(p/n), ω_init, α.
 PAPER_P, PAPER_N, PAPER_NEURONS, PAPER_FLIP = 40_000, 200, 1000, 0.05
@@ -544,12 +544,7 @@ def run(context: Context) -> list:
     context.table(pd.DataFrame(width), "width")
     context.table(pd.DataFrame(mapping), "mapping")
     context.table(_regime_frame(configs), "regime")
-    stem = context.out / f"{context.key}_outside"
-    stem.with_suffix(".md").write_text(markdown_table(
-        ("claim", "design", "measured", "verdict", "seeds", "uncertainty", "regime", "region"),
-        [(claim, name, v.measured, v.label, v.seeds, v.uncertainty, v.regime, v.region)
-         for claim, name, v in outside_rows]) + "\n")
-    context.written.append(stem.with_suffix(".md"))
+    context.outside_verdicts(outside_rows)
     return verdicts
 
 
