@@ -292,6 +292,7 @@ def test_performance_page_shows_the_measured_jax_rows(bench, performance_page):
 FAMILY_SIZE = dict(n=60, d=40, m=2, eta=0.1)
 
 
+@pytest.mark.slow  # every variant checked against autograd, then timed: 17 s on 2 loaded cores
 def test_family_benchmark_checks_each_variant_before_timing_it(bench):
     family = bench("bench_family_autograd")
     names = ("relu (the paper's model)", "sam", "relu^2 + label_noise + minibatch")

@@ -83,6 +83,7 @@ OPTIONS = [dict(activation="relu^2", label_noise=0.1, batch_size=7), dict(moment
            dict(sam=0.05, patches=3, activation="leaky_relu(0.2)"), dict(layout="additive", loss="hinge")]
 
 
+@pytest.mark.slow  # compiles the family's threaded batch kernel, which nothing else in the main suite runs (27 s)
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o))
 def test_chunks_threads_and_batches_change_no_bit_of_a_family_run(options, monkeypatch):
     configs = [SimulationConfig(**SMALL, seed=s, record=7, **options) for s in range(3)]

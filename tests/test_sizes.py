@@ -220,7 +220,8 @@ print(json.dumps([status("VmHWM") - base, memory_bytes([config] * runs, analyze=
     ("run", dict(n=200, d=200_000, steps=10), 1),
     ("cells", dict(n=2500, d=10**6, steps=10, sampling="gram"), 2),
     # The data family: eight groups of filters and eight signal vectors, outputs per class.
-    ("run", dict(n=2000, d=200, m=10, steps=10, classes=8, features="common_rare(0.2)"), 1),
+    pytest.param("run", dict(n=2000, d=200, m=10, steps=10, classes=8, features="common_rare(0.2)"), 1,
+                 marks=pytest.mark.slow),  # 17 s: compiles the data family's kernels in a child process
 ])
 def test_the_estimate_is_the_measured_peak(kind, params, runs, monkeypatch):
     # Measured (resident peak / estimate): 1.00 for single runs at n = 2500-20000 and batches of 3-4 at

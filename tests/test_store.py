@@ -139,7 +139,8 @@ def _kill_until_done(tmp_path, store, backend, kill_after):
     return kills
 
 
-@pytest.mark.parametrize("backend", [pytest.param("processes", marks=pytest.mark.slow), "serial"])
+@pytest.mark.slow  # 15-45 s a backend: the process kills wait for cells to finish
+@pytest.mark.parametrize("backend", ["processes", "serial"])
 def test_a_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_table(tmp_path, backend):
     store = tmp_path / "store"
     kills = _kill_until_done(tmp_path, store, backend, kill_after=[1, 6, 11])
