@@ -318,6 +318,7 @@ def test_family_benchmark_prints_a_variant_the_kernel_does_not_run_as_not_built(
     assert "| sam | sam=0.05 | not built |" in family.markdown(rows)
 
 
+@pytest.mark.slow  # imports PyTorch and checks a variant against autograd (15 s)
 def test_family_benchmark_exits_non_zero_on_a_gap_above_its_tolerance(bench, monkeypatch, tmp_path):
     family = bench("bench_family_autograd")
     monkeypatch.setattr(family, "VARIANTS", {"bias": {"bias": True}})

@@ -213,6 +213,7 @@ def test_held_out_outputs_of_the_family_are_the_network_the_run_trained(options)
     assert simulate_holdout(**SMALL, **options).stop_step > 0
 
 
+@pytest.mark.slow  # worker processes that load the family's kernels (5 s)
 def test_a_family_sweep_gives_the_same_table_in_worker_processes():
     pytest.importorskip("pandas")
     from labelnoise_sim import sweep

@@ -16,6 +16,9 @@ import textwrap
 
 import pytest
 
+# Each check compiles the test error into an empty cache in a child process: 20-35 s, so with the slow set.
+pytestmark = pytest.mark.slow
+
 ESTIMATE = textwrap.dedent("""
     import json, sys
     from labelnoise_sim import simulate, generalization, _kernels
@@ -33,16 +36,13 @@ def _compiled(tmp_path, activation):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-# Each compiles the test error into an empty cache in a child process (25-35 s on 2 busy cores): ReLU, the
-# default, in the main suite, the others with the slow checks.
-@pytest.mark.parametrize("activation", ["relu", pytest.param("leaky_relu(0.1)", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu(0.1)"])
 def test_a_piecewise_linear_estimate_compiles_no_smooth_activations_bisection(tmp_path, activation):
     compiled = _compiled(tmp_path, activation)
     assert compiled["design_direction"] == 1 and compiled["_surface_piecewise"] == 1
     assert compiled["design_direction_smooth"] == 0 and compiled["_surface"] == 0
 
 
-@pytest.mark.slow
 def test_a_smooth_estimate_compiles_the_bisection_and_not_the_piecewise_kernel(tmp_path):
     compiled = _compiled(tmp_path, "relu^2")
     assert compiled["design_direction_smooth"] == 1 and compiled["_surface"] == 1

@@ -149,6 +149,7 @@ def test_run_dynamics_follows_the_step_functions_composed(n, m):
         _kernels.update(gamma, rho, A, B, f, y, y_noisy, mu_sq, xi_sq, jsign, config.eta / (n * m), g)
 
 
+@pytest.mark.slow  # 2·10⁴ steps, recomputed too (5 s)
 def test_run_dynamics_stays_close_to_the_recomputing_run_over_long_horizons():
     """2·10⁴ steps at the default size: the accumulated rounding of ρ G stays near 1e-14 (10⁵ steps: 2.4e-14)."""
     from labelnoise_sim import SimulationConfig

@@ -78,6 +78,7 @@ def test_explicit_record_steps_are_sorted_and_unique():
     np.testing.assert_array_equal(r.outputs, full.outputs[[0, 3, 25]])
 
 
+@pytest.mark.slow  # 10^5 steps (5 s)
 def test_hundred_thousand_steps_stay_finite_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

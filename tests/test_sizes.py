@@ -218,7 +218,7 @@ print(json.dumps([status("VmHWM") - base, memory_bytes([config] * runs, analyze=
     ("run", dict(n=2500, d=200, steps=10), 1),
     # The vectors dominate (342 MiB): drawn in place, no copy of them (which would double the peak).
     ("run", dict(n=200, d=200_000, steps=10), 1),
-    ("cells", dict(n=2500, d=10**6, steps=10, sampling="gram"), 2),
+    pytest.param("cells", dict(n=2500, d=10**6, steps=10, sampling="gram"), 2, marks=pytest.mark.slow),  # 6 s
     # The data family: eight groups of filters and eight signal vectors, outputs per class.
     pytest.param("run", dict(n=2000, d=200, m=10, steps=10, classes=8, features="common_rare(0.2)"), 1,
                  marks=pytest.mark.slow),  # 17 s: compiles the data family's kernels in a child process

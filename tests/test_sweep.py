@@ -92,6 +92,7 @@ def test_every_row_equals_analyze_of_simulate_of_its_cell(serial_run):
                 assert row[name] == value, name
 
 
+@pytest.mark.slow  # starts three pools of workers (5 s); test_determinism compares serial and processes in the main suite
 def test_processes_backend_gives_the_same_table_for_any_worker_count(serial_run):
     expected = _frame_without_wall_time(serial_run)
     for workers in (1, 2):
