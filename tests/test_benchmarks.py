@@ -148,6 +148,7 @@ def test_scaling_benchmark_against_jax_checks_agreement(bench):
     assert row["x_jax_float64"] > 0 and row["x_jax_float32"] > 0
 
 
+@pytest.mark.slow  # compiles the batched sweep kernel for the benchmark's own configuration (9 s)
 def test_sweep_benchmark_times_the_batched_dynamics(bench):
     sweeps = bench("bench_sweep")
     from labelnoise_sim import SimulationConfig
@@ -359,6 +360,7 @@ def test_model_page_shows_the_table_of_the_kept_test_error_benchmark(bench):
         "python benchmarks/bench_test_error.py --reuse --docs")
 
 
+@pytest.mark.slow  # every case of the data family compiled and timed (19 s with a cold cache)
 def test_data_family_benchmark_times_every_case_against_the_binary_run(bench):
     family = bench("bench_data_family")
     rows = family.measure(dict(n=12, d=40, m=2, steps=5), repeats=1)
