@@ -35,7 +35,7 @@ KERNEL_GROUPS = {
     "test error": ("the test error's kernels", 15),
 }
 
-_announced: set[str] = set()
+_announced: set[tuple] = set()
 
 
 def check_progress(progress) -> bool | None:
@@ -87,14 +87,16 @@ def announce_compilation(group: str, dispatchers, progress: bool | None) -> None
 
     Said only when it will happen: one of ``dispatchers`` (numba functions)
     has no compiled signature in this process and none in its on-disk cache
-    for this machine. Not said with ``progress=False``.
+    for this machine; looked at once per ``group`` and set of ``dispatchers``.
+    Not said with ``progress=False``.
     """
-    if progress is False or group in _announced:
+    # Once per group and set of kernels: a smooth activation's test error, after a ReLU one, still says so.
+    key = (group, tuple(getattr(dispatcher, "__qualname__", repr(dispatcher)) for dispatcher in dispatchers))
+    if progress is False or key in _announced:
         return
+    _announced.add(key)
     if all(_ready(dispatcher) for dispatcher in dispatchers):
-        _announced.add(group)
         return
-    _announced.add(group)
     what, seconds = KERNEL_GROUPS[group]
     print(f"labelnoise-sim: compiling {what} (first run only, about {seconds} s)", file=sys.stderr, flush=True)
 

@@ -223,9 +223,11 @@ class TestErrorEstimate(NamedTuple):
     draws: np.ndarray  #: (K,) the number of draws each step used
 
 
-#: The kernels an estimate calls first: a first estimate in a process compiles them, unless numba's disk cache
-#: has them.
-KERNELS = (_kernels.design_direction, _kernels.failure_sums)
+def kernels(config) -> tuple:
+    """The kernels an estimate of ``config``'s runs calls first: a first estimate in a process compiles them,
+    unless numba's disk cache has them (the direction search differs between the piecewise-linear activations
+    and the others: ``_kernels.direction_kernel``)."""
+    return _kernels.direction_kernel(_activation_args(config)[0]), _kernels.failure_sums
 
 
 def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=None, rse=TARGET_RSE,

@@ -401,7 +401,7 @@ class SimulationResult:
         """
         c = self.config
         progress = self.__dict__.get("_progress", False)
-        _progress.announce_compilation("test error", generalization.KERNELS, progress)
+        _progress.announce_compilation("test error", generalization.kernels(c), progress)
         if "_test_draws" not in self.__dict__:
             self.__dict__["_test_draws"] = generalization.estimate_draws(c)
         name = "test error" if method is generalization.estimate else "test loss"

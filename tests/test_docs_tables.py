@@ -32,7 +32,9 @@ def _cells_to_check(count: int) -> list[int]:
     return sorted({0, count // 3, (2 * count) // 3, count - 1})
 
 
-@pytest.mark.parametrize("grid_file", PHASE_GRIDS, ids=[p.stem for p in PHASE_GRIDS])
+# dn_snr's cells are its largest (10 s for four of them): with the slow checks, which CI also runs.
+@pytest.mark.parametrize("grid_file", [pytest.param(p, marks=pytest.mark.slow) if p.stem == "dn_snr" else p
+                                       for p in PHASE_GRIDS], ids=[p.stem for p in PHASE_GRIDS])
 def test_committed_phase_table_matches_its_sweep(grid_file):
     spec = tomllib.loads(grid_file.read_text())
     cells = expand_grid(spec["grid"], spec.get("fixed", {}))
@@ -66,6 +68,7 @@ def test_phase_page_table_is_what_its_script_makes_of_the_committed_csv(monkeypa
     assert phase_tables.main(["--check"]) == 0
 
 
+@pytest.mark.slow  # reruns two rows of the page's table (7 s)
 def test_early_stopping_page_rows_are_what_its_script_measures(monkeypatch):
     """The τ = 0.2 rows of the default-run table, recomputed over the page's seeds (the whole page takes minutes)."""
     monkeypatch.syspath_prepend(str(DOCS / "scripts"))

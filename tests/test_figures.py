@@ -21,6 +21,7 @@ def test_twin_is_the_same_draw_without_flipped_labels(small_run):
     assert (twin.data.y == small_run.data.y).all()
 
 
+@pytest.mark.slow  # draws the figure three times (5 s)
 def test_figure_has_one_column_per_run(small_run, tmp_path):
     with_twin = stage_figure(small_run)
     alone = stage_figure(small_run, twin=None)

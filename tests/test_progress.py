@@ -22,7 +22,8 @@ def _fields(result):
     return [result.gamma, result.rho, result.outputs, *result.test_error_estimate]
 
 
-@pytest.mark.parametrize("options", [{}, dict(activation="relu^2", momentum=0.5)], ids=["paper", "family"])
+@pytest.mark.parametrize("options", [{}, pytest.param(dict(activation="relu^2", momentum=0.5), marks=pytest.mark.slow)],
+                         ids=["paper", "family"])
 def test_a_bar_shows_the_steps_and_the_test_error_and_changes_no_bit(capsys, options):
     silent = simulate(**SMALL, **options, progress=False)
     silent_fields = _fields(silent)
@@ -74,6 +75,11 @@ from numba import njit
 @njit(cache=True)
 def twice(x):
     return 2 * x
+
+
+@njit(cache=True)
+def thrice(x):
+    return 3 * x
 """
 
 
@@ -101,6 +107,19 @@ def test_the_compilation_notice_is_said_once_and_only_before_a_compilation(tmp_p
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "True\n"
+    # The same group with another kernel to compile (a smooth activation's direction search after a ReLU
+    # run's) is said again.
+    _progress.announce_compilation("fresh", [fresh.thrice], progress=None)
+    assert capsys.readouterr().err == "labelnoise-sim: compiling fresh kernels (first run only, about 7 s)\n"
+
+
+def test_the_test_error_announces_the_direction_search_its_activation_compiles():
+    from labelnoise_sim import _kernels, generalization
+    from labelnoise_sim.config import SimulationConfig
+
+    assert generalization.kernels(SimulationConfig())[0] is _kernels.design_direction
+    assert generalization.kernels(SimulationConfig(activation="leaky_relu(0.1)"))[0] is _kernels.design_direction
+    assert generalization.kernels(SimulationConfig(activation="relu^2"))[0] is _kernels.design_direction_smooth
 
 
 @pytest.mark.slow
