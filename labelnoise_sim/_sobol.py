@@ -55,6 +55,9 @@ MIRRORS_SCIPY = "1.17"
 #: Dimensions of the direction-number table.
 MAX_DIMENSION = 21201
 
+#: Where scipy ships the table, inside its package.
+TABLE_PATH = ("stats", "_sobol_direction_numbers.npz")
+
 #: sha256 of the table scipy 1.17 ships (``scipy/stats/_sobol_direction_numbers.npz``), as little-endian int64
 #: ``poly`` then ``vinit``: a scipy whose table differs raises rather than changes the points.
 TABLE_SHA256 = "4fb13a6891dd539f095ea6306eb6d180f4e0b5dc9b4546c8b9c9ca36518ecfc0"
@@ -69,10 +72,16 @@ def _table():
     if not _tables:
         import importlib.resources
 
-        source = importlib.resources.files("scipy").joinpath("stats").joinpath("_sobol_direction_numbers.npz")
-        with importlib.resources.as_file(source) as path, np.load(path) as data:
-            poly = np.asarray(data["poly"], dtype="<i8")
-            vinit = np.asarray(data["vinit"], dtype="<i8")
+        source = importlib.resources.files("scipy").joinpath(*TABLE_PATH)
+        try:
+            with importlib.resources.as_file(source) as path, np.load(path) as data:
+                poly = np.asarray(data["poly"], dtype="<i8")
+                vinit = np.asarray(data["vinit"], dtype="<i8")
+        except (OSError, KeyError, ValueError) as exc:  # moved, renamed or of another layout in a later scipy
+            raise RuntimeError(
+                f"scipy's table of Sobol direction numbers could not be read from {source} ({exc}); "
+                "labelnoise_sim's test-error draws are defined by the table of scipy "
+                f"{MIRRORS_SCIPY}: install scipy {MIRRORS_SCIPY}") from exc
         digest = hashlib.sha256(np.ascontiguousarray(poly).tobytes() + np.ascontiguousarray(vinit).tobytes())
         if digest.hexdigest() != TABLE_SHA256:
             raise RuntimeError(

@@ -155,6 +155,15 @@ def test_a_changed_table_is_refused(monkeypatch):
         _sobol.directions(3)
 
 
+def test_a_missing_table_says_what_is_missing(monkeypatch):
+    """A scipy that no longer ships the table at its place: an error that names it, not a bare file error."""
+    monkeypatch.setattr(_sobol, "_tables", {})
+    monkeypatch.setattr(_sobol, "_directions", {})
+    monkeypatch.setattr(_sobol, "TABLE_PATH", ("stats", "no_such_table.npz"))
+    with pytest.raises(RuntimeError, match="no_such_table.npz.*install scipy 1.17"):
+        _sobol.directions(3)
+
+
 def test_dimension_beyond_the_table_is_refused():
     with pytest.raises(ValueError, match="21201 dimensions"):
         _sobol.directions(_sobol.MAX_DIMENSION + 1)
