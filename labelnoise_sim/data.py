@@ -281,7 +281,9 @@ class Data:
     def xi_sq(self) -> np.ndarray:
         r""":math:`\|\xi_k\|^2`, shape (N,)."""
         S = self.signals
-        return np.ascontiguousarray(np.diagonal(self.gram)[S : S + self.n_vectors])
+        # A copy: np.diagonal is a read-only view, and a one-element slice of it would pass as contiguous (a
+        # read-only array is another type to numba, and would compile the dynamics a second time).
+        return np.diagonal(self.gram)[S : S + self.n_vectors].copy()
 
     @property
     def xi_gram(self) -> np.ndarray:

@@ -692,9 +692,11 @@ def chunk_steps(runs: int, m: int, n: int) -> int:
 
 
 def _stack(datas, per_run, dtype=np.float64):
-    """``per_run(data)`` of every run, stacked with the run index first (one run: a view, no copy)."""
+    """``per_run(data)`` of every run, stacked with the run index first (one run: a view, no copy, unless it is
+    read-only: numba types a read-only array apart, and would compile the kernels again for it)."""
     values = [per_run(data) for data in datas]
-    return np.ascontiguousarray(np.asarray(values[0])[None] if len(values) == 1 else np.stack(values), dtype=dtype)
+    stacked = np.asarray(values[0])[None] if len(values) == 1 else np.stack(values)
+    return np.require(stacked, dtype=dtype, requirements=["C", "W"])
 
 
 def kernel_statistics(datas) -> _kernels.Statistics:

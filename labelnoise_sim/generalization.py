@@ -677,7 +677,7 @@ def _kernel_output_weights(config, output_weights, K):
     output scale (``_output_scale``); the weights themselves for a trained layer."""
     if output_weights is None:
         signs = np.repeat(config.group_signs, config.m)
-        return np.ascontiguousarray(np.broadcast_to(signs, (K, signs.size)))
+        return np.tile(signs, (K, 1))  # a new array (a broadcast view is read-only: another type to numba)
     return np.ascontiguousarray(output_weights, dtype=np.float64).reshape(K, -1)
 
 

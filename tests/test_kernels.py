@@ -261,3 +261,34 @@ def test_the_package_reexports_every_name_its_kernel_modules_define():
         module = importlib.import_module(f"labelnoise_sim._kernels.{path.stem}")
         for name in set(_defined_names(ast.parse(path.read_text()).body)) - {"__all__"}:
             assert getattr(_kernels, name) is getattr(module, name), f"{path.stem}.{name}"
+
+
+# One compiled signature per kernel ------------------------------------------------------------------------------
+# numba compiles a kernel again for every new set of argument types (seconds each, on a first run): an unsigned
+# index or a read-only array is a type of its own.
+
+
+def test_a_batch_calls_the_single_run_kernel_with_a_single_runs_index_type():
+    from labelnoise_sim import SimulationConfig, simulate
+    from labelnoise_sim.dynamics import run_many
+
+    simulate(n=12, d=40, m=2, steps=3, progress=False)
+    run_many([SimulationConfig(n=12, d=40, m=2, steps=3, seed=s) for s in range(2)], parallel=True)
+    assert _kernels.run_batch.signatures  # the batch ran in this process
+    assert {signature[2] for signature in _kernels.run_dynamics.signatures} == {numba.types.int64}
+
+
+def test_read_only_inputs_reach_the_kernels_as_writable_arrays():
+    """A read-only Gram matrix (a memory map, a frozen array), one noise vector (whose diagonal slice passes for
+    contiguous) and the fixed output layer of one record (a broadcast view) give the kernels writable arrays."""
+    from labelnoise_sim import SimulationConfig, generalization
+    from labelnoise_sim.data import sample_data
+    from labelnoise_sim.dynamics import kernel_statistics
+
+    for n in (1, 5):
+        data = sample_data(SimulationConfig(n=n, d=30, m=2))
+        data.gram.setflags(write=False)
+        assert data.xi_sq.flags.writeable
+        for name, field in zip(_kernels.Statistics._fields, kernel_statistics([data])):
+            assert field.flags.writeable and field.flags.c_contiguous, name
+    assert generalization._kernel_output_weights(SimulationConfig(), None, 1).flags.writeable

@@ -379,4 +379,7 @@ def run_batch(stats, state, eta, steps, record_steps, first, last, gamma_out, rh
     """
     for b in prange(eta.shape[0]):
         if state.status[b] < 0:
-            run_dynamics(stats, state, b, eta[b], steps, record_steps, first, last, gamma_out[b], rho_out[b], f_out[b])
+            # b as int64, the type a single run passes: prange's index is unsigned, and another type would
+            # compile run_dynamics a second time (seconds of a first sweep).
+            run_dynamics(stats, state, np.int64(b), eta[b], steps, record_steps, first, last, gamma_out[b], rho_out[b],
+                         f_out[b])

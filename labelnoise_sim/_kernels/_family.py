@@ -539,5 +539,6 @@ def run_family_batch(stats, signals, model, state, eta, steps, record_steps, fir
     """``run_family`` for every run of the batch that has not diverged, in parallel over runs (as ``run_batch``)."""
     for b in prange(eta.shape[0]):
         if state.status[b] < 0:
-            run_family(stats, signals, model, state, b, eta[b], steps, record_steps, first, last, eps, inverse_size,
-                       records)
+            # b as int64, as a single run passes it (prange's index is unsigned: a second compile of run_family).
+            run_family(stats, signals, model, state, np.int64(b), eta[b], steps, record_steps, first, last, eps,
+                       inverse_size, records)
