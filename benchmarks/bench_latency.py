@@ -58,8 +58,9 @@ print(json.dumps({{"import_s": t1 - t0, "first_run_s": t2 - t1, "in_process_s": 
 """
 
 
-def start_process(cache_dir: str | None, params: str = "") -> dict:
-    """Run one fresh interpreter doing import + simulate(**params); its timings in seconds.
+def _timed_child(argv: list[str], cache_dir: str | None) -> tuple[str, dict]:
+    """Run ``argv`` in a fresh process; its standard output, and the wall and CPU time of the whole process in
+    seconds.
 
     ``cache_dir`` is the numba cache directory of the child; None keeps the package's own.
     """
@@ -67,13 +68,8 @@ def start_process(cache_dir: str | None, params: str = "") -> dict:
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = cache_dir
     start, cpu = time.perf_counter(), _children_cpu()
-    done = subprocess.run([sys.executable, "-c", CHILD.format(params=params)], env=env,
-                          capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - start
-    timings = json.loads(done.stdout.strip().splitlines()[-1])
-    timings["process_wall_s"] = wall
-    timings["process_cpu_s"] = _children_cpu() - cpu
-    return timings
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    return done.stdout, {"process_wall_s": time.perf_counter() - start, "process_cpu_s": _children_cpu() - cpu}
 
 
 def _children_cpu() -> float:
@@ -83,28 +79,38 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def start_process(cache_dir: str | None, params: str = "") -> dict:
+    """Run one fresh interpreter doing import + simulate(**params); its timings in seconds (``cache_dir`` as
+    ``_timed_child`` takes it)."""
+    stdout, times = _timed_child([sys.executable, "-c", CHILD.format(params=params)], cache_dir)
+    return {**json.loads(stdout.strip().splitlines()[-1]), **times}
+
+
 def start_run(cache_dir: str | None, out: str, args: tuple[str, ...] = ()) -> dict:
     """Run ``labelnoise-sim run --out OUT --no-progress ARGS`` in a fresh interpreter (``python -m
     labelnoise_sim``, what the console script runs); the wall and CPU time of the whole process in seconds."""
-    env = dict(os.environ)
-    if cache_dir is not None:
-        env["NUMBA_CACHE_DIR"] = cache_dir
-    start, cpu = time.perf_counter(), _children_cpu()
-    subprocess.run([sys.executable, "-m", "labelnoise_sim", "run", "--out", out, "--no-progress", *args], env=env,
-                   capture_output=True, text=True, check=True)
-    return {"process_wall_s": time.perf_counter() - start, "process_cpu_s": _children_cpu() - cpu}
+    argv = [sys.executable, "-m", "labelnoise_sim", "run", "--out", out, "--no-progress", *args]
+    return _timed_child(argv, cache_dir)[1]
+
+
+def _cold_then_cached(start, cold_runs: int, cached_runs: int) -> tuple[list[dict], list[dict]]:
+    """``start(directory)`` ``cold_runs`` times, each in an empty temporary directory of its own (its numba cache
+    and outputs), then ``cached_runs`` times in the last one's, whose cache is then filled."""
+    colds, cached = [], []
+    for _ in range(cold_runs):
+        with tempfile.TemporaryDirectory(prefix="labelnoise_latency_") as work:
+            colds.append(start(work))
+            if len(colds) == cold_runs:
+                cached = [start(work) for _ in range(cached_runs)]
+    return colds, cached
 
 
 def measure_run(cached_runs: int, cold_runs: int = 3, args: tuple[str, ...] = ()) -> dict:
     """``cold_runs`` first ``labelnoise-sim run`` processes, each with an empty cache and an output directory of
     its own (their median), then ``cached_runs`` on the last one's filled cache."""
-    colds, cached = [], []
-    for _ in range(cold_runs):
-        with tempfile.TemporaryDirectory(prefix="labelnoise_numba_cache_") as cache_dir, \
-                tempfile.TemporaryDirectory(prefix="labelnoise_run_") as out:
-            colds.append(start_run(cache_dir, os.path.join(out, "run"), args))
-            if len(colds) == cold_runs:
-                cached = [start_run(cache_dir, os.path.join(out, "run"), args) for _ in range(cached_runs)]
+    colds, cached = _cold_then_cached(
+        lambda work: start_run(os.path.join(work, "numba_cache"), os.path.join(work, "run"), args), cold_runs,
+        cached_runs)
     cold = statistics.median(run["process_wall_s"] for run in colds)
     return {"cold_s": cold, "cold_cpu_s": statistics.median(run["process_cpu_s"] for run in colds), "cold_runs": colds,
             "cached_s": statistics.median(run["process_wall_s"] for run in cached), "cached_runs": cached,
@@ -118,12 +124,7 @@ def _median(runs: list[dict]) -> dict:
 def measure(cached_runs: int, params: str = "", cold_runs: int = 3) -> dict:
     """``cold_runs`` processes, each with an empty cache of its own (their median: on a shared machine one
     compilation can take 30 % longer than the next), then ``cached_runs`` on the last one's filled cache."""
-    colds = []
-    for _ in range(cold_runs):
-        with tempfile.TemporaryDirectory(prefix="labelnoise_numba_cache_") as cache_dir:
-            colds.append(start_process(cache_dir, params))
-            if len(colds) == cold_runs:
-                cached = [start_process(cache_dir, params) for _ in range(cached_runs)]
+    colds, cached = _cold_then_cached(lambda work: start_process(work, params), cold_runs, cached_runs)
     median = _median(cached)
     cold = _median(colds)
     return {"cold": cold, "cold_runs": colds, "cached_median": median, "cached_runs": cached,
