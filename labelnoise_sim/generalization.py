@@ -224,9 +224,9 @@ class TestErrorEstimate(NamedTuple):
 
 
 def kernels(config) -> tuple:
-    """The kernels an estimate of ``config``'s runs calls first: a first estimate in a process compiles them,
-    unless numba's disk cache has them (the direction search differs between the piecewise-linear activations
-    and the others: ``_kernels.direction_kernel``)."""
+    """The kernels :func:`estimate` calls for ``config``'s runs, (direction search, failure sums): a first
+    estimate in a process compiles them, unless numba's disk cache has them (the direction search differs
+    between the piecewise-linear activations and the others: ``_kernels.direction_kernel``)."""
     return _kernels.direction_kernel(_activation_args(config)[0]), _kernels.failure_sums
 
 
@@ -319,7 +319,7 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=
     finite[records] = True
     e = np.zeros((K, M, D))
     beta = np.zeros((K, M))
-    direction = _kernels.direction_kernel(kind)  # a ReLU run compiles no smooth activation's bisection
+    direction, failure_sums = kernels(config)  # a ReLU run compiles no smooth activation's bisection
     for k in records:
         for i in range(M):
             beta[k, i] = direction(roots[k], sigma_xi, items.signal[k, i], bias[k], items.weights[k, i], items.y[i],
@@ -335,8 +335,8 @@ def estimate(gamma, rho, gram, config, *, alpha=None, bias=None, output_weights=
 
     def add(first, count, lo, hi, chosen):
         z = draws.upto(first + count, hi)
-        _threaded(lambda start, stop: _kernels.failure_sums(roots, z, lo, hi, first, count, *args, chosen, start,
-                                                            stop, sums), len(chosen) * count)
+        _threaded(lambda start, stop: failure_sums(roots, z, lo, hi, first, count, *args, chosen, start, stop, sums),
+                  len(chosen) * count)
 
     add(0, REPLICATES, 0, FIRST_POINTS, records)
     if kind in _kernels.PIECEWISE_LINEAR:
