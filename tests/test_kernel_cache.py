@@ -170,3 +170,20 @@ def test_the_locator_leaves_functions_of_other_files_to_numba(tmp_path):
     assert locator.get_source_stamp() == _numbas_locator(module.twice.py_func).get_source_stamp() != _cache.STAMP
     # A file named like one of the package's, in another directory, is not the package's either.
     assert _cache.PackageLocator.from_function(module.twice.py_func, str(tmp_path / "_dynamics.py")) is None
+
+
+@jit_only
+def test_a_kernel_numba_cannot_cache_gets_numbas_warning_naming_its_file():
+    """numba refuses to cache a compile result with lifted loops or dynamic globals (NUMBA_OPT=0 gives the
+    vector kernels such globals) and warns, naming the function's file as its locator knows it; the package's
+    locator answers as numba's own (an AttributeError here once stopped every first run under NUMBA_OPT=0)."""
+    from types import SimpleNamespace
+
+    kernel = _kernels.run_dynamics
+    impl = kernel._cache._impl
+    assert isinstance(impl.locator, _cache.PackageLocator)
+    uncachable = SimpleNamespace(lifted=(SimpleNamespace(can_cache=False),), library=None,
+                                 fndesc=SimpleNamespace(qualname="run_dynamics"))
+    with pytest.warns(numba.NumbaWarning, match='Cannot cache compiled function "run_dynamics"') as record:
+        assert impl.check_cachable(uncachable) is False
+    assert Path(record[0].filename).resolve() == Path(kernel.py_func.__code__.co_filename).resolve()

@@ -71,6 +71,11 @@ class PackageLocator(_CacheLocator):
     def get_disambiguator(self):
         return self._numbas.get_disambiguator()
 
+    def __getattr__(self, name):
+        # Everything else numba reads of a locator is the other locator's: its ``_py_file`` names the file in the
+        # warning of a function numba cannot cache (lifted loops, dynamic globals), which would otherwise fail.
+        return getattr(self._numbas, name)
+
     @classmethod
     def from_function(cls, py_func, py_file):
         """A locator for a function of a file of the package (None for any other file, which numba's locators
