@@ -65,21 +65,30 @@ def test_sparse_increment_is_bit_identical_to_the_sequential_sum(q2, n):
     jsign = np.repeat([1.0, -1.0], q2 - q2 // 2)[:q2]
     expected = _sparse_increment(B, w, jsign, G, P)
     strips = _kernels.pack_strips(G)
-    # Whole, and cut into two ranges of rows as run_dynamics_halves cuts it.
-    for cut in (q2, q2 // 2):
+    # Whole; cut into two ranges of rows, or into two or three parts of the columns, as run_dynamics_halves cuts it.
+    for cut, parts in ((q2, 1), (q2 // 2, 1), (q2 // 2, 2), (q2 // 2, 3)):
         out = P.copy()
-        _increment(B, w, jsign, strips, G, out, np.empty((q2, n), np.uint32), cut)
+        _increment(B, w, jsign, strips, G, out, np.empty((q2, n), np.uint32), cut, parts)
         np.testing.assert_array_equal(out, expected)
 
 
 @njit
-def _increment(B, w, jsign, strips, G, P, idx, cut):
-    """``_kernels._accumulate_increment`` (an inner kernel: no CPython wrapper), as the run kernels call it, on
-    the rows below ``cut`` and then on the others."""
+def _increment(B, w, jsign, strips, G, P, idx, cut, parts):
+    """The run kernels' P += Δρ G (inner kernels: no CPython wrapper): ``_kernels._active_lists`` on the rows
+    below ``cut`` and then on the others; then ``_kernels._accumulate_increment`` on the same two ranges of
+    rows (parts = 1) or on all rows in ``parts`` parts of the columns."""
     q2, n = B.shape
     starts = _kernels._list_starts(q2, n)
-    _kernels._accumulate_increment(B, w, jsign, strips, G, P, idx, starts, np.int64(0), np.int64(cut))
-    _kernels._accumulate_increment(B, w, jsign, strips, G, P, idx, starts, np.int64(cut), q2)
+    lo, q2 = np.int64(0), np.int64(q2)
+    _kernels._active_lists(B, True, idx, starts, lo, np.int64(cut))
+    _kernels._active_lists(B, True, idx, starts, np.int64(cut), q2)
+    if parts == 1:
+        _kernels._accumulate_increment(w, jsign, strips, G, P, idx, starts, lo, np.int64(cut), lo, np.int64(1))
+        _kernels._accumulate_increment(w, jsign, strips, G, P, idx, starts, np.int64(cut), q2, lo, np.int64(1))
+    else:
+        for part in range(parts):
+            _kernels._accumulate_increment(w, jsign, strips, G, P, idx, starts, lo, q2, np.int64(part),
+                                           np.int64(parts))
 
 
 def _relative_gap(a, b):
@@ -171,11 +180,13 @@ def test_run_dynamics_is_deterministic():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("n, m, chunk", [(45, 3, None), (300, 1, 7), (520, 2, 40), (203, 5, None)])
+@pytest.mark.parametrize("n, m, chunk", [(45, 3, None), (300, 1, 7), (520, 2, 40), (203, 5, None), (731, 2, 50)])
 def test_run_dynamics_halves_is_bit_identical_to_one_thread(n, m, chunk, numba_thread_counts):
     """The run with each class's filters on a thread of its own gives the one-thread run's bits, with any
     thread count (numba.set_num_threads), in whole or in chunks; n > GATHER_BLOCK and n not a multiple of
-    8 go through every path of the gather."""
+    8 go through every path of the gather, and n = 731 (G of 4.1 MiB) through P += Δρ G split by columns."""
+    if n == 731:
+        assert 8 * n * n >= _kernels.SPLIT_COLUMNS_BYTES > 8 * 520 * 520
     from labelnoise_sim import SimulationConfig
 
     config = SimulationConfig(n=n, d=2 * n, m=m, eta=0.5, steps=120)

@@ -71,13 +71,14 @@ from ._model import (
 )
 from ._products import (
     GATHER_BLOCK, GATHER_STRIPS, _accumulate_columns, _accumulate_increment, _accumulate_pairs,
-    _accumulate_product_compiled, _accumulate_tiled, _active_lists, _gather1, _gather3, _gather_lists, _list_starts,
-    _pack_strips, _tile1, _tile2, _tile4, _tile_rows, accumulate_product, pack_strips, product, statistics_products,
+    _accumulate_product_compiled, _accumulate_tiled, _active_lists, _gather1, _gather3, _gather_lists, _gather_strips,
+    _list_starts, _pack_strips, _tile1, _tile2, _tile4, _tile_rows, accumulate_product, pack_strips, product,
+    statistics_products,
 )
 from ._dynamics import (
-    _EXPONENT, State, Statistics, _advance, _all_finite, _class_signs, _finish, _first_at_least, _network_outputs,
-    _outputs, _put, _rows_after, _rows_before, _sample_weights, _setup, _signal_and_offsets, _update_rows,
-    _update_weighted, class_signs, network_outputs, new_state, products, run_batch, run_dynamics,
+    SPLIT_COLUMNS_BYTES, _EXPONENT, State, Statistics, _advance, _all_finite, _class_signs, _finish, _first_at_least,
+    _network_outputs, _outputs, _put, _rows_after, _rows_before, _sample_weights, _setup, _signal_and_offsets,
+    _update_rows, _update_weighted, class_signs, network_outputs, new_state, products, run_batch, run_dynamics,
     run_dynamics_halves, update,
 )
 from ._family import (

@@ -259,26 +259,39 @@ def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P, lo, hi):
     within a block, over the active i in ascending order as ``_gather3``
     describes, the block's sum then added to P.
     """
+    _gather_strips(idx, starts, w, per_pair, jsign, strips, G, P, lo, hi, np.int64(0), P.shape[1] // LANES,
+                   np.bool_(True))
+
+
+@_inner()
+def _gather_strips(idx, starts, w, per_pair, jsign, strips, G, P, lo, hi, first, stop, leftover):
+    """``_gather_lists`` on the columns of the strips first <= s < stop, and on the columns the strips leave over
+    (the last n % 8) if ``leftover``.
+
+    Each column's sum is the same whichever range of strips it falls in, so
+    threads that take disjoint ranges of strips add what one thread adds.
+    """
     n = P.shape[1]
     n_blocks = starts.shape[1] - 1
-    n_strips = n // LANES
-    s = np.int64(0)
-    while s + GATHER_STRIPS <= n_strips:
+    s = first
+    while s + GATHER_STRIPS <= stop:
         for b in range(n_blocks):
             for q in range(lo, hi):
                 row, j = (q, 1.0) if per_pair else (0, jsign[q])
                 _gather3(idx, starts[q, b], starts[q, b + 1], w, row, strips, P, q, s, j)
         s += GATHER_STRIPS
-    while s < n_strips:
+    while s < stop:
         for b in range(n_blocks):
             for q in range(lo, hi):
                 row, j = (q, 1.0) if per_pair else (0, jsign[q])
                 _gather1(idx, starts[q, b], starts[q, b + 1], w, row, strips, P, q, s, j)
         s += 1
+    if not leftover:
+        return
     # Columns left over by the strips: the same sums, in plain loops.
     for q in range(lo, hi):
         row, j = (q, 1.0) if per_pair else (0, jsign[q])
-        for col in range(n_strips * LANES, n):
+        for col in range((n // LANES) * LANES, n):
             for b in range(n_blocks):
                 total = 0.0
                 for p in range(starts[q, b], starts[q, b + 1]):
@@ -288,16 +301,20 @@ def _gather_lists(idx, starts, w, per_pair, jsign, strips, G, P, lo, hi):
 
 
 @_inner()
-def _accumulate_increment(B, w, jsign, strips, G, P, idx, starts, lo, hi):
-    """P += Δρ G, for the increment Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ, rows
-    lo <= q < hi.
+def _accumulate_increment(w, jsign, strips, G, P, idx, starts, lo, hi, part, parts):
+    """P += Δρ G on the rows lo <= q < hi and part ``part`` of ``parts`` of the columns, for the increment
+    Δρ[q, i] = j_q w_i 1(B[q, i] > 0) that ``_update_weighted`` added to ρ, once ``_active_lists(B, True, idx,
+    starts, ...)`` has listed the rows' active pairs.
 
     ΔP[q] = j_q Σ_{i active} w_i G[i]: only the active rows of G are read
     (G also given as ``pack_strips(G)``), in the order ``_gather_lists``
-    describes. idx (2m, n) uint32 and starts (``_list_starts``) are scratch.
+    describes. Part h of the columns is the strips h S / parts <= s < (h + 1) S / parts of the S = n // 8, the
+    last part with the columns they leave over: threads that take disjoint rows or parts add what one thread
+    adds. idx (2m, n) uint32 and starts (``_list_starts``) are scratch.
     """
-    _active_lists(B, True, idx, starts, lo, hi)
-    _gather_lists(idx, starts, w.reshape((1, w.shape[0])), False, jsign, strips, G, P, lo, hi)
+    n_strips = P.shape[1] // LANES
+    _gather_strips(idx, starts, w.reshape((1, w.shape[0])), False, jsign, strips, G, P, lo, hi,
+                   part * n_strips // parts, (part + 1) * n_strips // parts, part == parts - 1)
 
 
 @_inner()
