@@ -841,4 +841,4 @@ def wishart_identity(dof: int, p: int, rng: np.random.Generator) -> np.ndarray:
     for i in range(p):
         L[i, i:] = 0.0  # lower triangular, as np.tril(., k=-1) leaves it, without another p × p array
     L[np.diag_indices(p)] = np.sqrt(rng.chisquare(dof - np.arange(p)))
-    return _kernels.gram(L, p)
+    return _kernels.gram(L, p, triangular=True)

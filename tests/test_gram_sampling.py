@@ -86,6 +86,31 @@ def _outcomes(sampling, seeds):
     return np.array(loss), np.array(t1), np.array(err)
 
 
+@pytest.mark.parametrize("p", [1, 5, 16, 37, 300, 650])
+def test_the_triangular_gram_of_bartletts_factor_has_the_full_products_bits(p):
+    """``gram(L, triangular=True)`` leaves out the terms beyond a tile's last nonzero coordinate: the bits of
+    the full sums, with zero rows padded up to 16 or not (then the leftover columns' plain loops), on one
+    thread and (p = 650) on the threaded strips; and the Wishart draw is that product."""
+    from labelnoise_sim import _kernels
+
+    rng = np.random.default_rng(p)
+    for rows in (p, _kernels.gram_rows(p)):
+        L = np.zeros((rows, p))
+        L[:p] = np.tril(rng.standard_normal((p, p)))
+        L[np.diag_indices(p)] = np.abs(L[np.diag_indices(p)])
+        L[p // 2, : p // 2] = -0.0  # negative zeros: their products add nothing either
+        full = _kernels.gram(L, p)
+        assert np.array_equal(_kernels.gram(L, p, triangular=True), full)
+    assert _kernels.gram_rows(650) ** 3 // 2 >= _kernels.GRAM_PARALLEL_WORK  # the threaded path
+    draw = wishart_identity(p + 3, p, np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    L = np.zeros((_kernels.gram_rows(p), p))
+    rng.standard_normal(out=L[:p])
+    L[:p] = np.tril(L[:p], k=-1)
+    L[np.diag_indices(p)] = np.sqrt(rng.chisquare(p + 3 - np.arange(p)))
+    assert np.array_equal(draw, _kernels.gram(L, p))
+
+
 def test_training_outcomes_have_the_same_law_for_both_samplings():
     loss_x, t1_x, err_x = _outcomes("explicit", range(250))
     loss_g, t1_g, err_g = _outcomes("gram", range(5000, 5250))

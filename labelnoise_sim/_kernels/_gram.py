@@ -72,7 +72,7 @@ def _tile4_wide(rho, G, B, q, b_col, start, stop, g_row):
 GRAM_PARALLEL_WORK = 2**27
 
 
-def gram(V, p=None):
+def gram(V, p=None, triangular=False):
     """S = V Vᵀ for the first p rows of V (p, d) (all by default); S (p, p) exactly symmetric.
 
     Every S[a, b] is Σ_k V[a, k] V[b, k] in ascending k, one rounded multiply
@@ -89,14 +89,22 @@ def gram(V, p=None):
     (``gram_rows``): every column then goes through the strips, the same sums,
     and a process that only ever does so never compiles ``_gram_finish``
     (about 2 s on its first call).
+
+    ``triangular=True`` says that V is lower triangular (V[a, k] = 0 for
+    k > a) and finite, as Bartlett's factor of a Wishart matrix is: the
+    strips then leave out the terms beyond the last nonzero coordinate of a
+    tile's rows. Each is ±0, which adds nothing to a sum (its running value
+    is never -0: it starts at +0, and +0 + -0 = +0): the same bits, from
+    about a third of the multiply-adds.
     """
     V = np.ascontiguousarray(V, dtype=np.float64)
     rows, d = V.shape
     S = np.zeros((rows, rows))
+    triangular = bool(triangular)
     if rows * rows * d // 2 >= GRAM_PARALLEL_WORK:
-        _gram_strips_threaded(V, S)
+        _gram_strips_threaded(V, S, triangular)
     else:
-        _gram_strips(V, S)
+        _gram_strips(V, S, triangular)
     if rows % GRAM_STRIP:
         _gram_finish(V, S)
     for b in range(rows - 1):  # below the diagonal: copies, row by row
@@ -116,7 +124,7 @@ GRAM_GROUP = 8
 
 
 @_inner()
-def _gram_group(V, S, g):
+def _gram_group(V, S, g, triangular):
     """Columns of group g of V Vᵀ (strips GRAM_GROUP g .. GRAM_GROUP (g+1) - 1 of 16), against every row up to
     each strip's last, into S.
 
@@ -124,6 +132,7 @@ def _gram_group(V, S, g):
     block, the rows of V behind the group's columns are packed (16 to a
     strip, coordinates down the rows), and every 4 × 16 tile of S takes its
     terms of the block in ascending order, held in vectors (``_tile4_wide``).
+    With V lower triangular (``triangular``), a tile of rows q..q+3 stops at coordinate q+3.
     """
     p, d = V.shape
     first_strip = GRAM_GROUP * g
@@ -138,30 +147,32 @@ def _gram_group(V, S, g):
                 for k in range(start, stop):
                     packed[j * GRAM_BLOCK + k - start, c] = row[k]
         last = GRAM_STRIP * (first_strip + strips)
-        for q in range(0, last, 4):
+        # Lower triangular: rows before (start // 4) 4 are zero from coordinate start on.
+        for q in range((start // 4) * 4 if triangular else 0, last, 4):
+            top = min(stop, q + 4) if triangular else stop
             for j in range(strips):
                 first = GRAM_STRIP * (first_strip + j)
                 if q < first + GRAM_STRIP:
-                    _tile4_wide(V, packed, S, q, first, start, stop, j * GRAM_BLOCK)
+                    _tile4_wide(V, packed, S, q, first, start, top, j * GRAM_BLOCK)
 
 
 @_kernel(nogil=True)
-def _gram_strips(V, S):
+def _gram_strips(V, S, triangular):
     """Every group of strips of 16 columns of S, on the calling thread."""
     n_groups = -(-(V.shape[0] // GRAM_STRIP) // GRAM_GROUP)
     for g in range(n_groups):
-        _gram_group(V, S, g)
+        _gram_group(V, S, g, triangular)
 
 
 @_kernel(parallel=True)
-def _gram_strips_threaded(V, S):
+def _gram_strips_threaded(V, S, triangular):
     """Every group of strips of 16 columns of S, the groups shared among numba threads."""
     n_groups = -(-(V.shape[0] // GRAM_STRIP) // GRAM_GROUP)
     # Groups ordered 0, last, 1, last - 1, ...: the work of group g grows with
     # g, and this order gives each thread's contiguous share of the
     # iterations about the same work.
     for t in prange(n_groups):
-        _gram_group(V, S, t // 2 if t % 2 == 0 else n_groups - 1 - t // 2)
+        _gram_group(V, S, t // 2 if t % 2 == 0 else n_groups - 1 - t // 2, triangular)
 
 
 @_kernel(nogil=True)
