@@ -328,7 +328,7 @@ def run_dynamics(stats, state, b, eta, steps, record_steps, first, last, gamma_o
 #: The size of G (8 n² bytes) from which ``run_dynamics_halves`` splits P += Δρ G between its threads by columns,
 #: each reading half of G, rather than by rows, each reading all of it: 4 MiB (n >= 725). Measured on 2 cores
 #: of an AMD EPYC (Zen 3; L2 512 KiB a core, L3 32 MiB), the kernels interleaved in one process, the columns
-#: took 0.95x, 0.88x, 1.02x, 1.08x and 1.10x the time of the rows at n = 200, 400, 600, 1000 and 2000 (the
+#: took 1.05x, 1.14x, 0.98x, 0.93x and 0.91x the time of the rows at n = 200, 400, 600, 1000 and 2000 (the
 #: split adds a third wait for both threads to each step). Either split gives the same bits.
 SPLIT_COLUMNS_BYTES = 2**22
 
