@@ -87,7 +87,7 @@ from ._family import (
 )
 from ._gram import (
     GRAM_BLOCK, GRAM_GROUP, GRAM_PARALLEL_WORK, GRAM_STRIP, _gram_finish, _gram_group, _gram_strips,
-    _gram_strips_threaded, _pack_rows, _tile4_wide, gram, gram_rows,
+    _gram_strips_threaded, _pack_rows, _tile2_wide, gram, gram_rows,
 )
 from ._roots import JACOBI_SWEEPS, symmetric_roots
 from ._test_error import (

@@ -12,13 +12,13 @@ from ._vectors import LANES, _inner, _kernel, vadd, vbroadcast, vload, vmul, vst
 # Gram matrices ----------------------------------------------------------------
 
 #: Terms of the sum over the coordinates per block of the Gram kernel: a block
-#: of 8 rows (16 KB) stays in the first-level cache while every 4 rows meet it.
+#: of 8 rows (16 KB) stays in the first-level cache while every 2 rows meet it.
 GRAM_BLOCK = 256
 
 
-#: Columns per strip of the Gram kernel: two vectors, so that a tile of 4 rows
-#: holds 8 independent sums (4 hid too little of the additions' latency:
-#: 3.4x slower than BLAS at p = 2021, d = 20000).
+#: Columns per strip of the Gram kernel: two vectors, so that a tile of 2 rows
+#: holds 4 independent sums of 8 lanes (``_tile2_wide``; one vector per strip hid too
+#: little of the additions' latency: 3.4x slower than BLAS at p = 2021, d = 20000).
 GRAM_STRIP = 2 * LANES
 
 
@@ -34,13 +34,19 @@ def _pack_rows(V, first, width):
 
 
 @_inner()
-def _tile4_wide(rho, G, B, q, b_col, start, stop, g_row):
-    """B[q:q+4, b_col:b_col+16] += Σ_{start <= i < stop} ρ[q:q+4, i] G[g_row + i - start, 0:16], eight sums in
-    vectors."""
+def _tile2_wide(rho, G, B, q, b_col, start, stop, g_row):
+    """B[q:q+2, b_col:b_col+16] += Σ_{start <= i < stop} ρ[q:q+2, i] G[g_row + i - start, 0:16], four sums in
+    vectors.
+
+    Two rows, not four: four vectors of 8 lanes are eight 256-bit registers with AVX2, which has sixteen;
+    four rows took sixteen for their sums alone, and the compiler spilled them to the stack at every term
+    (measured on one Zen 3 core: the four-row tile 7 to 17 % slower, p = 224 to 1056). Each sum is the same
+    whatever the tile's shape.
+    """
     ld_g, ld_b = G.shape[1], B.shape[1]
-    a0, a1, a2, a3 = q * ld_b + b_col, (q + 1) * ld_b + b_col, (q + 2) * ld_b + b_col, (q + 3) * ld_b + b_col
-    s0, s1, s2, s3 = vload(B, a0), vload(B, a1), vload(B, a2), vload(B, a3)
-    t0, t1, t2, t3 = vload(B, a0 + LANES), vload(B, a1 + LANES), vload(B, a2 + LANES), vload(B, a3 + LANES)
+    a0, a1 = q * ld_b + b_col, (q + 1) * ld_b + b_col
+    s0, s1 = vload(B, a0), vload(B, a1)
+    t0, t1 = vload(B, a0 + LANES), vload(B, a1 + LANES)
     at = g_row * ld_g
     for i in range(start, stop):
         g = vload(G, at)
@@ -52,20 +58,10 @@ def _tile4_wide(rho, G, B, q, b_col, start, stop, g_row):
         r = vbroadcast(rho[q + 1, i])
         s1 = vadd(s1, vmul(r, g))
         t1 = vadd(t1, vmul(r, h))
-        r = vbroadcast(rho[q + 2, i])
-        s2 = vadd(s2, vmul(r, g))
-        t2 = vadd(t2, vmul(r, h))
-        r = vbroadcast(rho[q + 3, i])
-        s3 = vadd(s3, vmul(r, g))
-        t3 = vadd(t3, vmul(r, h))
     vstore(B, a0, s0)
     vstore(B, a1, s1)
-    vstore(B, a2, s2)
-    vstore(B, a3, s3)
     vstore(B, a0 + LANES, t0)
     vstore(B, a1 + LANES, t1)
-    vstore(B, a2 + LANES, t2)
-    vstore(B, a3 + LANES, t3)
 
 
 #: Multiply-adds of a Gram matrix above which it is worth starting threads.
@@ -117,8 +113,8 @@ def gram_rows(p):
     return -(-p // GRAM_STRIP) * GRAM_STRIP
 
 
-#: Strips of 16 columns that share each pass over a block of V: a block of the rows of V (4 rows × GRAM_BLOCK
-#: coordinates, 8 KB), loaded once, meets all their columns. One strip alone was bound by reading V from
+#: Strips of 16 columns that share each pass over a block of V: a block of the rows of V (2 rows × GRAM_BLOCK
+#: coordinates, 4 KB), loaded once, meets all their columns. One strip alone was bound by reading V from
 #: memory (each element of V met 16 columns per load).
 GRAM_GROUP = 8
 
@@ -130,9 +126,9 @@ def _gram_group(V, S, g, triangular):
 
     The sums run over blocks of GRAM_BLOCK coordinates in order; for each
     block, the rows of V behind the group's columns are packed (16 to a
-    strip, coordinates down the rows), and every 4 × 16 tile of S takes its
-    terms of the block in ascending order, held in vectors (``_tile4_wide``).
-    With V lower triangular (``triangular``), a tile of rows q..q+3 stops at coordinate q+3.
+    strip, coordinates down the rows), and every 2 × 16 tile of S takes its
+    terms of the block in ascending order, held in vectors (``_tile2_wide``).
+    With V lower triangular (``triangular``), a tile of rows q, q+1 stops at coordinate q+1.
     """
     p, d = V.shape
     first_strip = GRAM_GROUP * g
@@ -147,13 +143,13 @@ def _gram_group(V, S, g, triangular):
                 for k in range(start, stop):
                     packed[j * GRAM_BLOCK + k - start, c] = row[k]
         last = GRAM_STRIP * (first_strip + strips)
-        # Lower triangular: rows before (start // 4) 4 are zero from coordinate start on.
-        for q in range((start // 4) * 4 if triangular else 0, last, 4):
-            top = min(stop, q + 4) if triangular else stop
+        # Lower triangular: rows before (start // 2) 2 are zero from coordinate start on.
+        for q in range((start // 2) * 2 if triangular else 0, last, 2):
+            top = min(stop, q + 2) if triangular else stop
             for j in range(strips):
                 first = GRAM_STRIP * (first_strip + j)
                 if q < first + GRAM_STRIP:
-                    _tile4_wide(V, packed, S, q, first, start, top, j * GRAM_BLOCK)
+                    _tile2_wide(V, packed, S, q, first, start, top, j * GRAM_BLOCK)
 
 
 @_kernel(nogil=True)
