@@ -167,6 +167,29 @@ def test_roc_auc_equals_pairwise_probability_with_ties():
     assert roc_auc([1.0, 2.0, 3.0], [False, False, True]) == 1.0
     assert roc_auc([3.0, 2.0, 1.0], [False, False, True]) == 0.0
     assert math.isnan(roc_auc([1.0, 2.0], [False, False]))
+    assert math.isnan(roc_auc([1.0, np.nan, 2.0], [False, True, True]))
+
+
+@pytest.mark.parametrize("case", ["ties", "distinct", "extremes", "one"])
+def test_average_ranks_are_scipys_exactly(case):
+    """roc_auc ranks without scipy.stats (a second to import): the ranks of scipy.stats.rankdata, bit for bit,
+    and so its area."""
+    from scipy.stats import rankdata
+
+    from labelnoise_sim.analysis import _average_ranks
+
+    rng = np.random.default_rng(len(case))
+    scores = {"ties": rng.integers(0, 7, size=500).astype(float),
+              "distinct": rng.standard_normal(1000) * 1e-3 + 0.69,
+              "extremes": np.array([np.inf, -np.inf, 0.0, -0.0, 5e-324, np.inf, 1.0, -0.0]),
+              "one": np.array([0.7])}[case]
+    np.testing.assert_array_equal(_average_ranks(scores), rankdata(scores))
+    positive = rng.random(scores.size) < 0.4
+    positive[0], positive[-1] = True, False  # both classes (a single score has one: no area to compare)
+    if 0 < positive.sum() < scores.size:
+        n_pos = int(positive.sum())
+        expected = (rankdata(scores)[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * (scores.size - n_pos))
+        assert roc_auc(scores, positive) == expected
 
 
 def test_log2_is_the_boundary_loss():
