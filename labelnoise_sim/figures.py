@@ -226,8 +226,8 @@ def _panel_losses(ax, result, step, title):
     ax.legend(loc="upper left", fontsize="x-small")
 
 
-def _column(fig, result, title):
-    stages = analyze(result)
+def _column(fig, result, title, stages=None):
+    stages = analyze(result) if stages is None else stages
     axes = fig.subplot_mosaic([["a", "a"], ["b", "b"], ["c1", "c2"]], height_ratios=[1.1, 1.1, 0.9])
     c = result.config
     fig.suptitle(f"{title}\n" rf"n={c.n}, d={c.d}, m={c.m}, $\eta$={c.eta:g}, $n\,$SNR$^2$={c.n_snr2:.3g}, "
@@ -245,7 +245,7 @@ def _column(fig, result, title):
     return stages
 
 
-def stage_figure(result, twin="auto"):
+def stage_figure(result, twin="auto", *, stages=None):
     """The stage figure of ``result``, with its noise-free twin beside it.
 
     Parameters
@@ -256,6 +256,8 @@ def stage_figure(result, twin="auto"):
         The right column: ``"auto"`` runs :func:`twin_without_noise` when
         ``result`` has label noise; a result draws that run; None draws only
         ``result``.
+    stages : StageAnalysis, optional
+        ``analyze(result)``, when the caller has it already; None to compute it.
 
     Returns
     -------
@@ -268,13 +270,13 @@ def stage_figure(result, twin="auto"):
             raise ValueError(f"twin must be 'auto', a SimulationResult or None; got {twin!r}")
         has_noise = result.config.tau_pos > 0 or result.config.tau_neg > 0
         twin = twin_without_noise(result) if has_noise else None
-    runs = [(result, "with label noise" if result.data.is_noisy.any() else "run")]
+    runs = [(result, "with label noise" if result.data.is_noisy.any() else "run", stages)]
     if twin is not None:
-        runs.append((twin, "same run without label noise"))
+        runs.append((twin, "same run without label noise", None))
     fig = plt.figure(figsize=(6.2 * len(runs), 9.5), layout="constrained")
     subfigs = np.atleast_1d(fig.subfigures(1, len(runs)))
-    for sub, (res, title) in zip(subfigs, runs):
-        _column(sub, res, title)
+    for sub, (res, title, known) in zip(subfigs, runs):
+        _column(sub, res, title, known)
     return fig
 
 

@@ -40,6 +40,23 @@ def test_run_without_noise_gets_no_twin(tmp_path):
     save_figure(fig, tmp_path / "clean")
 
 
+def test_a_given_stage_analysis_is_drawn_not_computed_again(small_run, monkeypatch):
+    """``labelnoise-sim run`` analyses its run once, for the summary and the figure."""
+    from labelnoise_sim import figures
+    from labelnoise_sim.analysis import analyze
+
+    stages = analyze(small_run)
+
+    def again(result, **kwargs):
+        raise AssertionError("analyze() called again")
+
+    monkeypatch.setattr(figures, "analyze", again)
+    fig = stage_figure(small_run, twin=None, stages=stages)
+    assert len(fig.subfigs) == 1
+    with pytest.raises(AssertionError, match="again"):
+        stage_figure(small_run, twin=None)
+
+
 def test_bad_twin_is_named(small_run):
     # Checked before anything is drawn.
     with pytest.raises(ValueError, match="twin"):

@@ -58,13 +58,15 @@ def run_report(result, out: Path, twin="auto", *, pdf: bool = False, header: boo
     false leaves the parameters out of what is yielded (printed already); the
     file has them.
     """
+    from ..analysis import analyze
     from ..figures import save_figure, stage_figure
 
     out = Path(out)
     # What can fail (the test error of a run that diverged, the twin run) comes before anything is written.
-    body = run_summary(result, header=False)
+    stages = analyze(result)  # once, for the summary and the figure
+    body = run_summary(result, stages, header=False)
     summary = run_header(result.config) + "\n" + body
-    fig = stage_figure(result, twin=twin)
+    fig = stage_figure(result, twin=twin, stages=stages)
     out.mkdir(parents=True, exist_ok=True)
     with output_file(out / "summary.txt", f"--out {out}: summary.txt") as tmp:
         tmp.write_text(summary + "\n")
