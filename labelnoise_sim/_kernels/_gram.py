@@ -11,8 +11,8 @@ from ._vectors import LANES, _inner, _kernel, vadd, vbroadcast, vload, vmul, vst
 
 # Gram matrices ----------------------------------------------------------------
 
-#: Terms of the sum over the coordinates per block of the Gram kernel: a block
-#: of 8 rows (16 KB) stays in the first-level cache while every 2 rows meet it.
+#: Terms of the sum over the coordinates per block of the Gram kernel: a strip's
+#: packed block (the 16 rows of V behind its columns, 32 KB) meets every 2-row tile.
 GRAM_BLOCK = 256
 
 
